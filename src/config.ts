@@ -1,0 +1,248 @@
+import path from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from './errors';
+import { ZOHO_ACCOUNTS_URLS } from './oauth/data-centers';
+
+/**
+ * The whole configuration of a gateway process, read from the environment in
+ * one place (`loadConfig`). Every variable of `shared/spec/graphql-api.md` is
+ * here, plus a few tuning knobs with safe defaults. An invalid value is a
+ * `ConfigError` whose message is one line naming the variable.
+ */
+export interface Config {
+  host: string;
+  port: number;
+  store: 'sqlite' | 'mysql' | 'memory';
+  dataDir: string;
+  sqlitePath: string;
+  mysqlUrl: string | null;
+  mysqlTable: string;
+  mysqlPoolSize: number;
+  /** Parsed `role:key` entries, or null to use the generated admin key. */
+  apiKeys: ApiKeyEntry[] | null;
+  /** Base64 keys, newest (used for writes) first; null to use the generated key file. */
+  encryptionKeys: Buffer[] | null;
+  accountsUrl: string;
+  allowedAccountsUrls: string[];
+  refreshAheadSeconds: number;
+  refreshCheckSeconds: number;
+  refreshLeaseSeconds: number;
+  upstreamTimeoutMs: number;
+  corsOrigins: string[];
+  bodyLimitBytes: number;
+  playground: boolean;
+  production: boolean;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  maxQueryCost: number;
+  maxQueryDepth: number;
+  maxAliases: number;
+}
+
+export type Role = 'viewer' | 'operator' | 'admin';
+export const ROLES: readonly Role[] = ['viewer', 'operator', 'admin'];
+
+export interface ApiKeyEntry {
+  role: Role;
+  /** A name for logs and audit; defaults to `<role>-<n>`. Never the key. */
+  name: string;
+  key: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+const intIn = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, `must be between ${min} and ${max}`);
+
+const onOff = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine((v) => ['on', 'off', 'true', 'false', '1', '0'].includes(v), 'must be on or off')
+  .transform((v) => v === 'on' || v === 'true' || v === '1');
+
+const list = (v: string) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+
+/** `1mb`, `512kb`, `2048` (bytes). */
+const byteSize = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^\d+(\.\d+)?\s*(b|kb|mb|gb)?$/, 'must be a size such as 1mb, 512kb or 2048')
+  .transform((v) => {
+    const m = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/.exec(v)!;
+    const unit = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 }[(m[2] ?? 'b') as 'b'];
+    return Math.floor(Number(m[1]) * unit);
+  })
+  .refine((n) => n >= 1024 && n <= 64 * 1024 ** 2, 'must be between 1kb and 64mb');
+
+/** An http(s) origin such as `https://accounts.zoho.eu`; returns it normalized. */
+const origin = z.string().transform((v, ctx) => {
+  try {
+    const u = new URL(v.trim());
+    if ((u.protocol !== 'https:' && u.protocol !== 'http:') || u.username || u.password || u.search || u.hash || (u.pathname !== '/' && u.pathname !== '')) {
+      throw new Error();
+    }
+    return u.origin;
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `"${v.trim()}" is not an http(s) origin such as https://accounts.zoho.com` });
+    return z.NEVER;
+  }
+});
+
+const apiKeys = z.string().transform((v, ctx) => {
+  const entries: ApiKeyEntry[] = [];
+  const counts: Record<string, number> = {};
+  for (const [i, raw] of list(v).entries()) {
+    // role:key or role:name:key (a key never contains ':'; names are for the audit trail).
+    const parts = raw.split(':');
+    const role = parts[0] as Role;
+    if (!ROLES.includes(role) || parts.length < 2 || parts.length > 3) {
+      ctx.addIssue({ code: 'custom', message: `entry ${i + 1} must be role:key with role one of ${ROLES.join(', ')}` });
+      return z.NEVER;
+    }
+    const key = parts[parts.length - 1]!;
+    if (key.length < 16 || !/^[\x21-\x7e]+$/.test(key)) {
+      ctx.addIssue({ code: 'custom', message: `entry ${i + 1} (${role}): the key must be at least 16 printable characters` });
+      return z.NEVER;
+    }
+    counts[role] = (counts[role] ?? 0) + 1;
+    const name = parts.length === 3 ? parts[1]! : `${role}-${counts[role]}`;
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) {
+      ctx.addIssue({ code: 'custom', message: `entry ${i + 1}: a key name may hold letters, digits, _ . - (at most 64)` });
+      return z.NEVER;
+    }
+    entries.push({ role, name, key });
+  }
+  if (entries.length === 0) {
+    ctx.addIssue({ code: 'custom', message: 'holds no key' });
+    return z.NEVER;
+  }
+  if (new Set(entries.map((e) => e.key)).size !== entries.length) {
+    ctx.addIssue({ code: 'custom', message: 'the same key is listed twice' });
+    return z.NEVER;
+  }
+  return entries;
+});
+
+/** Comma-separated base64 keys of 32 bytes, newest first. */
+export const encryptionKeyList = z.string().transform((v, ctx) => {
+  const keys = list(v).map((entry) => {
+    const b64 = entry.includes(':') ? entry.slice(entry.lastIndexOf(':') + 1) : entry;
+    return /^[A-Za-z0-9+/_-]+={0,2}$/.test(b64) ? Buffer.from(b64, 'base64') : Buffer.alloc(0);
+  });
+  if (keys.length === 0 || keys.some((k) => k.length !== 32)) {
+    ctx.addIssue({ code: 'custom', message: 'must be 32 bytes in base64 (e.g. the output of: openssl rand -base64 32), comma-separated for rotation' });
+    return z.NEVER;
+  }
+  return keys;
+});
+
+const tableName = z
+  .string()
+  .trim()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]{0,47}$/, 'must be a plain table name: letters, digits and _, at most 48, not starting with a digit');
+
+const mysqlUrl = z.string().transform((v, ctx) => {
+  try {
+    const u = new URL(v.trim());
+    if (u.protocol !== 'mysql:' && u.protocol !== 'mariadb:') throw new Error();
+    if (!u.hostname || u.pathname.length <= 1) throw new Error();
+    return v.trim();
+  } catch {
+    // Never echo the value: it may hold a password.
+    ctx.addIssue({ code: 'custom', message: 'must look like mysql://user:password@host:3306/database' });
+    return z.NEVER;
+  }
+});
+
+function read<T>(env: Env, variable: string, schema: z.ZodType<T, string>, fallback: T): T {
+  const raw = env[variable];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const result = schema.safeParse(raw);
+  if (!result.success) throw new ConfigError(variable, result.error.issues[0]?.message ?? 'is invalid');
+  return result.data;
+}
+
+/**
+ * Reads and validates the configuration. Throws `ConfigError` on the first
+ * invalid variable. Pure: reads only `env`, touches no file.
+ */
+export function loadConfig(env: Env = process.env): Config {
+  const production = env.NODE_ENV === 'production';
+  const dataDir = path.resolve(read(env, 'TOKENGATE_DATA_DIR', z.string().trim(), './data'));
+  const store = read(env, 'TOKENGATE_STORE', z.enum(['sqlite', 'mysql', 'memory'], { message: 'must be sqlite, mysql or memory' }), 'sqlite');
+  const url = read<string | null>(env, 'TOKENGATE_MYSQL_URL', mysqlUrl, null);
+  if (store === 'mysql' && !url) throw new ConfigError('TOKENGATE_MYSQL_URL', 'is required when TOKENGATE_STORE=mysql');
+  const accountsUrl = read(env, 'TOKENGATE_ACCOUNTS_URL', origin, 'https://accounts.zoho.com');
+  const allowed = read(
+    env,
+    'TOKENGATE_ALLOWED_ACCOUNTS_URLS',
+    z.string().transform((v, ctx) => {
+      const out: string[] = [];
+      for (const item of list(v)) {
+        const r = origin.safeParse(item);
+        if (!r.success) {
+          ctx.addIssue({ code: 'custom', message: r.error.issues[0]!.message });
+          return z.NEVER;
+        }
+        out.push(r.data);
+      }
+      return out;
+    }),
+    [...ZOHO_ACCOUNTS_URLS],
+  );
+  const refreshAheadSeconds = read(env, 'TOKENGATE_REFRESH_AHEAD_SECONDS', intIn(0, 1800), 300);
+  const refreshCheckSeconds = read(env, 'TOKENGATE_REFRESH_CHECK_SECONDS', intIn(0, 3600), 30);
+
+  return {
+    host: read(env, 'TOKENGATE_HOST', z.string().trim().min(1), '127.0.0.1'),
+    port: read(env, 'TOKENGATE_PORT', intIn(0, 65535), 4000),
+    store,
+    dataDir,
+    sqlitePath: path.resolve(dataDir, read(env, 'TOKENGATE_SQLITE_PATH', z.string().trim(), 'tokengate.db')),
+    mysqlUrl: url,
+    mysqlTable: read(env, 'TOKENGATE_MYSQL_TABLE', tableName, 'oauthtoken'),
+    mysqlPoolSize: read(env, 'TOKENGATE_MYSQL_POOL_SIZE', intIn(1, 500), 16),
+    apiKeys: read<ApiKeyEntry[] | null>(env, 'TOKENGATE_API_KEYS', apiKeys, null),
+    encryptionKeys: read<Buffer[] | null>(env, 'TOKENGATE_ENCRYPTION_KEY', encryptionKeyList, null),
+    accountsUrl,
+    allowedAccountsUrls: [...new Set([...allowed, accountsUrl])],
+    refreshAheadSeconds,
+    refreshCheckSeconds,
+    refreshLeaseSeconds: read(env, 'TOKENGATE_REFRESH_LEASE_SECONDS', intIn(5, 600), 30),
+    upstreamTimeoutMs: read(env, 'TOKENGATE_UPSTREAM_TIMEOUT_MS', intIn(100, 120000), 10000),
+    corsOrigins: read(
+      env,
+      'TOKENGATE_CORS_ORIGINS',
+      z.string().transform((v, ctx) => {
+        const out: string[] = [];
+        for (const item of list(v)) {
+          const r = origin.safeParse(item);
+          if (!r.success) {
+            ctx.addIssue({ code: 'custom', message: r.error.issues[0]!.message.replace('such as https://accounts.zoho.com', 'such as https://app.example.com') });
+            return z.NEVER;
+          }
+          out.push(r.data);
+        }
+        return out;
+      }),
+      [],
+    ),
+    bodyLimitBytes: read(env, 'TOKENGATE_BODY_LIMIT', byteSize, 1024 * 1024),
+    playground: read(env, 'TOKENGATE_PLAYGROUND', onOff, !production),
+    production,
+    logLevel: read(env, 'TOKENGATE_LOG_LEVEL', z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { message: 'must be one of fatal, error, warn, info, debug, trace, silent' }), 'info'),
+    maxQueryCost: read(env, 'TOKENGATE_MAX_QUERY_COST', intIn(10, 1_000_000), 5000),
+    maxQueryDepth: read(env, 'TOKENGATE_MAX_QUERY_DEPTH', intIn(2, 100), 8),
+    maxAliases: read(env, 'TOKENGATE_MAX_ALIASES', intIn(1, 1000), 30),
+  };
+}

@@ -1,0 +1,80 @@
+/**
+ * The few error classes of tokengate and the public codes they map to.
+ *
+ * Error *codes* are public (they are the `extensions.code` of the GraphQL
+ * contract); the classes are internal. No message built here ever contains a
+ * secret value: callers pass field names, ids and provider error codes only.
+ */
+
+/** Codes of the GraphQL contract (`shared/spec/graphql-api.md`, "Errors"). */
+export const ErrorCode = {
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  FORBIDDEN: 'FORBIDDEN',
+  BAD_USER_INPUT: 'BAD_USER_INPUT',
+  NOT_FOUND: 'NOT_FOUND',
+  REFRESH_FAILED: 'REFRESH_FAILED',
+  UPSTREAM_UNAVAILABLE: 'UPSTREAM_UNAVAILABLE',
+  INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** The operations of a `TokenStore`, named in its errors. */
+export type StoreOperation =
+  | 'open'
+  | 'findToken'
+  | 'saveToken'
+  | 'deleteToken'
+  | 'getTokens'
+  | 'deleteTokens'
+  | 'findTokenById'
+  | 'listTokens'
+  | 'acquireLease'
+  | 'releaseLease'
+  | 'findRefreshCandidates'
+  | 'ping';
+
+/**
+ * Why a store operation failed:
+ * - `INVALID_INPUT`: the caller's input breaks a rule (empty partial, a token without any token, a malformed id);
+ * - `CONFLICT`: the write would make a duplicate (a secret or user name that belongs to another token) or lost a race;
+ * - `UNAVAILABLE`: the database could not be reached or timed out;
+ * - `INTERNAL`: anything else (a bug, a corrupt row, a wrong key).
+ */
+export type StoreErrorKind = 'INVALID_INPUT' | 'CONFLICT' | 'UNAVAILABLE' | 'INTERNAL';
+
+/**
+ * Every failure of a `TokenStore` (Zoho's `SDKException` with code `TOKEN_STORE`).
+ * Names the operation and keeps the cause; the stored data is as it was before.
+ */
+export class TokenStoreError extends Error {
+  override readonly name = 'TokenStoreError';
+  constructor(
+    readonly operation: StoreOperation,
+    readonly kind: StoreErrorKind,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${operation}: ${message}`, options);
+  }
+
+  /** The user-facing part of the message, without the operation prefix. */
+  get detail(): string {
+    return this.message.slice(this.operation.length + 2);
+  }
+}
+
+/** Raised when configuration is invalid; its message is the one line printed at start. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
+    super(`${variable}: ${problem}`);
+  }
+}
+
+/** The encryption key cannot decrypt what is stored (a wrong or missing key). */
+export class KeyMismatchError extends Error {
+  override readonly name = 'KeyMismatchError';
+}

@@ -1,0 +1,114 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type BetterSqlite3 from 'better-sqlite3';
+import type { Pool as CallbackPool } from 'mysql2';
+import { DataSource } from 'typeorm';
+import type { Keyring } from '../crypto/keyring';
+import { KeyMismatchError, TokenStoreError } from '../errors';
+import { tokenEntityFor } from '../entities/oauth-token.entity';
+import { initialSchemaMigration } from '../migrations/initial-schema';
+import { MemoryTokenStore } from './memory-token-store';
+import { MysqlExecutor } from './sql/mysql-executor';
+import { quoteIdent, type SqlDialect } from './sql/sql-dialect';
+import type { SqlExecutor } from './sql/sql-executor';
+import { SqlTokenStore } from './sql/sql-token-store';
+import { SqliteExecutor } from './sql/sqlite-executor';
+import type { TokenStore } from './token-store';
+
+/** What opening a store needs: the parts of `Config` it reads. */
+export type StoreOptions =
+  | { kind: 'memory' }
+  | { kind: 'sqlite'; path: string; table?: string }
+  | { kind: 'mysql'; url: string; table: string; poolSize?: number };
+
+/** The table of the SQLite store (one database per gateway, so not configurable). */
+export const SQLITE_TABLE = 'oauthtoken';
+
+/** The TypeORM DataSource of a SQL store: entity, migrations, connection options. */
+export function createDataSource(options: Exclude<StoreOptions, { kind: 'memory' }>): DataSource {
+  const table = options.kind === 'mysql' ? options.table : (options.table ?? SQLITE_TABLE);
+  const common = {
+    entities: [tokenEntityFor(table)],
+    migrations: [initialSchemaMigration(options.kind, table)],
+    migrationsTableName: `${table}_migrations`,
+    synchronize: false,
+    logging: false,
+  };
+  if (options.kind === 'sqlite') {
+    return new DataSource({
+      ...common,
+      type: 'better-sqlite3',
+      database: options.path,
+      enableWAL: options.path !== ':memory:',
+      // Wait this long for another process's write lock instead of failing at once.
+      timeout: 5000,
+      prepareDatabase: (db: BetterSqlite3.Database) => {
+        // Durable commits: a rotated refresh token must survive a power cut.
+        db.pragma('synchronous = FULL');
+        db.pragma('foreign_keys = ON');
+        db.pragma('cache_size = -65536');
+      },
+    });
+  }
+  return new DataSource({
+    ...common,
+    type: 'mysql',
+    url: options.url,
+    poolSize: options.poolSize ?? 16,
+    timezone: 'Z',
+    charset: 'utf8mb4_bin',
+    connectTimeout: 3000,
+    extra: { enableKeepAlive: true, maxIdle: options.poolSize ?? 16, idleTimeout: 60_000 },
+  });
+}
+
+/**
+ * Opens the configured store: connects, runs pending migrations (in one
+ * transaction), and checks that the stored secrets belong to the configured
+ * keys — a wrong key stops the start with a clear error instead of returning
+ * garbage later.
+ */
+export async function openStore(options: StoreOptions, keyring: Keyring): Promise<TokenStore> {
+  if (options.kind === 'memory') return new MemoryTokenStore();
+  if (options.kind === 'sqlite' && options.path !== ':memory:') fs.mkdirSync(path.dirname(options.path), { recursive: true, mode: 0o700 });
+  const table = options.kind === 'mysql' ? options.table : (options.table ?? SQLITE_TABLE);
+  const ds = createDataSource(options);
+  try {
+    await ds.initialize();
+  } catch (err) {
+    throw new TokenStoreError('open', 'UNAVAILABLE', `cannot open the ${options.kind} database`, { cause: err });
+  }
+  try {
+    await ds.runMigrations({ transaction: 'all' });
+    const exec = executorFor(options.kind, ds);
+    await assertKeysMatch(exec, options.kind, table, keyring);
+    return new SqlTokenStore(options.kind, exec, keyring, table, () => ds.destroy());
+  } catch (err) {
+    await ds.destroy().catch(() => undefined);
+    if (err instanceof TokenStoreError) throw err;
+    if (err instanceof KeyMismatchError) throw new TokenStoreError('open', 'INTERNAL', err.message, { cause: err });
+    throw new TokenStoreError('open', 'INTERNAL', `cannot prepare the ${options.kind} database`, { cause: err });
+  }
+}
+
+function executorFor(kind: SqlDialect, ds: DataSource): SqlExecutor {
+  if (kind === 'sqlite') {
+    return new SqliteExecutor((ds.driver as unknown as { databaseConnection: BetterSqlite3.Database }).databaseConnection);
+  }
+  return new MysqlExecutor((ds.driver as unknown as { pool: CallbackPool }).pool.promise());
+}
+
+/** Refuses to start when any stored secret was encrypted with a key that is not configured. */
+async function assertKeysMatch(exec: SqlExecutor, dialect: SqlDialect, table: string, keyring: Keyring): Promise<void> {
+  const ids = keyring.keyIds;
+  const rows = await exec.all<{ key_id: string }>(
+    `SELECT key_id FROM ${quoteIdent(dialect, table)} WHERE key_id IS NOT NULL AND key_id NOT IN (${ids.map(() => '?').join(', ')}) LIMIT 1`,
+    ids,
+  );
+  if (rows[0]) {
+    throw new KeyMismatchError(
+      `the stored tokens were encrypted with key ${rows[0].key_id}, but the configured encryption key is ${ids.join(', ')}: ` +
+        'set TOKENGATE_ENCRYPTION_KEY (or the data directory\'s encryption.key) to the key they were written with',
+    );
+  }
+}

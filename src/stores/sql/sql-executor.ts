@@ -1,0 +1,28 @@
+import type { SqlDialect } from './sql-dialect';
+
+export type SqlParam = string | number | null;
+
+/**
+ * The few things the SQL token store needs from a database connection:
+ * parameterized statements and transactions. One implementation per engine,
+ * each on the connection TypeORM opened (so pool, timeouts and migrations are
+ * TypeORM's), with prepared statements on the hot path.
+ */
+export interface SqlExecutor {
+  readonly dialect: SqlDialect;
+  /** Rows of a query. */
+  all<T = Record<string, unknown>>(sql: string, params?: readonly SqlParam[]): Promise<T[]>;
+  /** Runs a statement. @returns how many rows it changed. */
+  run(sql: string, params?: readonly SqlParam[]): Promise<number>;
+  /**
+   * Runs `fn` in one transaction that takes the write lock before it reads
+   * (SQLite `BEGIN IMMEDIATE`; MySQL READ COMMITTED with `FOR UPDATE` reads),
+   * committing when it resolves and rolling back when it throws.
+   */
+  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  /** `FOR UPDATE` where the engine needs it for a read that precedes a write in a transaction. */
+  readonly forUpdate: string;
+  /** What kind of failure a driver error is. */
+  classify(err: unknown): 'unique' | 'retry' | 'unavailable' | 'other';
+  close(): Promise<void>;
+}

@@ -1,0 +1,124 @@
+import { Keyring, plainHash } from '../../crypto/keyring';
+import { SECRET_FIELDS, type SecretField, type Token } from '../token';
+import type { SqlParam } from './sql-executor';
+
+/** A row of the token table as the driver returns it (BIGINTs may come back as strings). */
+export interface TokenRow {
+  id: string;
+  user_name: string | null;
+  client_id: string | null;
+  client_secret: string | null;
+  refresh_token: string | null;
+  access_token: string | null;
+  grant_token: string | null;
+  expires_at: number | string | null;
+  redirect_url: string | null;
+  api_domain: string | null;
+  accounts_url: string | null;
+  last_refreshed_at: number | string | null;
+  last_error: string | null;
+  failed_at: number | string | null;
+  created_at: number | string;
+  updated_at: number | string;
+  version: number | string;
+}
+
+/** The columns a read selects (never the lease or hash columns). */
+export const ROW_COLUMNS =
+  'id, user_name, client_id, client_secret, refresh_token, access_token, grant_token, expires_at, redirect_url, api_domain, accounts_url, last_refreshed_at, last_error, failed_at, created_at, updated_at, version';
+
+/** The columns a write sets, in the order of `rowValues`. */
+export const WRITE_COLUMNS = [
+  'user_name',
+  'user_name_hash',
+  'client_id',
+  'client_secret',
+  'refresh_token',
+  'refresh_token_hash',
+  'access_token',
+  'access_token_hash',
+  'grant_token',
+  'grant_token_hash',
+  'key_id',
+  'expires_at',
+  'redirect_url',
+  'api_domain',
+  'accounts_url',
+  'last_refreshed_at',
+  'last_error',
+  'failed_at',
+  'created_at',
+  'updated_at',
+  'version',
+] as const;
+
+const COLUMN_OF: Record<SecretField, 'client_secret' | 'refresh_token' | 'access_token' | 'grant_token'> = {
+  clientSecret: 'client_secret',
+  refreshToken: 'refresh_token',
+  accessToken: 'access_token',
+  grantToken: 'grant_token',
+};
+
+/** The additional authenticated data of a secret: it decrypts only in its own row and field. */
+export const secretAad = (id: string, field: SecretField) => `${id}/${field}`;
+
+const ms = (d: Date | null) => (d ? d.getTime() : null);
+const date = (v: number | string | null) => (v === null || v === undefined ? null : new Date(Number(v)));
+
+/** Decrypts a row into a token. @throws KeyMismatchError when a secret does not decrypt. */
+export function rowToToken(row: TokenRow, keyring: Keyring): Token {
+  const token: Token = {
+    id: row.id,
+    userName: row.user_name,
+    clientId: row.client_id,
+    clientSecret: null,
+    refreshToken: null,
+    accessToken: null,
+    grantToken: null,
+    expiresAt: date(row.expires_at),
+    redirectUrl: row.redirect_url,
+    apiDomain: row.api_domain,
+    accountsUrl: row.accounts_url,
+    lastRefreshedAt: date(row.last_refreshed_at),
+    lastError: row.last_error,
+    failedAt: date(row.failed_at),
+    createdAt: date(row.created_at)!,
+    updatedAt: date(row.updated_at)!,
+    version: Number(row.version),
+  };
+  for (const field of SECRET_FIELDS) {
+    const cipher = row[COLUMN_OF[field]];
+    token[field] = cipher === null ? null : keyring.decrypt(cipher, secretAad(row.id, field));
+  }
+  return token;
+}
+
+/** The values of `WRITE_COLUMNS` for a token: secrets encrypted under the current key, lookup hashes beside them. */
+export function rowValues(token: Token, keyring: Keyring): SqlParam[] {
+  const enc = (field: SecretField) => (token[field] === null ? null : keyring.encrypt(token[field]!, secretAad(token.id, field)));
+  const hash = (v: string | null) => (v === null ? null : keyring.lookupHash(v));
+  const anySecret = SECRET_FIELDS.some((f) => token[f] !== null);
+  return [
+    token.userName,
+    token.userName === null ? null : plainHash(token.userName),
+    token.clientId,
+    enc('clientSecret'),
+    enc('refreshToken'),
+    hash(token.refreshToken),
+    enc('accessToken'),
+    hash(token.accessToken),
+    enc('grantToken'),
+    hash(token.grantToken),
+    anySecret ? keyring.currentKeyId : null,
+    ms(token.expiresAt),
+    token.redirectUrl,
+    token.apiDomain,
+    token.accountsUrl,
+    ms(token.lastRefreshedAt),
+    token.lastError,
+    ms(token.failedAt),
+    ms(token.createdAt),
+    ms(token.updatedAt),
+    token.version,
+  ];
+}

@@ -1,0 +1,16 @@
+import { MemoryTokenStore } from '../../src/stores/memory-token-store';
+import { tokenStoreContract } from './token-store.contract';
+
+tokenStoreContract('memory', {
+  open: async () => new MemoryTokenStore(),
+});
+
+describe('MemoryTokenStore', () => {
+  it('hands out copies: changing a returned token changes nothing stored', async () => {
+    const store = new MemoryTokenStore();
+    const t = await store.saveToken({ refreshToken: 'r', expiresAt: new Date(1000) });
+    t.refreshToken = 'changed';
+    t.expiresAt!.setTime(5);
+    expect(await store.findTokenById(t.id)).toMatchObject({ refreshToken: 'r', expiresAt: new Date(1000) });
+  });
+});

@@ -1,0 +1,93 @@
+import { randomBytes } from 'node:crypto';
+import mysql from 'mysql2/promise';
+import { Keyring } from '../../src/crypto/keyring';
+import { TokenStoreError } from '../../src/errors';
+import { openStore } from '../../src/stores/open-store';
+import type { TokenStore } from '../../src/stores/token-store';
+import { createScratchDatabase, mysqlAvailable, type ScratchDatabase } from '../support/mysql';
+import { tokenStoreContract } from './token-store.contract';
+
+let db: ScratchDatabase;
+let tableCounter = 0;
+const keyrings = new WeakMap<TokenStore, { table: string; keyring: Keyring }>();
+
+beforeAll(async () => {
+  if (!(await mysqlAvailable())) return;
+  db = await createScratchDatabase();
+});
+afterAll(async () => {
+  await db?.drop();
+});
+
+async function open(table = `tokens_${++tableCounter}`, keyring = new Keyring([randomBytes(32)])): Promise<TokenStore> {
+  const store = await openStore({ kind: 'mysql', url: db.url, table, poolSize: 8 }, keyring);
+  keyrings.set(store, { table, keyring });
+  return store;
+}
+
+const describeMysql = (name: string, fn: () => void) =>
+  describe(name, () => {
+    beforeAll(async () => {
+      if (!(await mysqlAvailable())) {
+        // Not required here (TOKENGATE_REQUIRE_MYSQL unset) and not reachable: say so loudly.
+        console.warn('MariaDB is not reachable: the MySQL store tests are skipped');
+      }
+    });
+    fn();
+  });
+
+describeMysql('MySQL/MariaDB', () => {
+  tokenStoreContract('mysql', {
+    open: async () => {
+      if (!db) throw new Error('MariaDB is not reachable');
+      return open();
+    },
+    reopen: async (store) => {
+      const { table, keyring } = keyrings.get(store)!;
+      await store.close();
+      return open(table, keyring);
+    },
+  });
+
+  describe('MySQL store', () => {
+    it('keeps no plaintext secret in any column', async () => {
+      const store = await open('plain_check');
+      await store.saveToken({ userName: 'u@x', clientId: 'cid', clientSecret: 'the-client-secret', refreshToken: 'the-refresh-token', accessToken: 'the-access-token', grantToken: 'the-grant-token' });
+      await store.close();
+      const conn = await mysql.createConnection({ uri: db.url });
+      const [rows] = await conn.query('SELECT * FROM plain_check');
+      await conn.end();
+      const text = JSON.stringify(rows);
+      expect(text).toContain('cid');
+      for (const s of ['the-client-secret', 'the-refresh-token', 'the-access-token', 'the-grant-token']) expect(text).not.toContain(s);
+    });
+
+    it('uses the configured table name and its own migrations table', async () => {
+      const store = await open('custom_table_name');
+      await store.saveToken({ refreshToken: 'r' });
+      await store.close();
+      const conn = await mysql.createConnection({ uri: db.url });
+      const [tables] = await conn.query('SHOW TABLES');
+      await conn.end();
+      const names = (tables as Array<Record<string, string>>).map((r) => Object.values(r)[0]);
+      expect(names).toEqual(expect.arrayContaining(['custom_table_name', 'custom_table_name_migrations']));
+    });
+
+    it('refuses to open with the wrong encryption key', async () => {
+      const store = await open('wrong_key');
+      await store.saveToken({ refreshToken: 'r' });
+      await store.close();
+      const err = await open('wrong_key', new Keyring([randomBytes(32)])).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(TokenStoreError);
+      expect((err as Error).message).toMatch(/encrypted with key/);
+    });
+
+    it('reports an unreachable server as UNAVAILABLE, naming the operation', async () => {
+      const err = (await openStore({ kind: 'mysql', url: 'mysql://root@127.0.0.1:1/none', table: 't' }, new Keyring([randomBytes(32)])).catch((e: unknown) => e)) as TokenStoreError;
+      expect(err).toBeInstanceOf(TokenStoreError);
+      expect(err.operation).toBe('open');
+      expect(err.kind).toBe('UNAVAILABLE');
+      expect(err.cause).toBeDefined();
+    });
+  });
+});

@@ -1,0 +1,106 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Keyring } from '../../src/crypto/keyring';
+import { TokenStoreError } from '../../src/errors';
+import { openStore } from '../../src/stores/open-store';
+import type { TokenStore } from '../../src/stores/token-store';
+import { tokenStoreContract } from './token-store.contract';
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+function tempDbPath(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tokengate-sqlite-'));
+  dirs.push(dir);
+  return path.join(dir, 'tokengate.db');
+}
+
+const files = new WeakMap<TokenStore, { file: string; keyring: Keyring }>();
+
+async function open(file = tempDbPath(), keyring = new Keyring([randomBytes(32)])): Promise<TokenStore> {
+  const store = await openStore({ kind: 'sqlite', path: file }, keyring);
+  files.set(store, { file, keyring });
+  return store;
+}
+
+tokenStoreContract('sqlite', {
+  open: () => open(),
+  reopen: async (store) => {
+    const { file, keyring } = files.get(store)!;
+    await store.close();
+    return open(file, keyring);
+  },
+});
+
+describe('SQLite store', () => {
+  it('keeps no plaintext secret in the database file', async () => {
+    const file = tempDbPath();
+    const store = await open(file);
+    const secrets = {
+      refreshToken: '1000.refresh' + randomBytes(16).toString('hex'),
+      accessToken: '1000.access' + randomBytes(16).toString('hex'),
+      clientSecret: 'client-secret-' + randomBytes(16).toString('hex'),
+      grantToken: '1000.grant' + randomBytes(16).toString('hex'),
+    };
+    await store.saveToken({ userName: 'u@x', clientId: '1000.CLIENT', ...secrets });
+    await store.close();
+    // The database, its WAL and shared-memory files: every byte on disk.
+    const bytes = Buffer.concat(
+      fs
+        .readdirSync(path.dirname(file))
+        .map((f) => fs.readFileSync(path.join(path.dirname(file), f))),
+    );
+    expect(bytes.includes(Buffer.from('1000.CLIENT'))).toBe(true); // the test can see plain columns
+    for (const value of Object.values(secrets)) {
+      expect(bytes.includes(Buffer.from(value))).toBe(false);
+      expect(bytes.includes(Buffer.from(value, 'utf16le'))).toBe(false);
+    }
+  });
+
+  it('refuses to open with the wrong encryption key, and says so', async () => {
+    const file = tempDbPath();
+    const store = await open(file);
+    await store.saveToken({ refreshToken: 'r' });
+    await store.close();
+    const err = await openStore({ kind: 'sqlite', path: file }, new Keyring([randomBytes(32)])).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TokenStoreError);
+    expect((err as TokenStoreError).operation).toBe('open');
+    expect((err as Error).message).toMatch(/encrypted with key [0-9a-f]+.*TOKENGATE_ENCRYPTION_KEY/);
+  });
+
+  it('reads tokens written under an older key while writing under the newest', async () => {
+    const file = tempDbPath();
+    const oldKey = randomBytes(32);
+    const first = await open(file, new Keyring([oldKey]));
+    const t = await first.saveToken({ refreshToken: 'r-old', clientSecret: 's' });
+    await first.close();
+    const rotated = new Keyring([randomBytes(32), oldKey]);
+    const store = await open(file, rotated);
+    expect(await store.findToken({ refreshToken: 'r-old' })).toEqual(t);
+    await store.saveToken({ id: t.id, accessToken: 'a' });
+    expect((await store.findToken({ refreshToken: 'r-old' }))?.accessToken).toBe('a');
+    await store.close();
+  });
+
+  it('runs migrations once: a reopen of a migrated file changes nothing', async () => {
+    const file = tempDbPath();
+    const keyring = new Keyring([randomBytes(32)]);
+    await (await open(file, keyring)).close();
+    const store = await open(file, keyring);
+    expect(await store.getTokens()).toEqual([]);
+    await store.close();
+  });
+
+  it('names the operation and keeps the cause when the database fails', async () => {
+    const store = await open();
+    await store.close();
+    const err = (await store.findTokenById('x').catch((e: unknown) => e)) as TokenStoreError;
+    expect(err).toBeInstanceOf(TokenStoreError);
+    expect(err.operation).toBe('findTokenById');
+    expect(err.cause).toBeDefined();
+  });
+});
