@@ -78,3 +78,24 @@ export class ConfigError extends Error {
 export class KeyMismatchError extends Error {
   override readonly name = 'KeyMismatchError';
 }
+
+/**
+ * An error the API reports as is: its code is one of the contract's, and its
+ * message is written for the caller (no secret, no internal detail).
+ */
+export class ServiceError extends Error {
+  override readonly name = 'ServiceError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    /** Extra `extensions` for the caller, e.g. `{ oauthError: 'invalid_code' }`. */
+    readonly extensions: Record<string, unknown> = {},
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export const badInput = (message: string, extensions: Record<string, unknown> = {}) => new ServiceError(ErrorCode.BAD_USER_INPUT, message, extensions);
+export const notFound = (message: string) => new ServiceError(ErrorCode.NOT_FOUND, message);
+export const forbidden = (message = 'your API key may not do this') => new ServiceError(ErrorCode.FORBIDDEN, message);

@@ -80,6 +80,7 @@ export class MemoryTokenStore implements TokenStore {
         throw new TokenStoreError('saveToken', 'CONFLICT', 'the token changed since it was read');
       }
       const token = mergeToken(existing && copy(existing), input, id, new Date());
+      options.complete?.(token);
       for (const field of INDEXED) {
         const value = token[field];
         const holder = value === null ? undefined : this.indexes[field].get(value);

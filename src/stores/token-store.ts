@@ -85,4 +85,10 @@ export type StoreKind = 'sqlite' | 'mysql' | 'memory';
 export interface SaveOptions {
   /** Write only if the stored token's `version` is this (compare-and-swap). */
   ifVersion?: number;
+  /**
+   * Called with the merged token inside the write, before it is stored: may
+   * fill fields (defaults that depend on the stored state) or throw a
+   * `TokenStoreError` to refuse the write, which then changes nothing.
+   */
+  complete?: (token: Token) => void;
 }

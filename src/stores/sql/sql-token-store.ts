@@ -104,6 +104,7 @@ export class SqlTokenStore implements TokenStore {
       throw new TokenStoreError('saveToken', 'CONFLICT', 'the token changed since it was read');
     }
     const token = mergeToken(existing, input, id, new Date());
+    options.complete?.(token);
     await this.assertNoDuplicate(tx, token, rule);
     const values = rowValues(token, this.keyring);
     if (existing) {

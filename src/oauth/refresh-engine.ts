@@ -1,0 +1,272 @@
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ErrorCode, ServiceError, TokenStoreError, badInput } from '../errors';
+import type { Logger } from '../logger';
+import type { Metrics } from '../server/metrics';
+import { tokenStatus } from '../services/token-status';
+import type { Token } from '../stores/token';
+import type { TokenStore } from '../stores/token-store';
+import type { AccountsClient } from './accounts-client';
+import type { AccountsUrlPolicy } from './accounts-url-policy';
+import type { TokenGrant } from './token-response';
+import { AccountsUrlNotAllowedError, ProviderRefusedError, UpstreamUnavailableError } from './oauth-errors';
+
+export type RefreshTrigger = 'api' | 'background' | 'cli';
+
+export interface RefreshOptions {
+  /** Refresh even when the token is `ACTIVE` (default true, as the API's `force`). */
+  force?: boolean;
+  trigger?: RefreshTrigger;
+  /** Wait for another process's refresh (default); false returns the stored token at once instead (background task). */
+  waitForLease?: boolean;
+}
+
+export interface RefreshEngineOptions {
+  store: TokenStore;
+  client: AccountsClient;
+  policy: AccountsUrlPolicy;
+  logger: Logger;
+  metrics: Metrics;
+  /** A token this close to expiry is `EXPIRING` and worth refreshing. */
+  refreshAheadMs: number;
+  /** How long a refresh lease holds when its owner dies (must exceed the longest upstream call). */
+  leaseMs: number;
+  /** How often a waiter re-reads the store while another process refreshes. */
+  pollMs?: number;
+}
+
+/**
+ * Gets new access tokens from the provider, at most one upstream request per
+ * token at a time:
+ * - in this process, concurrent callers of one token share one flight;
+ * - across processes, the flight first takes the token's lease in the
+ *   database (a conditional update, correct on every engine); a process that
+ *   does not get it waits, re-reading the token, and is answered by the
+ *   other process's refresh.
+ * A refresh that completes after a caller arrived answers that caller. The
+ * result is written with compare-and-swap on the credentials that were used,
+ * so a rotated refresh token never overwrites a newer one.
+ */
+export class RefreshEngine {
+  /** Identifies this process's leases. */
+  readonly owner = `${process.pid}-${randomBytes(6).toString('hex')}`;
+  private readonly flights = new Map<string, Promise<Token>>();
+  private readonly pollMs: number;
+
+  constructor(private readonly o: RefreshEngineOptions) {
+    this.pollMs = o.pollMs ?? 25;
+  }
+
+  /**
+   * Refreshes a token (or exchanges its grant token when it holds only one).
+   * @throws ServiceError `NOT_FOUND`, `BAD_USER_INPUT` (nothing to refresh with),
+   *   `REFRESH_FAILED` (the provider refused; the token is now `FAILED`),
+   *   `UPSTREAM_UNAVAILABLE` (the token is unchanged).
+   */
+  async refresh(id: string, options: RefreshOptions = {}): Promise<Token> {
+    const trigger = options.trigger ?? 'api';
+    const joined = this.flights.get(id);
+    if (joined) {
+      this.o.metrics.refreshes.inc({ trigger, outcome: 'coalesced' });
+      return joined;
+    }
+    const flight = this.fly(id, options.force ?? true, trigger, options.waitForLease ?? true).finally(() => this.flights.delete(id));
+    this.flights.set(id, flight);
+    return flight;
+  }
+
+  private async fly(id: string, force: boolean, trigger: RefreshTrigger, waitForLease: boolean): Promise<Token> {
+    const arrival = await this.o.store.findTokenById(id);
+    if (!arrival) throw new ServiceError(ErrorCode.NOT_FOUND, `no token has id ${JSON.stringify(id)}`);
+    if (!force && !this.needsRefresh(arrival)) {
+      this.o.metrics.refreshes.inc({ trigger, outcome: 'not_needed' });
+      return arrival;
+    }
+    credentialsOf(arrival); // refuse a token that cannot be refreshed before taking any lock
+
+    // Another process may be refreshing it: take the lease or wait for its result.
+    const deadline = Date.now() + this.o.leaseMs + 5_000;
+    let delay = this.pollMs;
+    while (!(await this.o.store.acquireLease(id, this.owner, this.o.leaseMs))) {
+      const current = await this.o.store.findTokenById(id);
+      if (!current) throw new ServiceError(ErrorCode.NOT_FOUND, `no token has id ${JSON.stringify(id)}`);
+      const settled = this.settledSince(arrival, current);
+      if (settled) return settled;
+      if (!waitForLease) return current;
+      if (Date.now() > deadline) throw new ServiceError(ErrorCode.UPSTREAM_UNAVAILABLE, 'another gateway process holds this token\'s refresh and did not finish in time');
+      await sleep(delay * (0.5 + Math.random()));
+      delay = Math.min(delay * 2, 250);
+    }
+    try {
+      // Re-check under the lease: a refresh may have finished since we arrived.
+      const current = await this.o.store.findTokenById(id);
+      if (!current) throw new ServiceError(ErrorCode.NOT_FOUND, `no token has id ${JSON.stringify(id)}`);
+      const settled = this.settledSince(arrival, current);
+      if (settled) {
+        this.o.metrics.refreshes.inc({ trigger, outcome: 'coalesced' });
+        return settled;
+      }
+      if (!force && !this.needsRefresh(current)) {
+        this.o.metrics.refreshes.inc({ trigger, outcome: 'not_needed' });
+        return current;
+      }
+      return await this.refreshUpstream(current, trigger);
+    } finally {
+      await this.o.store.releaseLease(id, this.owner).catch((err: unknown) => this.o.logger.warn({ tokenId: id, err: describe(err) }, 'could not release a refresh lease; it runs out by itself'));
+    }
+  }
+
+  /** Whether a token is worth a refresh: not `ACTIVE` (a `FAILED` one only when asked explicitly). */
+  needsRefresh(token: Token, now = Date.now()): boolean {
+    return tokenStatus(token, now, this.o.refreshAheadMs) !== 'ACTIVE';
+  }
+
+  /**
+   * The answer another refresh gave since `arrival` was read: the token when
+   * it was refreshed meanwhile; an error when that refresh failed for good.
+   */
+  private settledSince(arrival: Token, current: Token): Token | null {
+    const refreshed = (current.lastRefreshedAt?.getTime() ?? 0) > (arrival.lastRefreshedAt?.getTime() ?? 0);
+    if (refreshed) return current;
+    const failed = current.failedAt !== null && (current.failedAt.getTime() > (arrival.failedAt?.getTime() ?? 0));
+    if (failed) throw refreshFailed(current.lastError ?? 'unknown_error');
+    return null;
+  }
+
+  private async refreshUpstream(token: Token, trigger: RefreshTrigger): Promise<Token> {
+    const { clientId, clientSecret, mode } = credentialsOf(token);
+    const accountsUrl = this.accountsUrlOf(token);
+    const started = process.hrtime.bigint();
+    let grant: TokenGrant;
+    try {
+      grant =
+        mode === 'refresh'
+          ? await this.o.client.refresh(accountsUrl, { clientId, clientSecret, refreshToken: token.refreshToken! })
+          : await this.o.client.exchangeGrant(accountsUrl, { clientId, clientSecret, code: token.grantToken!, redirectUri: token.redirectUrl ?? undefined });
+    } catch (err) {
+      return this.onUpstreamError(token, mode, trigger, err);
+    } finally {
+      this.o.metrics.upstreamDuration.observe({ kind: mode === 'refresh' ? 'refresh' : 'grant', outcome: 'done' }, Number(process.hrtime.bigint() - started) / 1e9);
+    }
+    const saved = await this.storeGrant(token, mode, grant);
+    this.o.metrics.refreshes.inc({ trigger, outcome: 'refreshed' });
+    this.o.logger.info({ tokenId: token.id, trigger, mode, rotated: Boolean(grant.refreshToken && mode === 'refresh'), expiresAt: grant.expiresAt.toISOString() }, 'token refreshed');
+    return saved;
+  }
+
+  /**
+   * Stores a new access token (and a rotated refresh token, in the same
+   * write), as a compare-and-swap on the credentials that were used.
+   */
+  private async storeGrant(used: Token, mode: 'refresh' | 'grant', grant: TokenGrant): Promise<Token> {
+    let base = used;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        return await this.o.store.saveToken(
+          {
+            id: used.id,
+            accessToken: grant.accessToken,
+            expiresAt: grant.expiresAt,
+            ...(grant.refreshToken ? { refreshToken: grant.refreshToken } : {}),
+            // A grant token is single-use: once exchanged, it is gone.
+            ...(mode === 'grant' ? { grantToken: null } : {}),
+            ...(base.apiDomain === null && grant.apiDomain ? { apiDomain: grant.apiDomain } : {}),
+            lastRefreshedAt: new Date(),
+            lastError: null,
+            failedAt: null,
+          },
+          { ifVersion: base.version },
+        );
+      } catch (err) {
+        if (!(err instanceof TokenStoreError && err.kind === 'CONFLICT')) throw err;
+        const current = await this.o.store.findTokenById(used.id);
+        if (!current) throw new ServiceError(ErrorCode.NOT_FOUND, 'the token was deleted while it was being refreshed');
+        const sameCredentials = mode === 'refresh' ? current.refreshToken === used.refreshToken : current.grantToken === used.grantToken;
+        if (!sameCredentials) {
+          // Re-authorized meanwhile: the newer credentials win over this result.
+          this.o.logger.warn({ tokenId: used.id }, 'token credentials changed during a refresh; keeping the newer ones');
+          return current;
+        }
+        base = current;
+      }
+    }
+    throw new ServiceError(ErrorCode.INTERNAL_SERVER_ERROR, 'the token kept changing while its refresh was stored');
+  }
+
+  private async onUpstreamError(token: Token, mode: 'refresh' | 'grant', trigger: RefreshTrigger, err: unknown): Promise<Token> {
+    if (err instanceof ProviderRefusedError) {
+      // Another process may have rotated the refresh token just now: that is a success.
+      const current = await this.o.store.findTokenById(token.id);
+      if (current && (mode === 'refresh' ? current.refreshToken !== token.refreshToken : current.grantToken !== token.grantToken)) return current;
+      if (current) {
+        await this.o.store
+          .saveToken({ id: token.id, lastError: err.oauthError.slice(0, 255), ...(err.permanent ? { failedAt: new Date() } : {}) }, { ifVersion: current.version })
+          .catch((e: unknown) => this.o.logger.warn({ tokenId: token.id, err: describe(e) }, 'could not record a refresh failure'));
+      }
+      this.o.metrics.refreshes.inc({ trigger, outcome: 'refused' });
+      this.o.logger.warn({ tokenId: token.id, trigger, mode, oauthError: err.oauthError, permanent: err.permanent }, 'the provider refused a refresh');
+      throw refreshFailed(err.oauthError);
+    }
+    if (err instanceof UpstreamUnavailableError) {
+      this.o.metrics.refreshes.inc({ trigger, outcome: 'unavailable' });
+      this.o.logger.warn({ tokenId: token.id, trigger, mode, reason: err.reason }, 'the provider could not be reached; the token is unchanged');
+      throw new ServiceError(ErrorCode.UPSTREAM_UNAVAILABLE, 'the provider could not be reached, timed out or failed; the token is unchanged', { reason: err.reason });
+    }
+    if (err instanceof AccountsUrlNotAllowedError) {
+      throw badInput(err.message);
+    }
+    this.o.metrics.refreshes.inc({ trigger, outcome: 'error' });
+    throw err;
+  }
+
+  /**
+   * Revokes a token's refresh token at the provider, then deletes the token.
+   * A provider that no longer knows the token (`invalid_code`) counts as
+   * revoked. @returns false when there is no such token.
+   */
+  async revoke(id: string): Promise<boolean> {
+    const token = await this.o.store.findTokenById(id);
+    if (!token) return false;
+    const secret = token.refreshToken ?? token.accessToken;
+    if (secret && token.clientId !== null) {
+      try {
+        await this.o.client.revoke(this.accountsUrlOf(token), { token: secret });
+      } catch (err) {
+        if (err instanceof UpstreamUnavailableError) {
+          throw new ServiceError(ErrorCode.UPSTREAM_UNAVAILABLE, 'the provider could not be reached; the token was not revoked and is still stored', { reason: err.reason });
+        }
+        if (err instanceof AccountsUrlNotAllowedError) throw badInput(err.message);
+        if (!(err instanceof ProviderRefusedError)) throw err;
+        this.o.logger.info({ tokenId: id, oauthError: err.oauthError }, 'the provider refused the revocation; deleting the token anyway');
+      }
+    }
+    const deleted = await this.o.store.deleteToken(id);
+    this.o.logger.info({ tokenId: id }, 'token revoked and deleted');
+    return deleted;
+  }
+
+  private accountsUrlOf(token: Token): string {
+    try {
+      return this.o.policy.resolve({ accountsUrl: token.accountsUrl ?? undefined, apiDomain: token.apiDomain ?? undefined });
+    } catch (err) {
+      if (err instanceof AccountsUrlNotAllowedError) throw badInput(err.message);
+      throw err;
+    }
+  }
+}
+
+function credentialsOf(token: Token): { clientId: string; clientSecret: string; mode: 'refresh' | 'grant' } {
+  const mode = token.refreshToken ? 'refresh' : token.grantToken ? 'grant' : null;
+  if (!mode) throw badInput('the token holds no refresh token or grant token to refresh with');
+  if (!token.clientId || !token.clientSecret) throw badInput('the token needs a clientId and a clientSecret to refresh');
+  return { clientId: token.clientId, clientSecret: token.clientSecret, mode };
+}
+
+function refreshFailed(oauthError: string): ServiceError {
+  return new ServiceError(ErrorCode.REFRESH_FAILED, `the provider refused the refresh (${oauthError}); the token needs re-authorization`, { oauthError });
+}
+
+/** An error's name and code for a log line, never its message (a driver message may quote a value). */
+function describe(err: unknown): { name?: string; code?: unknown } {
+  return { name: (err as Error)?.name, code: (err as { code?: unknown })?.code };
+}

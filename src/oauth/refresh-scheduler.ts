@@ -1,0 +1,99 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from '../logger';
+import type { TokenStore } from '../stores/token-store';
+import type { RefreshEngine } from './refresh-engine';
+
+export interface RefreshSchedulerOptions {
+  store: TokenStore;
+  engine: RefreshEngine;
+  logger: Logger;
+  /** How often to look for tokens to refresh; 0 turns the task off. */
+  intervalMs: number;
+  /** Tokens expiring within this window are refreshed. */
+  refreshAheadMs: number;
+  /** Refreshes running at once (default 4). */
+  concurrency?: number;
+  /** Tokens looked at per round (default 200). */
+  batchSize?: number;
+}
+
+/**
+ * The background refresh-ahead task: every interval it refreshes the tokens
+ * that expire within the window (or hold only a grant token), a few at a
+ * time, each after a random delay so that tokens expiring together do not
+ * burst. Never a `FAILED` token. Runs safely in every gateway process: the
+ * engine's lease lets one process refresh a token, and the others, finding
+ * it taken or already refreshed, skip it.
+ */
+export class RefreshScheduler {
+  private timer: NodeJS.Timeout | null = null;
+  private round: Promise<void> | null = null;
+  private stopped = false;
+  /** Tokens refused with a back-off code (`access_denied`): not retried before this time. */
+  private readonly backoffUntil = new Map<string, number>();
+
+  constructor(private readonly o: RefreshSchedulerOptions) {}
+
+  start(): void {
+    if (this.o.intervalMs <= 0 || this.timer) return;
+    const tick = () => {
+      if (this.stopped) return;
+      this.round = this.runOnce()
+        .then(() => undefined)
+        .catch((err: unknown) => this.o.logger.warn({ err: { name: (err as Error)?.name, code: (err as { code?: unknown })?.code } }, 'background refresh round failed'))
+        .finally(() => {
+          this.round = null;
+          if (!this.stopped) this.timer = setTimeout(tick, this.o.intervalMs).unref();
+        });
+    };
+    // First round after a random part of the interval, so processes started together spread out.
+    this.timer = setTimeout(tick, Math.random() * Math.min(this.o.intervalMs, 5_000)).unref();
+  }
+
+  /** Stops the task and waits for a running round to finish. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.round;
+  }
+
+  /** One round: refreshes what is due. @returns how many tokens were refreshed upstream or found refreshed. */
+  async runOnce(): Promise<number> {
+    const now = Date.now();
+    for (const [id, until] of this.backoffUntil) if (until <= now) this.backoffUntil.delete(id);
+    const ids = (await this.o.store.findRefreshCandidates(new Date(now + this.o.refreshAheadMs), this.o.batchSize ?? 200)).filter((id) => (this.backoffUntil.get(id) ?? 0) <= now);
+    const spread = Math.min(this.o.intervalMs / 2, 5_000);
+    let refreshed = 0;
+    const queue = [...ids];
+    const worker = async () => {
+      for (let id = queue.shift(); id !== undefined && !this.stopped; id = queue.shift()) {
+        await sleep(Math.random() * (spread / Math.max(1, ids.length)));
+        if (await this.refreshOne(id)) refreshed++;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.o.concurrency ?? 4, queue.length) }, worker));
+    return refreshed;
+  }
+
+  private async refreshOne(id: string): Promise<boolean> {
+    try {
+      const token = await this.o.store.findTokenById(id);
+      if (!token || token.failedAt) return false;
+      // The window stays well below the token's lifetime: a provider issuing
+      // short-lived tokens would otherwise be refreshed in a loop.
+      if (token.expiresAt && token.lastRefreshedAt) {
+        const lifetime = token.expiresAt.getTime() - token.lastRefreshedAt.getTime();
+        const window = Math.min(this.o.refreshAheadMs, lifetime / 2);
+        if (token.expiresAt.getTime() - Date.now() > window) return false;
+      }
+      await this.o.engine.refresh(id, { force: false, trigger: 'background', waitForLease: false });
+      return true;
+    } catch (err) {
+      const e = err as { code?: string; extensions?: { oauthError?: string } };
+      if (e.extensions?.oauthError === 'access_denied') this.backoffUntil.set(id, Date.now() + 10 * 60_000);
+      this.o.logger.debug({ tokenId: id, code: e.code }, 'background refresh did not succeed');
+      return false;
+    }
+  }
+}

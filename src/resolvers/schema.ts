@@ -1,0 +1,20 @@
+import type { GraphQLSchema } from 'graphql';
+import { buildSchemaSync } from 'type-graphql';
+import { authChecker } from './auth-checker';
+import { TokenResolver } from './token.resolver';
+
+let schema: GraphQLSchema | null = null;
+
+/**
+ * The GraphQL schema, built once per process (type-graphql keeps its build
+ * settings in static state; every gateway of a process serves this one
+ * schema, and gets its services through the request context).
+ */
+export function gatewaySchema(): GraphQLSchema {
+  schema ??= buildSchemaSync({
+    resolvers: [TokenResolver],
+    authChecker,
+    validate: false,
+  });
+  return schema;
+}

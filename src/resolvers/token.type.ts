@@ -1,0 +1,98 @@
+import { Authorized, Field, ID, ObjectType } from 'type-graphql';
+import { GraphQLDateTimeISO } from 'graphql-scalars';
+import type { Token } from '../stores/token';
+import { tokenStatus } from '../services/token-status';
+import { TokenStatus } from './token-status.enum';
+
+/**
+ * The GraphQL view of a stored token. Secret fields resolve only for the
+ * roles that may read them; for any other role they are `null` with a
+ * `FORBIDDEN` field error, and the rest of the token is served.
+ */
+@ObjectType('Token', { description: 'A stored OAuth token (Zoho OAuthToken) and its state' })
+export class TokenView {
+  @Field(() => ID)
+  id: string;
+
+  @Field(() => String, { nullable: true, description: "the Zoho user signature's name (user_name column)" })
+  userName: string | null;
+
+  @Field(() => String, { nullable: true })
+  clientId: string | null;
+
+  @Field(() => String, { nullable: true })
+  redirectUrl: string | null;
+
+  @Field(() => String, { nullable: true })
+  apiDomain: string | null;
+
+  @Field(() => String, { nullable: true, description: 'where this token refreshes' })
+  accountsUrl: string | null;
+
+  @Field(() => GraphQLDateTimeISO, { nullable: true, description: 'when the access token expires' })
+  expiresAt: Date | null;
+
+  @Field(() => TokenStatus)
+  status: TokenStatus;
+
+  @Field()
+  hasAccessToken: boolean;
+
+  @Field()
+  hasRefreshToken: boolean;
+
+  @Field()
+  hasGrantToken: boolean;
+
+  @Field(() => GraphQLDateTimeISO, { nullable: true })
+  lastRefreshedAt: Date | null;
+
+  @Field(() => String, { nullable: true, description: "the provider's error code of the last failed refresh" })
+  lastError: string | null;
+
+  @Field(() => GraphQLDateTimeISO)
+  createdAt: Date;
+
+  @Field(() => GraphQLDateTimeISO)
+  updatedAt: Date;
+
+  @Authorized('operator', 'admin')
+  @Field(() => String, { nullable: true, description: 'operator and admin' })
+  accessToken: string | null;
+
+  @Authorized('admin')
+  @Field(() => String, { nullable: true, description: 'admin' })
+  refreshToken: string | null;
+
+  @Authorized('admin')
+  @Field(() => String, { nullable: true, description: 'admin' })
+  clientSecret: string | null;
+
+  @Authorized('admin')
+  @Field(() => String, { nullable: true, description: 'admin' })
+  grantToken: string | null;
+
+  static of(token: Token, now: number, refreshAheadMs: number): TokenView {
+    const view = new TokenView();
+    view.id = token.id;
+    view.userName = token.userName;
+    view.clientId = token.clientId;
+    view.redirectUrl = token.redirectUrl;
+    view.apiDomain = token.apiDomain;
+    view.accountsUrl = token.accountsUrl;
+    view.expiresAt = token.expiresAt;
+    view.status = tokenStatus(token, now, refreshAheadMs) as TokenStatus;
+    view.hasAccessToken = token.accessToken !== null;
+    view.hasRefreshToken = token.refreshToken !== null;
+    view.hasGrantToken = token.grantToken !== null;
+    view.lastRefreshedAt = token.lastRefreshedAt;
+    view.lastError = token.lastError;
+    view.createdAt = token.createdAt;
+    view.updatedAt = token.updatedAt;
+    view.accessToken = token.accessToken;
+    view.refreshToken = token.refreshToken;
+    view.clientSecret = token.clientSecret;
+    view.grantToken = token.grantToken;
+    return view;
+  }
+}

@@ -1,0 +1,242 @@
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { expressMiddleware } from '@as-integrations/express5';
+import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
+import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
+import cors from 'cors';
+import express, { type ErrorRequestHandler, type Express } from 'express';
+import { GraphQLError, type ValidationContext } from 'graphql';
+import type { Config } from '../config';
+import { loadEncryptionKeys } from '../crypto/key-file';
+import { Keyring } from '../crypto/keyring';
+import type { Logger } from '../logger';
+import { AccountsClient } from '../oauth/accounts-client';
+import { AccountsUrlPolicy } from '../oauth/accounts-url-policy';
+import { RefreshEngine } from '../oauth/refresh-engine';
+import { RefreshScheduler } from '../oauth/refresh-scheduler';
+import type { GatewayContext } from '../resolvers/context.type';
+import { gatewaySchema } from '../resolvers/schema';
+import { TokenService } from '../services/token.service';
+import { instrumentStore } from '../stores/instrumented-store';
+import { openStore, type StoreOptions } from '../stores/open-store';
+import type { TokenStore } from '../stores/token-store';
+import { loadApiKeys, type ApiKeys } from './api-keys';
+import { createErrorFormatter } from './error-format';
+import { Metrics } from './metrics';
+import { observabilityPlugin } from './observability.plugin';
+import { createPlaygroundHandler } from './playground';
+import { queryCostPlugin } from './query-cost.plugin';
+import { requestId } from './request-id';
+
+/** The lifecycle of a gateway, one phase at a time. */
+export type GatewayPhase = { phase: 'serving' } | { phase: 'stopping' } | { phase: 'stopped' };
+
+/** A running gateway, without a socket: `main.ts` (or a test) listens with `app`. */
+export interface Gateway {
+  readonly config: Config;
+  readonly app: Express;
+  readonly store: TokenStore;
+  readonly engine: RefreshEngine;
+  readonly scheduler: RefreshScheduler;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  readonly state: GatewayPhase;
+  /** Stops the background task, Apollo and the store. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface GatewayDeps {
+  logger: Logger;
+  /** Collect Node's default process metrics (off in tests that run several gateways). */
+  defaultMetrics?: boolean;
+}
+
+/** The store options of a configuration. */
+export function storeOptionsOf(config: Config): StoreOptions {
+  switch (config.store) {
+    case 'memory':
+      return { kind: 'memory' };
+    case 'sqlite':
+      return { kind: 'sqlite', path: config.sqlitePath };
+    case 'mysql':
+      return { kind: 'mysql', url: config.mysqlUrl!, table: config.mysqlTable, poolSize: config.mysqlPoolSize };
+  }
+}
+
+/**
+ * Builds a gateway from its configuration: keys, store (migrated), refresh
+ * engine and background task, GraphQL API, health, metrics and playground
+ * routes. Knows nothing of sockets.
+ */
+export async function createGateway(config: Config, deps: GatewayDeps): Promise<Gateway> {
+  const { logger } = deps;
+  const metrics = new Metrics({ defaultMetrics: deps.defaultMetrics });
+  const encryption = loadEncryptionKeys(config.encryptionKeys, config.dataDir);
+  const keyring = new Keyring(encryption.keys);
+  const apiKeys = loadApiKeys(config.apiKeys, config.dataDir);
+  if (apiKeys.generatedKeyFile) {
+    logger.info({ file: apiKeys.generatedKeyFile, created: apiKeys.created }, 'TOKENGATE_API_KEYS is not set: the admin API key is in this file (mode 0600)');
+  }
+  const store = instrumentStore(await openStore(storeOptionsOf(config), keyring), metrics.storeDuration);
+  const policy = new AccountsUrlPolicy({ defaultAccountsUrl: config.accountsUrl, allowed: config.allowedAccountsUrls });
+  const leaseMs = config.refreshLeaseSeconds * 1000;
+  const client = new AccountsClient({
+    policy,
+    // Every attempt, with its back-off, fits inside the refresh lease.
+    timeoutMs: Math.min(config.upstreamTimeoutMs, Math.floor((leaseMs - 2_000) / 3)),
+    maxAttempts: 3,
+    onAttempt: ({ kind, outcome, durationMs }) => metrics.upstreamDuration.observe({ kind, outcome }, durationMs / 1000),
+  });
+  const refreshAheadMs = config.refreshAheadSeconds * 1000;
+  const engine = new RefreshEngine({ store, client, policy, logger, metrics, refreshAheadMs, leaseMs });
+  const scheduler = new RefreshScheduler({ store, engine, logger, intervalMs: config.refreshCheckSeconds * 1000, refreshAheadMs });
+  const tokens = new TokenService(store, policy, engine, refreshAheadMs);
+
+  const apollo = new ApolloServer<GatewayContext>({
+    schema: gatewaySchema(),
+    introspection: config.playground,
+    includeStacktraceInErrorResponses: false,
+    hideSchemaDetailsFromClientErrors: config.production,
+    csrfPrevention: true,
+    formatError: createErrorFormatter(logger),
+    validationRules: [
+      maxDepthRule({ n: config.maxQueryDepth, ignoreIntrospection: true, propagateOnRejection: false, onReject: [reportTo] }),
+      maxAliasesRule({ n: config.maxAliases, propagateOnRejection: false, onReject: [reportTo] }),
+    ],
+    plugins: [ApolloServerPluginLandingPageDisabled(), queryCostPlugin(config.maxQueryCost), observabilityPlugin(metrics)],
+    logger: apolloLogger(logger),
+  });
+  await apollo.start();
+
+  const app = buildHttpApp({ config, apollo, apiKeys: apiKeys.keys, tokens, store, metrics, logger });
+  scheduler.start();
+
+  let state: GatewayPhase = { phase: 'serving' };
+  let closing: Promise<void> | null = null;
+  return {
+    config,
+    app,
+    store,
+    engine,
+    scheduler,
+    metrics,
+    logger,
+    get state() {
+      return state;
+    },
+    close() {
+      closing ??= (async () => {
+        state = { phase: 'stopping' };
+        await scheduler.stop();
+        await apollo.stop();
+        await store.close();
+        state = { phase: 'stopped' };
+      })();
+      return closing;
+    },
+  };
+}
+
+function reportTo(ctx: ValidationContext | null, error: GraphQLError): void {
+  ctx?.reportError(new GraphQLError(error.message.replace(/^Syntax Error: /, ''), { extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }));
+}
+
+function apolloLogger(logger: Logger) {
+  return {
+    debug: (m: string) => logger.debug(m),
+    info: (m: string) => logger.info(m),
+    warn: (m: string) => logger.warn(m),
+    error: (m: string) => logger.error(m),
+  };
+}
+
+interface HttpAppParts {
+  config: Config;
+  apollo: ApolloServer<GatewayContext>;
+  apiKeys: ApiKeys;
+  tokens: TokenService;
+  store: TokenStore;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+/** The HTTP routes: `/healthz`, `/readyz`, `/metrics`, and `/graphql` (API and playground). */
+function buildHttpApp({ config, apollo, apiKeys, tokens, store, metrics, logger }: HttpAppParts): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.use(requestId);
+  app.use((_req, res, next) => {
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    next();
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  app.get('/readyz', async (_req, res) => {
+    try {
+      await withTimeout(store.ping(), 2_000);
+      res.json({ status: 'ready', store: store.kind });
+    } catch {
+      res.status(503).json({ status: 'unavailable', store: store.kind });
+    }
+  });
+
+  app.get('/metrics', async (_req, res) => {
+    res.setHeader('Content-Type', metrics.registry.contentType);
+    res.send(await metrics.registry.metrics());
+  });
+
+  if (config.corsOrigins.length > 0) {
+    app.use(
+      '/graphql',
+      cors({
+        origin: config.corsOrigins,
+        methods: ['GET', 'POST', 'OPTIONS'],
+        allowedHeaders: ['authorization', 'content-type', 'apollo-require-preflight', 'x-apollo-operation-name', 'x-request-id'],
+        exposedHeaders: ['x-request-id'],
+        maxAge: 600,
+      }),
+    );
+  }
+  if (config.playground) app.get('/graphql', createPlaygroundHandler({ endpoint: '/graphql', title: 'tokengate' }));
+  app.use(
+    '/graphql',
+    (_req, res, next) => {
+      res.setHeader('Cache-Control', 'no-store');
+      next();
+    },
+    express.json({ limit: config.bodyLimitBytes }),
+    expressMiddleware(apollo, {
+      context: async ({ req, res }) => {
+        const principal = apiKeys.authenticate(req.get('authorization'));
+        const reqLogger = logger.child({ reqId: res.locals.requestId as string });
+        if (!principal) {
+          throw new GraphQLError('A valid API key is required: Authorization: Bearer <key>', {
+            extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers: new Map([['www-authenticate', 'Bearer']]) } },
+          });
+        }
+        return { principal, requestId: res.locals.requestId as string, logger: reqLogger, tokens };
+      },
+    }),
+  );
+
+  app.use((_req, res) => {
+    res.status(404).json({ error: 'not found' });
+  });
+  const onError: ErrorRequestHandler = (err, _req, res, _next) => {
+    const status = typeof err?.status === 'number' && err.status >= 400 && err.status < 500 ? err.status : 500;
+    if (status === 500) logger.error({ err: { name: err?.name, code: err?.code, stack: err?.stack } }, 'HTTP request failed');
+    const message = status === 413 ? `The request body is larger than ${config.bodyLimitBytes} bytes` : status === 500 ? 'Internal server error' : 'The request is malformed';
+    res.status(status).json({ errors: [{ message, extensions: { code: status === 500 ? 'INTERNAL_SERVER_ERROR' : 'BAD_REQUEST' } }] });
+  };
+  app.use(onError);
+  return app;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('timeout')), ms)))]).finally(() => clearTimeout(timer));
+}

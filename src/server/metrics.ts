@@ -1,0 +1,52 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * The Prometheus metrics of a gateway, on a registry of its own (several
+ * gateways in one process, as in tests, do not collide). Labels are
+ * operation names and outcomes only: never a token, id or key.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly graphqlRequests = new Counter({
+    name: 'tokengate_graphql_requests_total',
+    help: 'GraphQL requests by operation (the root field) and outcome (ok or the error code).',
+    labelNames: ['operation', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly graphqlDuration = new Histogram({
+    name: 'tokengate_graphql_request_duration_seconds',
+    help: 'GraphQL request duration by operation.',
+    labelNames: ['operation'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
+  readonly storeDuration = new Histogram({
+    name: 'tokengate_store_operation_duration_seconds',
+    help: 'Token store operation duration by operation and outcome.',
+    labelNames: ['operation', 'outcome'] as const,
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+    registers: [this.registry],
+  });
+
+  readonly refreshes = new Counter({
+    name: 'tokengate_refresh_total',
+    help: 'Refreshes by trigger (api, background) and outcome (refreshed, coalesced, not_needed, refused, unavailable, error).',
+    labelNames: ['trigger', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly upstreamDuration = new Histogram({
+    name: 'tokengate_upstream_request_duration_seconds',
+    help: 'Requests to the provider token endpoint by kind (refresh, grant, revoke) and outcome.',
+    labelNames: ['kind', 'outcome'] as const,
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'tokengate_' });
+  }
+}

@@ -1,0 +1,103 @@
+import { badInput, ServiceError, TokenStoreError } from '../errors';
+import type { AccountsUrlPolicy } from '../oauth/accounts-url-policy';
+import { AccountsUrlNotAllowedError } from '../oauth/oauth-errors';
+import type { Token, TokenInput, TokenMatch, TokenPage } from '../stores/token';
+import type { TokenStore } from '../stores/token-store';
+import type { RefreshEngine } from '../oauth/refresh-engine';
+
+/** The largest `expiresIn` accepted: ten years, in seconds. */
+const MAX_EXPIRES_IN = 10 * 365 * 24 * 3600;
+
+/** The `saveToken` input of the API: the store's input plus `expiresIn`. */
+export type ApiTokenInput = Omit<TokenInput, 'lastRefreshedAt' | 'lastError' | 'failedAt'> & { expiresIn?: number | null };
+
+/**
+ * The use cases of the token API — find, list, save, delete, refresh,
+ * revoke — over a `TokenStore` and the refresh engine. Knows nothing of
+ * GraphQL or HTTP; the resolvers, the CLI and the background task call it.
+ */
+export class TokenService {
+  constructor(
+    private readonly store: TokenStore,
+    private readonly policy: AccountsUrlPolicy,
+    private readonly engine: RefreshEngine,
+    /** The refresh-ahead window, for the status of a token. */
+    readonly refreshAheadMs: number,
+  ) {}
+
+  findToken(match: TokenMatch): Promise<Token | null> {
+    return this.store.findToken(match);
+  }
+
+  findTokenById(id: string): Promise<Token | null> {
+    return this.store.findTokenById(id);
+  }
+
+  listTokens(first: number, after: string | null): Promise<TokenPage> {
+    return this.store.listTokens(first, after);
+  }
+
+  /**
+   * Upserts a token. Fixes its `accountsUrl` on first save (the one given,
+   * else the data center of `apiDomain`, else the default) and refuses one
+   * outside the allow-list. New credentials (an access, refresh or grant
+   * token) clear a `FAILED` state: the token has been re-authorized.
+   */
+  async saveToken(input: ApiTokenInput): Promise<Token> {
+    const { expiresIn, ...rest } = input;
+    const write: TokenInput = { ...rest };
+    if (expiresIn !== undefined && expiresIn !== null) {
+      if (input.expiresAt !== undefined && input.expiresAt !== null) throw badInput('give expiresAt or expiresIn, not both');
+      if (!Number.isInteger(expiresIn) || expiresIn < 0 || expiresIn > MAX_EXPIRES_IN) throw badInput(`expiresIn must be between 0 and ${MAX_EXPIRES_IN} seconds`);
+      write.expiresAt = new Date(Date.now() + expiresIn * 1000);
+    }
+    if (write.accountsUrl !== undefined && write.accountsUrl !== null) write.accountsUrl = this.allowed(write.accountsUrl);
+    if ([input.accessToken, input.refreshToken, input.grantToken].some((v) => typeof v === 'string' && v.length > 0)) {
+      write.failedAt = null;
+      write.lastError = null;
+    }
+    return this.store.saveToken(write, {
+      complete: (token) => {
+        if (token.accountsUrl !== null) return;
+        try {
+          token.accountsUrl = this.policy.resolve({ apiDomain: token.apiDomain ?? undefined });
+        } catch (err) {
+          if (err instanceof AccountsUrlNotAllowedError) throw new TokenStoreError('saveToken', 'INVALID_INPUT', err.message);
+          throw err;
+        }
+      },
+    });
+  }
+
+  deleteToken(id: string): Promise<boolean> {
+    return this.store.deleteToken(id);
+  }
+
+  deleteTokens(): Promise<number> {
+    return this.store.deleteTokens();
+  }
+
+  /** Gets a new access token (see `RefreshEngine.refresh`). */
+  refresh(id: string, force: boolean): Promise<Token> {
+    return this.engine.refresh(id, { force, trigger: 'api' });
+  }
+
+  /** Revokes the refresh token at the provider, then deletes the token. */
+  revokeToken(id: string): Promise<boolean> {
+    return this.engine.revoke(id);
+  }
+
+  private allowed(url: string): string {
+    try {
+      return this.policy.resolve({ accountsUrl: url });
+    } catch (err) {
+      if (err instanceof AccountsUrlNotAllowedError) throw badInput(err.message);
+      throw err;
+    }
+  }
+}
+
+/** Store errors the caller can act on become `BAD_USER_INPUT`; the rest stay internal. */
+export function isCallerError(err: unknown): err is TokenStoreError | ServiceError {
+  return (err instanceof TokenStoreError && (err.kind === 'INVALID_INPUT' || err.kind === 'CONFLICT')) || err instanceof ServiceError;
+}

@@ -1,0 +1,28 @@
+import type { Histogram } from 'prom-client';
+import { TokenStoreError } from '../errors';
+import type { TokenStore } from './token-store';
+
+const TIMED = ['findToken', 'saveToken', 'deleteToken', 'getTokens', 'deleteTokens', 'findTokenById', 'listTokens', 'acquireLease', 'releaseLease', 'findRefreshCandidates', 'ping'] as const;
+
+/**
+ * Wraps a store so that every operation's duration lands in a histogram,
+ * labelled by operation and outcome (`ok` or the error kind).
+ */
+export function instrumentStore(store: TokenStore, histogram: Histogram<'operation' | 'outcome'>): TokenStore {
+  const wrapped: TokenStore = Object.create(store);
+  for (const operation of TIMED) {
+    const original = store[operation].bind(store) as (...args: unknown[]) => Promise<unknown>;
+    (wrapped as unknown as Record<string, unknown>)[operation] = async (...args: unknown[]) => {
+      const end = histogram.startTimer({ operation });
+      try {
+        const result = await original(...args);
+        end({ outcome: 'ok' });
+        return result;
+      } catch (err) {
+        end({ outcome: err instanceof TokenStoreError ? err.kind.toLowerCase() : 'error' });
+        throw err;
+      }
+    };
+  }
+  return wrapped;
+}
