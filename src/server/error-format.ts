@@ -28,8 +28,7 @@ export function scrubValues(message: string): string {
     .replace(/got invalid value .*?(?=; |$)/s, 'got an invalid value')
     .replace(/(cannot represent[^:;]*?)(?:: .*?)?(?=; |$)/gs, '$1')
     .replace(/(Expected value of type "[^"]*"), found .*?(?=; |$)/gs, '$1')
-    .replace(/^(Syntax Error: .*?)"(?:[^"\\]|\\.)*"/s, '$1"…"')
-    .replace(/^(Syntax Error: Unexpected )(?!<EOF>)\S.*$/s, '$1token.');
+    .replace(/^Syntax Error: .*$/s, (m) => m.replace(/"(?:[^"\\]|\\.)*"/g, '"…"'));
 }
 
 /**

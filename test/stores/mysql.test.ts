@@ -4,20 +4,13 @@ import { Keyring } from '../../src/crypto/keyring';
 import { TokenStoreError } from '../../src/errors';
 import { openStore } from '../../src/stores/open-store';
 import type { TokenStore } from '../../src/stores/token-store';
-import { createScratchDatabase, mysqlAvailable, type ScratchDatabase } from '../support/mysql';
+import { createScratchDatabase, describeWithMysql, type ScratchDatabase } from '../support/mysql';
 import { tokenStoreContract } from './token-store.contract';
 
 let db: ScratchDatabase;
 let tableCounter = 0;
 const keyrings = new WeakMap<TokenStore, { table: string; keyring: Keyring }>();
 
-beforeAll(async () => {
-  if (!(await mysqlAvailable())) return;
-  db = await createScratchDatabase();
-});
-afterAll(async () => {
-  await db?.drop();
-});
 
 async function open(table = `tokens_${++tableCounter}`, keyring = new Keyring([randomBytes(32)])): Promise<TokenStore> {
   const store = await openStore({ kind: 'mysql', url: db.url, table, poolSize: 8 }, keyring);
@@ -25,23 +18,16 @@ async function open(table = `tokens_${++tableCounter}`, keyring = new Keyring([r
   return store;
 }
 
-const describeMysql = (name: string, fn: () => void) =>
-  describe(name, () => {
-    beforeAll(async () => {
-      if (!(await mysqlAvailable())) {
-        // Not required here (TOKENGATE_REQUIRE_MYSQL unset) and not reachable: say so loudly.
-        console.warn('MariaDB is not reachable: the MySQL store tests are skipped');
-      }
-    });
-    fn();
+describeWithMysql('MySQL/MariaDB', () => {
+  beforeAll(async () => {
+    db = await createScratchDatabase();
+  });
+  afterAll(async () => {
+    await db?.drop();
   });
 
-describeMysql('MySQL/MariaDB', () => {
   tokenStoreContract('mysql', {
-    open: async () => {
-      if (!db) throw new Error('MariaDB is not reachable');
-      return open();
-    },
+    open: () => open(),
     reopen: async (store) => {
       const { table, keyring } = keyrings.get(store)!;
       await store.close();

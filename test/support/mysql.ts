@@ -49,3 +49,7 @@ export async function createScratchDatabase(prefix = 'tg_test'): Promise<Scratch
     },
   };
 }
+
+/** `describe` where MariaDB answered in the global setup, else `describe.skip` (never silent: the setup printed why). */
+export const describeWithMysql = (name: string, fn: () => void): void =>
+  (process.env.TOKENGATE_MYSQL_AVAILABLE === '0' ? describe.skip : describe)(name, fn);

@@ -1,0 +1,95 @@
+import { loadConfig } from '../src/config';
+import { ConfigError } from '../src/errors';
+
+const fails = (env: Record<string, string>, variable: string) => {
+  let err: unknown;
+  try {
+    loadConfig(env);
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toBeInstanceOf(ConfigError);
+  expect((err as ConfigError).variable).toBe(variable);
+  expect((err as Error).message.startsWith(`${variable}: `)).toBe(true);
+  expect((err as Error).message).not.toContain('\n');
+  return (err as Error).message;
+};
+
+describe('loadConfig', () => {
+  it('has the defaults of the contract', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({
+      host: '127.0.0.1',
+      port: 4000,
+      store: 'sqlite',
+      mysqlTable: 'oauthtoken',
+      apiKeys: null,
+      encryptionKeys: null,
+      accountsUrl: 'https://accounts.zoho.com',
+      refreshAheadSeconds: 300,
+      refreshCheckSeconds: 30,
+      corsOrigins: [],
+      bodyLimitBytes: 1024 * 1024,
+      playground: true,
+    });
+    expect(c.dataDir).toMatch(/\/data$/);
+    expect(c.sqlitePath).toBe(`${c.dataDir}/tokengate.db`);
+    expect(c.allowedAccountsUrls).toEqual(expect.arrayContaining(['https://accounts.zoho.com', 'https://accounts.zoho.eu', 'https://accounts.zohocloud.ca']));
+  });
+
+  it('turns the playground off in production unless asked', () => {
+    expect(loadConfig({ NODE_ENV: 'production' }).playground).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'production', TOKENGATE_PLAYGROUND: 'on' }).playground).toBe(true);
+    expect(loadConfig({ TOKENGATE_PLAYGROUND: 'off' }).playground).toBe(false);
+  });
+
+  it('parses keys, lists and sizes', () => {
+    const c = loadConfig({
+      TOKENGATE_API_KEYS: 'admin:aaaaaaaaaaaaaaaa1, operator:crm-sync:bbbbbbbbbbbbbbbb2,viewer:cccccccccccccccc3',
+      TOKENGATE_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
+      TOKENGATE_CORS_ORIGINS: 'https://app.example.com, http://localhost:3000',
+      TOKENGATE_BODY_LIMIT: '512kb',
+      TOKENGATE_ACCOUNTS_URL: 'http://127.0.0.1:9999/',
+      TOKENGATE_STORE: 'mysql',
+      TOKENGATE_MYSQL_URL: 'mysql://u:p@db:3306/tg',
+    });
+    expect(c.apiKeys).toEqual([
+      { role: 'admin', name: 'admin-1', key: 'aaaaaaaaaaaaaaaa1' },
+      { role: 'operator', name: 'crm-sync', key: 'bbbbbbbbbbbbbbbb2' },
+      { role: 'viewer', name: 'viewer-1', key: 'cccccccccccccccc3' },
+    ]);
+    expect(c.encryptionKeys).toHaveLength(1);
+    expect(c.corsOrigins).toEqual(['https://app.example.com', 'http://localhost:3000']);
+    expect(c.bodyLimitBytes).toBe(512 * 1024);
+    expect(c.accountsUrl).toBe('http://127.0.0.1:9999');
+    expect(c.allowedAccountsUrls).toContain('http://127.0.0.1:9999');
+  });
+
+  it.each([
+    [{ TOKENGATE_PORT: 'eighty' }, 'TOKENGATE_PORT'],
+    [{ TOKENGATE_PORT: '70000' }, 'TOKENGATE_PORT'],
+    [{ TOKENGATE_STORE: 'postgres' }, 'TOKENGATE_STORE'],
+    [{ TOKENGATE_STORE: 'mysql' }, 'TOKENGATE_MYSQL_URL'],
+    [{ TOKENGATE_MYSQL_URL: 'postgres://x/y' }, 'TOKENGATE_MYSQL_URL'],
+    [{ TOKENGATE_MYSQL_TABLE: 'x; DROP TABLE y' }, 'TOKENGATE_MYSQL_TABLE'],
+    [{ TOKENGATE_API_KEYS: 'root:aaaaaaaaaaaaaaaaaaaa' }, 'TOKENGATE_API_KEYS'],
+    [{ TOKENGATE_API_KEYS: 'admin:short' }, 'TOKENGATE_API_KEYS'],
+    [{ TOKENGATE_API_KEYS: 'admin:aaaaaaaaaaaaaaaa,viewer:aaaaaaaaaaaaaaaa' }, 'TOKENGATE_API_KEYS'],
+    [{ TOKENGATE_ENCRYPTION_KEY: 'dG9vIHNob3J0' }, 'TOKENGATE_ENCRYPTION_KEY'],
+    [{ TOKENGATE_ACCOUNTS_URL: 'accounts.zoho.com' }, 'TOKENGATE_ACCOUNTS_URL'],
+    [{ TOKENGATE_ALLOWED_ACCOUNTS_URLS: 'https://ok.example,https://x.example/path' }, 'TOKENGATE_ALLOWED_ACCOUNTS_URLS'],
+    [{ TOKENGATE_REFRESH_AHEAD_SECONDS: '-1' }, 'TOKENGATE_REFRESH_AHEAD_SECONDS'],
+    [{ TOKENGATE_REFRESH_AHEAD_SECONDS: '3600' }, 'TOKENGATE_REFRESH_AHEAD_SECONDS'],
+    [{ TOKENGATE_REFRESH_CHECK_SECONDS: '1.5' }, 'TOKENGATE_REFRESH_CHECK_SECONDS'],
+    [{ TOKENGATE_CORS_ORIGINS: '*' }, 'TOKENGATE_CORS_ORIGINS'],
+    [{ TOKENGATE_BODY_LIMIT: 'huge' }, 'TOKENGATE_BODY_LIMIT'],
+    [{ TOKENGATE_PLAYGROUND: 'maybe' }, 'TOKENGATE_PLAYGROUND'],
+  ])('refuses %p naming %s', (env, variable) => {
+    fails(env as Record<string, string>, variable);
+  });
+
+  it('never repeats a secret value in its error', () => {
+    expect(fails({ TOKENGATE_API_KEYS: 'admin:secretpassword!' + '\u0001' }, 'TOKENGATE_API_KEYS')).not.toContain('secretpassword');
+    expect(fails({ TOKENGATE_MYSQL_URL: 'mysql//user:hunter2@db' }, 'TOKENGATE_MYSQL_URL')).not.toContain('hunter2');
+  });
+});
