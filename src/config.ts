@@ -242,7 +242,7 @@ export function loadConfig(env: Env = process.env): Config {
     production,
     logLevel: read(env, 'TOKENGATE_LOG_LEVEL', z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { message: 'must be one of fatal, error, warn, info, debug, trace, silent' }), 'info'),
     maxQueryCost: read(env, 'TOKENGATE_MAX_QUERY_COST', intIn(10, 1_000_000), 1000),
-    maxQueryDepth: read(env, 'TOKENGATE_MAX_QUERY_DEPTH', intIn(2, 100), 8),
+    maxQueryDepth: read(env, 'TOKENGATE_MAX_QUERY_DEPTH', intIn(2, 100), 25),
     maxAliases: read(env, 'TOKENGATE_MAX_ALIASES', intIn(1, 1000), 30),
   };
 }

@@ -30,12 +30,13 @@ export class TokenResolver {
     complexity: ({ args, childComplexity }) => STORE_COST + childComplexity + Math.ceil(((args.first as number) ?? 100) / 10),
   })
   async tokens(
-    @Arg('first', () => Int, { defaultValue: 100 }) first: number,
+    @Arg('first', () => Int, { nullable: true, defaultValue: 100 }) first: number | null,
     @Arg('after', () => String, { nullable: true }) after: string | null,
     @Ctx() ctx: GatewayContext,
   ): Promise<TokenPageView> {
-    if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE_SIZE) throw badInput(`first must be between 1 and ${MAX_PAGE_SIZE}`);
-    const page = await ctx.tokens.listTokens(first, after ?? null);
+    const size = first ?? 100;
+    if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) throw badInput(`first must be between 1 and ${MAX_PAGE_SIZE}`);
+    const page = await ctx.tokens.listTokens(size, after ?? null);
     const out = new TokenPageView();
     out.nodes = page.nodes.map((t) => view(ctx, t)!);
     out.totalCount = page.totalCount;
@@ -77,10 +78,10 @@ export class TokenResolver {
   })
   async refresh(
     @Arg('id', () => ID) id: string,
-    @Arg('force', () => Boolean, { defaultValue: true }) force: boolean,
+    @Arg('force', () => Boolean, { nullable: true, defaultValue: true }) force: boolean | null,
     @Ctx() ctx: GatewayContext,
   ): Promise<TokenView> {
-    return view(ctx, await ctx.tokens.refresh(id, force))!;
+    return view(ctx, await ctx.tokens.refresh(id, force ?? true))!;
   }
 
   @Authorized('operator', 'admin')

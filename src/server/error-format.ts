@@ -26,7 +26,7 @@ const GENERIC = 'Internal server error';
 export function scrubValues(message: string): string {
   return message
     .replace(/got invalid value .*?(?=; |$)/s, 'got an invalid value')
-    .replace(/(cannot represent[^:;]*?)(?:: .*?)?(?=; |$)/gs, '$1')
+    .replace(/(\w+ cannot represent)[^;]*/gs, '$1 this value')
     .replace(/(Expected value of type "[^"]*"), found .*?(?=; |$)/gs, '$1')
     .replace(/^Syntax Error: .*$/s, (m) => m.replace(/"(?:[^"\\]|\\.)*"/g, '"…"'));
 }
@@ -62,13 +62,13 @@ export function createErrorFormatter(logger: Logger) {
   };
 }
 
-/** What a log line keeps of an error: its name, code, stack and causes' names (messages of our errors hold no secrets). */
+/** What a log line keeps of an error: name, code, stack, causes, and the message with quoted input values removed. */
 export function errorForLog(err: unknown): Record<string, unknown> {
   if (!(err instanceof Error)) return { value: typeof err };
   const cause = (err as { cause?: unknown }).cause;
   return {
     name: err.name,
-    message: err.message,
+    message: scrubValues(err.message),
     code: (err as { code?: unknown }).code,
     stack: err.stack,
     ...(cause ? { cause: errorForLog(cause) } : {}),

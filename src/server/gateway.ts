@@ -1,4 +1,4 @@
-import { ApolloServer } from '@apollo/server';
+import { ApolloServer, HeaderMap } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
@@ -100,7 +100,7 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
     csrfPrevention: true,
     formatError: createErrorFormatter(logger),
     validationRules: [
-      maxDepthRule({ n: config.maxQueryDepth, ignoreIntrospection: true, propagateOnRejection: false, onReject: [reportTo] }),
+      maxDepthRule({ n: config.maxQueryDepth, ignoreIntrospection: false, propagateOnRejection: false, onReject: [reportTo] }),
       maxAliasesRule({ n: config.maxAliases, propagateOnRejection: false, onReject: [reportTo] }),
     ],
     plugins: [ApolloServerPluginLandingPageDisabled(), queryCostPlugin(config.maxQueryCost), observabilityPlugin(metrics)],
@@ -215,7 +215,7 @@ function buildHttpApp({ config, apollo, apiKeys, tokens, store, metrics, logger 
         const reqLogger = logger.child({ reqId: res.locals.requestId as string });
         if (!principal) {
           throw new GraphQLError('A valid API key is required: Authorization: Bearer <key>', {
-            extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers: new Map([['www-authenticate', 'Bearer']]) } },
+            extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers: new HeaderMap([['www-authenticate', 'Bearer']]) } } as unknown as Record<string, unknown>,
           });
         }
         return { principal, requestId: res.locals.requestId as string, logger: reqLogger, tokens };

@@ -20,13 +20,21 @@ export function queryCostPlugin(maxCost: number): ApolloServerPlugin {
       return {
         async didResolveOperation({ request, document, schema, operation }) {
           if (!operation || isIntrospectionOnly(operation)) return;
-          const cost = getComplexity({
-            schema,
-            query: document,
-            operationName: request.operationName ?? undefined,
-            variables: request.variables ?? {},
-            estimators: [fieldExtensionsEstimator(), simpleEstimator({ defaultComplexity: 1 })],
-          });
+          let cost: number;
+          try {
+            cost = getComplexity({
+              schema,
+              query: document,
+              operationName: request.operationName ?? undefined,
+              variables: request.variables ?? {},
+              estimators: [fieldExtensionsEstimator(), simpleEstimator({ defaultComplexity: 1 })],
+            });
+          } catch (err) {
+            // The estimate coerces the variables first: an invalid one is the caller's error.
+            throw new GraphQLError(err instanceof GraphQLError ? err.message : 'The variables are invalid', {
+              extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } },
+            });
+          }
           if (cost > maxCost) {
             throw new GraphQLError(`The query costs ${cost}, more than the limit of ${maxCost}: ask for fewer fields or aliases`, {
               extensions: { code: 'GRAPHQL_VALIDATION_FAILED', http: { status: 400 } },
