@@ -8,6 +8,7 @@ import { GraphQLError } from 'graphql';
 import type { Browser, Page } from 'playwright-core';
 import { createPlaygroundHandler } from '../../src/server/playground';
 import { blockedRequests, launchOfflineBrowser, newOfflinePage } from '../support/browser';
+import { GraphiQLPage } from '../support/graphiql-page';
 
 const API_KEY = 'test-key-123';
 const QUERY = '{ tokens { totalCount } }';
@@ -237,51 +238,21 @@ describe('playground in headless Chromium, offline', () => {
         (window as unknown as { reportCspViolation(v: string): void }).reportCspViolation(`${e.violatedDirective} ${e.blockedURI}`);
       });
     });
-    await page.goto(graphqlUrl, { waitUntil: 'load' });
-    await page.locator('.graphiql-container .graphiql-query-editor .monaco-editor').waitFor({ timeout: 15_000 });
+    await new GraphiQLPage(page, graphqlUrl).open();
   });
 
   afterEach(async () => {
     await page?.context().close();
   });
 
-  /** The text of a Monaco editor as rendered (one-line contents; Monaco renders spaces as U+00A0). */
-  async function editorText(editor: ReturnType<Page['locator']>): Promise<string> {
-    return (await editor.locator('.view-lines').innerText()).replace(/\u00a0/g, ' ');
-  }
-
-  /** Replaces a Monaco editor's contents the way a user does: click, select all, delete, type. */
-  async function typeInto(editor: ReturnType<Page['locator']>, text: string): Promise<void> {
-    await editor.locator('.view-lines').click();
-    await page.keyboard.press('ControlOrMeta+KeyA');
-    await page.keyboard.press('Backspace');
-    await page.keyboard.type(text);
-    // Drop anything Monaco's bracket/quote auto-closing left after the cursor.
-    await page.keyboard.press('Shift+ControlOrMeta+End');
-    await page.keyboard.press('Delete');
-    expect(await editorText(editor)).toBe(text);
-  }
-
-  const headersTab = () => page.locator('.graphiql-editor-tools button[data-name="headers"]');
-  const headersEditor = () => page.locator('.graphiql-editor-tool .monaco-editor[data-uri$="request-headers.json"]');
-  const queryEditor = () => page.locator('.graphiql-query-editor .monaco-editor[data-uri$="operation.graphql"]');
-  const resultWindow = () => page.locator('.graphiql-response .result-window');
-  const runButton = () => page.locator('button.graphiql-execute-button');
-
-  /** Runs the query and waits for its HTTP response. */
-  async function run(how: 'button' | 'keyboard'): Promise<{ status: number; authorization: string | undefined }> {
-    const response = page.waitForResponse(
-      (r) => r.url() === graphqlUrl && r.request().method() === 'POST' && (r.request().postData() ?? '').includes('totalCount'),
-      { timeout: 10_000 },
-    );
-    if (how === 'button') await runButton().click();
-    else {
-      await queryEditor().locator('.view-lines').click();
-      await page.keyboard.press('ControlOrMeta+Enter');
-    }
-    const r = await response;
-    return { status: r.status(), authorization: (await r.request().allHeaders()).authorization };
-  }
+  const ui = () => new GraphiQLPage(page, graphqlUrl);
+  const editorText = (editor: ReturnType<Page['locator']>) => ui().editorText(editor);
+  const typeInto = async (editor: ReturnType<Page['locator']>, text: string) => expect(await ui().typeInto(editor, text)).toBe(text);
+  const headersTab = () => ui().headersTab();
+  const headersEditor = () => ui().headersEditor();
+  const queryEditor = () => ui().queryEditor();
+  const resultWindow = () => ui().resultWindow();
+  const run = (how: 'button' | 'keyboard') => ui().run(how, 'totalCount');
 
   it('runs a query with the API key typed into the headers editor, with nothing leaving the machine', async () => {
     // The headers editor is visible with the placeholder key.
