@@ -8,16 +8,18 @@
  * 1. a 5xx status → `UpstreamUnavailableError('http_5xx')`, whatever the
  *    body says: a failing server's verdict is not a verdict on the token
  *    (a 500 carrying `{"error":"…"}` must not mark a token failed for good);
- * 2. a body that is not JSON (any other status) → `UpstreamUnavailableError('not_json')`;
- * 3. a JSON object with an `error` key → a failure whatever the status (Zoho
+ * 2. a 3xx → `InvalidResponseError`: the client never follows a redirect
+ *    (a 307 would re-post the client secret to wherever `Location` points),
+ *    and a redirecting accounts URL is a configuration mistake, not a hiccup;
+ * 3. a body that is not JSON (any other status) → `UpstreamUnavailableError('not_json')`;
+ * 4. a JSON object with an `error` key → a failure whatever the status (Zoho
  *    answers HTTP 200, other providers 400/401): `ProviderRefusedError` with
  *    the code (RFC 6749 §5.2), except `server_error` and
  *    `temporarily_unavailable`, the provider's own trouble →
  *    `UpstreamUnavailableError('provider_unavailable')`;
- * 4. HTTP 429 without an error code → `UpstreamUnavailableError('rate_limited')`;
- * 5. any other status outside 2xx (a 3xx redirect, which the client never
- *    follows, a 404) → `InvalidResponseError`;
- * 6. a 2xx success: every field is asserted (RFC 6749 §5.1), see {@link processTokenResponse}.
+ * 5. HTTP 429 without an error code → `UpstreamUnavailableError('rate_limited')`;
+ * 6. any other status outside 2xx (a 404, a 1xx) → `InvalidResponseError`;
+ * 7. a 2xx success: every field is asserted (RFC 6749 §5.1), see {@link processTokenResponse}.
  */
 import { InvalidResponseError, ProviderRefusedError, UpstreamUnavailableError } from './oauth-errors';
 
@@ -127,13 +129,16 @@ export function parseExpiresIn(value: unknown): number | null {
 }
 
 /**
- * Steps 1–5 of the module's classification; throws on every failure.
+ * Steps 1–6 of the module's classification; throws on every failure.
  * @returns the parsed JSON of a 2xx answer without an `error` key.
  */
 function classify(status: number, bodyText: string): unknown {
   if (!Number.isInteger(status) || status < 100 || status > 599) throw new TypeError('status must be an HTTP status code');
   if (status >= 500) {
     throw new UpstreamUnavailableError('http_5xx', `the provider answered HTTP ${status}`, { status, response: { status, body: bodyText } });
+  }
+  if (status >= 300 && status < 400) {
+    throw invalid(status, bodyText, `the provider answered with a redirect (HTTP ${status}), which is never followed: check the accounts URL`);
   }
   let json: unknown;
   try {
@@ -152,7 +157,7 @@ function classify(status: number, bodyText: string): unknown {
   return json;
 }
 
-/** Steps 4–5: throws for a status that is neither 2xx nor handled before. */
+/** Steps 5–6: throws for a status that is neither 2xx nor handled before. */
 function classifyStatus(status: number, bodyText: string): void {
   if (status === 429) {
     throw new UpstreamUnavailableError('rate_limited', 'the provider answered HTTP 429 (too many requests)', { status, response: { status, body: bodyText } });

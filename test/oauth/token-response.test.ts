@@ -133,6 +133,9 @@ describe('processTokenResponse: invalid answers', () => {
   it('JSON that is not an object, and an unexpected status', () => {
     for (const body of [null, [], 'text', 42]) expect(invalid(200, body)).toBeInstanceOf(InvalidResponseError);
     expect(invalid(307, {})).toMatchObject({ code: 'INVALID_RESPONSE', status: 307 });
+    // A redirect is a misconfigured accounts URL, never a transient not_json, whatever its body.
+    expect(thrown(() => processTokenResponse(302, '<html>Moved</html>', sentAt))).toMatchObject({ code: 'INVALID_RESPONSE', status: 302 });
+    expect(thrown(() => processTokenResponse(308, '', sentAt))).toMatchObject({ code: 'INVALID_RESPONSE', status: 308 });
     expect(invalid(404, {})).toMatchObject({ code: 'INVALID_RESPONSE', status: 404 });
   });
 
