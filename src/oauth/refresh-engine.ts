@@ -19,6 +19,8 @@ export interface RefreshOptions {
   trigger?: RefreshTrigger;
   /** Wait for another process's refresh (default); false returns the stored token at once instead (background task). */
   waitForLease?: boolean;
+  /** When the caller's request arrived (default: now). A refresh completed since then answers it. */
+  arrivedAt?: Date;
 }
 
 export interface RefreshEngineOptions {
@@ -70,16 +72,21 @@ export class RefreshEngine {
       this.o.metrics.refreshes.inc({ trigger, outcome: 'coalesced' });
       return joined;
     }
-    const flight = this.fly(id, options.force ?? true, trigger, options.waitForLease ?? true).finally(() => this.flights.delete(id));
+    const flight = this.fly(id, options.force ?? true, trigger, options.waitForLease ?? true, options.arrivedAt ?? new Date()).finally(() => this.flights.delete(id));
     this.flights.set(id, flight);
     return flight;
   }
 
-  private async fly(id: string, force: boolean, trigger: RefreshTrigger, waitForLease: boolean): Promise<Token> {
+  private async fly(id: string, force: boolean, trigger: RefreshTrigger, waitForLease: boolean, arrivedAt: Date): Promise<Token> {
     const arrival = await this.o.store.findTokenById(id);
     if (!arrival) throw new ServiceError(ErrorCode.NOT_FOUND, `no token has id ${JSON.stringify(id)}`);
     if (!force && !this.needsRefresh(arrival)) {
       this.o.metrics.refreshes.inc({ trigger, outcome: 'not_needed' });
+      return arrival;
+    }
+    if (arrival.lastRefreshedAt && arrival.lastRefreshedAt.getTime() >= arrivedAt.getTime() && arrival.failedAt === null) {
+      // Refreshed (here or by another process) after this caller arrived: that answers it.
+      this.o.metrics.refreshes.inc({ trigger, outcome: 'coalesced' });
       return arrival;
     }
     credentialsOf(arrival); // refuse a token that cannot be refreshed before taking any lock

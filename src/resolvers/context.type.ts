@@ -6,6 +6,8 @@ import type { TokenService } from '../services/token.service';
 export interface GatewayContext {
   principal: Principal;
   requestId: string;
+  /** When the HTTP request arrived (before any queueing in this process). */
+  receivedAt: Date;
   logger: Logger;
   tokens: TokenService;
 }

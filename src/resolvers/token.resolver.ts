@@ -81,7 +81,7 @@ export class TokenResolver {
     @Arg('force', () => Boolean, { nullable: true, defaultValue: true }) force: boolean | null,
     @Ctx() ctx: GatewayContext,
   ): Promise<TokenView> {
-    return view(ctx, await ctx.tokens.refresh(id, force ?? true))!;
+    return view(ctx, await ctx.tokens.refresh(id, force ?? true, ctx.receivedAt))!;
   }
 
   @Authorized('operator', 'admin')

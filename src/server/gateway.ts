@@ -218,7 +218,7 @@ function buildHttpApp({ config, apollo, apiKeys, tokens, store, metrics, logger 
             extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers: new HeaderMap([['www-authenticate', 'Bearer']]) } } as unknown as Record<string, unknown>,
           });
         }
-        return { principal, requestId: res.locals.requestId as string, logger: reqLogger, tokens };
+        return { principal, requestId: res.locals.requestId as string, receivedAt: res.locals.receivedAt as Date, logger: reqLogger, tokens };
       },
     }),
   );

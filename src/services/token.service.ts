@@ -77,9 +77,9 @@ export class TokenService {
     return this.store.deleteTokens();
   }
 
-  /** Gets a new access token (see `RefreshEngine.refresh`). */
-  refresh(id: string, force: boolean): Promise<Token> {
-    return this.engine.refresh(id, { force, trigger: 'api' });
+  /** Gets a new access token (see `RefreshEngine.refresh`); `arrivedAt` is when the caller's request came in. */
+  refresh(id: string, force: boolean, arrivedAt?: Date): Promise<Token> {
+    return this.engine.refresh(id, { force, trigger: 'api', arrivedAt });
   }
 
   /** Revokes the refresh token at the provider, then deletes the token. */
