@@ -1,0 +1,53 @@
+/** The machine a run measured: recorded beside the figures. */
+import fs from 'node:fs';
+import os from 'node:os';
+import Database from 'better-sqlite3';
+import mysql from 'mysql2/promise';
+import { MYSQL_ADMIN_URL } from '../../test/support/mysql';
+import { loadAverage } from './proc';
+
+export interface Machine {
+  cores: number;
+  cpuModel: string;
+  memoryGb: number;
+  os: string;
+  node: string;
+  sqlite: string;
+  mariadb: string | null;
+  loadAverageAtStart: number;
+}
+
+function cpuModel(): string {
+  try {
+    const m = /^model name\s*:\s*(.+)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'));
+    if (m) return m[1]!.trim();
+  } catch {
+    // not Linux
+  }
+  return os.cpus()[0]?.model ?? 'unknown';
+}
+
+export async function describeMachine(): Promise<Machine> {
+  const db = new Database(':memory:');
+  const sqlite = (db.prepare('SELECT sqlite_version() AS v').get() as { v: string }).v;
+  db.close();
+  let mariadb: string | null = null;
+  try {
+    const conn = await mysql.createConnection({ uri: MYSQL_ADMIN_URL, connectTimeout: 3000 });
+    const [rows] = await conn.query('SELECT VERSION() AS v');
+    mariadb = (rows as Array<{ v: string }>)[0]!.v;
+    await conn.end();
+  } catch {
+    mariadb = null;
+  }
+  return {
+    cores: os.cpus().length,
+    cpuModel: cpuModel(),
+    memoryGb: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    node: process.version,
+    sqlite,
+    mariadb,
+    loadAverageAtStart: loadAverage(),
+  };
+}

@@ -1,0 +1,58 @@
+/**
+ * Memory: a fresh gateway process on the large table; an admin pages through
+ * every token with `tokens(first: 1000, after: $cursor)`, asking for the
+ * access token (so every page is decrypted), one page at a time. Reported:
+ * the process's peak resident set size (`VmHWM` of /proc/<pid>/status) at the
+ * end, against its resident size right after start.
+ */
+import { gql, type BenchContext } from '../lib/context';
+import { statusKb } from '../lib/proc';
+import { figure } from '../lib/report';
+import { round } from '../lib/stats';
+import { sizeLabel } from './http';
+
+const PAGE = 'query Page($after: String) { tokens(first: 1000, after: $after) { nodes { id userName status expiresAt accessToken } endCursor hasNextPage } }';
+
+interface Page {
+  tokens: { nodes: Array<{ id: string; accessToken: string | null }>; endCursor: string | null; hasNextPage: boolean };
+}
+
+export async function memorySection(ctx: BenchContext): Promise<void> {
+  for (const kind of ctx.options.stores) {
+    const ds = await ctx.datasets.get(kind, 'large');
+    const gw = await ctx.startGateway(`memory-${kind}`, ds.gatewayEnv);
+    try {
+      const startKb = statusKb(gw.pid, 'VmRSS');
+      const started = performance.now();
+      let after: string | null = null;
+      let seen = 0;
+      let pages = 0;
+      for (;;) {
+        const page: Page = await gql<Page>(gw.url, ctx.keys.admin, PAGE, { after });
+        pages++;
+        for (const n of page.tokens.nodes) if (!n.accessToken) throw new Error(`token ${n.id} came without its access token`);
+        seen += page.tokens.nodes.length;
+        if (!page.tokens.hasNextPage) break;
+        after = page.tokens.endCursor;
+      }
+      const seconds = (performance.now() - started) / 1000;
+      const peakKb = statusKb(gw.pid, 'VmHWM');
+      if (seen !== ds.size) throw new Error(`paging saw ${seen} tokens, expected ${ds.size}`);
+      ctx.log(`memory ${kind}: ${seen} tokens in ${pages} pages, ${seconds.toFixed(1)} s; RSS after start ${Math.round(startKb / 1024)} MB, peak ${Math.round(peakKb / 1024)} MB`);
+      ctx.add(
+        figure({
+          id: `memory.${kind}.peakRss`,
+          section: 'memory',
+          label: `${kind} paging ${sizeLabel(ds.size)} tokens (1,000 a page): peak RSS`,
+          value: round(peakKb / 1024, 1),
+          unit: 'MB',
+          reference: { label: 'RSS after start', value: round(startKb / 1024, 1), unit: 'MB' },
+          target: { of: 'value', op: '<', value: 200 },
+          detail: { pages, seconds: round(seconds, 2), tokensPerSecond: round(seen / seconds) },
+        }),
+      );
+    } finally {
+      await ctx.stopGateway(gw);
+    }
+  }
+}

@@ -1,0 +1,143 @@
+/**
+ * Refresh fan-in: 1,000 concurrent `refresh(id)` mutations of one token
+ * against one gateway process, with a fake Accounts server that answers after
+ * 200 ms. The 1,000 connections are opened and used once (`GET /healthz`)
+ * beforehand, then the 1,000 requests are written at once. Counted: requests
+ * the fake Accounts server received (must be 1 per burst), distinct access
+ * tokens in the answers (1), latency of each request from its write to its
+ * answer (p99 target: under the provider's 200 ms plus 50 ms). A few bursts
+ * per store; every burst is a new refresh (a caller arriving after a refresh
+ * completed asks for a new one).
+ */
+import { startFakeAccountsServer } from '../../test/support/fake-accounts-server';
+import { createScratchDatabase, type ScratchDatabase } from '../../test/support/mysql';
+import { gql, sleep, type BenchContext } from '../lib/context';
+import type { BenchStore } from '../lib/options';
+import { RawHttpConnection, requestBytes } from '../lib/raw-http';
+import { figure } from '../lib/report';
+import { median, percentile, round } from '../lib/stats';
+
+const CALLERS = 1000;
+const PROVIDER_DELAY_MS = 200;
+const REFRESH = 'mutation Refresh($id: ID!) { refresh(id: $id) { id status accessToken } }';
+
+export async function refreshSection(ctx: BenchContext): Promise<void> {
+  for (const kind of ctx.options.stores) await refreshOn(ctx, kind);
+}
+
+interface Burst {
+  upstream: number;
+  distinctAccessTokens: number;
+  failures: number;
+  p50: number;
+  p99: number;
+  max: number;
+  /** From the first write to the last answer. */
+  spanMs: number;
+}
+
+async function refreshOn(ctx: BenchContext, kind: BenchStore): Promise<void> {
+  const { log } = ctx;
+  const bursts = ctx.options.quick ? 2 : 3;
+  const accounts = await startFakeAccountsServer({ delayMs: PROVIDER_DELAY_MS });
+  let db: ScratchDatabase | null = null;
+  const conns: RawHttpConnection[] = [];
+  try {
+    const env: Record<string, string> = { TOKENGATE_ACCOUNTS_URL: accounts.url };
+    if (kind === 'mysql') {
+      db = await createScratchDatabase('tg_bench_refresh');
+      Object.assign(env, { TOKENGATE_STORE: 'mysql', TOKENGATE_MYSQL_URL: db.url });
+    } else {
+      env.TOKENGATE_STORE = 'sqlite';
+    }
+    const gw = await ctx.startGateway(`refresh-${kind}`, env);
+    try {
+      const clientId = '1000.BENCHREFRESH';
+      const clientSecret = 'bench-refresh-secret';
+      accounts.addClient(clientId, clientSecret);
+      const refreshToken = accounts.addRefreshToken(clientId);
+      const saved = await gql<{ saveToken: { id: string } }>(gw.url, ctx.keys.admin, 'mutation($t: TokenInput!) { saveToken(token: $t) { id } }', {
+        t: { userName: 'bench-refresh@example.com', clientId, clientSecret, refreshToken },
+      });
+      const id = saved.saveToken.id;
+
+      const { hostname, port } = new URL(gw.url);
+      log(`refresh ${kind}: opening ${CALLERS} connections`);
+      const health = requestBytes('GET', `${hostname}:${port}`, '/healthz', {});
+      for (let i = 0; i < CALLERS; i += 100) {
+        const batch = await Promise.all(Array.from({ length: Math.min(100, CALLERS - i) }, () => RawHttpConnection.open(hostname, Number(port))));
+        conns.push(...batch);
+        await Promise.all(batch.map(async (c) => {
+          const a = await c.request(health);
+          if (a.status !== 200) throw new Error(`/healthz answered ${a.status}`);
+        }));
+      }
+      const body = JSON.stringify({ query: REFRESH, variables: { id } });
+      const bytes = requestBytes('POST', `${hostname}:${port}`, '/graphql', { 'Content-Type': 'application/json', Authorization: `Bearer ${ctx.keys.operator}` }, body);
+
+      const results: Burst[] = [];
+      for (let b = 0; b < bursts; b++) {
+        await sleep(300);
+        accounts.resetRequests();
+        const started = performance.now();
+        const answers = await Promise.all(conns.map((c) => c.request(bytes).catch((e: Error) => ({ status: 0, body: e.message, ms: NaN }))));
+        const spanMs = performance.now() - started;
+        let failures = 0;
+        const tokens = new Set<string>();
+        for (const a of answers) {
+          try {
+            const parsed = JSON.parse(a.body) as { data?: { refresh?: { accessToken?: string } }; errors?: unknown };
+            const t = parsed.data?.refresh?.accessToken;
+            if (a.status !== 200 || parsed.errors || !t) failures++;
+            else tokens.add(t);
+          } catch {
+            failures++;
+          }
+        }
+        const sorted = Float64Array.from(answers.map((a) => a.ms).filter((v) => Number.isFinite(v))).sort();
+        const burst: Burst = {
+          upstream: accounts.count('refresh_token'),
+          distinctAccessTokens: tokens.size,
+          failures,
+          p50: round(percentile(sorted, 50), 1),
+          p99: round(percentile(sorted, 99), 1),
+          max: round(sorted[sorted.length - 1] ?? NaN, 1),
+          spanMs: round(spanMs, 1),
+        };
+        results.push(burst);
+        log(`  ${kind} burst ${b + 1}: ${burst.upstream} upstream call(s), ${burst.distinctAccessTokens} access token(s), ${failures} failed, p50 ${burst.p50} ms, p99 ${burst.p99} ms, max ${burst.max} ms`);
+      }
+      const failed = results.reduce((n, r) => n + r.failures, 0);
+      if (failed > 0) ctx.notes.push(`refresh ${kind}: ${failed} of ${CALLERS * bursts} refresh calls failed`);
+      ctx.add(
+        figure({
+          id: `refresh.${kind}.upstream`,
+          section: 'refresh',
+          label: `${kind} ${CALLERS} concurrent refresh: upstream calls (worst burst)`,
+          value: Math.max(...results.map((r) => r.upstream)),
+          unit: '',
+          target: { of: 'value', op: '==', value: 1 },
+          detail: { bursts: results },
+        }),
+      );
+      ctx.add(
+        figure({
+          id: `refresh.${kind}.p99`,
+          section: 'refresh',
+          label: `${kind} ${CALLERS} concurrent refresh: p99 latency`,
+          value: median(results.map((r) => r.p99)),
+          unit: 'ms',
+          reference: { label: 'provider delay', value: PROVIDER_DELAY_MS, unit: 'ms' },
+          target: { of: 'value', op: '<', value: PROVIDER_DELAY_MS + 50 },
+          detail: { p50: median(results.map((r) => r.p50)), worstP99: Math.max(...results.map((r) => r.p99)), failures: failed },
+        }),
+      );
+    } finally {
+      for (const c of conns) c.close();
+      await ctx.stopGateway(gw);
+    }
+  } finally {
+    await accounts.close();
+    await db?.drop();
+  }
+}

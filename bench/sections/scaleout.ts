@@ -1,0 +1,130 @@
+/**
+ * Scale-out: `tokenById` on the large MariaDB table with one gateway process,
+ * then with two processes on the same database (the load split evenly: two
+ * autocannon instances at once, half the connections each). Both processes
+ * run throughout; in the one-process runs the second idles.
+ *
+ * Measured per run: requests/s, and the CPU time (user + system, from
+ * /proc/<pid>/stat) the gateway processes used, summed, divided by the
+ * requests they answered. On a machine whose cores are shared by the
+ * gateways, MariaDB and the load generator, requests/s cannot double; what
+ * shows whether anything serializes across processes is that the CPU cost of
+ * a request stays the same (target: within 10%). MariaDB's own CPU time per
+ * request is reported beside it.
+ */
+import type { BenchContext } from '../lib/context';
+import { describeLoad, runLoad, type LoadResult } from '../lib/load';
+import { cpuSeconds, pidsByName } from '../lib/proc';
+import { figure } from '../lib/report';
+import { median, round } from '../lib/stats';
+import { BY_ID, floorBody, verifyFloor } from './http';
+
+interface Run {
+  processes: 1 | 2;
+  rps: number;
+  requests: number;
+  gatewayCpuUsPerRequest: number;
+  mariadbCpuUsPerRequest: number | null;
+  loads: LoadResult[];
+}
+
+export async function scaleoutSection(ctx: BenchContext): Promise<void> {
+  const { options, log } = ctx;
+  if (!options.stores.includes('mysql')) {
+    log('scaleout: skipped (needs the mysql store)');
+    return;
+  }
+  const ds = await ctx.datasets.get('mysql', 'large');
+  log(`scaleout: two gateway processes on one MariaDB database (${ds.size.toLocaleString('en-US')} tokens)`);
+  const a = await ctx.startGateway('scale-a', ds.gatewayEnv);
+  const b = await ctx.startGateway('scale-b', ds.gatewayEnv);
+  const mariadb = pidsByName(['mariadbd', 'mysqld']);
+  const mariadbCpu = () => mariadb.reduce((s, pid) => s + cpuSeconds(pid), 0);
+  const body = BY_ID.body(ds);
+  try {
+    const load = (url: string, connections: number, seconds = options.runSeconds) =>
+      runLoad({ url, connections, seconds, body, verify: BY_ID.verify, apiKey: ctx.keys.viewer });
+    const warm = Math.max(1, Math.round(options.runSeconds / 2));
+    for (const gw of [a, b]) {
+      await runLoad({ url: gw.url, connections: options.connections, seconds: 1, body: floorBody, verify: verifyFloor, apiKey: ctx.keys.viewer });
+      await load(gw.url, options.connections, warm);
+    }
+
+    const measure = async (processes: 1 | 2): Promise<Run> => {
+      const cpu0 = cpuSeconds(a.pid) + cpuSeconds(b.pid);
+      const db0 = mariadb.length ? mariadbCpu() : 0;
+      const loads = processes === 1 ? [await load(a.url, options.connections)] : await Promise.all([load(a.url, Math.ceil(options.connections / 2)), load(b.url, Math.floor(options.connections / 2))]);
+      const cpu1 = cpuSeconds(a.pid) + cpuSeconds(b.pid);
+      const db1 = mariadb.length ? mariadbCpu() : 0;
+      for (const l of loads) if (l.failures > 0) throw new Error(`scaleout: ${l.failures} requests failed (e.g. ${l.sample})`);
+      const requests = loads.reduce((s, l) => s + l.totalRequests, 0);
+      return {
+        processes,
+        rps: round(loads.reduce((s, l) => s + l.rps, 0)),
+        requests,
+        gatewayCpuUsPerRequest: round(((cpu1 - cpu0) / requests) * 1e6, 1),
+        mariadbCpuUsPerRequest: mariadb.length ? round(((db1 - db0) / requests) * 1e6, 1) : null,
+        loads,
+      };
+    };
+
+    const pairs: Array<{ one: Run; two: Run }> = [];
+    for (let pair = 0; pair < options.pairs; pair++) {
+      let one: Run;
+      let two: Run;
+      if (pair % 2 === 0) {
+        one = await measure(1);
+        two = await measure(2);
+      } else {
+        two = await measure(2);
+        one = await measure(1);
+      }
+      pairs.push({ one, two });
+      const text = (r: Run) => `${r.rps} req/s, gateway CPU ${r.gatewayCpuUsPerRequest} µs/req, MariaDB ${r.mariadbCpuUsPerRequest ?? '?'} µs/req [${r.loads.map(describeLoad).join(' + ')}]`;
+      log(`  round ${pair + 1}: one process ${text(one)} | two processes ${text(two)}`);
+    }
+
+    const med = (f: (p: { one: Run; two: Run }) => number) => round(median(pairs.map(f)), 3);
+    ctx.add(
+      figure({
+        id: 'scaleout.rps',
+        section: 'scaleout',
+        label: 'MariaDB tokenById, 2 processes: requests/s (total)',
+        value: med((p) => p.two.rps),
+        unit: 'req/s',
+        reference: { label: '1 process', value: med((p) => p.one.rps), unit: 'req/s' },
+        ratio: med((p) => p.two.rps / p.one.rps),
+        detail: { note: `${ctx.options.connections} connections in total; 2 cores shared with MariaDB and the load generator` },
+      }),
+    );
+    ctx.add(
+      figure({
+        id: 'scaleout.gatewayCpuPerRequest',
+        section: 'scaleout',
+        label: 'MariaDB tokenById, 2 processes: gateway CPU per request',
+        value: med((p) => p.two.gatewayCpuUsPerRequest),
+        unit: 'µs/req',
+        reference: { label: '1 process', value: med((p) => p.one.gatewayCpuUsPerRequest), unit: 'µs/req' },
+        ratio: med((p) => p.two.gatewayCpuUsPerRequest / p.one.gatewayCpuUsPerRequest),
+        target: { of: 'ratio', op: '<=', value: 1.1 },
+        detail: { pairs: pairs.map((p) => ({ one: { ...p.one, loads: undefined }, two: { ...p.two, loads: undefined } })) },
+      }),
+    );
+    if (mariadb.length) {
+      ctx.add(
+        figure({
+          id: 'scaleout.mariadbCpuPerRequest',
+          section: 'scaleout',
+          label: 'MariaDB tokenById, 2 processes: MariaDB CPU per request',
+          value: med((p) => p.two.mariadbCpuUsPerRequest!),
+          unit: 'µs/req',
+          reference: { label: '1 process', value: med((p) => p.one.mariadbCpuUsPerRequest!), unit: 'µs/req' },
+          ratio: med((p) => p.two.mariadbCpuUsPerRequest! / p.one.mariadbCpuUsPerRequest!),
+        }),
+      );
+    }
+  } finally {
+    await ctx.stopGateway(a);
+    await ctx.stopGateway(b);
+  }
+}
