@@ -63,9 +63,9 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
         .close()
         .then(() => {
           logger.info('stopped');
-          process.exit(0);
+          logger.flush(() => process.exit(0));
         })
-        .catch(() => process.exit(1));
+        .catch(() => logger.flush(() => process.exit(1)));
     });
     server.closeIdleConnections();
   };

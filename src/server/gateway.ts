@@ -98,6 +98,8 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
     includeStacktraceInErrorResponses: false,
     hideSchemaDetailsFromClientErrors: config.production,
     csrfPrevention: true,
+    // main.ts owns SIGTERM/SIGINT: it drains HTTP first, then closes the gateway.
+    stopOnTerminationSignals: false,
     formatError: createErrorFormatter(logger),
     validationRules: [
       maxDepthRule({ n: config.maxQueryDepth, ignoreIntrospection: false, propagateOnRejection: false, onReject: [reportTo] }),
