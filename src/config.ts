@@ -84,19 +84,37 @@ const byteSize = z
   })
   .refine((n) => n >= 1024 && n <= 64 * 1024 ** 2, 'must be between 1kb and 64mb');
 
-/** An http(s) origin such as `https://accounts.zoho.eu`; returns it normalized. */
-const origin = z.string().transform((v, ctx) => {
-  try {
-    const u = new URL(v.trim());
-    if ((u.protocol !== 'https:' && u.protocol !== 'http:') || u.username || u.password || u.search || u.hash || (u.pathname !== '/' && u.pathname !== '')) {
-      throw new Error();
+/** An http(s) origin such as `example`; returns it normalized (`scheme://host[:port]`). */
+const originOf = (example: string) =>
+  z.string().transform((v, ctx) => {
+    try {
+      const u = new URL(v.trim());
+      if ((u.protocol !== 'https:' && u.protocol !== 'http:') || u.username || u.password || u.search || u.hash || (u.pathname !== '/' && u.pathname !== '')) {
+        throw new Error();
+      }
+      return u.origin;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `"${v.trim()}" is not an http(s) origin such as ${example}` });
+      return z.NEVER;
     }
-    return u.origin;
-  } catch {
-    ctx.addIssue({ code: 'custom', message: `"${v.trim()}" is not an http(s) origin such as https://accounts.zoho.com` });
-    return z.NEVER;
-  }
-});
+  });
+
+/** A comma-separated list of origins. */
+const originList = (example: string) =>
+  z.string().transform((v, ctx) => {
+    const out: string[] = [];
+    for (const item of list(v)) {
+      const r = originOf(example).safeParse(item);
+      if (!r.success) {
+        ctx.addIssue({ code: 'custom', message: r.error.issues[0]!.message });
+        return z.NEVER;
+      }
+      out.push(r.data);
+    }
+    return out;
+  });
+
+const ACCOUNTS_EXAMPLE = 'https://accounts.zoho.com';
 
 const apiKeys = z.string().transform((v, ctx) => {
   const entries: ApiKeyEntry[] = [];
@@ -182,24 +200,8 @@ export function loadConfig(env: Env = process.env): Config {
   const store = read(env, 'TOKENGATE_STORE', z.enum(['sqlite', 'mysql', 'memory'], { message: 'must be sqlite, mysql or memory' }), 'sqlite');
   const url = read<string | null>(env, 'TOKENGATE_MYSQL_URL', mysqlUrl, null);
   if (store === 'mysql' && !url) throw new ConfigError('TOKENGATE_MYSQL_URL', 'is required when TOKENGATE_STORE=mysql');
-  const accountsUrl = read(env, 'TOKENGATE_ACCOUNTS_URL', origin, 'https://accounts.zoho.com');
-  const allowed = read(
-    env,
-    'TOKENGATE_ALLOWED_ACCOUNTS_URLS',
-    z.string().transform((v, ctx) => {
-      const out: string[] = [];
-      for (const item of list(v)) {
-        const r = origin.safeParse(item);
-        if (!r.success) {
-          ctx.addIssue({ code: 'custom', message: r.error.issues[0]!.message });
-          return z.NEVER;
-        }
-        out.push(r.data);
-      }
-      return out;
-    }),
-    [...ZOHO_ACCOUNTS_URLS],
-  );
+  const accountsUrl = read(env, 'TOKENGATE_ACCOUNTS_URL', originOf(ACCOUNTS_EXAMPLE), ACCOUNTS_EXAMPLE);
+  const allowed = read(env, 'TOKENGATE_ALLOWED_ACCOUNTS_URLS', originList(ACCOUNTS_EXAMPLE), [...ZOHO_ACCOUNTS_URLS]);
   const refreshAheadSeconds = read(env, 'TOKENGATE_REFRESH_AHEAD_SECONDS', intIn(0, 1800), 300);
   const refreshCheckSeconds = read(env, 'TOKENGATE_REFRESH_CHECK_SECONDS', intIn(0, 3600), 30);
 
@@ -220,23 +222,7 @@ export function loadConfig(env: Env = process.env): Config {
     refreshCheckSeconds,
     refreshLeaseSeconds: read(env, 'TOKENGATE_REFRESH_LEASE_SECONDS', intIn(5, 600), 30),
     upstreamTimeoutMs: read(env, 'TOKENGATE_UPSTREAM_TIMEOUT_MS', intIn(100, 120000), 10000),
-    corsOrigins: read(
-      env,
-      'TOKENGATE_CORS_ORIGINS',
-      z.string().transform((v, ctx) => {
-        const out: string[] = [];
-        for (const item of list(v)) {
-          const r = origin.safeParse(item);
-          if (!r.success) {
-            ctx.addIssue({ code: 'custom', message: r.error.issues[0]!.message.replace('such as https://accounts.zoho.com', 'such as https://app.example.com') });
-            return z.NEVER;
-          }
-          out.push(r.data);
-        }
-        return out;
-      }),
-      [],
-    ),
+    corsOrigins: read(env, 'TOKENGATE_CORS_ORIGINS', originList('https://app.example.com'), []),
     bodyLimitBytes: read(env, 'TOKENGATE_BODY_LIMIT', byteSize, 1024 * 1024),
     playground: read(env, 'TOKENGATE_PLAYGROUND', onOff, !production),
     production,

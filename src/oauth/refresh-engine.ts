@@ -143,7 +143,6 @@ export class RefreshEngine {
   private async refreshUpstream(token: Token, trigger: RefreshTrigger): Promise<Token> {
     const { clientId, clientSecret, mode } = credentialsOf(token);
     const accountsUrl = this.accountsUrlOf(token);
-    const started = process.hrtime.bigint();
     let grant: TokenGrant;
     try {
       grant =
@@ -152,8 +151,6 @@ export class RefreshEngine {
           : await this.o.client.exchangeGrant(accountsUrl, { clientId, clientSecret, code: token.grantToken!, redirectUri: token.redirectUrl ?? undefined });
     } catch (err) {
       return this.onUpstreamError(token, mode, trigger, err);
-    } finally {
-      this.o.metrics.upstreamDuration.observe({ kind: mode === 'refresh' ? 'refresh' : 'grant', outcome: 'done' }, Number(process.hrtime.bigint() - started) / 1e9);
     }
     const saved = await this.storeGrant(token, mode, grant);
     this.o.metrics.refreshes.inc({ trigger, outcome: 'refreshed' });
