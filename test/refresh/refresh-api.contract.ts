@@ -62,13 +62,20 @@ export function refreshApiContract(store: StoreKind): void {
     });
 
     it('100 concurrent refresh calls of one token: one upstream request, one access token for all', async () => {
-      accounts.configure({ delayMs: 300 }); // long enough for all 100 requests to arrive while it is in flight
-      const { token } = await saveRefreshable();
-      const results = await Promise.all(Array.from({ length: 100 }, () => gw.gql(`mutation($id: ID!) { refresh(id: $id) { accessToken } }`, { id: token.id }, gw.keys.operator)));
-      for (const r of results) expect(r.body.errors).toBeUndefined();
-      expect(accounts.count('refresh_token')).toBe(1);
-      const tokens = new Set(results.map((r) => r.body.data?.refresh?.accessToken));
-      expect(tokens).toEqual(new Set([accounts.issuedAccessTokens.at(-1)!.accessToken]));
+      // A slow provider (2 s, under a 10 s timeout), so that all 100 requests have
+      // arrived while the one refresh is in flight, even on a loaded machine.
+      const slow = await startTestGateway({ store, env: { TOKENGATE_ACCOUNTS_URL: accounts.url, TOKENGATE_UPSTREAM_TIMEOUT_MS: '10000' } });
+      try {
+        accounts.configure({ delayMs: 2_000 });
+        const t = await slow.gateway.store.saveToken({ clientId, clientSecret, refreshToken: accounts.addRefreshToken(clientId) });
+        const results = await Promise.all(Array.from({ length: 100 }, () => slow.gql(`mutation($id: ID!) { refresh(id: $id) { accessToken } }`, { id: t.id }, slow.keys.operator)));
+        for (const r of results) expect(r.body.errors).toBeUndefined();
+        expect(accounts.count('refresh_token')).toBe(1);
+        const tokens = new Set(results.map((r) => r.body.data?.refresh?.accessToken));
+        expect(tokens).toEqual(new Set([accounts.issuedAccessTokens.at(-1)!.accessToken]));
+      } finally {
+        await slow.close();
+      }
     });
 
     it('force: false leaves an ACTIVE token alone, refreshes one that is not', async () => {
