@@ -12,6 +12,7 @@
  * never as a fast run.
  */
 import autocannon from 'autocannon';
+import { cpuSeconds } from './proc';
 import { mean, percentile, round, Samples } from './stats';
 
 export interface LoadSpec {
@@ -27,6 +28,8 @@ export interface LoadSpec {
   verify: (body: string) => boolean;
   /** Leave this fraction of the run out of the figures [0.15]. */
   warmupFraction?: number;
+  /** The gateway's pid: its CPU time over the run is divided by the answers (`cpuUsPerRequest`). */
+  pid?: number;
 }
 
 export interface LoadResult {
@@ -45,6 +48,8 @@ export interface LoadResult {
   seconds: number;
   /** Answers (2xx) over the whole run, warm-up included: what CPU time over the whole run is divided by. */
   totalRequests: number;
+  /** CPU time (user + system) of the process `pid` per answer, in µs, over the whole run. */
+  cpuUsPerRequest?: number;
 }
 
 export function runLoad(spec: LoadSpec): Promise<LoadResult> {
@@ -54,6 +59,7 @@ export function runLoad(spec: LoadSpec): Promise<LoadResult> {
   let badSample: string | null = null;
   let bad = 0;
   let total = 0;
+  const cpu0 = spec.pid === undefined ? 0 : cpuSeconds(spec.pid);
   return new Promise((resolve, reject) => {
     const instance = autocannon(
       {
@@ -84,6 +90,7 @@ export function runLoad(spec: LoadSpec): Promise<LoadResult> {
       (err, result) => {
         if (err) return reject(err);
         const endedAt = performance.now();
+        const cpu = spec.pid === undefined ? undefined : round(((cpuSeconds(spec.pid) - cpu0) / Math.max(1, total)) * 1e6, 1);
         const windowMs = endedAt - startedAt - skipMs;
         const sorted = samples.sorted();
         resolve({
@@ -96,6 +103,7 @@ export function runLoad(spec: LoadSpec): Promise<LoadResult> {
           sample: badSample,
           seconds: round(windowMs / 1000, 2),
           totalRequests: total,
+          ...(cpu === undefined ? {} : { cpuUsPerRequest: cpu }),
         });
       },
     );
@@ -110,5 +118,6 @@ export function runLoad(spec: LoadSpec): Promise<LoadResult> {
 
 /** A short description for the progress log. */
 export function describeLoad(r: LoadResult): string {
-  return `${Math.round(r.rps)} req/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms${r.failures ? `, ${r.failures} FAILED` : ''}`;
+  const cpu = r.cpuUsPerRequest === undefined ? '' : `, CPU ${Math.round(r.cpuUsPerRequest)} µs/req`;
+  return `${Math.round(r.rps)} req/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms${cpu}${r.failures ? `, ${r.failures} FAILED` : ''}`;
 }

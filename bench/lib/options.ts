@@ -9,7 +9,7 @@
  * - `BENCH_STORES=sqlite` : these stores only (`sqlite`, `mysql`).
  * - `BENCH_SIZES=10000,100000`, `BENCH_SECONDS=6`, `BENCH_PAIRS=3`,
  *   `BENCH_CONNECTIONS=32`: override the defaults.
- * - `BENCH_PROFILE=1`: the gateway processes run with `--cpu-prof`; profiles
+ * - `BENCH_PROFILE=1`: the gateway processes sample their CPU (lib/cpu-profile-preload.ts); profiles
  *   land in `bench/profiles/` (summarize with `node dist-bench/bench/profile-top.js`).
  * - `BENCH_OUT=path`: where the results go (default: `bench/results.json` for a
  *   complete run, `bench/results-partial.json` otherwise).

@@ -78,7 +78,7 @@ async function httpOnStore(ctx: BenchContext, kind: BenchStore): Promise<void> {
   };
   try {
     const load = (size: 'small' | 'large', body: () => string, verify: (b: string) => boolean, seconds = options.runSeconds) =>
-      runLoad({ url: gws[size].url, connections: options.connections, seconds, body, verify, apiKey: ctx.keys.viewer });
+      runLoad({ url: gws[size].url, pid: gws[size].pid, connections: options.connections, seconds, body, verify, apiKey: ctx.keys.viewer });
 
     // Warm-up: JIT, Apollo's document cache, the database's page cache.
     const warm = Math.max(1, Math.round(options.runSeconds / 2));
@@ -120,6 +120,17 @@ async function httpOnStore(ctx: BenchContext, kind: BenchStore): Promise<void> {
             ratio: round(median(ps.map((p) => p.lookup.rps / p.floor.rps)), 3),
             target: { of: 'ratio', op: '>=', value: 0.8 },
             detail: { pairs: ps },
+          }),
+        );
+        ctx.add(
+          figure({
+            id: `${base}.cpu`,
+            section: 'http',
+            label: `${kind} ${q.name} @${sizeLabel(n)}: gateway CPU per request`,
+            value: round(median(ps.map((p) => p.lookup.cpuUsPerRequest!))),
+            unit: 'µs/req',
+            reference: floorRef(round(median(ps.map((p) => p.floor.cpuUsPerRequest!))), 'µs/req'),
+            ratio: round(median(ps.map((p) => p.lookup.cpuUsPerRequest! / p.floor.cpuUsPerRequest!)), 3),
           }),
         );
         for (const pct of ['p50', 'p99'] as const) {
