@@ -11,4 +11,6 @@ module.exports = {
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   testTimeout: 60000,
   maxWorkers: 2,
+  // Name every suite and test in the output (the contract suites once per store).
+  verbose: true,
 };
