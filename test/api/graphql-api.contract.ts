@@ -251,9 +251,12 @@ export function graphqlApiContract(store: StoreKind): void {
       it('refuses a query over the cost limit even within the alias limit', async () => {
         const fields = `${TOKEN_FIELDS} ${SECRET_FIELDS.join(' ')}`;
         const query = `{ ${Array.from({ length: 30 }, (_, i) => `a${i}: tokenById(id: "x") { ${fields} }`).join(' ')} ${Array.from({ length: 30 }, (_, i) => `b${i}: token(match: { userName: "u" }) { ${fields} }`).join(' ')} }`;
-        const r = await gw.gql(query, {}, gw.keys.admin);
-        expect(r.status).toBe(400);
-        expect(r.body.errors[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
+        for (let i = 0; i < 2; i++) {
+          // twice: the second answer comes from the cost cache
+          const r = await gw.gql(query, {}, gw.keys.admin);
+          expect(r.status).toBe(400);
+          expect(r.body.errors[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
+        }
       });
 
       it('refuses a query deeper than the depth limit', async () => {
