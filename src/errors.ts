@@ -31,6 +31,11 @@ export type StoreOperation =
   | 'acquireLease'
   | 'releaseLease'
   | 'findRefreshCandidates'
+  | 'appendAudit'
+  | 'listAudit'
+  | 'pruneAudit'
+  | 'keyUsage'
+  | 'reencrypt'
   | 'ping';
 
 /**

@@ -1,15 +1,18 @@
+import { STORE_ACTOR, decodeAuditCursor, encodeAuditCursor, normalizeEvent, type AuditEntry, type AuditEvent, type AuditPage, type AuditQuery, type AuditedWrite } from '../audit/audit';
 import { TokenStoreError, type StoreOperation } from '../errors';
 import { LOOKUP_SECRET_FIELDS, type LookupSecretField, type Token, type TokenInput, type TokenMatch, type TokenPage } from './token';
-import type { SaveOptions, TokenStore } from './token-store';
+import type { KeyUsage, ReencryptBatch, SaveOptions, TokenStore } from './token-store';
 import {
   clientMatches,
   decodeCursor,
   encodeCursor,
   generateId,
+  givenFields,
   mergeToken,
   requireLookupRule,
   saveRule,
   validateId,
+  validateAuditPage,
   validateInput,
   validatePageSize,
   type LookupRule,
@@ -47,6 +50,12 @@ export class MemoryTokenStore implements TokenStore {
   private readonly leases = new Map<string, { owner: string; until: number }>();
   /** Ids in listing order; rebuilt lazily after an insert or delete. */
   private sortedIds: string[] | null = null;
+  /** The audit trail, oldest first; at most `maxAuditEntries` (the oldest go first). */
+  private audit: AuditEntry[] = [];
+  private nextAuditId = 1;
+
+  /** @param maxAuditEntries the most audit entries kept in memory (default 100,000). */
+  constructor(private readonly maxAuditEntries = 100_000) {}
 
   async findToken(match: TokenMatch): Promise<Token | null> {
     return this.guard('findToken', () => {
@@ -80,7 +89,7 @@ export class MemoryTokenStore implements TokenStore {
         throw new TokenStoreError('saveToken', 'CONFLICT', 'the token changed since it was read');
       }
       const token = mergeToken(existing && copy(existing), input, id, new Date());
-      options.complete?.(token);
+      options.complete?.(token, existing && copy(existing));
       for (const field of INDEXED) {
         const value = token[field];
         const holder = value === null ? undefined : this.indexes[field].get(value);
@@ -93,11 +102,12 @@ export class MemoryTokenStore implements TokenStore {
       else this.sortedIds = null;
       this.tokens.set(id, token);
       this.index(token);
+      this.record([normalizeEvent(options.audit ?? { action: 'SAVE', actor: STORE_ACTOR }, { tokenId: id, fields: givenFields(input), detail: existing ? 'updated' : 'created' })]);
       return copy(token);
     });
   }
 
-  async deleteToken(id: string): Promise<boolean> {
+  async deleteToken(id: string, options: AuditedWrite = {}): Promise<boolean> {
     return this.guard('deleteToken', () => {
       const token = this.tokens.get(validateId(id, 'deleteToken'));
       if (!token) return false;
@@ -105,6 +115,7 @@ export class MemoryTokenStore implements TokenStore {
       this.tokens.delete(id);
       this.leases.delete(id);
       this.sortedIds = null;
+      this.record([normalizeEvent(options.audit ?? { action: 'DELETE', actor: STORE_ACTOR }, { tokenId: id })]);
       return true;
     });
   }
@@ -113,9 +124,11 @@ export class MemoryTokenStore implements TokenStore {
     return this.guard('getTokens', () => this.ids().map((id) => copy(this.tokens.get(id)!)));
   }
 
-  async deleteTokens(): Promise<number> {
+  async deleteTokens(options: AuditedWrite = {}): Promise<number> {
     return this.guard('deleteTokens', () => {
       const n = this.tokens.size;
+      const entry = normalizeEvent(options.audit ?? { action: 'DELETE_ALL', actor: STORE_ACTOR });
+      this.record(this.ids().map((tokenId) => ({ ...entry, tokenId })));
       this.tokens.clear();
       for (const index of Object.values(this.indexes)) index.clear();
       this.leases.clear();
@@ -169,9 +182,66 @@ export class MemoryTokenStore implements TokenStore {
       .map((t) => t.id);
   }
 
+  async appendAudit(events: readonly AuditEvent[]): Promise<void> {
+    this.guard('appendAudit', () => this.record(events.map((e) => normalizeEvent(e))));
+  }
+
+  async listAudit(query: AuditQuery): Promise<AuditPage> {
+    return this.guard('listAudit', () => {
+      const first = validateAuditPage(query.first);
+      let before = Infinity;
+      if (query.after !== undefined && query.after !== null) {
+        const id = decodeAuditCursor(query.after);
+        if (id === null) throw new TokenStoreError('listAudit', 'INVALID_INPUT', 'the cursor is not one this API returned');
+        before = Number(id);
+      }
+      const tokenId = query.tokenId ?? null;
+      if (tokenId !== null) validateId(tokenId, 'listAudit');
+      const actions = query.actions && query.actions.length > 0 ? new Set(query.actions) : null;
+      const nodes: AuditEntry[] = [];
+      let hasNextPage = false;
+      for (let i = this.audit.length - 1; i >= 0; i--) {
+        const e = this.audit[i]!;
+        if (Number(e.id) >= before || (tokenId !== null && e.tokenId !== tokenId) || (actions && !actions.has(e.action))) continue;
+        if (nodes.length === first) {
+          hasNextPage = true;
+          break;
+        }
+        nodes.push({ ...e, at: new Date(e.at), fields: [...e.fields] });
+      }
+      const last = nodes[nodes.length - 1];
+      return { nodes, endCursor: last ? encodeAuditCursor(last.id) : null, hasNextPage };
+    });
+  }
+
+  async pruneAudit(before: Date): Promise<number> {
+    return this.guard('pruneAudit', () => {
+      const cutoff = before.getTime();
+      const kept = this.audit.filter((e) => e.at.getTime() >= cutoff);
+      const n = this.audit.length - kept.length;
+      this.audit = kept;
+      return n;
+    });
+  }
+
+  /** Nothing is encrypted in memory. */
+  async keyUsage(): Promise<KeyUsage[]> {
+    return [];
+  }
+
+  /** Nothing is encrypted in memory: nothing to re-encrypt. */
+  async reencryptBatch(): Promise<ReencryptBatch> {
+    return { scanned: 0, reencrypted: 0, skipped: 0, failed: [], lastId: null };
+  }
+
   async ping(): Promise<void> {}
 
   async close(): Promise<void> {}
+
+  private record(entries: ReadonlyArray<Omit<AuditEntry, 'id'>>): void {
+    for (const e of entries) this.audit.push({ ...e, id: String(this.nextAuditId++) });
+    if (this.audit.length > this.maxAuditEntries) this.audit.splice(0, this.audit.length - this.maxAuditEntries);
+  }
 
   private ids(): string[] {
     // Plain code-unit order: the same as the SQL stores' binary collation for ASCII ids.

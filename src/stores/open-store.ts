@@ -7,6 +7,7 @@ import type { Keyring } from '../crypto/keyring';
 import { KeyMismatchError, TokenStoreError } from '../errors';
 import { tokenEntityFor } from '../entities/oauth-token.entity';
 import { initialSchemaMigration } from '../migrations/initial-schema';
+import { auditLogMigration } from '../migrations/audit-log';
 import { MemoryTokenStore } from './memory-token-store';
 import { MysqlExecutor } from './sql/mysql-executor';
 import { quoteIdent, type SqlDialect } from './sql/sql-dialect';
@@ -29,7 +30,7 @@ export function createDataSource(options: Exclude<StoreOptions, { kind: 'memory'
   const table = options.kind === 'mysql' ? options.table : (options.table ?? SQLITE_TABLE);
   const common = {
     entities: [tokenEntityFor(table)],
-    migrations: [initialSchemaMigration(options.kind, table)],
+    migrations: [initialSchemaMigration(options.kind, table), auditLogMigration(options.kind, table)],
     migrationsTableName: `${table}_migrations`,
     synchronize: false,
     logging: false,

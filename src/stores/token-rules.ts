@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { MAX_AUDIT_PAGE } from '../audit/audit';
 import { TokenStoreError, type StoreOperation } from '../errors';
 import { LOOKUP_SECRET_FIELDS, WRITABLE_FIELDS, type LookupSecretField, type Token, type TokenInput, type TokenMatch } from './token';
 
@@ -182,4 +183,17 @@ export function validatePageSize(first: number): number {
     throw new TokenStoreError('listTokens', 'INVALID_INPUT', `first must be between 1 and ${MAX_PAGE_SIZE}`);
   }
   return first;
+}
+
+/** @throws TokenStoreError `INVALID_INPUT` unless an audit page size is 1..MAX_AUDIT_PAGE. */
+export function validateAuditPage(first: number): number {
+  if (!Number.isInteger(first) || first < 1 || first > MAX_AUDIT_PAGE) {
+    throw new TokenStoreError('listAudit', 'INVALID_INPUT', `first must be between 1 and ${MAX_AUDIT_PAGE}`);
+  }
+  return first;
+}
+
+/** The names of the fields a save was given (never their values), for its audit entry. */
+export function givenFields(input: TokenInput): string[] {
+  return WRITABLE_FIELDS.filter((f) => input[f] !== undefined);
 }

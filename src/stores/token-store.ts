@@ -1,3 +1,4 @@
+import type { AuditedWrite, AuditEvent, AuditPage, AuditQuery } from '../audit/audit';
 import type { Token, TokenInput, TokenMatch, TokenPage } from './token';
 
 /**
@@ -33,18 +34,26 @@ export interface TokenStore {
    * access, refresh or grant token (after the update) is refused.
    * With `options.ifVersion`, the write happens only if the stored version is
    * still that one (compare-and-swap), else it throws `CONFLICT`.
+   * Records `options.audit` (default `SAVE` by `system:store`, with the names
+   * of the fields given) in the same transaction.
    * @returns the token as stored.
    */
   saveToken(input: TokenInput, options?: SaveOptions): Promise<Token>;
 
-  /** Zoho's `delete_token`. @returns whether a row was deleted (an absent id is not an error). */
-  deleteToken(id: string): Promise<boolean>;
+  /**
+   * Zoho's `delete_token`. @returns whether a row was deleted (an absent id is not an error).
+   * A deletion records `options.audit` (default `DELETE` by `system:store`) in the same transaction.
+   */
+  deleteToken(id: string, options?: AuditedWrite): Promise<boolean>;
 
   /** Zoho's `get_tokens`: every token in listing order (`[]` when none). Loads them all: prefer `listTokens`. */
   getTokens(): Promise<Token[]>;
 
-  /** Zoho's `delete_tokens`: removes all in one statement. @returns how many were deleted. */
-  deleteTokens(): Promise<number>;
+  /**
+   * Zoho's `delete_tokens`: removes all in one statement. @returns how many were deleted.
+   * Records one `options.audit` entry per deleted token (action default `DELETE_ALL`) in the same transaction.
+   */
+  deleteTokens(options?: AuditedWrite): Promise<number>;
 
   /** Zoho's `find_token_by_id`. @returns the token or `null`. */
   findTokenById(id: string): Promise<Token | null>;
@@ -73,6 +82,27 @@ export interface TokenStore {
    */
   findRefreshCandidates(before: Date, limit: number): Promise<string[]>;
 
+  /** Records audit entries on their own (reads, failed refreshes: nothing else is written). */
+  appendAudit(events: readonly AuditEvent[]): Promise<void>;
+
+  /** A page of the audit trail, newest first. @throws `INVALID_INPUT` for a malformed cursor or page size. */
+  listAudit(query: AuditQuery): Promise<AuditPage>;
+
+  /** Deletes audit entries recorded before `before`. @returns how many. */
+  pruneAudit(before: Date): Promise<number>;
+
+  /** How many tokens have their secrets encrypted under each key id (an empty list for a store that encrypts nothing). */
+  keyUsage(): Promise<KeyUsage[]>;
+
+  /**
+   * Key rotation: re-encrypts (and re-hashes) under the current key up to
+   * `limit` tokens written under another key, in id order after `after`.
+   * Each row is a compare-and-swap on its version: a row written meanwhile
+   * (which re-encrypted it under the writer's current key) is skipped. Does
+   * not change a token's version or `updatedAt`. Resumable: rows done stay done.
+   */
+  reencryptBatch(limit: number, after: string | null): Promise<ReencryptBatch>;
+
   /** Resolves when the store answers; throws `UNAVAILABLE` otherwise. */
   ping(): Promise<void>;
 
@@ -82,13 +112,32 @@ export interface TokenStore {
 
 export type StoreKind = 'sqlite' | 'mysql' | 'memory';
 
-export interface SaveOptions {
+export interface KeyUsage {
+  keyId: string;
+  tokens: number;
+}
+
+export interface ReencryptBatch {
+  /** Rows looked at (written under another key when read). */
+  scanned: number;
+  /** Rows now under the current key. */
+  reencrypted: number;
+  /** Rows changed by a concurrent write between read and update (that write re-encrypted them). */
+  skipped: number;
+  /** Ids of rows whose secrets did not decrypt (left as they are). */
+  failed: string[];
+  /** The id to continue after; null when no row was left to scan. */
+  lastId: string | null;
+}
+
+export interface SaveOptions extends AuditedWrite {
   /** Write only if the stored token's `version` is this (compare-and-swap). */
   ifVersion?: number;
   /**
    * Called with the merged token inside the write, before it is stored: may
    * fill fields (defaults that depend on the stored state) or throw a
    * `TokenStoreError` to refuse the write, which then changes nothing.
+   * `existing` is the stored token the write replaces (null for an insert).
    */
-  complete?: (token: Token) => void;
+  complete?: (token: Token, existing: Token | null) => void;
 }

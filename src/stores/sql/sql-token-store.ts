@@ -1,25 +1,44 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Keyring } from '../../crypto/keyring';
 import { plainHash } from '../../crypto/keyring';
+import {
+  AUDIT_ACTIONS,
+  AUDIT_OUTCOMES,
+  STORE_ACTOR,
+  decodeAuditCursor,
+  encodeAuditCursor,
+  normalizeEvent,
+  type AuditAction,
+  type AuditEntry,
+  type AuditEvent,
+  type AuditOutcome,
+  type AuditPage,
+  type AuditQuery,
+  type AuditRole,
+  type AuditedWrite,
+} from '../../audit/audit';
 import { KeyMismatchError, TokenStoreError, type StoreOperation } from '../../errors';
+import { auditTableOf } from '../../migrations/audit-log';
 import { LOOKUP_SECRET_FIELDS, type LookupSecretField, type Token, type TokenInput, type TokenMatch, type TokenPage } from '../token';
-import type { SaveOptions, StoreKind, TokenStore } from '../token-store';
+import type { KeyUsage, ReencryptBatch, SaveOptions, StoreKind, TokenStore } from '../token-store';
 import {
   clientMatches,
   decodeCursor,
   encodeCursor,
   generateId,
+  givenFields,
   mergeToken,
   requireLookupRule,
   saveRule,
   validateId,
+  validateAuditPage,
   validateInput,
   validatePageSize,
   type LookupRule,
 } from '../token-rules';
 import { nowMsExpression, quoteIdent } from './sql-dialect';
 import type { SqlExecutor, SqlParam } from './sql-executor';
-import { ROW_COLUMNS, WRITE_COLUMNS, rowToToken, rowValues, type TokenRow } from './token-row';
+import { ROW_COLUMNS, SECRET_WRITE_COLUMNS, WRITE_COLUMNS, rowToToken, rowValues, secretRowValues, type TokenRow } from './token-row';
 
 const HASH_COLUMN: Record<LookupSecretField, string> = {
   accessToken: 'access_token_hash',
@@ -40,6 +59,58 @@ const SAVE_ATTEMPTS = 8;
 /** Signals inside a transaction that a concurrent writer got there first. */
 class LostRace extends Error {}
 
+/** The audit columns an insert sets, in the order of `auditValues`. */
+const AUDIT_COLUMNS = 'occurred_at, action, token_id, actor_role, actor_name, outcome, error_code, field_names, detail, request_id, repeat_count';
+const AUDIT_SELECT = `id, ${AUDIT_COLUMNS}`;
+/** Audit rows per INSERT statement. */
+const AUDIT_CHUNK = 100;
+/** Audit rows per DELETE statement when pruning (short statements, short locks). */
+const PRUNE_CHUNK = 5000;
+
+interface AuditRow {
+  id: number | string;
+  occurred_at: number | string;
+  action: string;
+  token_id: string | null;
+  actor_role: string;
+  actor_name: string;
+  outcome: string;
+  error_code: string | null;
+  field_names: string | null;
+  detail: string | null;
+  request_id: string | null;
+  repeat_count: number | string;
+}
+
+const auditValues = (e: Omit<AuditEntry, 'id'>): SqlParam[] => [
+  e.at.getTime(),
+  e.action,
+  e.tokenId,
+  e.actorRole,
+  e.actorName,
+  e.outcome,
+  e.errorCode,
+  e.fields.length > 0 ? e.fields.join(',') : null,
+  e.detail,
+  e.requestId,
+  e.count,
+];
+
+const auditEntryOf = (r: AuditRow): AuditEntry => ({
+  id: String(r.id),
+  at: new Date(Number(r.occurred_at)),
+  action: (AUDIT_ACTIONS as readonly string[]).includes(r.action) ? (r.action as AuditAction) : 'SAVE',
+  tokenId: r.token_id,
+  actorRole: r.actor_role as AuditRole,
+  actorName: r.actor_name,
+  outcome: (AUDIT_OUTCOMES as readonly string[]).includes(r.outcome) ? (r.outcome as AuditOutcome) : 'ERROR',
+  errorCode: r.error_code,
+  fields: r.field_names ? r.field_names.split(',') : [],
+  detail: r.detail,
+  requestId: r.request_id,
+  count: Number(r.repeat_count),
+});
+
 /**
  * The token store over SQL (SQLite and MySQL/MariaDB share it): secrets
  * encrypted by the `Keyring`, lookups through hash columns, every write one
@@ -48,6 +119,8 @@ class LostRace extends Error {}
  */
 export class SqlTokenStore implements TokenStore {
   private readonly t: string;
+  /** The audit table. */
+  private readonly a: string;
   private readonly now: string;
 
   constructor(
@@ -58,6 +131,7 @@ export class SqlTokenStore implements TokenStore {
     private readonly onClose: () => Promise<void>,
   ) {
     this.t = quoteIdent(exec.dialect, table);
+    this.a = quoteIdent(exec.dialect, auditTableOf(table));
     this.now = nowMsExpression(exec.dialect);
   }
 
@@ -104,7 +178,7 @@ export class SqlTokenStore implements TokenStore {
       throw new TokenStoreError('saveToken', 'CONFLICT', 'the token changed since it was read');
     }
     const token = mergeToken(existing, input, id, new Date());
-    options.complete?.(token);
+    options.complete?.(token, existing);
     await this.assertNoDuplicate(tx, token, rule);
     const values = rowValues(token, this.keyring);
     if (existing) {
@@ -115,6 +189,8 @@ export class SqlTokenStore implements TokenStore {
       const cols = ['id', ...WRITE_COLUMNS];
       await tx.run(`INSERT INTO ${this.t} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`, [id, ...values]);
     }
+    const audit = options.audit ?? { action: 'SAVE', actor: STORE_ACTOR };
+    await this.insertAudit(tx, [normalizeEvent(audit, { tokenId: id, fields: givenFields(input), detail: existing ? 'updated' : 'created' })]);
     return token;
   }
 
@@ -146,8 +222,15 @@ export class SqlTokenStore implements TokenStore {
     throw new TokenStoreError('saveToken', 'CONFLICT', `the ${FIELD_LABEL[clash.field]} is already stored with another token`);
   }
 
-  deleteToken(id: string): Promise<boolean> {
-    return this.guard('deleteToken', async () => (await this.exec.run(`DELETE FROM ${this.t} WHERE id = ?`, [validateId(id, 'deleteToken')])) > 0);
+  deleteToken(id: string, options: AuditedWrite = {}): Promise<boolean> {
+    return this.guard('deleteToken', async () => {
+      validateId(id, 'deleteToken');
+      return this.exec.transaction(async (tx) => {
+        const deleted = (await tx.run(`DELETE FROM ${this.t} WHERE id = ?`, [id])) > 0;
+        if (deleted) await this.insertAudit(tx, [normalizeEvent(options.audit ?? { action: 'DELETE', actor: STORE_ACTOR }, { tokenId: id })]);
+        return deleted;
+      });
+    });
   }
 
   getTokens(): Promise<Token[]> {
@@ -163,8 +246,115 @@ export class SqlTokenStore implements TokenStore {
     });
   }
 
-  deleteTokens(): Promise<number> {
-    return this.guard('deleteTokens', () => this.exec.run(`DELETE FROM ${this.t}`));
+  deleteTokens(options: AuditedWrite = {}): Promise<number> {
+    return this.guard('deleteTokens', () =>
+      this.exec.transaction(async (tx) => {
+        // One entry per token, written by the database from the rows themselves, then the one DELETE.
+        const e = normalizeEvent(options.audit ?? { action: 'DELETE_ALL', actor: STORE_ACTOR });
+        const values = auditValues(e);
+        const placeholders = values.map((_, i) => (i === 2 ? 'id' : '?')).join(', ');
+        await tx.run(`INSERT INTO ${this.a} (${AUDIT_COLUMNS}) SELECT ${placeholders} FROM ${this.t}`, values.filter((_, i) => i !== 2));
+        return tx.run(`DELETE FROM ${this.t}`);
+      }),
+    );
+  }
+
+  appendAudit(events: readonly AuditEvent[]): Promise<void> {
+    return this.guard('appendAudit', async () => {
+      if (events.length === 0) return;
+      await this.insertAudit(this.exec, events.map((e) => normalizeEvent(e)));
+    });
+  }
+
+  listAudit(query: AuditQuery): Promise<AuditPage> {
+    return this.guard('listAudit', async () => {
+      const first = validateAuditPage(query.first);
+      const terms: string[] = [];
+      const params: SqlParam[] = [];
+      if (query.tokenId !== undefined && query.tokenId !== null) {
+        terms.push('token_id = ?');
+        params.push(validateId(query.tokenId, 'listAudit'));
+      }
+      if (query.actions && query.actions.length > 0) {
+        terms.push(`action IN (${query.actions.map(() => '?').join(', ')})`);
+        params.push(...query.actions);
+      }
+      if (query.after !== undefined && query.after !== null) {
+        const afterId = decodeAuditCursor(query.after);
+        if (afterId === null) throw new TokenStoreError('listAudit', 'INVALID_INPUT', 'the cursor is not one this API returned');
+        terms.push('id < ?');
+        params.push(Number(afterId));
+      }
+      const where = terms.length > 0 ? ` WHERE ${terms.join(' AND ')}` : '';
+      const rows = await this.exec.all<AuditRow>(`SELECT ${AUDIT_SELECT} FROM ${this.a}${where} ORDER BY id DESC LIMIT ${first + 1}`, params);
+      const nodes = rows.slice(0, first).map(auditEntryOf);
+      const last = nodes[nodes.length - 1];
+      return { nodes, endCursor: last ? encodeAuditCursor(last.id) : null, hasNextPage: rows.length > first };
+    });
+  }
+
+  pruneAudit(before: Date): Promise<number> {
+    return this.guard('pruneAudit', async () => {
+      const cutoff = before.getTime();
+      let total = 0;
+      for (;;) {
+        // Chunks keep every statement (and its locks) short on a large table.
+        const n =
+          this.exec.dialect === 'mysql'
+            ? await this.exec.run(`DELETE FROM ${this.a} WHERE occurred_at < ? ORDER BY id LIMIT ${PRUNE_CHUNK}`, [cutoff])
+            : await this.exec.run(`DELETE FROM ${this.a} WHERE id IN (SELECT id FROM ${this.a} WHERE occurred_at < ? ORDER BY id LIMIT ${PRUNE_CHUNK})`, [cutoff]);
+        total += n;
+        if (n < PRUNE_CHUNK) return total;
+      }
+    });
+  }
+
+  keyUsage(): Promise<KeyUsage[]> {
+    return this.guard('keyUsage', async () => {
+      const rows = await this.exec.all<{ key_id: string; n: number | string }>(`SELECT key_id, COUNT(*) AS n FROM ${this.t} WHERE key_id IS NOT NULL GROUP BY key_id`);
+      return rows.map((r) => ({ keyId: r.key_id, tokens: Number(r.n) }));
+    });
+  }
+
+  reencryptBatch(limit: number, after: string | null): Promise<ReencryptBatch> {
+    return this.guard('reencrypt', async () => {
+      const n = Math.max(1, Math.min(10_000, Math.floor(limit)));
+      const current = this.keyring.currentKeyId;
+      const rows = await this.exec.all<TokenRow & { key_id: string }>(
+        `SELECT ${ROW_COLUMNS}, key_id FROM ${this.t} WHERE key_id IS NOT NULL AND key_id <> ?${after === null ? '' : ' AND id > ?'} ORDER BY id LIMIT ${n}`,
+        after === null ? [current] : [current, after],
+      );
+      const result: ReencryptBatch = { scanned: rows.length, reencrypted: 0, skipped: 0, failed: [], lastId: rows.length > 0 ? rows[rows.length - 1]!.id : null };
+      const updates: Array<{ id: string; version: number; keyId: string; values: SqlParam[] }> = [];
+      for (const row of rows) {
+        try {
+          const token = rowToToken(row, this.keyring);
+          updates.push({ id: row.id, version: token.version, keyId: row.key_id, values: secretRowValues(token, this.keyring) });
+        } catch (err) {
+          if (!(err instanceof KeyMismatchError)) throw err;
+          result.failed.push(row.id);
+        }
+      }
+      if (updates.length === 0) return result;
+      const set = SECRET_WRITE_COLUMNS.map((c) => `${c} = ?`).join(', ');
+      const changed = await this.exec.transaction(async (tx) => {
+        let count = 0;
+        // Compare-and-swap on version and key: a row written since it was read keeps what its writer stored.
+        for (const u of updates) count += await tx.run(`UPDATE ${this.t} SET ${set} WHERE id = ? AND version = ? AND key_id = ?`, [...u.values, u.id, u.version, u.keyId]);
+        return count;
+      });
+      result.reencrypted = changed;
+      result.skipped = updates.length - changed;
+      return result;
+    });
+  }
+
+  private async insertAudit(exec: SqlExecutor, entries: ReadonlyArray<Omit<AuditEntry, 'id'>>): Promise<void> {
+    for (let i = 0; i < entries.length; i += AUDIT_CHUNK) {
+      const chunk = entries.slice(i, i + AUDIT_CHUNK);
+      const row = `(${AUDIT_COLUMNS.split(',').map(() => '?').join(', ')})`;
+      await exec.run(`INSERT INTO ${this.a} (${AUDIT_COLUMNS}) VALUES ${chunk.map(() => row).join(', ')}`, chunk.flatMap(auditValues));
+    }
   }
 
   listTokens(first: number, after?: string | null): Promise<TokenPage> {

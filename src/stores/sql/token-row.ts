@@ -122,3 +122,21 @@ export function rowValues(token: Token, keyring: Keyring): SqlParam[] {
     token.version,
   ];
 }
+
+/** The columns a key rotation rewrites, in the order of `secretRowValues`. */
+export const SECRET_WRITE_COLUMNS = [
+  'client_secret',
+  'refresh_token',
+  'refresh_token_hash',
+  'access_token',
+  'access_token_hash',
+  'grant_token',
+  'grant_token_hash',
+  'key_id',
+] as const;
+
+/** A token's secrets and lookup hashes under the current key (for key rotation: nothing else changes). */
+export function secretRowValues(token: Token, keyring: Keyring): SqlParam[] {
+  const all = rowValues(token, keyring);
+  return SECRET_WRITE_COLUMNS.map((c) => all[WRITE_COLUMNS.indexOf(c)]!);
+}

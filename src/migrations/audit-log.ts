@@ -1,0 +1,51 @@
+import type { MigrationInterface, QueryRunner } from 'typeorm';
+import type { SqlDialect } from '../stores/sql/sql-dialect';
+
+/** The audit table of a token table: `<table>_audit`. */
+export const auditTableOf = (table: string) => `${table}_audit`;
+
+/**
+ * The audit trail (`src/audit/audit.ts`): one row per recorded action, newest
+ * last. No secret ever lands here (field names only). Indexed by token (the
+ * `auditLog(tokenId:)` query walks it newest first) and by time (pruning).
+ */
+export function auditLogMigration(dialect: SqlDialect, table: string): new () => MigrationInterface {
+  const name = 'AuditLog1767225600000';
+  const mysql = dialect === 'mysql';
+  const ascii = mysql ? ' CHARACTER SET ascii COLLATE ascii_bin' : '';
+  const q = (id: string) => (mysql ? `\`${id}\`` : `"${id}"`);
+  const audit = auditTableOf(table);
+  const t = q(audit);
+  const up = [
+    `CREATE TABLE ${t} (` +
+      [
+        mysql ? `${q('id')} bigint NOT NULL AUTO_INCREMENT PRIMARY KEY` : `${q('id')} integer PRIMARY KEY AUTOINCREMENT`,
+        `${q('occurred_at')} bigint NOT NULL`,
+        `${q('action')} varchar(32)${ascii} NOT NULL`,
+        `${q('token_id')} varchar(128)${ascii} NULL`,
+        `${q('actor_role')} varchar(16)${ascii} NOT NULL`,
+        `${q('actor_name')} varchar(64) NOT NULL`,
+        `${q('outcome')} varchar(16)${ascii} NOT NULL`,
+        `${q('error_code')} varchar(255) NULL`,
+        `${q('field_names')} varchar(255)${ascii} NULL`,
+        `${q('detail')} varchar(255) NULL`,
+        `${q('request_id')} varchar(128) NULL`,
+        mysql ? `${q('repeat_count')} int NOT NULL DEFAULT '1'` : `${q('repeat_count')} integer NOT NULL DEFAULT (1)`,
+      ].join(', ') +
+      ')' +
+      (mysql ? ' ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin' : ''),
+    `CREATE INDEX ${q(`ix_${audit}_token`)} ON ${t} (${q('token_id')}, ${q('id')})`,
+    `CREATE INDEX ${q(`ix_${audit}_at`)} ON ${t} (${q('occurred_at')})`,
+  ];
+  const migration = class implements MigrationInterface {
+    name = name;
+    async up(runner: QueryRunner): Promise<void> {
+      for (const sql of up) await runner.query(sql);
+    }
+    async down(runner: QueryRunner): Promise<void> {
+      await runner.query(`DROP TABLE ${t}`);
+    }
+  };
+  Object.defineProperty(migration, 'name', { value: name });
+  return migration;
+}
