@@ -36,6 +36,24 @@ export interface Config {
   maxQueryCost: number;
   maxQueryDepth: number;
   maxAliases: number;
+  /** Audit entries older than this many days are pruned; 0 keeps them forever. */
+  auditRetentionDays: number;
+  /** Where webhook events go; null when `TOKENGATE_WEBHOOK_URL` is unset. */
+  webhook: WebhookConfig | null;
+}
+
+export interface WebhookConfig {
+  url: string;
+  /** The HMAC-SHA256 key of the `Tokengate-Signature` header. */
+  secret: string;
+  /** `token.refresh_failing` once refreshes of a token have failed transiently for this long. */
+  failingAfterSeconds: number;
+  /** Delivery attempts of one event (the first included). */
+  maxAttempts: number;
+  /** The first retry's delay; each next one doubles (with jitter), at most a minute. */
+  backoffMs: number;
+  /** Timeout of one delivery attempt. */
+  timeoutMs: number;
 }
 
 export type Role = 'viewer' | 'operator' | 'admin';
@@ -151,6 +169,18 @@ const apiKeys = z.string().transform((v, ctx) => {
   return entries;
 });
 
+/** An http(s) URL without credentials in it (the signature authenticates; userinfo would end up in logs). */
+const webhookUrl = z.string().transform((v, ctx) => {
+  try {
+    const u = new URL(v.trim());
+    if ((u.protocol !== 'https:' && u.protocol !== 'http:') || u.username || u.password || u.hash) throw new Error();
+    return u.toString();
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be an http(s) URL such as https://hooks.example.com/tokengate, without user:password@' });
+    return z.NEVER;
+  }
+});
+
 /** Comma-separated base64 keys of 32 bytes, newest first. */
 export const encryptionKeyList = z.string().transform((v, ctx) => {
   const keys = list(v).map((entry) => {
@@ -204,6 +234,9 @@ export function loadConfig(env: Env = process.env): Config {
   const allowed = read(env, 'TOKENGATE_ALLOWED_ACCOUNTS_URLS', originList(ACCOUNTS_EXAMPLE), [...ZOHO_ACCOUNTS_URLS]);
   const refreshAheadSeconds = read(env, 'TOKENGATE_REFRESH_AHEAD_SECONDS', intIn(0, 1800), 300);
   const refreshCheckSeconds = read(env, 'TOKENGATE_REFRESH_CHECK_SECONDS', intIn(0, 3600), 30);
+  const hookUrl = read<string | null>(env, 'TOKENGATE_WEBHOOK_URL', webhookUrl, null);
+  const hookSecret = read<string | null>(env, 'TOKENGATE_WEBHOOK_SECRET', z.string().trim().regex(/^[\x21-\x7e]{16,256}$/, 'must be 16 to 256 printable characters'), null);
+  if (hookUrl && !hookSecret) throw new ConfigError('TOKENGATE_WEBHOOK_SECRET', 'is required when TOKENGATE_WEBHOOK_URL is set (16+ printable characters; e.g. openssl rand -hex 32)');
 
   return {
     host: read(env, 'TOKENGATE_HOST', z.string().trim().min(1), '127.0.0.1'),
@@ -230,5 +263,16 @@ export function loadConfig(env: Env = process.env): Config {
     maxQueryCost: read(env, 'TOKENGATE_MAX_QUERY_COST', intIn(10, 1_000_000), 1000),
     maxQueryDepth: read(env, 'TOKENGATE_MAX_QUERY_DEPTH', intIn(2, 100), 25),
     maxAliases: read(env, 'TOKENGATE_MAX_ALIASES', intIn(1, 1000), 30),
+    auditRetentionDays: read(env, 'TOKENGATE_AUDIT_RETENTION_DAYS', intIn(0, 36500), 90),
+    webhook: hookUrl
+      ? {
+          url: hookUrl,
+          secret: hookSecret!,
+          failingAfterSeconds: read(env, 'TOKENGATE_WEBHOOK_FAILING_AFTER_SECONDS', intIn(0, 7 * 24 * 3600), 900),
+          maxAttempts: read(env, 'TOKENGATE_WEBHOOK_MAX_ATTEMPTS', intIn(1, 20), 8),
+          backoffMs: read(env, 'TOKENGATE_WEBHOOK_BACKOFF_MS', intIn(10, 600_000), 1000),
+          timeoutMs: read(env, 'TOKENGATE_WEBHOOK_TIMEOUT_MS', intIn(100, 60_000), 5000),
+        }
+      : null,
   };
 }

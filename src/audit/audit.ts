@@ -114,6 +114,9 @@ export interface AuditedWrite {
 /** The actor of writes that name none (a caller of the store that is not the API). */
 export const STORE_ACTOR: AuditActor = { role: 'system', name: 'store' };
 
+/** A part of tokengate acting on its own: `background` (refresh-ahead task), `cli`, `webhooks`, … */
+export const systemActor = (name: string): AuditActor => ({ role: 'system', name });
+
 export const MAX_AUDIT_PAGE = 1000;
 
 /** Column limits (the SQL table's). */

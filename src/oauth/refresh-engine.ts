@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { systemActor, type AuditActor, type AuditEvent } from '../audit/audit';
 import { ErrorCode, ServiceError, TokenStoreError, badInput } from '../errors';
 import type { Logger } from '../logger';
 import type { Metrics } from '../server/metrics';
 import { tokenStatus } from '../services/token-status';
 import type { Token } from '../stores/token';
 import type { TokenStore } from '../stores/token-store';
+import { NO_TOKEN_EVENTS, type TokenEvents } from '../webhooks/token-events';
 import type { AccountsClient } from './accounts-client';
 import type { AccountsUrlPolicy } from './accounts-url-policy';
 import type { TokenGrant } from './token-response';
@@ -21,6 +23,8 @@ export interface RefreshOptions {
   waitForLease?: boolean;
   /** When the caller's request arrived (default: now). A refresh completed since then answers it. */
   arrivedAt?: Date;
+  /** Who asked, for the audit trail (default: `system:<trigger>`). */
+  actor?: AuditActor;
 }
 
 export interface RefreshEngineOptions {
@@ -35,6 +39,8 @@ export interface RefreshEngineOptions {
   leaseMs: number;
   /** How often a waiter re-reads the store while another process refreshes. */
   pollMs?: number;
+  /** Told when a token becomes `FAILED`, recovers, or fails transiently (webhooks). */
+  events?: TokenEvents;
 }
 
 /**
@@ -54,9 +60,11 @@ export class RefreshEngine {
   readonly owner = `${process.pid}-${randomBytes(6).toString('hex')}`;
   private readonly flights = new Map<string, Promise<Token>>();
   private readonly pollMs: number;
+  private readonly events: TokenEvents;
 
   constructor(private readonly o: RefreshEngineOptions) {
     this.pollMs = o.pollMs ?? 25;
+    this.events = o.events ?? NO_TOKEN_EVENTS;
   }
 
   /**
@@ -72,12 +80,13 @@ export class RefreshEngine {
       this.o.metrics.refreshes.inc({ trigger, outcome: 'coalesced' });
       return joined;
     }
-    const flight = this.fly(id, options.force ?? true, trigger, options.waitForLease ?? true, options.arrivedAt ?? new Date()).finally(() => this.flights.delete(id));
+    const actor = options.actor ?? systemActor(trigger);
+    const flight = this.fly(id, options.force ?? true, trigger, options.waitForLease ?? true, options.arrivedAt ?? new Date(), actor).finally(() => this.flights.delete(id));
     this.flights.set(id, flight);
     return flight;
   }
 
-  private async fly(id: string, force: boolean, trigger: RefreshTrigger, waitForLease: boolean, arrivedAt: Date): Promise<Token> {
+  private async fly(id: string, force: boolean, trigger: RefreshTrigger, waitForLease: boolean, arrivedAt: Date, actor: AuditActor): Promise<Token> {
     const arrival = await this.o.store.findTokenById(id);
     if (!arrival) throw new ServiceError(ErrorCode.NOT_FOUND, `no token has id ${JSON.stringify(id)}`);
     if (!force && !this.needsRefresh(arrival)) {
@@ -117,7 +126,7 @@ export class RefreshEngine {
         this.o.metrics.refreshes.inc({ trigger, outcome: 'not_needed' });
         return current;
       }
-      return await this.refreshUpstream(current, trigger);
+      return await this.refreshUpstream(current, trigger, actor);
     } finally {
       await this.o.store.releaseLease(id, this.owner).catch((err: unknown) => this.o.logger.warn({ tokenId: id, err: describe(err) }, 'could not release a refresh lease; it runs out by itself'));
     }
@@ -140,7 +149,7 @@ export class RefreshEngine {
     return null;
   }
 
-  private async refreshUpstream(token: Token, trigger: RefreshTrigger): Promise<Token> {
+  private async refreshUpstream(token: Token, trigger: RefreshTrigger, actor: AuditActor): Promise<Token> {
     const { clientId, clientSecret, mode } = credentialsOf(token);
     const accountsUrl = this.accountsUrlOf(token);
     let grant: TokenGrant;
@@ -150,9 +159,9 @@ export class RefreshEngine {
           ? await this.o.client.refresh(accountsUrl, { clientId, clientSecret, refreshToken: token.refreshToken! })
           : await this.o.client.exchangeGrant(accountsUrl, { clientId, clientSecret, code: token.grantToken!, redirectUri: token.redirectUrl ?? undefined });
     } catch (err) {
-      return this.onUpstreamError(token, mode, trigger, err);
+      return this.onUpstreamError(token, mode, trigger, err, actor);
     }
-    const saved = await this.storeGrant(token, mode, grant);
+    const saved = await this.storeGrant(token, mode, grant, actor);
     this.o.metrics.refreshes.inc({ trigger, outcome: 'refreshed' });
     this.o.logger.info({ tokenId: token.id, trigger, mode, rotated: Boolean(grant.refreshToken && mode === 'refresh'), expiresAt: grant.expiresAt.toISOString() }, 'token refreshed');
     return saved;
@@ -162,11 +171,13 @@ export class RefreshEngine {
    * Stores a new access token (and a rotated refresh token, in the same
    * write), as a compare-and-swap on the credentials that were used.
    */
-  private async storeGrant(used: Token, mode: 'refresh' | 'grant', grant: TokenGrant): Promise<Token> {
+  private async storeGrant(used: Token, mode: 'refresh' | 'grant', grant: TokenGrant, actor: AuditActor): Promise<Token> {
     let base = used;
+    const audit: AuditEvent = { action: 'REFRESH', actor, tokenId: used.id, outcome: 'OK', detail: grantType(mode) };
     for (let attempt = 0; attempt < 5; attempt++) {
+      let wasFailed = false;
       try {
-        return await this.o.store.saveToken(
+        const saved = await this.o.store.saveToken(
           {
             id: used.id,
             accessToken: grant.accessToken,
@@ -179,8 +190,16 @@ export class RefreshEngine {
             lastError: null,
             failedAt: null,
           },
-          { ifVersion: base.version },
+          {
+            ifVersion: base.version,
+            audit,
+            complete: (_token, existing) => {
+              wasFailed = existing?.failedAt != null;
+            },
+          },
         );
+        if (wasFailed) this.events.recovered(saved);
+        return saved;
       } catch (err) {
         if (!(err instanceof TokenStoreError && err.kind === 'CONFLICT')) throw err;
         const current = await this.o.store.findTokenById(used.id);
@@ -189,6 +208,7 @@ export class RefreshEngine {
         if (!sameCredentials) {
           // Re-authorized meanwhile: the newer credentials win over this result.
           this.o.logger.warn({ tokenId: used.id }, 'token credentials changed during a refresh; keeping the newer ones');
+          this.audit({ ...audit, detail: `${grantType(mode)}; result superseded by newer credentials` });
           return current;
         }
         base = current;
@@ -197,15 +217,32 @@ export class RefreshEngine {
     throw new ServiceError(ErrorCode.INTERNAL_SERVER_ERROR, 'the token kept changing while its refresh was stored');
   }
 
-  private async onUpstreamError(token: Token, mode: 'refresh' | 'grant', trigger: RefreshTrigger, err: unknown): Promise<Token> {
+  private async onUpstreamError(token: Token, mode: 'refresh' | 'grant', trigger: RefreshTrigger, err: unknown, actor: AuditActor): Promise<Token> {
     if (err instanceof ProviderRefusedError) {
       // Another process may have rotated the refresh token just now: that is a success.
       const current = await this.o.store.findTokenById(token.id);
       if (current && (mode === 'refresh' ? current.refreshToken !== token.refreshToken : current.grantToken !== token.grantToken)) return current;
+      const audit: AuditEvent = { action: 'REFRESH', actor, tokenId: token.id, outcome: 'REFUSED', errorCode: err.oauthError, detail: grantType(mode) };
       if (current) {
+        let becameFailed = false;
         await this.o.store
-          .saveToken({ id: token.id, lastError: err.oauthError.slice(0, 255), ...(err.permanent ? { failedAt: new Date() } : {}) }, { ifVersion: current.version })
-          .catch((e: unknown) => this.o.logger.warn({ tokenId: token.id, err: describe(e) }, 'could not record a refresh failure'));
+          .saveToken(
+            { id: token.id, lastError: err.oauthError.slice(0, 255), ...(err.permanent ? { failedAt: new Date() } : {}) },
+            {
+              ifVersion: current.version,
+              audit,
+              complete: (_token, existing) => {
+                becameFailed = err.permanent && existing?.failedAt == null;
+              },
+            },
+          )
+          .then((saved) => {
+            if (becameFailed) this.events.failed(saved);
+          })
+          .catch((e: unknown) => {
+            this.o.logger.warn({ tokenId: token.id, err: describe(e) }, 'could not record a refresh failure');
+            this.audit(audit);
+          });
       }
       this.o.metrics.refreshes.inc({ trigger, outcome: 'refused' });
       this.o.logger.warn({ tokenId: token.id, trigger, mode, oauthError: err.oauthError, permanent: err.permanent }, 'the provider refused a refresh');
@@ -213,6 +250,8 @@ export class RefreshEngine {
     }
     if (err instanceof UpstreamUnavailableError) {
       this.o.metrics.refreshes.inc({ trigger, outcome: 'unavailable' });
+      // Nothing is written on a transient failure but its audit entry (in the background), which the webhooks read.
+      this.audit({ action: 'REFRESH', actor, tokenId: token.id, outcome: 'UNAVAILABLE', errorCode: err.reason, detail: grantType(mode) }, () => this.events.refreshUnavailable(token, err.reason));
       this.o.logger.warn({ tokenId: token.id, trigger, mode, reason: err.reason }, 'the provider could not be reached; the token is unchanged');
       throw new ServiceError(ErrorCode.UPSTREAM_UNAVAILABLE, 'the provider could not be reached, timed out or failed; the token is unchanged', { reason: err.reason });
     }
@@ -228,25 +267,37 @@ export class RefreshEngine {
    * A provider that no longer knows the token (`invalid_code`) counts as
    * revoked. @returns false when there is no such token.
    */
-  async revoke(id: string): Promise<boolean> {
+  async revoke(id: string, actor: AuditActor = systemActor('api')): Promise<boolean> {
     const token = await this.o.store.findTokenById(id);
     if (!token) return false;
     const secret = token.refreshToken ?? token.accessToken;
+    let detail = 'nothing to revoke at the provider';
     if (secret && token.clientId !== null) {
       try {
         await this.o.client.revoke(this.accountsUrlOf(token), { token: secret });
+        detail = 'revoked at the provider';
       } catch (err) {
         if (err instanceof UpstreamUnavailableError) {
+          this.audit({ action: 'REVOKE', actor, tokenId: id, outcome: 'UNAVAILABLE', errorCode: err.reason, detail: 'not revoked; the token is still stored' });
           throw new ServiceError(ErrorCode.UPSTREAM_UNAVAILABLE, 'the provider could not be reached; the token was not revoked and is still stored', { reason: err.reason });
         }
         if (err instanceof AccountsUrlNotAllowedError) throw badInput(err.message);
         if (!(err instanceof ProviderRefusedError)) throw err;
         this.o.logger.info({ tokenId: id, oauthError: err.oauthError }, 'the provider refused the revocation; deleting the token anyway');
+        detail = `the provider refused the revocation (${err.oauthError.slice(0, 64)}); deleted anyway`;
       }
     }
-    const deleted = await this.o.store.deleteToken(id);
+    const deleted = await this.o.store.deleteToken(id, { audit: { action: 'REVOKE', actor, tokenId: id, detail } });
     this.o.logger.info({ tokenId: id }, 'token revoked and deleted');
     return deleted;
+  }
+
+  /** Records an entry on its own, in the background (nothing else is written), then runs `then`. */
+  private audit(event: AuditEvent, then?: () => void): void {
+    void this.o.store
+      .appendAudit([event])
+      .catch((e: unknown) => this.o.logger.warn({ tokenId: event.tokenId, err: describe(e) }, 'could not write an audit entry'))
+      .then(then);
   }
 
   private accountsUrlOf(token: Token): string {
@@ -265,6 +316,9 @@ function credentialsOf(token: Token): { clientId: string; clientSecret: string; 
   if (!token.clientId || !token.clientSecret) throw badInput('the token needs a clientId and a clientSecret to refresh');
   return { clientId: token.clientId, clientSecret: token.clientSecret, mode };
 }
+
+/** The OAuth grant type a refresh used, as its audit entry names it. */
+const grantType = (mode: 'refresh' | 'grant') => (mode === 'refresh' ? 'refresh_token' : 'authorization_code');
 
 function refreshFailed(oauthError: string): ServiceError {
   return new ServiceError(ErrorCode.REFRESH_FAILED, `the provider refused the refresh (${oauthError}); the token needs re-authorization`, { oauthError });

@@ -1,6 +1,8 @@
+import type { AuditTrail } from '../audit/audit-trail';
 import type { Logger } from '../logger';
 import type { Principal } from '../server/api-keys';
 import type { TokenService } from '../services/token.service';
+import type { SecretReads } from './secret-reads';
 
 /** What every resolver gets: who is asking, and the gateway's services. */
 export interface GatewayContext {
@@ -10,4 +12,8 @@ export interface GatewayContext {
   receivedAt: Date;
   logger: Logger;
   tokens: TokenService;
+  /** The audit trail: the `auditLog` query, and the batched recording of secret reads. */
+  audit?: AuditTrail;
+  /** The secret fields this request returned (recorded by `secretReadsPlugin` when the response leaves). */
+  secretReads?: SecretReads;
 }

@@ -1,5 +1,6 @@
 import type { GraphQLSchema } from 'graphql';
 import { buildSchemaSync } from 'type-graphql';
+import { AuditResolver } from './audit.resolver';
 import { authChecker } from './auth-checker';
 import { TokenResolver } from './token.resolver';
 
@@ -12,7 +13,7 @@ let schema: GraphQLSchema | null = null;
  */
 export function gatewaySchema(): GraphQLSchema {
   schema ??= buildSchemaSync({
-    resolvers: [TokenResolver],
+    resolvers: [TokenResolver, AuditResolver],
     authChecker,
     validate: false,
   });

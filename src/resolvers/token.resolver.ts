@@ -3,6 +3,7 @@ import { badInput } from '../errors';
 import type { Token } from '../stores/token';
 import { MAX_PAGE_SIZE } from '../stores/token-rules';
 import type { GatewayContext } from './context.type';
+import { actorOf } from './secret-reads';
 import { TokenInputArgs, TokenMatchArgs } from './token.input';
 import { TokenPageView } from './token-page.type';
 import { TokenView } from './token.type';
@@ -56,19 +57,19 @@ export class TokenResolver {
   async saveToken(@Arg('token', () => TokenInputArgs) token: TokenInputArgs, @Ctx() ctx: GatewayContext): Promise<TokenView> {
     const input = plain(token);
     if (input.id === null) throw badInput('id may be left out, not null');
-    return view(ctx, await ctx.tokens.saveToken({ ...input, id: input.id }))!;
+    return view(ctx, await ctx.tokens.saveToken({ ...input, id: input.id }, actorOf(ctx)))!;
   }
 
   @Authorized('operator', 'admin')
   @Mutation(() => Boolean, { description: 'delete_token: false where no such id', complexity: STORE_COST })
   deleteToken(@Arg('id', () => ID) id: string, @Ctx() ctx: GatewayContext): Promise<boolean> {
-    return ctx.tokens.deleteToken(id);
+    return ctx.tokens.deleteToken(id, actorOf(ctx));
   }
 
   @Authorized('admin')
   @Mutation(() => Int, { description: 'delete_tokens: how many were deleted', complexity: STORE_COST })
   deleteTokens(@Ctx() ctx: GatewayContext): Promise<number> {
-    return ctx.tokens.deleteTokens();
+    return ctx.tokens.deleteTokens(actorOf(ctx));
   }
 
   @Authorized('operator', 'admin')
@@ -81,13 +82,13 @@ export class TokenResolver {
     @Arg('force', () => Boolean, { nullable: true, defaultValue: true }) force: boolean | null,
     @Ctx() ctx: GatewayContext,
   ): Promise<TokenView> {
-    return view(ctx, await ctx.tokens.refresh(id, force ?? true, ctx.receivedAt))!;
+    return view(ctx, await ctx.tokens.refresh(id, force ?? true, ctx.receivedAt, actorOf(ctx)))!;
   }
 
   @Authorized('operator', 'admin')
   @Mutation(() => Boolean, { description: 'Revokes the token at the provider, then deletes it; false where no such id', complexity: UPSTREAM_COST })
   revokeToken(@Arg('id', () => ID) id: string, @Ctx() ctx: GatewayContext): Promise<boolean> {
-    return ctx.tokens.revokeToken(id);
+    return ctx.tokens.revokeToken(id, actorOf(ctx));
   }
 }
 

@@ -1,13 +1,15 @@
-import { Authorized, Field, ID, ObjectType } from 'type-graphql';
+import { Authorized, Field, ID, ObjectType, UseMiddleware } from 'type-graphql';
 import { GraphQLDateTimeISO } from 'graphql-scalars';
 import type { Token } from '../stores/token';
 import { tokenStatus } from '../services/token-status';
+import { RecordSecretRead } from './secret-reads';
 import { TokenStatus } from './token-status.enum';
 
 /**
  * The GraphQL view of a stored token. Secret fields resolve only for the
  * roles that may read them; for any other role they are `null` with a
- * `FORBIDDEN` field error, and the rest of the token is served.
+ * `FORBIDDEN` field error, and the rest of the token is served. Every
+ * secret a response carries is noted for the audit trail (`READ_SECRET`).
  */
 @ObjectType('Token', { description: 'A stored OAuth token (Zoho OAuthToken) and its state' })
 export class TokenView {
@@ -57,18 +59,22 @@ export class TokenView {
   updatedAt: Date;
 
   @Authorized('operator', 'admin')
+  @UseMiddleware(RecordSecretRead)
   @Field(() => String, { nullable: true, description: 'operator and admin' })
   accessToken: string | null;
 
   @Authorized('admin')
+  @UseMiddleware(RecordSecretRead)
   @Field(() => String, { nullable: true, description: 'admin' })
   refreshToken: string | null;
 
   @Authorized('admin')
+  @UseMiddleware(RecordSecretRead)
   @Field(() => String, { nullable: true, description: 'admin' })
   clientSecret: string | null;
 
   @Authorized('admin')
+  @UseMiddleware(RecordSecretRead)
   @Field(() => String, { nullable: true, description: 'admin' })
   grantToken: string | null;
 

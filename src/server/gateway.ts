@@ -6,6 +6,7 @@ import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import cors from 'cors';
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import { GraphQLError, type ValidationContext } from 'graphql';
+import { AuditTrail } from '../audit/audit-trail';
 import type { Config } from '../config';
 import { loadEncryptionKeys } from '../crypto/key-file';
 import { Keyring } from '../crypto/keyring';
@@ -16,10 +17,13 @@ import { RefreshEngine } from '../oauth/refresh-engine';
 import { RefreshScheduler } from '../oauth/refresh-scheduler';
 import type { GatewayContext } from '../resolvers/context.type';
 import { gatewaySchema } from '../resolvers/schema';
+import { SecretReads, secretReadsPlugin } from '../resolvers/secret-reads';
 import { TokenService } from '../services/token.service';
 import { instrumentStore } from '../stores/instrumented-store';
 import { openStore, type StoreOptions } from '../stores/open-store';
 import type { TokenStore } from '../stores/token-store';
+import { NO_TOKEN_EVENTS, WebhookNotifier, type TokenEvents } from '../webhooks/token-events';
+import { WebhookSender } from '../webhooks/webhook-sender';
 import { loadApiKeys, type ApiKeys } from './api-keys';
 import { createErrorFormatter } from './error-format';
 import { Metrics } from './metrics';
@@ -40,6 +44,10 @@ export interface Gateway {
   readonly scheduler: RefreshScheduler;
   readonly metrics: Metrics;
   readonly logger: Logger;
+  /** The audit trail (batched secret reads, pruning, the `auditLog` query). */
+  readonly audit: AuditTrail;
+  /** Webhook deliveries; null when `TOKENGATE_WEBHOOK_URL` is unset. */
+  readonly webhooks: WebhookSender | null;
   readonly state: GatewayPhase;
   /** Stops the background task, Apollo and the store. Idempotent. */
   close(): Promise<void>;
@@ -88,9 +96,16 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
     onAttempt: ({ kind, outcome, durationMs }) => metrics.upstreamDuration.observe({ kind, outcome }, durationMs / 1000),
   });
   const refreshAheadMs = config.refreshAheadSeconds * 1000;
-  const engine = new RefreshEngine({ store, client, policy, logger, metrics, refreshAheadMs, leaseMs });
+  const audit = new AuditTrail({ store, logger, retentionDays: config.auditRetentionDays, registry: metrics.registry });
+  const webhooks = config.webhook
+    ? new WebhookSender({ ...config.webhook, logger: logger.child({ component: 'webhooks' }), registry: metrics.registry })
+    : null;
+  const events: TokenEvents = webhooks
+    ? new WebhookNotifier({ store, sender: webhooks, logger, refreshAheadMs, failingAfterMs: config.webhook!.failingAfterSeconds * 1000 })
+    : NO_TOKEN_EVENTS;
+  const engine = new RefreshEngine({ store, client, policy, logger, metrics, refreshAheadMs, leaseMs, events });
   const scheduler = new RefreshScheduler({ store, engine, logger, intervalMs: config.refreshCheckSeconds * 1000, refreshAheadMs });
-  const tokens = new TokenService(store, policy, engine, refreshAheadMs);
+  const tokens = new TokenService(store, policy, engine, refreshAheadMs, events);
 
   const apollo = new ApolloServer<GatewayContext>({
     schema: gatewaySchema(),
@@ -105,13 +120,14 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
       maxDepthRule({ n: config.maxQueryDepth, ignoreIntrospection: false, propagateOnRejection: false, onReject: [reportTo] }),
       maxAliasesRule({ n: config.maxAliases, propagateOnRejection: false, onReject: [reportTo] }),
     ],
-    plugins: [ApolloServerPluginLandingPageDisabled(), queryCostPlugin(config.maxQueryCost), observabilityPlugin(metrics)],
+    plugins: [ApolloServerPluginLandingPageDisabled(), queryCostPlugin(config.maxQueryCost), observabilityPlugin(metrics), secretReadsPlugin()],
     logger: apolloLogger(logger),
   });
   await apollo.start();
 
-  const app = buildHttpApp({ config, apollo, apiKeys: apiKeys.keys, tokens, store, metrics, logger });
+  const app = buildHttpApp({ config, apollo, apiKeys: apiKeys.keys, tokens, audit, store, metrics, logger });
   scheduler.start();
+  audit.start();
 
   let state: GatewayPhase = { phase: 'serving' };
   let closing: Promise<void> | null = null;
@@ -123,6 +139,8 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
     scheduler,
     metrics,
     logger,
+    audit,
+    webhooks,
     get state() {
       return state;
     },
@@ -131,6 +149,8 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
         state = { phase: 'stopping' };
         await scheduler.stop();
         await apollo.stop();
+        await webhooks?.close();
+        await audit.close();
         await store.close();
         state = { phase: 'stopped' };
       })();
@@ -157,13 +177,14 @@ interface HttpAppParts {
   apollo: ApolloServer<GatewayContext>;
   apiKeys: ApiKeys;
   tokens: TokenService;
+  audit: AuditTrail;
   store: TokenStore;
   metrics: Metrics;
   logger: Logger;
 }
 
 /** The HTTP routes: `/healthz`, `/readyz`, `/metrics`, and `/graphql` (API and playground). */
-function buildHttpApp({ config, apollo, apiKeys, tokens, store, metrics, logger }: HttpAppParts): Express {
+function buildHttpApp({ config, apollo, apiKeys, tokens, audit, store, metrics, logger }: HttpAppParts): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
@@ -220,7 +241,7 @@ function buildHttpApp({ config, apollo, apiKeys, tokens, store, metrics, logger 
             extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers: new HeaderMap([['www-authenticate', 'Bearer']]) } } as unknown as Record<string, unknown>,
           });
         }
-        return { principal, requestId: res.locals.requestId as string, receivedAt: res.locals.receivedAt as Date, logger: reqLogger, tokens };
+        return { principal, requestId: res.locals.requestId as string, receivedAt: res.locals.receivedAt as Date, logger: reqLogger, tokens, audit, secretReads: new SecretReads() };
       },
     }),
   );

@@ -1,9 +1,14 @@
+import { systemActor, type AuditActor } from '../audit/audit';
 import { badInput, ServiceError, TokenStoreError } from '../errors';
 import type { AccountsUrlPolicy } from '../oauth/accounts-url-policy';
 import { AccountsUrlNotAllowedError } from '../oauth/oauth-errors';
 import type { Token, TokenInput, TokenMatch, TokenPage } from '../stores/token';
 import type { TokenStore } from '../stores/token-store';
 import type { RefreshEngine } from '../oauth/refresh-engine';
+import { NO_TOKEN_EVENTS, type TokenEvents } from '../webhooks/token-events';
+
+/** The actor of calls that name none. */
+const UNNAMED = systemActor('service');
 
 /** The largest `expiresIn` accepted: ten years, in seconds. */
 const MAX_EXPIRES_IN = 10 * 365 * 24 * 3600;
@@ -23,6 +28,8 @@ export class TokenService {
     private readonly engine: RefreshEngine,
     /** The refresh-ahead window, for the status of a token. */
     readonly refreshAheadMs: number,
+    /** Told when a save re-authorizes a `FAILED` token (webhooks). */
+    private readonly events: TokenEvents = NO_TOKEN_EVENTS,
   ) {}
 
   findToken(match: TokenMatch): Promise<Token | null> {
@@ -42,8 +49,9 @@ export class TokenService {
    * else the data center of `apiDomain`, else the default) and refuses one
    * outside the allow-list. New credentials (an access, refresh or grant
    * token) clear a `FAILED` state: the token has been re-authorized.
+   * Records a `SAVE` entry by `actor` (action `IMPORT` where `action` says so) in the same transaction.
    */
-  async saveToken(input: ApiTokenInput): Promise<Token> {
+  async saveToken(input: ApiTokenInput, actor: AuditActor = UNNAMED, action: 'SAVE' | 'IMPORT' = 'SAVE'): Promise<Token> {
     const { expiresIn, ...rest } = input;
     const write: TokenInput = { ...rest };
     if (expiresIn !== undefined && expiresIn !== null) {
@@ -56,8 +64,11 @@ export class TokenService {
       write.failedAt = null;
       write.lastError = null;
     }
-    return this.store.saveToken(write, {
-      complete: (token) => {
+    let wasFailed = false;
+    const saved = await this.store.saveToken(write, {
+      audit: { action, actor },
+      complete: (token, existing) => {
+        wasFailed = existing?.failedAt != null;
         if (token.accountsUrl !== null) return;
         try {
           token.accountsUrl = this.policy.resolve({ apiDomain: token.apiDomain ?? undefined });
@@ -67,24 +78,26 @@ export class TokenService {
         }
       },
     });
+    if (wasFailed && saved.failedAt === null) this.events.recovered(saved);
+    return saved;
   }
 
-  deleteToken(id: string): Promise<boolean> {
-    return this.store.deleteToken(id);
+  deleteToken(id: string, actor: AuditActor = UNNAMED): Promise<boolean> {
+    return this.store.deleteToken(id, { audit: { action: 'DELETE', actor } });
   }
 
-  deleteTokens(): Promise<number> {
-    return this.store.deleteTokens();
+  deleteTokens(actor: AuditActor = UNNAMED): Promise<number> {
+    return this.store.deleteTokens({ audit: { action: 'DELETE_ALL', actor } });
   }
 
   /** Gets a new access token (see `RefreshEngine.refresh`); `arrivedAt` is when the caller's request came in. */
-  refresh(id: string, force: boolean, arrivedAt?: Date): Promise<Token> {
-    return this.engine.refresh(id, { force, trigger: 'api', arrivedAt });
+  refresh(id: string, force: boolean, arrivedAt?: Date, actor: AuditActor = UNNAMED): Promise<Token> {
+    return this.engine.refresh(id, { force, trigger: 'api', arrivedAt, actor });
   }
 
   /** Revokes the refresh token at the provider, then deletes the token. */
-  revokeToken(id: string): Promise<boolean> {
-    return this.engine.revoke(id);
+  revokeToken(id: string, actor: AuditActor = UNNAMED): Promise<boolean> {
+    return this.engine.revoke(id, actor);
   }
 
   private allowed(url: string): string {

@@ -1,0 +1,55 @@
+import type { ApolloServerPlugin } from '@apollo/server';
+import type { MiddlewareFn } from 'type-graphql';
+import type { AuditActor } from '../audit/audit';
+import type { GatewayContext } from './context.type';
+
+/** The secret fields one request returned, by token id. */
+export class SecretReads {
+  private readonly byToken = new Map<string, Set<string>>();
+
+  add(tokenId: string, field: string): void {
+    let fields = this.byToken.get(tokenId);
+    if (!fields) this.byToken.set(tokenId, (fields = new Set()));
+    fields.add(field);
+  }
+
+  /** Each token with the fields read, sorted. */
+  entries(): Array<{ tokenId: string; fields: string[] }> {
+    return [...this.byToken].map(([tokenId, fields]) => ({ tokenId, fields: [...fields].sort() }));
+  }
+}
+
+/**
+ * On a secret field of `Token`: after the role check passed and the field
+ * resolved to a value, notes that this request read it. A field that was
+ * refused (`FORBIDDEN`) or is null disclosed nothing and is not noted.
+ */
+export const RecordSecretRead: MiddlewareFn<GatewayContext> = async ({ root, info, context }, next) => {
+  const value: unknown = await next();
+  const id = (root as { id?: unknown })?.id;
+  if (value !== null && value !== undefined && typeof id === 'string') context.secretReads?.add(id, info.fieldName);
+  return value;
+};
+
+/** The actor of an API request, for the audit trail: role, key name, request id (never the key). */
+export const actorOf = (ctx: Pick<GatewayContext, 'principal' | 'requestId'>): AuditActor => ({ role: ctx.principal.role, name: ctx.principal.keyName, requestId: ctx.requestId });
+
+/**
+ * When a response leaves, records one `READ_SECRET` audit entry per token
+ * whose secrets it carried, naming the fields (asynchronously, batched by
+ * the `AuditTrail`: the response does not wait for it).
+ */
+export function secretReadsPlugin(): ApolloServerPlugin<GatewayContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async willSendResponse({ contextValue }) {
+          const reads = contextValue?.secretReads?.entries();
+          if (!reads || reads.length === 0 || !contextValue.audit) return;
+          const actor = actorOf(contextValue);
+          for (const { tokenId, fields } of reads) contextValue.audit.record({ action: 'READ_SECRET', actor, tokenId, fields });
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,101 @@
+import { systemActor, type AuditAction } from '../audit/audit';
+import type { Logger } from '../logger';
+import type { Token } from '../stores/token';
+import type { TokenStore } from '../stores/token-store';
+import { tokenEvent, type WebhookEvent } from './webhook-event';
+import type { WebhookSender } from './webhook-sender';
+
+/**
+ * What the refresh engine and the token service report about a token's
+ * health. Every method returns at once: whatever it does runs in the
+ * background and never fails the caller.
+ */
+export interface TokenEvents {
+  /** The token just became `FAILED` (a permanent refusal was stored). */
+  failed(token: Token): void;
+  /** A `FAILED` token was just saved with new credentials or refreshed successfully. */
+  recovered(token: Token): void;
+  /** A refresh of the token just failed transiently (its audit entry is written or being written). */
+  refreshUnavailable(token: Token, reason: string): void;
+}
+
+/** Reports nowhere (no webhook configured). */
+export const NO_TOKEN_EVENTS: TokenEvents = { failed: () => undefined, recovered: () => undefined, refreshUnavailable: () => undefined };
+
+export interface WebhookNotifierOptions {
+  store: TokenStore;
+  sender: WebhookSender;
+  logger: Logger;
+  refreshAheadMs: number;
+  /** `token.refresh_failing` once transient failures have lasted this long. */
+  failingAfterMs: number;
+}
+
+const WEBHOOKS = systemActor('webhooks');
+/** Audit entries looked at, newest first, to find where a run of transient failures began. */
+const SCAN_PAGES = 10;
+const SCAN_PAGE = 200;
+
+/**
+ * Turns token events into webhook events, and notes each one it queues in
+ * the audit trail (`NOTIFY`, detail = the event type).
+ *
+ * "Failing transiently for longer than N seconds" is read from the audit
+ * trail, which every gateway process writes to: the run of `REFRESH`
+ * entries with outcome `UNAVAILABLE` since the last other refresh outcome
+ * began at `failingSince`. Once `now - failingSince` passes the threshold,
+ * the first process to see it queues `token.refresh_failing`, unless a
+ * `NOTIFY` of it was recorded since `failingSince` — so one run of failures
+ * makes one event, whichever processes fail it. (Two processes deciding in
+ * the same instant make two deliveries with the same event id.)
+ */
+export class WebhookNotifier implements TokenEvents {
+  private readonly checking = new Set<string>();
+
+  constructor(private readonly o: WebhookNotifierOptions) {}
+
+  failed(token: Token): void {
+    void this.emit(tokenEvent('token.failed', token, this.o.refreshAheadMs, `failed@${token.failedAt?.getTime() ?? token.version}`));
+  }
+
+  recovered(token: Token): void {
+    void this.emit(tokenEvent('token.recovered', token, this.o.refreshAheadMs, `v${token.version}`));
+  }
+
+  refreshUnavailable(token: Token, reason: string): void {
+    if (this.checking.has(token.id)) return;
+    this.checking.add(token.id);
+    void this.checkFailing(token, reason)
+      .catch((err: unknown) => this.o.logger.warn({ tokenId: token.id, err: { name: (err as Error)?.name, code: (err as { code?: unknown })?.code } }, 'could not check how long refreshes have been failing'))
+      .finally(() => this.checking.delete(token.id));
+  }
+
+  private async checkFailing(token: Token, reason: string): Promise<void> {
+    let since: Date | null = null;
+    let notified = false;
+    let after: string | null = null;
+    scan: for (let page = 0; page < SCAN_PAGES; page++) {
+      const entries = await this.o.store.listAudit({ first: SCAN_PAGE, after, tokenId: token.id, actions: ['REFRESH', 'NOTIFY'] satisfies AuditAction[] });
+      for (const e of entries.nodes) {
+        if (e.action === 'NOTIFY') {
+          if (e.detail === 'token.refresh_failing') notified = true;
+          continue;
+        }
+        if (e.outcome !== 'UNAVAILABLE') break scan;
+        since = e.at;
+      }
+      if (!entries.hasNextPage) break;
+      after = entries.endCursor;
+    }
+    if (!since || notified || Date.now() - since.getTime() < this.o.failingAfterMs) return;
+    await this.emit(tokenEvent('token.refresh_failing', token, this.o.refreshAheadMs, `since@${since.getTime()}`, { failingSince: since.toISOString(), reason }));
+  }
+
+  /** Queues the event; resolves once its `NOTIFY` entry is written (or failed to be, logged). */
+  private async emit(event: WebhookEvent): Promise<void> {
+    if (!this.o.sender.send(event)) return;
+    await this.o.store
+      .appendAudit([{ action: 'NOTIFY', actor: WEBHOOKS, tokenId: event.token.id, detail: event.type }])
+      .catch(() => this.o.logger.warn({ tokenId: event.token.id, type: event.type }, 'could not record a webhook event in the audit trail'));
+  }
+}
