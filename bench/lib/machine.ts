@@ -27,6 +27,27 @@ function cpuModel(): string {
   return os.cpus()[0]?.model ?? 'unknown';
 }
 
+/**
+ * The pid of the MariaDB server the benchmarks use (from its `@@pid_file`),
+ * when it runs on this machine; null otherwise. Other MariaDB servers on the
+ * machine (tests start their own) are not counted.
+ */
+export async function mariadbPid(): Promise<number | null> {
+  try {
+    const conn = await mysql.createConnection({ uri: MYSQL_ADMIN_URL, connectTimeout: 3000 });
+    try {
+      const [rows] = await conn.query('SELECT @@pid_file AS f');
+      const file = (rows as Array<{ f: string }>)[0]!.f;
+      const pid = Number(fs.readFileSync(file, 'utf8').trim());
+      return Number.isInteger(pid) && fs.existsSync(`/proc/${pid}/stat`) ? pid : null;
+    } finally {
+      await conn.end();
+    }
+  } catch {
+    return null;
+  }
+}
+
 export async function describeMachine(): Promise<Machine> {
   const db = new Database(':memory:');
   const sqlite = (db.prepare('SELECT sqlite_version() AS v').get() as { v: string }).v;

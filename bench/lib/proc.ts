@@ -35,19 +35,13 @@ export function statusKb(pid: number, field: 'VmHWM' | 'VmRSS'): number {
   return Number(m[1]);
 }
 
-/** Pids of processes whose command name is one of `names` (e.g. the MariaDB server). */
-export function pidsByName(names: string[]): number[] {
-  const out: number[] = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const comm = fs.readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
-      if (names.includes(comm)) out.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
+/** CPU seconds of a process, or null when it cannot be read (gone, another machine). */
+export function cpuSecondsOrNull(pid: number): number | null {
+  try {
+    return cpuSeconds(pid);
+  } catch {
+    return null;
   }
-  return out;
 }
 
 /** The 1-minute load average. */

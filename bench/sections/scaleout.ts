@@ -14,7 +14,8 @@
  */
 import type { BenchContext } from '../lib/context';
 import { describeLoad, runLoad, type LoadResult } from '../lib/load';
-import { cpuSeconds, pidsByName } from '../lib/proc';
+import { mariadbPid } from '../lib/machine';
+import { cpuSeconds, cpuSecondsOrNull } from '../lib/proc';
 import { figure } from '../lib/report';
 import { median, round } from '../lib/stats';
 import { BY_ID, floorBody, verifyFloor } from './http';
@@ -38,24 +39,24 @@ export async function scaleoutSection(ctx: BenchContext): Promise<void> {
   log(`scaleout: two gateway processes on one MariaDB database (${ds.size.toLocaleString('en-US')} tokens)`);
   const a = await ctx.startGateway('scale-a', ds.gatewayEnv);
   const b = await ctx.startGateway('scale-b', ds.gatewayEnv);
-  const mariadb = pidsByName(['mariadbd', 'mysqld']);
-  const mariadbCpu = () => mariadb.reduce((s, pid) => s + cpuSeconds(pid), 0);
+  const dbPid = await mariadbPid();
+  const mariadbCpu = () => (dbPid === null ? null : cpuSecondsOrNull(dbPid));
   const body = BY_ID.body(ds);
   try {
-    const load = (url: string, connections: number, seconds = options.runSeconds) =>
-      runLoad({ url, connections, seconds, body, verify: BY_ID.verify, apiKey: ctx.keys.viewer });
+    const load = (gw: { url: string; pid: number }, connections: number, seconds = options.runSeconds) =>
+      runLoad({ url: gw.url, pid: gw.pid, connections, seconds, body, verify: BY_ID.verify, apiKey: ctx.keys.viewer });
     const warm = Math.max(1, Math.round(options.runSeconds / 2));
     for (const gw of [a, b]) {
       await runLoad({ url: gw.url, connections: options.connections, seconds: 1, body: floorBody, verify: verifyFloor, apiKey: ctx.keys.viewer });
-      await load(gw.url, options.connections, warm);
+      await load(gw, options.connections, warm);
     }
 
     const measure = async (processes: 1 | 2): Promise<Run> => {
       const cpu0 = cpuSeconds(a.pid) + cpuSeconds(b.pid);
-      const db0 = mariadb.length ? mariadbCpu() : 0;
-      const loads = processes === 1 ? [await load(a.url, options.connections)] : await Promise.all([load(a.url, Math.ceil(options.connections / 2)), load(b.url, Math.floor(options.connections / 2))]);
+      const db0 = mariadbCpu();
+      const loads = processes === 1 ? [await load(a, options.connections)] : await Promise.all([load(a, Math.ceil(options.connections / 2)), load(b, Math.floor(options.connections / 2))]);
       const cpu1 = cpuSeconds(a.pid) + cpuSeconds(b.pid);
-      const db1 = mariadb.length ? mariadbCpu() : 0;
+      const db1 = mariadbCpu();
       for (const l of loads) if (l.failures > 0) throw new Error(`scaleout: ${l.failures} requests failed (e.g. ${l.sample})`);
       const requests = loads.reduce((s, l) => s + l.totalRequests, 0);
       return {
@@ -63,7 +64,7 @@ export async function scaleoutSection(ctx: BenchContext): Promise<void> {
         rps: round(loads.reduce((s, l) => s + l.rps, 0)),
         requests,
         gatewayCpuUsPerRequest: round(((cpu1 - cpu0) / requests) * 1e6, 1),
-        mariadbCpuUsPerRequest: mariadb.length ? round(((db1 - db0) / requests) * 1e6, 1) : null,
+        mariadbCpuUsPerRequest: db0 === null || db1 === null ? null : round(((db1 - db0) / requests) * 1e6, 1),
         loads,
       };
     };
@@ -110,7 +111,7 @@ export async function scaleoutSection(ctx: BenchContext): Promise<void> {
         detail: { pairs: pairs.map((p) => ({ one: { ...p.one, loads: undefined }, two: { ...p.two, loads: undefined } })) },
       }),
     );
-    if (mariadb.length) {
+    if (pairs.every((p) => p.one.mariadbCpuUsPerRequest !== null && p.two.mariadbCpuUsPerRequest !== null)) {
       ctx.add(
         figure({
           id: 'scaleout.mariadbCpuPerRequest',
