@@ -10,8 +10,8 @@
 module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test/reliability'],
-  // Not `*.test.ts`: `npm test` (jest.config.js) must not pick these up.
-  testMatch: ['**/*.reliability.ts'],
+  // jest.config.js (npm test) ignores this directory.
+  testMatch: ['**/*.test.ts'],
   transform: {
     // Type checking is done by `tsc --noEmit`; ts-jest only transpiles.
     '^.+\\.ts$': ['ts-jest', { diagnostics: false, tsconfig: 'tsconfig.test.json' }],
