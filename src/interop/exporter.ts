@@ -1,0 +1,37 @@
+import type { Token } from '../stores/token';
+import type { TokenStore } from '../stores/token-store';
+import { writeZohoCsv, type CsvWriteResult } from './zoho-csv';
+
+/** Every token of a store, a page at a time (never all in memory at once). */
+export async function* allTokens(store: TokenStore, pageSize = 1000): AsyncGenerator<Token> {
+  let after: string | null = null;
+  for (;;) {
+    const page = await store.listTokens(pageSize, after);
+    yield* page.nodes;
+    if (!page.hasNextPage) return;
+    after = page.endCursor;
+  }
+}
+
+/**
+ * Exports every token of `store` as a Zoho `FileStore` CSV in the 10-column
+ * form (see `writeZohoCsv`): plaintext secrets, in a file of mode 0600.
+ */
+export async function exportZohoCsv(
+  store: TokenStore,
+  file: string,
+  options: { overwrite?: boolean; onProgress?: (done: number, total: number) => void } = {},
+): Promise<CsvWriteResult> {
+  const total = (await store.listTokens(1)).totalCount;
+  let last = 0;
+  return writeZohoCsv(file, allTokens(store), {
+    overwrite: options.overwrite,
+    onToken: (count) => {
+      const now = Date.now();
+      if (now - last >= 100 || count === total) {
+        last = now;
+        options.onProgress?.(count, total);
+      }
+    },
+  });
+}
