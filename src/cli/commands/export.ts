@@ -1,0 +1,38 @@
+import { exportZohoCsv } from '../../interop/exporter';
+import { ZohoFormatError } from '../../interop/zoho-format';
+import { configFrom, describeStore, openConfiguredStore } from '../configured-store';
+import { CliError } from '../errors';
+import { println, type CliIo } from '../io';
+import { Progress } from '../progress';
+
+export interface ExportCommandOptions {
+  format: 'zoho-csv';
+  force?: boolean;
+}
+
+/**
+ * `tokengate export --format zoho-csv FILE`: every token of the configured
+ * store as a Zoho `FileStore` CSV (10-column form), with mode 0600. The file
+ * holds the secrets in plaintext, and the summary says so.
+ */
+export async function exportCommand(file: string, options: ExportCommandOptions, io: CliIo): Promise<void> {
+  const config = configFrom(io.env);
+  const store = await openConfiguredStore(config, { mustExist: true });
+  const progress = new Progress(io.stderr);
+  try {
+    const result = await exportZohoCsv(store, file, { overwrite: options.force, onProgress: (done, total) => progress.update('exporting', done, total) });
+    progress.end();
+    if (result.quotedRows > 0) {
+      println(io.stderr, `tokengate: warning: ${result.quotedRows} row${result.quotedRows === 1 ? ' holds' : 's hold'} a value with a comma, quote or line break, written quoted: Zoho's Python SDK reads them, its TypeScript and Node SDKs cannot`);
+    }
+    println(io.stdout, `exported ${result.count} token${result.count === 1 ? '' : 's'} from ${describeStore(config)} to ${file} (mode 0600): the file holds plaintext secrets — keep it private and delete it when done`);
+  } catch (err) {
+    progress.end();
+    if (err instanceof ZohoFormatError) throw new CliError(err.message);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR' || code === 'ENOTDIR') throw new CliError(`cannot write ${file} (${code})`);
+    throw err;
+  } finally {
+    await store.close();
+  }
+}

@@ -1,0 +1,68 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { exportCommand } from './commands/export';
+import { importCommand } from './commands/import';
+import { migrateCommand } from './commands/migrate';
+import { serveCommand } from './commands/serve';
+import { tokenCommand } from './commands/token';
+import type { CliIo } from './io';
+
+const positiveInt = (name: string) => (v: string) => {
+  if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 256) throw new InvalidArgumentError(`${name} must be a whole number from 1 to 256`);
+  return Number(v);
+};
+
+/**
+ * The `tokengate` command line. Commands that touch the store read the same
+ * environment as the gateway (`TOKENGATE_STORE`, `TOKENGATE_DATA_DIR`,
+ * `TOKENGATE_MYSQL_URL`, `TOKENGATE_ENCRYPTION_KEY`, …) and so use the same
+ * store and key; `token` talks to a running gateway over its API.
+ */
+export function buildProgram(io: CliIo, version: string): Command {
+  const program = new Command('tokengate')
+    .description('A self-hosted OAuth token gateway for Zoho CRM')
+    .version(version, '-V, --version')
+    .showHelpAfterError('(run tokengate --help for usage)')
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .exitOverride();
+
+  program
+    .command('serve')
+    .description('run the gateway (what npm start runs), configured by the TOKENGATE_* environment')
+    .action(() => serveCommand(io));
+
+  program
+    .command('migrate')
+    .description("create or upgrade the configured store's tables (the gateway also does it at every start)")
+    .action(() => migrateCommand(io));
+
+  program
+    .command('import')
+    .description("import tokens kept by Zoho's SDKs: a FileStore CSV or a DBStore table (all rows or none; Zoho's ids kept; secrets encrypted)")
+    .argument('[file]', 'the FileStore CSV (--format zoho-csv), e.g. sdk_tokens.txt')
+    .addOption(new Option('--format <format>', 'what to read').choices(['zoho-csv', 'zoho-db']).makeOptionMandatory())
+    .addOption(new Option('--url <url>', 'the DBStore database, mysql://user:password@host:3306/zohooauth (--format zoho-db)').env('TOKENGATE_IMPORT_URL'))
+    .option('--table <name>', 'the DBStore table (--format zoho-db)', 'oauthtoken')
+    .option('--skip-invalid', 'import the valid rows and list the invalid ones, instead of importing nothing')
+    .option('--dry-run', 'check and compare only; write nothing')
+    .option('--concurrency <n>', 'store writes in flight at once', positiveInt('--concurrency'))
+    .action((file: string | undefined, options) => importCommand(file, options, io));
+
+  program
+    .command('export')
+    .description("export every token as a Zoho FileStore CSV (10 columns, mode 0600; it holds plaintext secrets)")
+    .argument('<file>', 'the file to write')
+    .addOption(new Option('--format <format>', 'what to write').choices(['zoho-csv']).makeOptionMandatory())
+    .option('--force', 'replace the file if it exists')
+    .action((file: string, options) => exportCommand(file, options, io));
+
+  program
+    .command('token')
+    .description('print a valid access token of a token (refreshed first if needed), for shell scripts; needs a running gateway')
+    .requiredOption('--id <id>', 'the token id')
+    .addOption(new Option('--url <url>', 'the gateway').env('TOKENGATE_URL').default('http://127.0.0.1:4000'))
+    .option('--api-key-file <file>', 'a file holding the API key (default: the TOKENGATE_API_KEY variable)')
+    .option('--force', 'refresh even when the access token is still valid')
+    .action((options) => tokenCommand(options, io));
+
+  return program;
+}
