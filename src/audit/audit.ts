@@ -73,7 +73,7 @@ export interface AuditEvent {
 
 /** A recorded entry. */
 export interface AuditEntry {
-  /** Increasing; the listing is newest first. */
+  /** Increasing in the order entries are written (reads are written in batches, a little after they happen). */
   id: string;
   at: Date;
   action: AuditAction;
@@ -88,7 +88,7 @@ export interface AuditEntry {
   count: number;
 }
 
-/** A page of the audit trail, newest first. */
+/** A page of the audit trail, newest first (by `at`, then `id`). */
 export interface AuditPage {
   nodes: AuditEntry[];
   /** Opaque; pass as `after` for the next (older) page. Null on an empty page. */
@@ -142,17 +142,17 @@ export function normalizeEvent(event: AuditEvent, defaults: { tokenId?: string |
   };
 }
 
-const CURSOR_PREFIX = 'a1:';
+const CURSOR_PREFIX = 'a2:';
 
-export function encodeAuditCursor(id: string): string {
-  return Buffer.from(CURSOR_PREFIX + id, 'utf8').toString('base64url');
+/** The cursor that points after an entry (the listing is by time, then id, newest first). */
+export function encodeAuditCursor(entry: Pick<AuditEntry, 'id' | 'at'>): string {
+  return Buffer.from(`${CURSOR_PREFIX}${entry.at.getTime()}:${entry.id}`, 'utf8').toString('base64url');
 }
 
-/** @returns the entry id the cursor points after, or null when it is not one `encodeAuditCursor` made. */
-export function decodeAuditCursor(cursor: string): string | null {
+/** @returns the position the cursor points after, or null when it is not one `encodeAuditCursor` made. */
+export function decodeAuditCursor(cursor: string): { atMs: number; id: number } | null {
   if (typeof cursor !== 'string' || cursor.length === 0 || cursor.length > 100 || !/^[A-Za-z0-9_-]+$/.test(cursor)) return null;
   const text = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!text.startsWith(CURSOR_PREFIX)) return null;
-  const id = text.slice(CURSOR_PREFIX.length);
-  return /^[1-9][0-9]{0,18}$/.test(id) ? id : null;
+  const m = /^a2:(\d{1,15}):([1-9]\d{0,15})$/.exec(text);
+  return m ? { atMs: Number(m[1]), id: Number(m[2]) } : null;
 }

@@ -5,9 +5,10 @@ import type { SqlDialect } from '../stores/sql/sql-dialect';
 export const auditTableOf = (table: string) => `${table}_audit`;
 
 /**
- * The audit trail (`src/audit/audit.ts`): one row per recorded action, newest
- * last. No secret ever lands here (field names only). Indexed by token (the
- * `auditLog(tokenId:)` query walks it newest first) and by time (pruning).
+ * The audit trail (`src/audit/audit.ts`): one row per recorded action. No
+ * secret ever lands here (field names only). Listed by time, newest first
+ * (then by id); indexed by token and time (`auditLog(tokenId:)`) and by time
+ * (the whole listing, and pruning). Both indexes end with the primary key.
  */
 export function auditLogMigration(dialect: SqlDialect, table: string): new () => MigrationInterface {
   const name = 'AuditLog1767225600000';
@@ -34,7 +35,7 @@ export function auditLogMigration(dialect: SqlDialect, table: string): new () =>
       ].join(', ') +
       ')' +
       (mysql ? ' ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin' : ''),
-    `CREATE INDEX ${q(`ix_${audit}_token`)} ON ${t} (${q('token_id')}, ${q('id')})`,
+    `CREATE INDEX ${q(`ix_${audit}_token`)} ON ${t} (${q('token_id')}, ${q('occurred_at')})`,
     `CREATE INDEX ${q(`ix_${audit}_at`)} ON ${t} (${q('occurred_at')})`,
   ];
   const migration = class implements MigrationInterface {

@@ -189,28 +189,27 @@ export class MemoryTokenStore implements TokenStore {
   async listAudit(query: AuditQuery): Promise<AuditPage> {
     return this.guard('listAudit', () => {
       const first = validateAuditPage(query.first);
-      let before = Infinity;
+      let cursor: { atMs: number; id: number } | null = null;
       if (query.after !== undefined && query.after !== null) {
-        const id = decodeAuditCursor(query.after);
-        if (id === null) throw new TokenStoreError('listAudit', 'INVALID_INPUT', 'the cursor is not one this API returned');
-        before = Number(id);
+        cursor = decodeAuditCursor(query.after);
+        if (cursor === null) throw new TokenStoreError('listAudit', 'INVALID_INPUT', 'the cursor is not one this API returned');
       }
       const tokenId = query.tokenId ?? null;
       if (tokenId !== null) validateId(tokenId, 'listAudit');
       const actions = query.actions && query.actions.length > 0 ? new Set(query.actions) : null;
-      const nodes: AuditEntry[] = [];
-      let hasNextPage = false;
-      for (let i = this.audit.length - 1; i >= 0; i--) {
-        const e = this.audit[i]!;
-        if (Number(e.id) >= before || (tokenId !== null && e.tokenId !== tokenId) || (actions && !actions.has(e.action))) continue;
-        if (nodes.length === first) {
-          hasNextPage = true;
-          break;
-        }
-        nodes.push({ ...e, at: new Date(e.at), fields: [...e.fields] });
-      }
+      // Newest first by time, then id (as the SQL stores): batched reads are written after the fact.
+      const key = (e: AuditEntry): [number, number] => [e.at.getTime(), Number(e.id)];
+      const before = (e: AuditEntry) => {
+        if (!cursor) return true;
+        const [at, id] = key(e);
+        return at < cursor.atMs || (at === cursor.atMs && id < cursor.id);
+      };
+      const matching = this.audit
+        .filter((e) => (tokenId === null || e.tokenId === tokenId) && (!actions || actions.has(e.action)) && before(e))
+        .sort((a, b) => b.at.getTime() - a.at.getTime() || Number(b.id) - Number(a.id));
+      const nodes = matching.slice(0, first).map((e) => ({ ...e, at: new Date(e.at), fields: [...e.fields] }));
       const last = nodes[nodes.length - 1];
-      return { nodes, endCursor: last ? encodeAuditCursor(last.id) : null, hasNextPage };
+      return { nodes, endCursor: last ? encodeAuditCursor(last) : null, hasNextPage: matching.length > first };
     });
   }
 

@@ -280,16 +280,16 @@ export class SqlTokenStore implements TokenStore {
         params.push(...query.actions);
       }
       if (query.after !== undefined && query.after !== null) {
-        const afterId = decodeAuditCursor(query.after);
-        if (afterId === null) throw new TokenStoreError('listAudit', 'INVALID_INPUT', 'the cursor is not one this API returned');
-        terms.push('id < ?');
-        params.push(Number(afterId));
+        const cursor = decodeAuditCursor(query.after);
+        if (cursor === null) throw new TokenStoreError('listAudit', 'INVALID_INPUT', 'the cursor is not one this API returned');
+        terms.push('(occurred_at < ? OR (occurred_at = ? AND id < ?))');
+        params.push(cursor.atMs, cursor.atMs, cursor.id);
       }
       const where = terms.length > 0 ? ` WHERE ${terms.join(' AND ')}` : '';
-      const rows = await this.exec.all<AuditRow>(`SELECT ${AUDIT_SELECT} FROM ${this.a}${where} ORDER BY id DESC LIMIT ${first + 1}`, params);
+      const rows = await this.exec.all<AuditRow>(`SELECT ${AUDIT_SELECT} FROM ${this.a}${where} ORDER BY occurred_at DESC, id DESC LIMIT ${first + 1}`, params);
       const nodes = rows.slice(0, first).map(auditEntryOf);
       const last = nodes[nodes.length - 1];
-      return { nodes, endCursor: last ? encodeAuditCursor(last.id) : null, hasNextPage: rows.length > first };
+      return { nodes, endCursor: last ? encodeAuditCursor(last) : null, hasNextPage: rows.length > first };
     });
   }
 
