@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { exportCommand } from './commands/export';
 import { importCommand } from './commands/import';
+import { keysRotateCommand, keysStatusCommand } from './commands/keys';
 import { migrateCommand } from './commands/migrate';
 import { serveCommand } from './commands/serve';
 import { tokenCommand } from './commands/token';
@@ -64,5 +65,22 @@ export function buildProgram(io: CliIo, version: string): Command {
     .option('--force', 'refresh even when the access token is still valid')
     .action((options) => tokenCommand(options, io));
 
+  const keys = program.command('keys').description('the encryption keys: which tokens each holds, and rotation to the newest');
+  keys
+    .command('status')
+    .description('list the configured encryption keys (TOKENGATE_ENCRYPTION_KEY, current first) with their ids and how many tokens each holds')
+    .action(() => keysStatusCommand(io));
+  keys
+    .command('rotate')
+    .description('re-encrypt every stored secret under the current key (the first listed), in batches, while gateways keep serving; resumable')
+    .option('--batch-size <n>', 'tokens per batch (one transaction each)', intIn('--batch-size', 1, 10_000), 100)
+    .option('--pause-ms <ms>', 'pause between batches, to spare a busy database', intIn('--pause-ms', 0, 60_000), 0)
+    .action((options) => keysRotateCommand(options, io));
+
   return program;
 }
+
+const intIn = (name: string, min: number, max: number) => (v: string) => {
+  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new InvalidArgumentError(`${name} must be a whole number from ${min} to ${max}`);
+  return Number(v);
+};

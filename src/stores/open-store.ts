@@ -109,7 +109,8 @@ async function assertKeysMatch(exec: SqlExecutor, dialect: SqlDialect, table: st
   if (rows[0]) {
     throw new KeyMismatchError(
       `the stored tokens were encrypted with key ${rows[0].key_id}, but the configured encryption key is ${ids.join(', ')}: ` +
-        'set TOKENGATE_ENCRYPTION_KEY (or the data directory\'s encryption.key) to the key they were written with',
+        'set TOKENGATE_ENCRYPTION_KEY (or the data directory\'s encryption.key) to the key they were written with' +
+        ' (while rotating keys, list the old key after the new one until tokengate keys rotate has finished)',
     );
   }
 }
