@@ -270,6 +270,10 @@ async function planRow(store: TokenStore, c: Candidate, policy: AccountsUrlPolic
   const input = c.input;
   const target = input.id ? await store.findTokenById(input.id) : lookupRule(input) ? await store.findToken(input) : null;
 
+  // A Zoho id names one user's token: an id stored for another user is a clash of two sources, not an update.
+  if (input.id && target && target.userName !== null && typeof input.userName === 'string' && input.userName !== '' && input.userName !== target.userName) {
+    c.problems.push(`its id is stored for another user_name (id ${target.id})`);
+  }
   // Values unique across tokens must not belong to another stored token.
   for (const [field, column] of UNIQUE) {
     const v = input[field];

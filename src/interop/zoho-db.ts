@@ -89,6 +89,8 @@ export async function* readZohoDbTable(url: string, table = 'oauthtoken'): Async
   let completed = false;
   conn.on('error', () => undefined); // surfaced through the query stream
   try {
+    // Connect first: a query queued on a connection that never opens would wait for ever.
+    await new Promise<void>((resolve, reject) => conn.connect((err) => (err ? reject(describeDbError(err, url, table)) : resolve())));
     const query = conn.query({ sql: `SELECT * FROM ${quoted}`, rowsAsArray: true });
     let columns: Array<ZohoColumn | null> | null = null;
     query.on('fields', (fields: Array<{ name: string }>) => {

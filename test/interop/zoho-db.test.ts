@@ -1,0 +1,109 @@
+/**
+ * Importing a Zoho `DBStore` table from MariaDB: the 10-column table written
+ * by the real TypeScript SDK's `DBStore`, and the older `user_mail` 9- and
+ * 6-column tables, into a tokengate MySQL store (another database).
+ */
+import mysql from 'mysql2/promise';
+import { DBStore } from '@zohocrm/typescript-sdk-8.0/dist/models/authenticator/store/db_store';
+import { importTokens, ImportRejectedError } from '../../src/interop/importer';
+import { readZohoDbTable } from '../../src/interop/zoho-db';
+import { ZohoFormatError } from '../../src/interop/zoho-format';
+import { MemoryTokenStore } from '../../src/stores/memory-token-store';
+import { openStore } from '../../src/stores/open-store';
+import type { TokenStore } from '../../src/stores/token-store';
+import { testKeyring } from '../support/keys';
+import { createScratchDatabase, describeWithMysql, type ScratchDatabase } from '../support/mysql';
+import { sdkToken } from './zoho-sdk-files';
+
+/** The spec's DDL of the SDK's table, and its older forms. */
+export const DBSTORE_DDL = {
+  ten: (t: string) =>
+    `CREATE TABLE ${t} (id varchar(10) NOT NULL, user_name varchar(255), client_id varchar(255), client_secret varchar(255), refresh_token varchar(255), access_token varchar(255), grant_token varchar(255), expiry_time varchar(20), redirect_url varchar(255), api_domain varchar(255), primary key (id))`,
+  nine: (t: string) =>
+    `CREATE TABLE ${t} (id varchar(10) NOT NULL, user_mail varchar(255), client_id varchar(255), client_secret varchar(255), refresh_token varchar(255), access_token varchar(255), grant_token varchar(255), expiry_time varchar(20), redirect_url varchar(255), primary key (id))`,
+  six: (t: string) => `CREATE TABLE ${t} (user_mail varchar(255) NOT NULL, client_id varchar(255), refresh_token varchar(255), access_token varchar(255), grant_token varchar(255), expiry_time varchar(20), primary key (user_mail))`,
+};
+
+/** Fills a scratch database as Zoho's SDKs would have: the TS SDK's DBStore writes `oauthtoken`. */
+export async function fillZohoDatabase(db: ScratchDatabase): Promise<void> {
+  const conn = await mysql.createConnection({ uri: db.url });
+  try {
+    await conn.query(DBSTORE_DDL.ten('oauthtoken'));
+    await conn.query(DBSTORE_DDL.nine('old_nine'));
+    await conn.query(DBSTORE_DDL.six('old_six'));
+    await conn.query(
+      "INSERT INTO old_nine VALUES ('1','nine@example.com','1000.C9','s9','1000.r-nine',NULL,NULL,'1767225600000','https://app.example.com/cb'), ('2','nine2@example.com','1000.C9','s9','1000.r-nine2','1000.a-nine2',NULL,NULL,NULL)",
+    );
+    await conn.query("INSERT INTO old_six VALUES ('six@example.com','1000.C6','1000.r-six','1000.a-six',NULL,'1767225600000')");
+  } finally {
+    await conn.end();
+  }
+  const u = new URL(db.url);
+  const sdkStore = new DBStore(u.hostname, db.name, 'oauthtoken', decodeURIComponent(u.username), decodeURIComponent(u.password), Number(u.port || 3306));
+  await sdkStore.saveToken(sdkToken({ user: 'db1@example.com', refresh: '1000.db-r1', access: '1000.db-a1', expiry: '1767225600000', secret: 'odd,"secret"', apiDomain: 'https://www.zohoapis.eu' }));
+  await sdkStore.saveToken(sdkToken({ user: 'db2@example.com', refresh: '1000.db-r2' }));
+  await sdkStore.saveToken(sdkToken({ grant: '1000.db-grant3' }));
+}
+
+describeWithMysql('importing a Zoho DBStore table (MariaDB)', () => {
+  let zoho: ScratchDatabase;
+  let target: ScratchDatabase;
+  let store: TokenStore;
+
+  beforeAll(async () => {
+    zoho = await createScratchDatabase('tg_zoho');
+    target = await createScratchDatabase('tg_import');
+    await fillZohoDatabase(zoho);
+    store = await openStore({ kind: 'mysql', url: target.url, table: 'oauthtoken', poolSize: 4 }, testKeyring());
+  });
+  afterAll(async () => {
+    await store?.close();
+    await zoho?.drop();
+    await target?.drop();
+  });
+
+  it("imports the SDK's 10-column table keeping its ids, then finds it unchanged", async () => {
+    expect(await importTokens(store, readZohoDbTable(zoho.url, 'oauthtoken'), { concurrency: 4 })).toMatchObject({ imported: 3, updated: 0, unchanged: 0 });
+    expect((await store.findTokenById('1'))!).toMatchObject({
+      userName: 'db1@example.com',
+      clientSecret: 'odd,"secret"',
+      refreshToken: '1000.db-r1',
+      accessToken: '1000.db-a1',
+      expiresAt: new Date(1767225600000),
+      apiDomain: 'https://www.zohoapis.eu',
+    });
+    expect((await store.findTokenById('3'))!).toMatchObject({ userName: null, grantToken: '1000.db-grant3' });
+    expect(await importTokens(store, readZohoDbTable(zoho.url, 'oauthtoken'))).toMatchObject({ imported: 0, updated: 0, unchanged: 3 });
+  });
+
+  it('reads the older user_mail 9-column table by column name, leaving api_domain alone', async () => {
+    const memory = new MemoryTokenStore();
+    expect(await importTokens(memory, readZohoDbTable(zoho.url, 'old_nine'))).toMatchObject({ imported: 2 });
+    expect((await memory.findTokenById('1'))!).toMatchObject({ userName: 'nine@example.com', refreshToken: '1000.r-nine', expiresAt: new Date(1767225600000), apiDomain: null });
+    expect((await memory.findTokenById('2'))!).toMatchObject({ accessToken: '1000.a-nine2', expiresAt: null });
+  });
+
+  it("refuses ids already stored for other users (two Zoho stores numbered alike), writing nothing", async () => {
+    const err = (await importTokens(store, readZohoDbTable(zoho.url, 'old_nine')).catch((e: unknown) => e)) as ImportRejectedError;
+    expect(err).toBeInstanceOf(ImportRejectedError);
+    expect(err.invalid).toEqual([
+      { where: 'row 1 (id 1)', problems: ['its id is stored for another user_name (id 1)'] },
+      { where: 'row 2 (id 2)', problems: ['its id is stored for another user_name (id 2)'] },
+    ]);
+    expect((await store.findTokenById('1'))!.userName).toBe('db1@example.com');
+  });
+
+  it('reads the 6-column table, matching by user name', async () => {
+    expect(await importTokens(store, readZohoDbTable(zoho.url, `${zoho.name}.old_six`))).toMatchObject({ imported: 1 });
+    expect((await store.findToken({ userName: 'six@example.com' }))!).toMatchObject({ refreshToken: '1000.r-six', accessToken: '1000.a-six', clientSecret: null });
+    expect(await importTokens(store, readZohoDbTable(zoho.url, 'old_six'))).toMatchObject({ unchanged: 1 });
+  });
+
+  it('says clearly when the table or the server is not there, never with the password', async () => {
+    await expect(importTokens(store, readZohoDbTable(zoho.url, 'nope'))).rejects.toThrow(new ZohoFormatError(`the table nope does not exist in ${new URL(zoho.url).hostname}:3306/${zoho.name}`));
+    const err = (await importTokens(store, readZohoDbTable('mysql://someone:hunter2@127.0.0.1:1/zohooauth')).catch((e: unknown) => e)) as Error;
+    expect(err.message).toMatch(/cannot reach the MySQL server at 127\.0\.0\.1:1\/zohooauth \(ECONNREFUSED\)/);
+    expect(err.message).not.toContain('hunter2');
+    await expect(importTokens(store, readZohoDbTable(zoho.url, 'x; DROP TABLE y'))).rejects.toThrow(/--table must be a plain table name/);
+  });
+});
