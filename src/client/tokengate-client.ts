@@ -66,7 +66,7 @@ export class TokengateClient {
     } catch {
       throw new TypeError('TokengateClient: url must be an absolute http(s) URL such as http://127.0.0.1:4000');
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError('TokengateClient: url must be an http(s) URL');
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError('TokengateClient: url must be an absolute http(s) URL such as http://127.0.0.1:4000');
     if (!url.pathname.replace(/\/+$/, '').endsWith('/graphql')) url.pathname = `${url.pathname.replace(/\/+$/, '')}/graphql`;
     this.endpoint = url.toString();
     if (typeof options.apiKey !== 'string' || !/^[\x21-\x7e]+$/.test(options.apiKey)) {

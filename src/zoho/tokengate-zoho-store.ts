@@ -15,9 +15,8 @@
  */
 import type { Token as ZohoToken } from '@zohocrm/typescript-sdk-8.0/dist/models/authenticator/token';
 import type { TokenStore as ZohoTokenStore } from '@zohocrm/typescript-sdk-8.0/dist/models/authenticator/store/token_store';
-import { OAuthToken } from '@zohocrm/typescript-sdk-8.0/dist/models/authenticator/oauth_token';
-import { UserSignature } from '@zohocrm/typescript-sdk-8.0/dist/routes/user_signature';
-import { SDKException } from '@zohocrm/typescript-sdk-8.0/dist/core/com/zoho/crm/api/exception/sdk_exception';
+// The SDK's modules import each other in a cycle that only its index loads in a working order.
+import { OAuthToken, SDKException, UserSignature } from '@zohocrm/typescript-sdk-8.0';
 import { TokengateClient, type TokengateClientOptions } from '../client/tokengate-client';
 import { TokengateError } from '../client/errors';
 import type { Token, TokenInput, TokenMatch } from '../client/types';

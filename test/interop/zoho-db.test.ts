@@ -4,7 +4,7 @@
  * 6-column tables, into a tokengate MySQL store (another database).
  */
 import mysql from 'mysql2/promise';
-import { DBStore } from '@zohocrm/typescript-sdk-8.0/dist/models/authenticator/store/db_store';
+import { DBStore } from '@zohocrm/typescript-sdk-8.0';
 import { importTokens, ImportRejectedError } from '../../src/interop/importer';
 import { readZohoDbTable } from '../../src/interop/zoho-db';
 import { ZohoFormatError } from '../../src/interop/zoho-format';

@@ -1,6 +1,4 @@
-import { FileStore } from '@zohocrm/typescript-sdk-8.0/dist/models/authenticator/store/file_store';
-import { OAuthToken } from '@zohocrm/typescript-sdk-8.0/dist/models/authenticator/oauth_token';
-import { UserSignature } from '@zohocrm/typescript-sdk-8.0/dist/routes/user_signature';
+import { FileStore, OAuthToken, UserSignature } from '@zohocrm/typescript-sdk-8.0';
 
 /** A token as a test describes it for Zoho's SDK. */
 export interface SdkTokenSpec {

@@ -1,0 +1,146 @@
+/**
+ * `tokengate/client` against a running gateway (SQLite) and a fake Zoho
+ * Accounts server: every method, typed results, and errors carrying the API's
+ * `extensions.code` — never the API key.
+ */
+import { isTokengateError, TokengateClient, TokengateError } from '../../src/client';
+import { startFakeAccountsServer, type FakeAccountsServer } from '../support/fake-accounts-server';
+import { startTestGateway, type TestGateway } from '../support/gateway';
+import { freePort } from '../support/process-gateway';
+
+let gw: TestGateway;
+let accounts: FakeAccountsServer;
+let admin: TokengateClient;
+let operator: TokengateClient;
+
+beforeAll(async () => {
+  accounts = await startFakeAccountsServer();
+  gw = await startTestGateway({ store: 'sqlite', env: { TOKENGATE_ACCOUNTS_URL: accounts.url } });
+  admin = new TokengateClient({ url: gw.url, apiKey: gw.keys.admin, secrets: 'all' });
+  operator = new TokengateClient({ url: `${gw.url}/graphql`, apiKey: gw.keys.operator });
+});
+afterAll(async () => {
+  await gw?.close();
+  await accounts?.close();
+});
+
+async function caught(p: Promise<unknown>): Promise<TokengateError> {
+  const err = await p.then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(TokengateError);
+  return err as TokengateError;
+}
+
+describe('TokengateClient', () => {
+  it('saves, gets (by id and by match), lists, refreshes and deletes, with typed results', async () => {
+    accounts.addClient('1000.CLIENT', 'client-secret');
+    const refreshToken = accounts.addRefreshToken('1000.CLIENT');
+    const saved = await operator.saveToken({ id: 'c1', userName: 'c1@example.com', clientId: '1000.CLIENT', clientSecret: 'client-secret', refreshToken, expiresAt: new Date(Date.now() - 1000) });
+    expect(saved).toMatchObject({ id: 'c1', userName: 'c1@example.com', status: 'EXPIRED', hasRefreshToken: true, accessToken: null });
+    expect(saved.createdAt).toBeInstanceOf(Date);
+    expect(saved.expiresAt).toBeInstanceOf(Date);
+    expect('refreshToken' in saved).toBe(false); // an operator client asks for the access token only
+
+    expect((await operator.getToken('c1'))!.id).toBe('c1');
+    expect((await operator.getToken({ userName: 'c1@example.com' }))!.id).toBe('c1');
+    expect(await operator.getToken('nope')).toBeNull();
+    expect((await admin.getToken('c1'))!.refreshToken).toBe(refreshToken);
+
+    const refreshed = await operator.refresh('c1', { force: false });
+    expect(refreshed.status).toBe('ACTIVE');
+    expect(refreshed.accessToken).toBe(accounts.issuedAccessTokens.at(-1)!.accessToken);
+    // Still valid: getAccessToken does not refresh again.
+    const before = accounts.count('refresh_token');
+    expect(await operator.getAccessToken('c1')).toBe(refreshed.accessToken);
+    expect(accounts.count('refresh_token')).toBe(before);
+    // force (the default) does.
+    expect((await operator.refresh('c1')).accessToken).not.toBe(refreshed.accessToken);
+
+    await operator.saveToken({ id: 'c2', refreshToken: 'other-refresh', expiresIn: 3600, accessToken: 'x-access' });
+    const page = await operator.listTokens({ first: 1 });
+    expect(page).toMatchObject({ totalCount: 2, hasNextPage: true });
+    expect(page.nodes.map((t) => t.id)).toEqual(['c1']);
+    const all: string[] = [];
+    for await (const t of operator.allTokens(1)) all.push(t.id);
+    expect(all).toEqual(['c1', 'c2']);
+
+    expect(await operator.deleteToken('c2')).toBe(true);
+    expect(await operator.deleteToken('c2')).toBe(false);
+  });
+
+  it('revokes at the provider, then deletes', async () => {
+    accounts.addClient('1000.REVOKE', 'rs');
+    const rt = accounts.addRefreshToken('1000.REVOKE');
+    await operator.saveToken({ id: 'r1', clientId: '1000.REVOKE', clientSecret: 'rs', refreshToken: rt });
+    expect(await operator.revokeToken('r1')).toBe(true);
+    expect(accounts.isRefreshTokenValid(rt)).toBe(false);
+    expect(await operator.getToken('r1')).toBeNull();
+    expect(await operator.revokeToken('r1')).toBe(false);
+  });
+
+  it('deleteTokens needs an admin key: FORBIDDEN for an operator', async () => {
+    const err = await caught(operator.deleteTokens());
+    expect(err.code).toBe('FORBIDDEN');
+    expect(isTokengateError(err, 'FORBIDDEN')).toBe(true);
+    await operator.saveToken({ id: 'd1', refreshToken: 'd1-r' });
+    expect(await admin.deleteTokens()).toBeGreaterThanOrEqual(1);
+    expect(await admin.getToken('d1')).toBeNull();
+  });
+
+  it('a viewer reads with secrets: "none"; asking it for secrets is FORBIDDEN', async () => {
+    await operator.saveToken({ id: 'v1', refreshToken: 'v1-r', accessToken: 'v1-a', expiresIn: 3600 });
+    const viewer = new TokengateClient({ url: gw.url, apiKey: gw.keys.viewer, secrets: 'none' });
+    expect((await viewer.getToken('v1'))!).toMatchObject({ id: 'v1', hasAccessToken: true });
+    const err = await caught(new TokengateClient({ url: gw.url, apiKey: gw.keys.viewer }).getToken('v1'));
+    expect(err.code).toBe('FORBIDDEN');
+    expect(err.errors[0]!.path).toEqual(['tokenById', 'accessToken']);
+  });
+
+  it('maps the API errors to their codes: NOT_FOUND, BAD_USER_INPUT, REFRESH_FAILED with oauthError', async () => {
+    expect((await caught(operator.refresh('missing'))).code).toBe('NOT_FOUND');
+    expect((await caught(operator.getToken({ clientId: 'only' }))).code).toBe('BAD_USER_INPUT');
+    expect((await caught(operator.saveToken({ refreshToken: 'x', expiresAt: new Date(), expiresIn: 5 }))).code).toBe('BAD_USER_INPUT');
+
+    accounts.addClient('1000.FAIL', 'fs');
+    await operator.saveToken({ id: 'f1', clientId: '1000.FAIL', clientSecret: 'fs', refreshToken: 'unknown-to-the-provider' });
+    const err = await caught(operator.refresh('f1'));
+    expect(err).toMatchObject({ code: 'REFRESH_FAILED', oauthError: 'invalid_code', status: 200 });
+    expect(err.requestId).toEqual(expect.any(String));
+    expect((await operator.getToken('f1'))!.status).toBe('FAILED');
+  });
+
+  it('UNAUTHENTICATED for a wrong key, and no error message ever holds the key', async () => {
+    const key = 'wrong-key-0123456789abcdef';
+    const err = await caught(new TokengateClient({ url: gw.url, apiKey: key }).getToken('c1'));
+    expect(err).toMatchObject({ code: 'UNAUTHENTICATED', status: 401 });
+    expect(`${err.message} ${JSON.stringify(err.errors)} ${String(err.stack)}`).not.toContain(key);
+  });
+
+  it('NETWORK_ERROR when nothing listens, TIMEOUT when the gateway does not answer, BAD_RESPONSE for a body that is not the API', async () => {
+    const key = gw.keys.operator;
+    const port = await freePort();
+    const down = await caught(new TokengateClient({ url: `http://127.0.0.1:${port}`, apiKey: key }).getToken('x'));
+    expect(down.code).toBe('NETWORK_ERROR');
+    expect(down.message).toBe(`cannot reach tokengate at http://127.0.0.1:${port}/graphql (ECONNREFUSED)`);
+    expect(down.message).not.toContain(key);
+
+    const slow = await caught(new TokengateClient({ url: gw.url, apiKey: key, timeoutMs: 50, fetch: (async (_u: unknown, init?: RequestInit) => {
+      await new Promise((_, reject) => init!.signal!.addEventListener('abort', () => reject(init!.signal!.reason)));
+      throw new Error('unreachable');
+    }) as typeof fetch }).getToken('x'));
+    expect(slow.code).toBe('TIMEOUT');
+
+    const html = await caught(new TokengateClient({ url: gw.url, apiKey: key, fetch: (async () => new Response('<html>proxy error</html>', { status: 502 })) as typeof fetch }).getToken('x'));
+    expect(html).toMatchObject({ code: 'BAD_RESPONSE', status: 502 });
+  });
+
+  it('refuses a malformed URL or key up front', () => {
+    expect(() => new TokengateClient({ url: 'localhost:4000', apiKey: 'k'.repeat(20) })).toThrow(/absolute http\(s\) URL/);
+    expect(() => new TokengateClient({ url: 'http://127.0.0.1:4000', apiKey: '' })).toThrow(/apiKey/);
+    expect(new TokengateClient({ url: 'http://127.0.0.1:4000/', apiKey: 'k' }).endpoint).toBe('http://127.0.0.1:4000/graphql');
+  });
+});
