@@ -58,8 +58,8 @@ async function main(): Promise<number> {
   if (options.stores.includes('mysql') && !(await mysqlAvailable())) {
     throw new Error('MariaDB does not answer at 127.0.0.1:3306 (TOKENGATE_TEST_MYSQL_URL): start it, or run with BENCH_STORES=sqlite');
   }
-  const machine = await describeMachine();
-  log(`tokengate bench: ${machine.cores} cores (${machine.cpuModel}), Node ${machine.node}, SQLite ${machine.sqlite}, MariaDB ${machine.mariadb ?? 'n/a'}, load average ${machine.loadAverageAtStart}`);
+  const machine = await describeMachine(options.root);
+  log(`tokengate bench: ${machine.cores} cores (${machine.cpuModel}), Node ${machine.node}, SQLite ${machine.sqlite}, MariaDB ${machine.mariadb ?? 'n/a'}, load average ${machine.loadAverageAtStart}; commit ${machine.git.commit ?? '?'}${machine.git.srcModified ? ' with src/ changes' : ''}`);
   log(
     `sections ${options.sections.join(', ')}; stores ${options.stores.join(', ')}; ${options.sizes.small} and ${options.sizes.large} tokens; ` +
       `${options.runSeconds} s runs, ${options.pairs} pairs, ${options.connections} connections${options.quick ? ' (quick)' : ''}`,

@@ -1,4 +1,5 @@
 /** The machine a run measured: recorded beside the figures. */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import Database from 'better-sqlite3';
@@ -15,6 +16,18 @@ export interface Machine {
   sqlite: string;
   mariadb: string | null;
   loadAverageAtStart: number;
+  /** The commit measured, and whether src/ differed from it (the gateway is built from the working tree). */
+  git: { commit: string | null; srcModified: boolean | null };
+}
+
+function gitState(root: string): Machine['git'] {
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
+    const status = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: root, encoding: 'utf8' }).trim();
+    return { commit, srcModified: status.length > 0 };
+  } catch {
+    return { commit: null, srcModified: null };
+  }
 }
 
 function cpuModel(): string {
@@ -48,7 +61,7 @@ export async function mariadbPid(): Promise<number | null> {
   }
 }
 
-export async function describeMachine(): Promise<Machine> {
+export async function describeMachine(root: string): Promise<Machine> {
   const db = new Database(':memory:');
   const sqlite = (db.prepare('SELECT sqlite_version() AS v').get() as { v: string }).v;
   db.close();
@@ -70,5 +83,6 @@ export async function describeMachine(): Promise<Machine> {
     sqlite,
     mariadb,
     loadAverageAtStart: loadAverage(),
+    git: gitState(root),
   };
 }

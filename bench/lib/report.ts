@@ -158,7 +158,7 @@ export function latestBlock(results: Results): string {
     START,
     `Measured ${results.startedAt.slice(0, 16).replace('T', ' ')} UTC in ${Math.round(results.durationSeconds / 60)} min ` +
       `on ${m.cores} cores (${m.cpuModel}), ${m.memoryGb} GB, ${m.os}; Node ${m.node}, SQLite ${m.sqlite}, MariaDB ${m.mariadb ?? 'n/a'}; ` +
-      `load average ${m.loadAverageAtStart} at the start, ${m.loadAverageAtEnd} at the end. ` +
+      `load average ${m.loadAverageAtStart} at the start, ${m.loadAverageAtEnd} at the end; commit ${m.git.commit ?? '?'}${m.git.srcModified ? ' (src/ modified)' : ''}. ` +
       `${results.options.sizes.small.toLocaleString('en-US')} and ${results.options.sizes.large.toLocaleString('en-US')} tokens, ` +
       `${results.options.runSeconds} s load runs, ${results.options.connections} connections, median of ${results.options.pairs} pairs.`,
     '',

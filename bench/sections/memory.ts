@@ -13,6 +13,13 @@ import { sizeLabel } from './http';
 
 const PAGE = 'query Page($after: String) { tokens(first: 1000, after: $after) { nodes { id userName status expiresAt accessToken } endCursor hasNextPage } }';
 
+/** The sum of a metric's samples in a Prometheus text exposition (null when absent). */
+function metric(text: string, name: string): number | null {
+  let sum: number | null = null;
+  for (const m of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))) sum = (sum ?? 0) + Number(m[1]);
+  return sum;
+}
+
 interface Page {
   tokens: { nodes: Array<{ id: string; accessToken: string | null }>; endCursor: string | null; hasNextPage: boolean };
 }
@@ -37,8 +44,23 @@ export async function memorySection(ctx: BenchContext): Promise<void> {
       }
       const seconds = (performance.now() - started) / 1000;
       const peakKb = statusKb(gw.pid, 'VmHWM');
+      const endKb = statusKb(gw.pid, 'VmRSS');
       if (seen !== ds.size) throw new Error(`paging saw ${seen} tokens, expected ${ds.size}`);
-      ctx.log(`memory ${kind}: ${seen} tokens in ${pages} pages, ${seconds.toFixed(1)} s; RSS after start ${Math.round(startKb / 1024)} MB, peak ${Math.round(peakKb / 1024)} MB`);
+      // The V8 heap at the end, from the gateway's own metrics (prom-client's default metrics).
+      const metrics = await fetch(`${gw.url}/metrics`).then((r) => r.text()).catch(() => '');
+      const mb = (v: number | null) => (v === null ? null : round(v / 2 ** 20, 1));
+      const heap = {
+        heapUsedMb: mb(metric(metrics, 'tokengate_nodejs_heap_size_used_bytes')),
+        heapTotalMb: mb(metric(metrics, 'tokengate_nodejs_heap_size_total_bytes')),
+        externalMb: mb(metric(metrics, 'tokengate_nodejs_external_memory_bytes')),
+        rssAtEndMb: round(endKb / 1024, 1),
+        auditEntriesLost: metric(metrics, 'tokengate_audit_entries_lost_total'),
+      };
+      ctx.log(
+        `memory ${kind}: ${seen} tokens in ${pages} pages, ${seconds.toFixed(1)} s; RSS after start ${Math.round(startKb / 1024)} MB, peak ${Math.round(peakKb / 1024)} MB, ` +
+          `at the end ${Math.round(endKb / 1024)} MB (V8 heap ${heap.heapUsedMb ?? '?'} MB used of ${heap.heapTotalMb ?? '?'} MB)` +
+          (heap.auditEntriesLost ? `; ${heap.auditEntriesLost} audit entries lost` : ''),
+      );
       ctx.add(
         figure({
           id: `memory.${kind}.peakRss`,
@@ -48,7 +70,7 @@ export async function memorySection(ctx: BenchContext): Promise<void> {
           unit: 'MB',
           reference: { label: 'RSS after start', value: round(startKb / 1024, 1), unit: 'MB' },
           target: { of: 'value', op: '<', value: 200 },
-          detail: { pages, seconds: round(seconds, 2), tokensPerSecond: round(seen / seconds) },
+          detail: { pages, seconds: round(seconds, 2), tokensPerSecond: round(seen / seconds), ...heap },
         }),
       );
     } finally {
