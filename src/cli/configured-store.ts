@@ -5,8 +5,6 @@ import { loadEncryptionKeys } from '../crypto/key-file';
 import { Keyring } from '../crypto/keyring';
 import { ConfigError, TokenStoreError } from '../errors';
 import { AccountsUrlPolicy } from '../oauth/accounts-url-policy';
-import { storeOptionsOf } from '../server/gateway';
-import { openStore } from '../stores/open-store';
 import type { TokenStore } from '../stores/token-store';
 import { CliError } from './errors';
 
@@ -67,6 +65,8 @@ export async function openConfiguredStore(config: Config, options: { mustExist?:
   } catch (err) {
     throw new CliError(`cannot load the encryption key: ${(err as Error).message}`);
   }
+  // Loaded here, not at the top: `tokengate token` and `--help` need neither the server nor the store.
+  const [{ storeOptionsOf }, { openStore }] = await Promise.all([import('../server/gateway'), import('../stores/open-store')]);
   try {
     return await openStore(storeOptionsOf(config), keyring);
   } catch (err) {

@@ -1,10 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { exportCommand } from './commands/export';
-import { importCommand } from './commands/import';
 import { keysRotateCommand, keysStatusCommand } from './commands/keys';
-import { migrateCommand } from './commands/migrate';
-import { serveCommand } from './commands/serve';
-import { tokenCommand } from './commands/token';
 import type { CliIo } from './io';
 
 const positiveInt = (name: string) => (v: string) => {
@@ -13,7 +8,10 @@ const positiveInt = (name: string) => (v: string) => {
 };
 
 /**
- * The `tokengate` command line. Commands that touch the store read the same
+ * The `tokengate` command line. Each command's module is loaded when it runs,
+ * so `tokengate token` (called before every request of a shell script) does
+ * not load the server or the store.
+ * Commands that touch the store read the same
  * environment as the gateway (`TOKENGATE_STORE`, `TOKENGATE_DATA_DIR`,
  * `TOKENGATE_MYSQL_URL`, `TOKENGATE_ENCRYPTION_KEY`, …) and so use the same
  * store and key; `token` talks to a running gateway over its API.
@@ -29,12 +27,12 @@ export function buildProgram(io: CliIo, version: string): Command {
   program
     .command('serve')
     .description('run the gateway (what npm start runs), configured by the TOKENGATE_* environment')
-    .action(() => serveCommand(io));
+    .action(async () => (await import('./commands/serve')).serveCommand(io));
 
   program
     .command('migrate')
     .description("create or upgrade the configured store's tables (the gateway also does it at every start)")
-    .action(() => migrateCommand(io));
+    .action(async () => (await import('./commands/migrate')).migrateCommand(io));
 
   program
     .command('import')
@@ -46,7 +44,7 @@ export function buildProgram(io: CliIo, version: string): Command {
     .option('--skip-invalid', 'import the valid rows and list the invalid ones, instead of importing nothing')
     .option('--dry-run', 'check and compare only; write nothing')
     .option('--concurrency <n>', 'store writes in flight at once', positiveInt('--concurrency'))
-    .action((file: string | undefined, options) => importCommand(file, options, io));
+    .action(async (file: string | undefined, options) => (await import('./commands/import')).importCommand(file, options, io));
 
   program
     .command('export')
@@ -54,7 +52,7 @@ export function buildProgram(io: CliIo, version: string): Command {
     .argument('<file>', 'the file to write')
     .addOption(new Option('--format <format>', 'what to write').choices(['zoho-csv']).makeOptionMandatory())
     .option('--force', 'replace the file if it exists')
-    .action((file: string, options) => exportCommand(file, options, io));
+    .action(async (file: string, options) => (await import('./commands/export')).exportCommand(file, options, io));
 
   program
     .command('token')
@@ -63,7 +61,7 @@ export function buildProgram(io: CliIo, version: string): Command {
     .addOption(new Option('--url <url>', 'the gateway').env('TOKENGATE_URL').default('http://127.0.0.1:4000'))
     .option('--api-key-file <file>', 'a file holding the API key (default: the TOKENGATE_API_KEY variable)')
     .option('--force', 'refresh even when the access token is still valid')
-    .action((options) => tokenCommand(options, io));
+    .action(async (options) => (await import('./commands/token')).tokenCommand(options, io));
 
   const keys = program.command('keys').description('the encryption keys: which tokens each holds, and rotation to the newest');
   keys

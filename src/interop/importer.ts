@@ -162,7 +162,7 @@ function throttled(report: ((p: ImportProgress) => void) | undefined): (p: Impor
  * @throws ImportFailedError when a write failed (what was written is put back).
  * @throws ZohoFormatError (from the reader) when the source cannot be read at all.
  */
-export async function importTokens(store: TokenStore, rows: AsyncIterable<SourceRow>, options: ImportOptions = {}): Promise<ImportResult> {
+export async function importTokens(store: TokenStore, rows: AsyncIterable<SourceRow> | Iterable<SourceRow>, options: ImportOptions = {}): Promise<ImportResult> {
   const concurrency = options.concurrency ?? 8;
   const progress = throttled(options.onProgress);
 

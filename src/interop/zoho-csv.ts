@@ -82,10 +82,16 @@ export async function* readZohoCsv(input: string | Readable, name = typeof input
   if (columns === null) throw new ZohoFormatError(`${name} is empty: a Zoho token file starts with a header line such as ${ZOHO_CSV_HEADER}`);
 }
 
-/** One field as the Python SDK's `csv` module writes it: quoted only when it holds a comma, a quote or a line break. */
+/**
+ * One field, quoted only where no SDK could read it otherwise: when it holds
+ * a comma or a line break, or starts with a quote (then as RFC 4180 and the
+ * Python SDK's `csv` module write it, `""` for a quote). A quote inside a
+ * value is left as it is: the TS and Node SDKs split on commas and keep it,
+ * and Python's `csv` reader keeps a quote that does not open a field.
+ */
 export function csvField(value: string | null): string {
   if (value === null) return '';
-  return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+  return /[,\r\n]/.test(value) || value.startsWith('"') ? `"${value.replace(/"/g, '""')}"` : value;
 }
 
 /** The row of a token in the 10-column form, and whether it needed quoting. */
@@ -110,7 +116,7 @@ export function zohoCsvLine(token: Token): { line: string; quoted: boolean } {
 export interface CsvWriteResult {
   /** Tokens written. */
   count: number;
-  /** Rows with a value that had to be quoted: the Python SDK reads them, the TS and Node SDKs cannot. */
+  /** Rows with a value that had to be quoted (a comma, a line break): the Python SDK reads them, the TS and Node SDKs cannot. */
   quotedRows: number;
 }
 

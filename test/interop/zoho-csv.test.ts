@@ -153,7 +153,7 @@ describe('writing a FileStore CSV', () => {
     yield* tokens;
   }
 
-  it("writes the 10-column form as the TypeScript SDK does, mode 0600, quoting only what needs it (as Python's csv)", async () => {
+  it("writes the 10-column form as the TypeScript SDK does, mode 0600, quoting only what needs it", async () => {
     const file = path.join(dir, 'export.txt');
     const result = await writeZohoCsv(file, iter([token({}), token({ id: '2', userName: null, clientSecret: 'a,"b"', accessToken: null, expiresAt: null })]));
     expect(result).toEqual({ count: 2, quotedRows: 1 });
@@ -189,11 +189,12 @@ describe('writing a FileStore CSV', () => {
     ]);
   });
 
-  it('quotes exactly the values holding a comma, a quote or a line break', () => {
+  it('quotes exactly the values holding a comma or a line break, or starting with a quote', () => {
     expect(csvField(null)).toBe('');
     expect(csvField('plain')).toBe('plain');
     expect(csvField('a,b')).toBe('"a,b"');
-    expect(csvField('say "hi"')).toBe('"say ""hi"""');
+    expect(csvField('say "hi"')).toBe('say "hi"');
+    expect(csvField('"quoted" start')).toBe('"""quoted"" start"');
     expect(csvField('two\nlines')).toBe('"two\nlines"');
   });
 });

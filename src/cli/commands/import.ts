@@ -62,11 +62,23 @@ export async function importCommand(file: string | undefined, options: ImportCom
   }
 
   const config = configFrom(io.env);
-  const store = await openConfiguredStore(config);
   const progress = new Progress(io.stderr);
   const onProgress = (p: ImportProgress) => progress.update(p.phase, p.done, p.total);
+  // Read the whole input before opening the store: an unreadable source creates and changes nothing.
+  const rows: SourceRow[] = [];
   try {
-    const result = await importTokens(store, source, {
+    for await (const row of source) {
+      rows.push(row);
+      onProgress({ phase: 'reading', done: rows.length, total: null });
+    }
+  } catch (err) {
+    progress.end();
+    if (err instanceof ZohoFormatError) throw new CliError(err.message);
+    throw err;
+  }
+  const store = await openConfiguredStore(config);
+  try {
+    const result = await importTokens(store, rows, {
       skipInvalid: options.skipInvalid,
       dryRun: options.dryRun,
       concurrency: options.concurrency ?? (config.store === 'mysql' ? Math.min(16, config.mysqlPoolSize) : 8),

@@ -1,6 +1,4 @@
 import { MigrationExecutor } from 'typeorm';
-import { createDataSource } from '../../stores/open-store';
-import { storeOptionsOf } from '../../server/gateway';
 import { configFrom, describeStore, ensureSqliteDir, openConfiguredStore } from '../configured-store';
 import { CliError } from '../errors';
 import { println, type CliIo } from '../io';
@@ -17,6 +15,7 @@ export async function migrateCommand(io: CliIo): Promise<void> {
     return;
   }
   ensureSqliteDir(config);
+  const [{ storeOptionsOf }, { createDataSource }] = await Promise.all([import('../../server/gateway'), import('../../stores/open-store')]);
   const options = storeOptionsOf(config);
   if (options.kind === 'memory') return;
   const ds = createDataSource(options);
