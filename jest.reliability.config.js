@@ -19,4 +19,5 @@ module.exports = {
   setupFiles: ['reflect-metadata'],
   testTimeout: 120000,
   maxWorkers: 1,
+  verbose: true,
 };

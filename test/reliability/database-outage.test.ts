@@ -222,7 +222,8 @@ describe('a database outage under steady load', () => {
 
     // While it is down: every request fails, with the clear error of the contract.
     const down = samples.filter((s) => s.startedAt >= stoppedAt && s.endedAt <= startAt);
-    check(down.length > (outage === 'freeze' ? 12 : 20), `only ${down.length} requests were answered while the database was down`);
+    // (While frozen, a request takes up to the statement timeout: fewer fit in the window.)
+    check(down.length >= (outage === 'freeze' ? 5 : 20), `only ${down.length} requests were answered while the database was down`);
     const unclear = down.filter((s) => JSON.stringify(errorCodes(s.body)) !== '["INTERNAL_SERVER_ERROR"]' || s.body?.errors?.[0]?.message !== UNAVAILABLE_MESSAGE);
     check(unclear.length === 0, `answers while down other than "${UNAVAILABLE_MESSAGE}": ${few(unclear, (s) => `${s.op}: ${s.status} ${s.text.slice(0, 160)}`)}`);
 

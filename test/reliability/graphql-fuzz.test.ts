@@ -249,7 +249,8 @@ function corpus(t: Target, seededId: string): RawRequest[] {
     post('2,000 aliased lookups', gqlBody(`{ ${Array.from({ length: 2_000 }, (_, i) => `a${i}: tokenById(id: "x${i}") { id }`).join(' ')} }`)),
     post('5,000 directives', gqlBody(`{ __typename ${'@include(if: true) '.repeat(5_000)} }`)),
     post('10,000 arguments', gqlBody(`{ tokens(${Array.from({ length: 10_000 }, (_, i) => `a${i}: 1`).join(', ')}) { totalCount } }`)),
-    post('a chain of 10,000 fragment spreads', gqlBody(`{ ...F0 } ${Array.from({ length: 10_000 }, (_, i) => `fragment F${i} on Query { __typename ${i + 1 < 10_000 ? `...F${i + 1}` : ''} }`).join(' ')}`)),
+    // (graphql-armor's depth rule recurses through spreads and overflows at ~2,000; graphql-js's own rules at ~3,500.)
+    ...[1_000, 2_000, 3_000, 5_000, 10_000].map((n) => post(`a chain of ${n} fragment spreads`, gqlBody(`{ ...F0 } ${Array.from({ length: n }, (_, i) => `fragment F${i} on Query { __typename ${i + 1 < n ? `...F${i + 1}` : ''} }`).join(' ')}`))),
     post('a fragment cycle', gqlBody('{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }')),
     post('10,000 operations', gqlBody(Array.from({ length: 10_000 }, (_, i) => `query Q${i} { __typename }`).join(' '))),
     post('10,000 variables', gqlBody(`query(${Array.from({ length: 10_000 }, (_, i) => `$v${i}: Int`).join(', ')}) { __typename }`)),
