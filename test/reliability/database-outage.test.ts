@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startFakeAccountsServer, type FakeAccountsServer } from '../support/fake-accounts-server';
-import { spawnGateway, type GatewayProcess } from '../support/process-gateway';
+import type { GatewayProcess } from '../support/process-gateway';
 import { startThrowawayMariaDb, type ThrowawayMariaDb } from '../support/throwaway-mariadb';
-import { ALL_TOKEN_FIELDS, errorCodes, gatewayEnv, getStatus, gqlAt, leakIn, percentile, type GatewayEnv, type GqlResult } from './helpers';
+import { ALL_TOKEN_FIELDS, errorCodes, gatewayEnv, getStatus, gqlAt, leakIn, percentile, startGateway, type GatewayEnv, type GqlResult } from './helpers';
 
 jest.setTimeout(180_000);
 
@@ -72,7 +72,7 @@ describe('a database outage under steady load', () => {
     const database = `tg_outage_${outage}`;
     const url = await db.createDatabase(database);
     ge = gatewayEnv(url, { TOKENGATE_ACCOUNTS_URL: accounts.url, TOKENGATE_MYSQL_POOL_SIZE: '8' });
-    gw = await spawnGateway(ge.env);
+    gw = await startGateway(ge.env);
     const g = gw;
     const keys = ge.keys;
     const gql = (query: string, variables: Record<string, unknown> = {}, key = keys.admin) => gqlAt(g.url, key, query, variables, 60_000);

@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startFakeAccountsServer, type FakeAccountsServer } from '../support/fake-accounts-server';
-import { spawnGateway, type GatewayProcess } from '../support/process-gateway';
+import type { GatewayProcess } from '../support/process-gateway';
 import { startThrowawayMariaDb, type ThrowawayMariaDb } from '../support/throwaway-mariadb';
-import { ALL_TOKEN_FIELDS, errorCodes, gatewayEnv, gqlAt, leakIn, type GatewayEnv } from './helpers';
+import { ALL_TOKEN_FIELDS, errorCodes, gatewayEnv, gqlAt, leakIn, startGateway, type GatewayEnv } from './helpers';
 
 jest.setTimeout(180_000);
 
@@ -56,7 +56,7 @@ describe('a gateway process killed with SIGKILL in the middle of writes and refr
       TOKENGATE_UPSTREAM_TIMEOUT_MS: '3000',
       TOKENGATE_MYSQL_POOL_SIZE: '8',
     });
-    for (let i = 0; i < 3; i++) gateways.push(await spawnGateway(ge.env));
+    for (let i = 0; i < 3; i++) gateways.push(await startGateway(ge.env));
     const [victim] = gateways as [GatewayProcess, GatewayProcess, GatewayProcess];
     const keys = ge.keys;
     const gql = (g: GatewayProcess, query: string, variables: Record<string, unknown> = {}) => gqlAt(g.url, keys.admin, query, variables, 30_000);

@@ -4,9 +4,9 @@ import zlib from 'node:zlib';
 import fc from 'fast-check';
 import { startFakeAccountsServer, type FakeAccountsServer } from '../support/fake-accounts-server';
 import { startTestGateway, type TestGateway } from '../support/gateway';
-import { spawnGateway, type GatewayProcess } from '../support/process-gateway';
+import type { GatewayProcess } from '../support/process-gateway';
 import { startThrowawayMariaDb, type ThrowawayMariaDb } from '../support/throwaway-mariadb';
-import { ALL_TOKEN_FIELDS, gatewayEnv, leakIn, type GatewayEnv } from './helpers';
+import { ALL_TOKEN_FIELDS, gatewayEnv, leakIn, startGateway, type GatewayEnv } from './helpers';
 
 jest.setTimeout(240_000);
 
@@ -465,7 +465,7 @@ describe('fuzzed requests never break the gateway', () => {
     beforeAll(async () => {
       db = await startThrowawayMariaDb();
       ge = gatewayEnv(await db.createDatabase('tg_fuzz'), { TOKENGATE_ACCOUNTS_URL: accounts.url, TOKENGATE_LOG_LEVEL: 'info' });
-      gw = await spawnGateway(ge.env);
+      gw = await startGateway(ge.env);
     });
     afterAll(async () => {
       await gw?.kill();

@@ -3,11 +3,13 @@
  * a throwaway MariaDB, GraphQL over HTTP with a hard time bound, the full
  * field list of a token, and response checks (no stack, no file path).
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { testKeys, type TestKeys } from '../support/gateway';
+import { spawnGateway, type GatewayProcess } from '../support/process-gateway';
 
 /** Every field of `Token`, secrets included (admin key). */
 export const ALL_TOKEN_FIELDS =
@@ -112,4 +114,36 @@ export function percentile(values: number[], p: number): number {
   if (values.length === 0) return 0;
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+const liveGateways = new Set<GatewayProcess>();
+let exitHookInstalled = false;
+
+/**
+ * `spawnGateway`, and no gateway outlives this test process: an `exit`
+ * handler kills those still running, and a watchdog shell kills the gateway
+ * when this process dies without running it (SIGKILL, a jest worker torn down).
+ */
+export async function startGateway(env: Record<string, string>, options: { cwd?: string; timeoutMs?: number } = {}): Promise<GatewayProcess> {
+  const gw = await spawnGateway(env, options);
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.on('exit', () => {
+      for (const g of liveGateways) {
+        try {
+          process.kill(g.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    });
+  }
+  liveGateways.add(gw);
+  gw.child.once('exit', () => liveGateways.delete(gw));
+  spawn(
+    'sh',
+    ['-c', 'while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 1; done; kill -9 "$2" 2>/dev/null', 'tokengate-gateway-watchdog', String(process.pid), String(gw.pid)],
+    { stdio: 'ignore', detached: true },
+  ).unref();
+  return gw;
 }
