@@ -46,9 +46,9 @@ export async function keysRotateCommand(options: KeysRotateOptions, io: CliIo): 
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   let lastLine = 0;
-  const report = (p: RotateProgress, force = false) => {
+  const report = (p: RotateProgress) => {
     const now = Date.now();
-    if (!force && now - lastLine < 1000) return;
+    if (now - lastLine < 1000) return;
     lastLine = now;
     const pct = p.total === 0 ? 100 : Math.min(100, Math.floor((p.reencrypted / p.total) * 100));
     println(io.stderr, `re-encrypting: ${p.reencrypted}/${p.total} tokens (${pct}%)${p.skipped ? `, ${p.skipped} skipped (written meanwhile)` : ''}${p.failed ? `, ${p.failed} failed` : ''}`);
@@ -56,7 +56,15 @@ export async function keysRotateCommand(options: KeysRotateOptions, io: CliIo): 
   try {
     if (keyring.keyIds.length > 1) println(io.stderr, `rotating ${describeStore(config)} to key ${keyring.currentKeyId} (the first of ${keyring.keyIds.length} configured keys)`);
     const result = await rotateKeys(store, keyring, { batchSize: options.batchSize, pauseMs: options.pauseMs, signal: stop.signal, onProgress: (p) => report(p) });
-    if (result.total > 0) report(result, true);
+    if (result.total > 0) {
+      const left = result.remaining.reduce((n, u) => n + u.tokens, 0);
+      const others = Math.max(0, result.total - result.reencrypted - left);
+      println(
+        io.stderr,
+        `re-encrypting: ${result.aborted ? 'stopped' : 'done'}, ${result.total - left}/${result.total} tokens under the current key ` +
+          `(${result.reencrypted} by this run${others ? `, ${others} by gateway writes or deletions meanwhile` : ''})`,
+      );
+    }
     if (result.failedIds.length > 0) {
       throw new CliError(`${plural(result.failedIds.length, 'token')} did not decrypt and were left as they are`, 1, result.failedIds.slice(0, 50).map((id) => `  token ${id}`));
     }
