@@ -23,7 +23,7 @@ export async function exportCommand(file: string, options: ExportCommandOptions,
     const result = await exportZohoCsv(store, file, { overwrite: options.force, onProgress: (done, total) => progress.update('exporting', done, total) });
     progress.end();
     if (result.quotedRows > 0) {
-      println(io.stderr, `tokengate: warning: ${result.quotedRows} row${result.quotedRows === 1 ? ' holds' : 's hold'} a value with a comma, quote or line break, written quoted: Zoho's Python SDK reads them, its TypeScript and Node SDKs cannot`);
+      println(io.stderr, `tokengate: warning: ${result.quotedRows} row${result.quotedRows === 1 ? ' holds' : 's hold'} a value with a comma or a line break, written quoted: Zoho's Python SDK reads them, its TypeScript and Node SDKs cannot`);
     }
     println(io.stdout, `exported ${result.count} token${result.count === 1 ? '' : 's'} from ${describeStore(config)} to ${file} (mode 0600): the file holds plaintext secrets — keep it private and delete it when done`);
   } catch (err) {
