@@ -8,13 +8,12 @@ const positiveInt = (name: string) => (v: string) => {
 };
 
 /**
- * The `tokengate` command line. Each command's module is loaded when it runs,
- * so `tokengate token` (called before every request of a shell script) does
- * not load the server or the store.
- * Commands that touch the store read the same
+ * The `tokengate` command line. Commands that touch the store read the same
  * environment as the gateway (`TOKENGATE_STORE`, `TOKENGATE_DATA_DIR`,
  * `TOKENGATE_MYSQL_URL`, `TOKENGATE_ENCRYPTION_KEY`, …) and so use the same
- * store and key; `token` talks to a running gateway over its API.
+ * store and key; `token` talks to a running gateway over its API. Each
+ * command's module is loaded when it runs, so `tokengate token` (called before
+ * every request of a shell script) loads neither the server nor the store.
  */
 export function buildProgram(io: CliIo, version: string): Command {
   const program = new Command('tokengate')

@@ -20,6 +20,7 @@
  * Nothing here puts a value of a row into a message: problems name the row
  * (`line 4`, `row 3 (id 17)`) and the column.
  */
+import { systemActor } from '../audit/audit';
 import { TokenStoreError } from '../errors';
 import type { AccountsUrlPolicy } from '../oauth/accounts-url-policy';
 import type { Token, TokenInput } from '../stores/token';
@@ -196,8 +197,10 @@ export async function importTokens(store: TokenStore, rows: AsyncIterable<Source
   const valid = candidates.filter((c) => c.problems.length === 0);
   const plans: Array<Plan | null> = new Array(valid.length).fill(null);
   let checked = 0;
+  // Into an empty store (the usual first import) there is nothing to look up: every row is new.
+  const empty = (await store.listTokens(1)).totalCount === 0;
   await forEachBounded(valid, concurrency, async (c, i) => {
-    plans[i] = await planRow(store, c, options.policy);
+    plans[i] = await planRow(empty ? null : store, c, options.policy);
     progress({ phase: 'checking', done: ++checked, total: valid.length });
   });
   // Two rows must not end on one stored token (say, one by id and one by user name), in input order.
@@ -233,7 +236,8 @@ export async function importTokens(store: TokenStore, rows: AsyncIterable<Source
   let written = 0;
   try {
     await forEachBounded(writes, concurrency, async (plan) => {
-      const saved = await store.saveToken(plan.write, { complete: accountsUrlFiller(options.policy) });
+      // Recorded in the audit trail as an IMPORT (in the write's transaction).
+      const saved = await store.saveToken(plan.write, { complete: accountsUrlFiller(options.policy), audit: { action: 'IMPORT', actor: IMPORT_ACTOR } });
       undo.push({ id: saved.id, previous: plan.kind === 'update' ? plan.previous : null, fields: FIELDS.filter((f) => plan.write[f] !== undefined) });
       progress({ phase: 'writing', done: ++written, total: writes.length });
     });
@@ -265,10 +269,13 @@ function accountsUrlFiller(policy: AccountsUrlPolicy | undefined): ((token: Toke
   };
 }
 
-/** Decides what a valid row does; adds problems to the candidate (and returns null) when it cannot be imported. */
-async function planRow(store: TokenStore, c: Candidate, policy: AccountsUrlPolicy | undefined): Promise<Plan | null> {
+/**
+ * Decides what a valid row does; adds problems to the candidate (and returns
+ * null) when it cannot be imported. `store` is null when it is empty.
+ */
+async function planRow(store: TokenStore | null, c: Candidate, policy: AccountsUrlPolicy | undefined): Promise<Plan | null> {
   const input = c.input;
-  const target = input.id ? await store.findTokenById(input.id) : lookupRule(input) ? await store.findToken(input) : null;
+  const target = !store ? null : input.id ? await store.findTokenById(input.id) : lookupRule(input) ? await store.findToken(input) : null;
 
   // A Zoho id names one user's token: an id stored for another user is a clash of two sources, not an update.
   if (input.id && target && target.userName !== null && typeof input.userName === 'string' && input.userName !== '' && input.userName !== target.userName) {
@@ -277,7 +284,7 @@ async function planRow(store: TokenStore, c: Candidate, policy: AccountsUrlPolic
   // Values unique across tokens must not belong to another stored token.
   for (const [field, column] of UNIQUE) {
     const v = input[field];
-    if (typeof v !== 'string' || v === '' || (target && target[field] === v)) continue;
+    if (!store || typeof v !== 'string' || v === '' || (target && target[field] === v)) continue;
     const holder = await store.findToken({ [field]: v });
     if (holder && holder.id !== target?.id) c.problems.push(`its ${column} belongs to another stored token (id ${holder.id})`);
   }
@@ -328,6 +335,9 @@ async function planRow(store: TokenStore, c: Candidate, policy: AccountsUrlPolic
   return { kind: 'update', targetId: target.id, write, previous: target };
 }
 
+/** Who an import is in the audit trail. */
+const IMPORT_ACTOR = systemActor('cli-import');
+
 /** Puts written tokens back as they were. @returns the ids that could not be. */
 async function rollBack(store: TokenStore, undo: Array<{ id: string; previous: Token | null; fields: ImportedField[] }>, progress: (p: ImportProgress) => void): Promise<string[]> {
   const unrestored: string[] = [];
@@ -335,11 +345,11 @@ async function rollBack(store: TokenStore, undo: Array<{ id: string; previous: T
   for (const u of [...undo].reverse()) {
     try {
       if (u.previous === null) {
-        await store.deleteToken(u.id);
+        await store.deleteToken(u.id, { audit: { action: 'IMPORT', actor: IMPORT_ACTOR, detail: 'rolled back: deleted' } });
       } else {
         const restore: TokenInput = { id: u.id, failedAt: u.previous.failedAt, lastError: u.previous.lastError };
         for (const f of u.fields) (restore as Record<string, unknown>)[f] = u.previous[f];
-        await store.saveToken(restore);
+        await store.saveToken(restore, { audit: { action: 'IMPORT', actor: IMPORT_ACTOR, detail: 'rolled back: restored' } });
       }
     } catch {
       unrestored.push(u.id);
