@@ -130,12 +130,12 @@ export async function startThrowawayMariaDb(options: ThrowawayMariaDbOptions = {
     throw new Error(`mariadb-install-db failed (is mariadb-server installed?): ${(err as Error).message}`);
   }
 
-  const port = await freePort();
+  let port = await freePort();
   const startTimeoutMs = options.startTimeoutMs ?? 60_000;
   let exited: Promise<number | null> = Promise.resolve(null);
   let output = '';
 
-  const args = [
+  const args = () => [
     '--no-defaults',
     `--datadir=${dataDir}`,
     `--port=${port}`,
@@ -188,7 +188,7 @@ export async function startThrowawayMariaDb(options: ThrowawayMariaDbOptions = {
 
   const start = async (): Promise<void> => {
     if (inst.child && inst.child.exitCode === null && inst.child.signalCode === null) throw new Error('the throwaway MariaDB is already running');
-    const child = spawn(MARIADBD, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(MARIADBD, args(), { stdio: ['ignore', 'pipe', 'pipe'] });
     inst.child = child;
     child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
     child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
@@ -212,7 +212,8 @@ export async function startThrowawayMariaDb(options: ThrowawayMariaDbOptions = {
     const deadline = Date.now() + startTimeoutMs;
     let gone = false;
     void exited.then(() => (gone = true));
-    while (!(await answers())) {
+    // (Whether it still runs is asked first: a server of someone else's on the port must not pass for it.)
+    while (gone || !(await answers()) || gone) {
       if (gone) throw new Error(`the throwaway MariaDB exited while starting:\n${log()}`);
       if (Date.now() > deadline) {
         child.kill('SIGKILL');
@@ -238,11 +239,28 @@ export async function startThrowawayMariaDb(options: ThrowawayMariaDbOptions = {
     stopWatchdog();
   };
 
-  await start();
+  // The port was free a moment ago; should another process have taken it since, take another one.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await start();
+      break;
+    } catch (err) {
+      if (attempt >= 3 || !/exited while starting/.test((err as Error).message)) {
+        await waitExit('SIGKILL', 10_000);
+        stopWatchdog();
+        live.delete(inst);
+        fs.rmSync(dir, { recursive: true, force: true });
+        throw err;
+      }
+      port = await freePort();
+    }
+  }
 
   let destroyed = false;
   return {
-    port,
+    get port() {
+      return port;
+    },
     dir,
     get pid() {
       const c = inst.child;
