@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { signWebhook, verifyWebhookSignature } from '../../src/webhooks/webhook-signature';
 import { startFakeAccountsServer, type FakeAccountsServer } from '../support/fake-accounts-server';
@@ -6,6 +8,14 @@ import { startTestGateway, type StoreKind, type TestGateway } from '../support/g
 import { startWebhookReceiver, type ReceivedDelivery, type WebhookReceiver } from './webhook-receiver';
 
 const SECRET = 'whsec-' + randomBytes(16).toString('hex');
+
+/** The verification snippet of the README, as a receiver would paste it. */
+const readmeVerify = (() => {
+  const readme = fs.readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8');
+  const code = /<!-- webhook-verify -->\s*```js\n([\s\S]*?)```/.exec(readme)?.[1];
+  if (!code) throw new Error('the README lost its webhook verification snippet');
+  return new Function('require', `${code}\nreturn verifyTokengateSignature;`)(require) as (secret: string, header: string, rawBody: string) => boolean;
+})();
 
 describe('webhook signature', () => {
   const body = JSON.stringify({ id: 'evt_1', type: 'token.failed' });
@@ -21,6 +31,15 @@ describe('webhook signature', () => {
     const old = signWebhook(SECRET, body, Math.floor(Date.now() / 1000) - 600);
     expect(verifyWebhookSignature(SECRET, old, body)).toBe(false);
     expect(verifyWebhookSignature(SECRET, old, body, { toleranceSeconds: 900 })).toBe(true);
+  });
+
+  it('is checked by the README\'s snippet alike', () => {
+    const header = signWebhook(SECRET, body);
+    expect(readmeVerify(SECRET, header, body)).toBe(true);
+    expect(readmeVerify(SECRET, header, body + ' ')).toBe(false);
+    expect(readmeVerify('another-secret-0123456789', header, body)).toBe(false);
+    expect(readmeVerify(SECRET, signWebhook(SECRET, body, Math.floor(Date.now() / 1000) - 600), body)).toBe(false);
+    expect(readmeVerify(SECRET, 't=1', body)).toBe(false);
   });
 });
 
@@ -83,6 +102,7 @@ function webhookContract(store: StoreKind): void {
     /** What a receiver checks: the signature over the raw body, and that no secret is in it. */
     const checkDelivery = (d: ReceivedDelivery) => {
       expect(verifyWebhookSignature(SECRET, d.headers['tokengate-signature'] as string, d.rawBody)).toBe(true);
+      expect(readmeVerify(SECRET, d.headers['tokengate-signature'] as string, d.rawBody)).toBe(true);
       expect(d.headers['content-type']).toBe('application/json');
       expect(d.headers['tokengate-event']).toBe(d.body.type);
       expect(d.headers['tokengate-delivery']).toBe(d.body.id);
