@@ -5,14 +5,17 @@
  * beforehand, then the 1,000 requests are written at once. Counted: requests
  * the fake Accounts server received (must be 1 per burst), distinct access
  * tokens in the answers (1), latency of each request from its write to its
- * answer (p99 target: under the provider's 200 ms plus 50 ms). A warm-up
- * burst (not counted), then a few bursts per store; every burst is a new
- * refresh (a caller arriving after a refresh completed asks for a new one).
+ * answer (p99 target: under the provider's 200 ms plus 50 ms). The process
+ * is warmed up first (a burst, a few seconds of `refresh(force: false)` load,
+ * another burst: not counted), then a few bursts per store are measured;
+ * every burst is a new refresh (a caller arriving after a refresh completed
+ * asks for a new one).
  */
 import { startFakeAccountsServer } from '../../test/support/fake-accounts-server';
 import { createScratchDatabase, type ScratchDatabase } from '../../test/support/mysql';
 import { gql, sleep, type BenchContext } from '../lib/context';
 import type { BenchStore } from '../lib/options';
+import { runLoad } from '../lib/load';
 import { RawHttpConnection, requestBytes } from '../lib/raw-http';
 import { cpuSeconds } from '../lib/proc';
 import { figure } from '../lib/report';
@@ -21,6 +24,7 @@ import { median, percentile, round } from '../lib/stats';
 const CALLERS = 1000;
 const PROVIDER_DELAY_MS = 200;
 const REFRESH = 'mutation Refresh($id: ID!) { refresh(id: $id) { id status accessToken } }';
+const REFRESH_IF_NEEDED = 'mutation RefreshIfNeeded($id: ID!) { refresh(id: $id, force: false) { id status accessToken } }';
 
 export async function refreshSection(ctx: BenchContext): Promise<void> {
   for (const kind of ctx.options.stores) await refreshOn(ctx, kind);
@@ -78,10 +82,7 @@ async function refreshOn(ctx: BenchContext, kind: BenchStore): Promise<void> {
       const body = JSON.stringify({ query: REFRESH, variables: { id } });
       const bytes = requestBytes('POST', `${hostname}:${port}`, '/graphql', { 'Content-Type': 'application/json', Authorization: `Bearer ${ctx.keys.operator}` }, body);
 
-      const results: Burst[] = [];
-      let warmup: Burst | null = null;
-      // Burst 0 warms the process up (JIT, connection state) and is not counted.
-      for (let b = 0; b <= bursts; b++) {
+      const fire = async (label: string): Promise<Burst> => {
         await sleep(300);
         accounts.resetRequests();
         const cpu0 = cpuSeconds(gw.pid);
@@ -112,10 +113,26 @@ async function refreshOn(ctx: BenchContext, kind: BenchStore): Promise<void> {
           spanMs: round(spanMs, 1),
           gatewayCpuUsPerCall: round(cpuUs),
         };
-        if (b === 0) warmup = burst;
-        else results.push(burst);
-        log(`  ${kind} ${b === 0 ? 'warm-up burst' : `burst ${b}`}: ${burst.upstream} upstream call(s), ${burst.distinctAccessTokens} access token(s), ${failures} failed, p50 ${burst.p50} ms, p99 ${burst.p99} ms, max ${burst.max} ms; gateway CPU ${burst.gatewayCpuUsPerCall} µs/call`);
-      }
+        log(`  ${kind} ${label}: ${burst.upstream} upstream call(s), ${burst.distinctAccessTokens} access token(s), ${failures} failed, p50 ${burst.p50} ms, p99 ${burst.p99} ms, max ${burst.max} ms; gateway CPU ${burst.gatewayCpuUsPerCall} µs/call`);
+        return burst;
+      };
+
+      // Warm the process up as traffic would: a first burst, then a few seconds of
+      // `refresh(force: false)` calls (the token is ACTIVE by then: answered from the
+      // store, no upstream call), then a second burst. None of this is counted.
+      const warmups: Burst[] = [await fire('warm-up burst 1')];
+      const warm = await runLoad({
+        url: gw.url,
+        connections: ctx.options.connections,
+        seconds: ctx.options.runSeconds,
+        apiKey: ctx.keys.operator,
+        body: () => JSON.stringify({ query: REFRESH_IF_NEEDED, variables: { id } }),
+        verify: (b) => b.startsWith('{"data":{"refresh":{"id"'),
+      });
+      if (warm.failures > 0) throw new Error(`refresh warm-up: ${warm.failures} calls failed (e.g. ${warm.sample})`);
+      warmups.push(await fire('warm-up burst 2'));
+      const results: Burst[] = [];
+      for (let b = 1; b <= bursts; b++) results.push(await fire(`burst ${b}`));
       const failed = results.reduce((n, r) => n + r.failures, 0);
       if (failed > 0) ctx.notes.push(`refresh ${kind}: ${failed} of ${CALLERS * bursts} refresh calls failed`);
       ctx.add(
@@ -123,10 +140,10 @@ async function refreshOn(ctx: BenchContext, kind: BenchStore): Promise<void> {
           id: `refresh.${kind}.upstream`,
           section: 'refresh',
           label: `${kind} ${CALLERS} concurrent refresh: upstream calls (worst burst)`,
-          value: Math.max(...[warmup!, ...results].map((r) => r.upstream)),
+          value: Math.max(...[...warmups, ...results].map((r) => r.upstream)),
           unit: '',
           target: { of: 'value', op: '==', value: 1 },
-          detail: { bursts: results, warmup },
+          detail: { bursts: results, warmups },
         }),
       );
       ctx.add(
