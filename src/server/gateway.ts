@@ -5,7 +5,7 @@ import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import cors from 'cors';
 import express, { type ErrorRequestHandler, type Express } from 'express';
-import { GraphQLError, type ValidationContext } from 'graphql';
+import { BREAK, GraphQLError, type ASTVisitor, type ValidationContext, type ValidationRule } from 'graphql';
 import { AuditTrail } from '../audit/audit-trail';
 import type { Config } from '../config';
 import { loadEncryptionKeys } from '../crypto/key-file';
@@ -111,13 +111,15 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
     schema: gatewaySchema(),
     introspection: config.playground,
     includeStacktraceInErrorResponses: false,
+    // Bounds the document before validation: graphql-js's own rules recurse through fragment spreads.
+    parseOptions: { maxTokens: 25_000 },
     hideSchemaDetailsFromClientErrors: config.production,
     csrfPrevention: true,
     // main.ts owns SIGTERM/SIGINT: it drains HTTP first, then closes the gateway.
     stopOnTerminationSignals: false,
     formatError: createErrorFormatter(logger),
     validationRules: [
-      maxDepthRule({ n: config.maxQueryDepth, ignoreIntrospection: false, propagateOnRejection: false, onReject: [reportTo] }),
+      guarded(maxDepthRule({ n: config.maxQueryDepth, ignoreIntrospection: false, propagateOnRejection: false, onReject: [reportTo] })),
       maxAliasesRule({ n: config.maxAliases, propagateOnRejection: false, onReject: [reportTo] }),
     ],
     plugins: [ApolloServerPluginLandingPageDisabled(), queryCostPlugin(config.maxQueryCost), observabilityPlugin(metrics), secretReadsPlugin()],
@@ -156,6 +158,37 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
       })();
       return closing;
     },
+  };
+}
+
+/**
+ * A validation rule whose visitor throws — graphql-armor's depth rule recurses
+ * through fragment spreads and overflows the stack on a chain of ~2,000 of
+ * them — reports the document as too deep instead of failing with a 500.
+ */
+function guarded(rule: ValidationRule): ValidationRule {
+  return (ctx) => {
+    const visitor = rule(ctx) as Record<string, unknown>;
+    const wrap =
+      (fn: (...args: unknown[]) => unknown) =>
+      (...args: unknown[]) => {
+        try {
+          return fn.apply(visitor, args);
+        } catch (err) {
+          if (!(err instanceof RangeError)) throw err;
+          ctx.reportError(new GraphQLError('The query is nested too deeply to check', { extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }));
+          return BREAK;
+        }
+      };
+    const out: Record<string, unknown> = {};
+    for (const [key, v] of Object.entries(visitor)) {
+      if (typeof v === 'function') out[key] = wrap(v as (...args: unknown[]) => unknown);
+      else if (v && typeof v === 'object') {
+        const { enter, leave } = v as { enter?: (...args: unknown[]) => unknown; leave?: (...args: unknown[]) => unknown };
+        out[key] = { ...(enter ? { enter: wrap(enter) } : {}), ...(leave ? { leave: wrap(leave) } : {}) };
+      } else out[key] = v;
+    }
+    return out as ASTVisitor;
   };
 }
 

@@ -83,6 +83,9 @@ export class MemoryTokenStore implements TokenStore {
       } else {
         const rule = saveRule(input);
         existing = rule ? this.byRule(rule) : null;
+        if (rule && existing && !clientMatches(rule, existing)) {
+          throw new TokenStoreError('saveToken', 'CONFLICT', `the ${LABEL[rule.by]} is already stored with another client's token`);
+        }
         id = existing?.id ?? generateId();
       }
       if (options.ifVersion !== undefined && existing?.version !== options.ifVersion) {

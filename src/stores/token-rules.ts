@@ -75,6 +75,7 @@ function checkString(field: string, v: unknown, max: number, operation: StoreOpe
   if (typeof v !== 'string') throw new TokenStoreError(operation, 'INVALID_INPUT', `${field} must be a string`);
   if (v.length > max) throw new TokenStoreError(operation, 'INVALID_INPUT', `${field} is longer than ${max} characters`);
   if (v.includes('\u0000')) throw new TokenStoreError(operation, 'INVALID_INPUT', `${field} contains a NUL character`);
+  if (/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(v)) throw new TokenStoreError(operation, 'INVALID_INPUT', `${field} is not valid Unicode (it holds a lone surrogate)`);
 }
 
 function checkDate(field: string, v: unknown, operation: StoreOperation): void {

@@ -183,6 +183,20 @@ export function tokenStoreContract(name: string, harness: StoreHarness): void {
         expect(await store.getTokens()).toHaveLength(2);
       });
 
+      it("refuses a save that would take over another client's token by its refresh or grant token", async () => {
+        const t = await store.saveToken({ clientId: 'c1', clientSecret: 's1', refreshToken: 'rt-c1', grantToken: 'gt-c1' });
+        await expectStoreError(store.saveToken({ clientId: 'c2', clientSecret: 's2', refreshToken: 'rt-c1' }), 'saveToken', 'CONFLICT');
+        await expectStoreError(store.saveToken({ clientId: 'c2', clientSecret: 's2', grantToken: 'gt-c1' }), 'saveToken', 'CONFLICT');
+        expect(await store.getTokens()).toEqual([t]);
+      });
+
+      it('refuses strings that are not valid Unicode (a lone surrogate)', async () => {
+        await expectStoreError(store.saveToken({ userName: 'u\ud800', refreshToken: 'r' }), 'saveToken', 'INVALID_INPUT');
+        await expectStoreError(store.saveToken({ refreshToken: 'r\udc00x' }), 'saveToken', 'INVALID_INPUT');
+        expect(await store.getTokens()).toEqual([]);
+        expect((await store.saveToken({ userName: 'emoji 🙂', refreshToken: 'r' })).userName).toBe('emoji 🙂');
+      });
+
       it('writes with compare-and-swap when asked, and changes nothing when the version moved', async () => {
         const t = await store.saveToken({ refreshToken: 'r', clientId: 'c' });
         const u = await store.saveToken({ id: t.id, accessToken: 'a1' }, { ifVersion: t.version });

@@ -1,69 +1,88 @@
 import type { Pool, PoolConnection } from 'mysql2/promise';
 import type { SqlExecutor, SqlParam } from './sql-executor';
 
-/** mysql2 error codes that mean the server cannot be reached or went away. */
 const UNAVAILABLE = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENOTFOUND',
-  'EPIPE',
-  'PROTOCOL_CONNECTION_LOST',
-  'PROTOCOL_SEQUENCE_TIMEOUT',
-  'ER_CON_COUNT_ERROR',
-  'ER_SERVER_SHUTDOWN',
-  'ER_QUERY_INTERRUPTED',
-  'POOL_CLOSED',
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE', 'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT', 'ER_CON_COUNT_ERROR', 'ER_SERVER_SHUTDOWN', 'ER_QUERY_INTERRUPTED', 'POOL_CLOSED',
 ]);
 
 /** Per-statement timeout: a statement never hangs a request. */
 const QUERY_TIMEOUT_MS = 10_000;
+/** How long to wait for a pooled connection. */
+const ACQUIRE_TIMEOUT_MS = 5_000;
 
-/**
- * MySQL/MariaDB through the mysql2 pool TypeORM created. `execute` uses
- * server-side prepared statements, which mysql2 caches per connection.
- * Transactions run on one pooled connection at READ COMMITTED, where a
- * `SELECT … FOR UPDATE` of a missing row takes no gap lock: two concurrent
- * inserts of one user end in a duplicate-key error that the store retries,
- * not in a deadlock.
- */
+const timeout = (what: string) => Object.assign(new Error(`${what} timed out`), { code: 'PROTOCOL_SEQUENCE_TIMEOUT' });
+
+/** `p`, or a timeout error after `ms`; `late` gets the value if it comes after all. */
+function deadline<T>(p: Promise<T>, ms: number, what: string, late?: (v: T) => void): Promise<T> {
+  let timer: NodeJS.Timeout;
+  let timedOut = false;
+  return Promise.race([
+    p.then((v) => {
+      if (timedOut) late?.(v);
+      return v;
+    }),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        timedOut = true;
+        reject(timeout(what));
+      }, ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+const broken = (err: unknown) => (err as { code?: string })?.code === 'PROTOCOL_SEQUENCE_TIMEOUT' || Boolean((err as { fatal?: boolean })?.fatal);
+
 export class MysqlExecutor implements SqlExecutor {
   readonly dialect = 'mysql' as const;
   readonly forUpdate = ' FOR UPDATE';
 
   constructor(private readonly pool: Pool | PoolConnection) {}
 
-  async all<T>(sql: string, params: readonly SqlParam[] = []): Promise<T[]> {
-    const [rows] = await this.pool.execute({ sql, timeout: QUERY_TIMEOUT_MS }, params as SqlParam[]);
-    return rows as T[];
+  private acquire(): Promise<PoolConnection> {
+    return deadline((this.pool as Pool).getConnection(), ACQUIRE_TIMEOUT_MS, 'waiting for a connection', (c) => c.release());
   }
 
-  async run(sql: string, params: readonly SqlParam[] = []): Promise<number> {
-    const [result] = await this.pool.execute({ sql, timeout: QUERY_TIMEOUT_MS }, params as SqlParam[]);
-    return (result as { affectedRows: number }).affectedRows;
+  private async onConnection<T>(fn: (conn: PoolConnection) => Promise<T>): Promise<T> {
+    if (!('getConnection' in this.pool)) return deadline(fn(this.pool as PoolConnection), QUERY_TIMEOUT_MS, 'a statement');
+    const conn = await this.acquire();
+    try {
+      const result = await deadline(fn(conn), QUERY_TIMEOUT_MS, 'a statement');
+      conn.release();
+      return result;
+    } catch (err) {
+      if (broken(err)) conn.destroy();
+      else conn.release();
+      throw err;
+    }
+  }
+
+  all<T>(sql: string, params: readonly SqlParam[] = []): Promise<T[]> {
+    return this.onConnection(async (c) => (await c.execute(sql, params as SqlParam[]))[0] as T[]);
+  }
+
+  run(sql: string, params: readonly SqlParam[] = []): Promise<number> {
+    return this.onConnection(async (c) => ((await c.execute(sql, params as SqlParam[]))[0] as { affectedRows: number }).affectedRows);
   }
 
   async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
     if (!('getConnection' in this.pool)) throw new Error('nested transactions are not supported');
-    const conn = await this.pool.getConnection();
-    let broken = false;
+    const conn = await this.acquire();
+    const q = (sql: string) => deadline(conn.query(sql), QUERY_TIMEOUT_MS, sql);
     try {
-      await conn.query('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
-      await conn.query('START TRANSACTION');
-      try {
-        const result = await fn(new MysqlExecutor(conn));
-        await conn.query('COMMIT');
-        return result;
-      } catch (err) {
-        await conn.query('ROLLBACK').catch(() => {
-          broken = true;
-          conn.destroy();
-        });
-        throw err;
-      }
-    } finally {
-      if (!broken) conn.release();
+      await q('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
+      await q('START TRANSACTION');
+      const result = await fn(new MysqlExecutor(conn));
+      await q('COMMIT');
+      conn.release();
+      return result;
+    } catch (err) {
+      if (broken(err)) conn.destroy();
+      else
+        await q('ROLLBACK').then(
+          () => conn.release(),
+          () => conn.destroy(),
+        );
+      throw err;
     }
   }
 
@@ -75,7 +94,5 @@ export class MysqlExecutor implements SqlExecutor {
     return 'other';
   }
 
-  async close(): Promise<void> {
-    // The pool belongs to the TypeORM DataSource, which closes it.
-  }
+  async close(): Promise<void> {}
 }

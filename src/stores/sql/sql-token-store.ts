@@ -172,6 +172,9 @@ export class SqlTokenStore implements TokenStore {
     } else {
       rule = saveRule(input);
       existing = rule ? await this.findByRule(tx, rule, true) : null;
+      if (rule && existing && !clientMatches(rule, existing)) {
+        throw new TokenStoreError('saveToken', 'CONFLICT', `the ${FIELD_LABEL[rule.by]} is already stored with another client's token`);
+      }
       id = existing?.id ?? generateId();
     }
     if (options.ifVersion !== undefined && existing?.version !== options.ifVersion) {
