@@ -1,4 +1,5 @@
-import type { MigrationInterface, QueryRunner } from 'typeorm';
+import type { MigrationInterface } from 'typeorm';
+import { createTableMigration } from './sql-migration';
 import type { SqlDialect } from '../stores/sql/sql-dialect';
 
 /** The audit table of a token table: `<table>_audit`. */
@@ -38,15 +39,5 @@ export function auditLogMigration(dialect: SqlDialect, table: string): new () =>
     `CREATE INDEX ${q(`ix_${audit}_token`)} ON ${t} (${q('token_id')}, ${q('occurred_at')})`,
     `CREATE INDEX ${q(`ix_${audit}_at`)} ON ${t} (${q('occurred_at')})`,
   ];
-  const migration = class implements MigrationInterface {
-    name = name;
-    async up(runner: QueryRunner): Promise<void> {
-      for (const sql of up) await runner.query(sql);
-    }
-    async down(runner: QueryRunner): Promise<void> {
-      await runner.query(`DROP TABLE ${t}`);
-    }
-  };
-  Object.defineProperty(migration, 'name', { value: name });
-  return migration;
+  return createTableMigration(name, up, t);
 }

@@ -1,4 +1,5 @@
-import type { MigrationInterface, QueryRunner } from 'typeorm';
+import type { MigrationInterface } from 'typeorm';
+import { createTableMigration } from './sql-migration';
 import type { SqlDialect } from '../stores/sql/sql-dialect';
 
 /**
@@ -50,15 +51,5 @@ export function initialSchemaMigration(dialect: SqlDialect, table: string): new 
     `CREATE INDEX ${q(`ix_${table}_key_id`)} ON ${t} (${q('key_id')})`,
     `CREATE INDEX ${q(`ix_${table}_expires_at`)} ON ${t} (${q('expires_at')})`,
   ];
-  const migration = class implements MigrationInterface {
-    name = name;
-    async up(runner: QueryRunner): Promise<void> {
-      for (const sql of up) await runner.query(sql);
-    }
-    async down(runner: QueryRunner): Promise<void> {
-      await runner.query(`DROP TABLE ${t}`);
-    }
-  };
-  Object.defineProperty(migration, 'name', { value: name });
-  return migration;
+  return createTableMigration(name, up, t);
 }
