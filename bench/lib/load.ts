@@ -30,6 +30,8 @@ export interface LoadSpec {
   warmupFraction?: number;
   /** The gateway's pid: its CPU time over the run is divided by the answers (`cpuUsPerRequest`). */
   pid?: number;
+  /** Send at most this many requests per second in all (open loop at a fixed rate) instead of as fast as answered. */
+  overallRate?: number;
 }
 
 export interface LoadResult {
@@ -67,6 +69,7 @@ export function runLoad(spec: LoadSpec): Promise<LoadResult> {
         connections: spec.connections,
         duration: spec.seconds,
         timeout: 10,
+        ...(spec.overallRate ? { overallRate: spec.overallRate } : {}),
         requests: [
           {
             method: 'POST',

@@ -41,6 +41,8 @@ interface Burst {
   spanMs: number;
   /** The gateway's CPU time over the burst, per call. */
   gatewayCpuUsPerCall: number;
+  /** When the fake Accounts server received the (first) token request, in ms after the first write. */
+  upstreamAtMs: number | null;
 }
 
 async function refreshOn(ctx: BenchContext, kind: BenchStore): Promise<void> {
@@ -86,6 +88,7 @@ async function refreshOn(ctx: BenchContext, kind: BenchStore): Promise<void> {
         await sleep(300);
         accounts.resetRequests();
         const cpu0 = cpuSeconds(gw.pid);
+        const startedAt = Date.now();
         const started = performance.now();
         const answers = await Promise.all(conns.map((c) => c.request(bytes).catch((e: Error) => ({ status: 0, body: e.message, ms: NaN }))));
         const spanMs = performance.now() - started;
@@ -112,8 +115,9 @@ async function refreshOn(ctx: BenchContext, kind: BenchStore): Promise<void> {
           max: round(sorted[sorted.length - 1] ?? NaN, 1),
           spanMs: round(spanMs, 1),
           gatewayCpuUsPerCall: round(cpuUs),
+          upstreamAtMs: accounts.requests[0] ? accounts.requests[0].at.getTime() - startedAt : null,
         };
-        log(`  ${kind} ${label}: ${burst.upstream} upstream call(s), ${burst.distinctAccessTokens} access token(s), ${failures} failed, p50 ${burst.p50} ms, p99 ${burst.p99} ms, max ${burst.max} ms; gateway CPU ${burst.gatewayCpuUsPerCall} µs/call`);
+        log(`  ${kind} ${label}: ${burst.upstream} upstream call(s), ${burst.distinctAccessTokens} access token(s), ${failures} failed, p50 ${burst.p50} ms, p99 ${burst.p99} ms, max ${burst.max} ms; upstream call at ${burst.upstreamAtMs ?? '?'} ms; gateway CPU ${burst.gatewayCpuUsPerCall} µs/call`);
         return burst;
       };
 
@@ -155,7 +159,13 @@ async function refreshOn(ctx: BenchContext, kind: BenchStore): Promise<void> {
           unit: 'ms',
           reference: { label: 'provider delay', value: PROVIDER_DELAY_MS, unit: 'ms' },
           target: { of: 'value', op: '<', value: PROVIDER_DELAY_MS + 50 },
-          detail: { p50: median(results.map((r) => r.p50)), worstP99: Math.max(...results.map((r) => r.p99)), failures: failed },
+          detail: {
+            p50: median(results.map((r) => r.p50)),
+            worstP99: Math.max(...results.map((r) => r.p99)),
+            upstreamAtMs: median(results.map((r) => r.upstreamAtMs ?? NaN)),
+            gatewayCpuUsPerCall: median(results.map((r) => r.gatewayCpuUsPerCall)),
+            failures: failed,
+          },
         }),
       );
     } finally {

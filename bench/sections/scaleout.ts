@@ -51,10 +51,13 @@ export async function scaleoutSection(ctx: BenchContext): Promise<void> {
       await load(gw, options.connections, warm);
     }
 
-    const measure = async (processes: 1 | 2): Promise<Run> => {
+    const floorLoad = (gw: { url: string; pid: number }, connections: number) =>
+      runLoad({ url: gw.url, pid: gw.pid, connections, seconds: options.runSeconds, body: floorBody, verify: verifyFloor, apiKey: ctx.keys.viewer });
+    const measure = async (processes: 1 | 2, floor = false): Promise<Run> => {
+      const l = floor ? floorLoad : load;
       const cpu0 = cpuSeconds(a.pid) + cpuSeconds(b.pid);
       const db0 = mariadbCpu();
-      const loads = processes === 1 ? [await load(a, options.connections)] : await Promise.all([load(a, Math.ceil(options.connections / 2)), load(b, Math.floor(options.connections / 2))]);
+      const loads = processes === 1 ? [await l(a, options.connections)] : await Promise.all([l(a, Math.ceil(options.connections / 2)), l(b, Math.floor(options.connections / 2))]);
       const cpu1 = cpuSeconds(a.pid) + cpuSeconds(b.pid);
       const db1 = mariadbCpu();
       for (const l of loads) if (l.failures > 0) throw new Error(`scaleout: ${l.failures} requests failed (e.g. ${l.sample})`);
@@ -85,7 +88,18 @@ export async function scaleoutSection(ctx: BenchContext): Promise<void> {
       log(`  round ${pair + 1}: one process ${text(one)} | two processes ${text(two)}`);
     }
 
+    // Control: the same with `{ __typename }` (no store, no database), which shows what running two
+    // processes on these cores costs by itself.
+    const floorPairs: Array<{ one: Run; two: Run }> = [];
+    for (let pair = 0; pair < options.pairs; pair++) {
+      const one = await measure(1, true);
+      const two = await measure(2, true);
+      floorPairs.push({ one, two });
+      log(`  control round ${pair + 1} ({ __typename }): one process ${one.rps} req/s, ${one.gatewayCpuUsPerRequest} µs/req | two processes ${two.rps} req/s, ${two.gatewayCpuUsPerRequest} µs/req`);
+    }
+
     const med = (f: (p: { one: Run; two: Run }) => number) => round(median(pairs.map(f)), 3);
+    const fmed = (f: (p: { one: Run; two: Run }) => number) => round(median(floorPairs.map(f)), 3);
     ctx.add(
       figure({
         id: 'scaleout.rps',
@@ -109,6 +123,18 @@ export async function scaleoutSection(ctx: BenchContext): Promise<void> {
         ratio: med((p) => p.two.gatewayCpuUsPerRequest / p.one.gatewayCpuUsPerRequest),
         target: { of: 'ratio', op: '<=', value: 1.1 },
         detail: { pairs: pairs.map((p) => ({ one: { ...p.one, loads: undefined }, two: { ...p.two, loads: undefined } })) },
+      }),
+    );
+    ctx.add(
+      figure({
+        id: 'scaleout.floorCpuPerRequest',
+        section: 'scaleout',
+        label: 'control { __typename }, 2 processes: gateway CPU per request',
+        value: fmed((p) => p.two.gatewayCpuUsPerRequest),
+        unit: 'µs/req',
+        reference: { label: '1 process', value: fmed((p) => p.one.gatewayCpuUsPerRequest), unit: 'µs/req' },
+        ratio: fmed((p) => p.two.gatewayCpuUsPerRequest / p.one.gatewayCpuUsPerRequest),
+        detail: { rpsOne: fmed((p) => p.one.rps), rpsTwo: fmed((p) => p.two.rps) },
       }),
     );
     if (pairs.every((p) => p.one.mariadbCpuUsPerRequest !== null && p.two.mariadbCpuUsPerRequest !== null)) {
