@@ -101,12 +101,7 @@ async function main(): Promise<number> {
 
   const durationSeconds = Math.round((performance.now() - t0) / 1000);
   const seeding: Record<string, number> = {};
-  for (const kind of options.stores) {
-    for (const which of ['small', 'large'] as const) {
-      const ds = await datasets.get(kind, which).catch(() => null);
-      if (ds) seeding[`${kind}.${ds.size}`] = Math.round(ds.seedSeconds * 10) / 10;
-    }
-  }
+  for (const ds of await datasets.seeded()) seeding[`${ds.kind}.${ds.size}`] = Math.round(ds.seedSeconds * 10) / 10;
   const results: Results = {
     tool: 'tokengate bench',
     complete: options.complete && failed.length === 0,

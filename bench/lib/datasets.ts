@@ -114,6 +114,12 @@ export class Datasets {
     return p;
   }
 
+  /** The datasets seeded so far (never seeds). */
+  async seeded(): Promise<Dataset[]> {
+    const all = await Promise.all([...this.cache.values()].map((p) => p.catch(() => null)));
+    return all.filter((d): d is Dataset => d !== null);
+  }
+
   /** Opens a store on a dataset's table (in this process) with the run's key. */
   open(ds: Dataset): Promise<TokenStore> {
     return openStore(ds.storeOptions, this.keyring);
