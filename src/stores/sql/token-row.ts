@@ -123,20 +123,14 @@ export function rowValues(token: Token, keyring: Keyring): SqlParam[] {
   ];
 }
 
-/** The columns a key rotation rewrites, in the order of `secretRowValues`. */
-export const SECRET_WRITE_COLUMNS = [
-  'client_secret',
-  'refresh_token',
-  'refresh_token_hash',
-  'access_token',
-  'access_token_hash',
-  'grant_token',
-  'grant_token_hash',
-  'key_id',
-] as const;
+/**
+ * The columns a key rotation rewrites, in the order of `secretRowValues`: the
+ * secrets, their lookup hashes and the key id (a contiguous run of `WRITE_COLUMNS`).
+ */
+export const SECRET_WRITE_COLUMNS = WRITE_COLUMNS.slice(WRITE_COLUMNS.indexOf('client_secret'), WRITE_COLUMNS.indexOf('key_id') + 1);
 
 /** A token's secrets and lookup hashes under the current key (for key rotation: nothing else changes). */
 export function secretRowValues(token: Token, keyring: Keyring): SqlParam[] {
-  const all = rowValues(token, keyring);
-  return SECRET_WRITE_COLUMNS.map((c) => all[WRITE_COLUMNS.indexOf(c)]!);
+  const start = WRITE_COLUMNS.indexOf('client_secret');
+  return rowValues(token, keyring).slice(start, start + SECRET_WRITE_COLUMNS.length);
 }
