@@ -265,7 +265,10 @@ export class SqlTokenStore implements TokenStore {
   appendAudit(events: readonly AuditEvent[]): Promise<void> {
     return this.guard('appendAudit', async () => {
       if (events.length === 0) return;
-      await this.insertAudit(this.exec, events.map((e) => normalizeEvent(e)));
+      const entries = events.map((e) => normalizeEvent(e));
+      // One transaction for the whole batch: one commit (one fsync), not one per chunk.
+      if (entries.length <= AUDIT_CHUNK) await this.insertAudit(this.exec, entries);
+      else await this.exec.transaction((tx) => this.insertAudit(tx, entries));
     });
   }
 
