@@ -1,6 +1,7 @@
 import { Authorized, Field, ID, ObjectType, UseMiddleware } from 'type-graphql';
 import { GraphQLDateTimeISO } from 'graphql-scalars';
 import type { Token } from '../stores/token';
+import { hasSecret } from '../stores/sealed-secrets';
 import { tokenStatus } from '../services/token-status';
 import { RecordSecretRead } from './secret-reads';
 import { TokenStatus } from './token-status.enum';
@@ -61,25 +62,41 @@ export class TokenView {
   @Authorized('operator', 'admin')
   @UseMiddleware(RecordSecretRead)
   @Field(() => String, { nullable: true, description: 'operator and admin' })
-  accessToken: string | null;
+  get accessToken(): string | null {
+    return this.token.accessToken;
+  }
 
   @Authorized('admin')
   @UseMiddleware(RecordSecretRead)
   @Field(() => String, { nullable: true, description: 'admin' })
-  refreshToken: string | null;
+  get refreshToken(): string | null {
+    return this.token.refreshToken;
+  }
 
   @Authorized('admin')
   @UseMiddleware(RecordSecretRead)
   @Field(() => String, { nullable: true, description: 'admin' })
-  clientSecret: string | null;
+  get clientSecret(): string | null {
+    return this.token.clientSecret;
+  }
 
   @Authorized('admin')
   @UseMiddleware(RecordSecretRead)
   @Field(() => String, { nullable: true, description: 'admin' })
-  grantToken: string | null;
+  get grantToken(): string | null {
+    return this.token.grantToken;
+  }
+
+  /**
+   * The stored token behind the view. Its secrets are read (and, from an
+   * encrypted store, decrypted) only when a response selects them and the
+   * caller's role may see them.
+   */
+  private token!: Token;
 
   static of(token: Token, now: number, refreshAheadMs: number): TokenView {
     const view = new TokenView();
+    view.token = token;
     view.id = token.id;
     view.userName = token.userName;
     view.clientId = token.clientId;
@@ -88,17 +105,13 @@ export class TokenView {
     view.accountsUrl = token.accountsUrl;
     view.expiresAt = token.expiresAt;
     view.status = tokenStatus(token, now, refreshAheadMs) as TokenStatus;
-    view.hasAccessToken = token.accessToken !== null;
-    view.hasRefreshToken = token.refreshToken !== null;
-    view.hasGrantToken = token.grantToken !== null;
+    view.hasAccessToken = hasSecret(token, 'accessToken');
+    view.hasRefreshToken = hasSecret(token, 'refreshToken');
+    view.hasGrantToken = hasSecret(token, 'grantToken');
     view.lastRefreshedAt = token.lastRefreshedAt;
     view.lastError = token.lastError;
     view.createdAt = token.createdAt;
     view.updatedAt = token.updatedAt;
-    view.accessToken = token.accessToken;
-    view.refreshToken = token.refreshToken;
-    view.clientSecret = token.clientSecret;
-    view.grantToken = token.grantToken;
     return view;
   }
 }

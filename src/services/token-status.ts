@@ -1,3 +1,4 @@
+import { hasSecret } from '../stores/sealed-secrets';
 import type { Token } from '../stores/token';
 
 /** The state of a token as the API reports it (`TokenStatus` of the contract). */
@@ -13,12 +14,12 @@ export type TokenStatus = 'ACTIVE' | 'EXPIRING' | 'EXPIRED' | 'PENDING_GRANT' | 
  */
 export function tokenStatus(token: Pick<Token, 'failedAt' | 'accessToken' | 'expiresAt' | 'refreshToken' | 'grantToken'>, now: number, windowMs: number): TokenStatus {
   if (token.failedAt) return 'FAILED';
-  if (token.accessToken) {
+  if (hasSecret(token, 'accessToken')) {
     if (!token.expiresAt) return 'ACTIVE';
     const left = token.expiresAt.getTime() - now;
     if (left > windowMs) return 'ACTIVE';
     if (left > 0) return 'EXPIRING';
   }
-  if (!token.refreshToken && token.grantToken) return 'PENDING_GRANT';
+  if (!hasSecret(token, 'refreshToken') && hasSecret(token, 'grantToken')) return 'PENDING_GRANT';
   return 'EXPIRED';
 }

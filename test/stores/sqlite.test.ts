@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import Database from 'better-sqlite3';
 import { Keyring } from '../../src/crypto/keyring';
 import { TokenStoreError } from '../../src/errors';
 import { openStore } from '../../src/stores/open-store';
@@ -83,6 +84,34 @@ describe('SQLite store', () => {
     expect(await store.findToken({ refreshToken: 'r-old' })).toEqual(t);
     await store.saveToken({ id: t.id, accessToken: 'a' });
     expect((await store.findToken({ refreshToken: 'r-old' }))?.accessToken).toBe('a');
+    await store.close();
+  });
+
+  it('reads a token whose secret was tampered with, and refuses only that secret, when it is read', async () => {
+    const file = tempDbPath();
+    const keyring = new Keyring([randomBytes(32)]);
+    const first = await open(file, keyring);
+    const a = await first.saveToken({ userName: 'a@x', accessToken: 'access-a', refreshToken: 'refresh-a' });
+    const b = await first.saveToken({ userName: 'b@x', accessToken: 'access-b', refreshToken: 'refresh-b' });
+    await first.close();
+    // Move b's access-token ciphertext into a's row: it is a valid ciphertext, of another row.
+    const db = new Database(file);
+    db.prepare("UPDATE oauthtoken SET access_token = (SELECT access_token FROM oauthtoken WHERE id = ?) WHERE id = ?").run(b.id, a.id);
+    db.close();
+    const store = await open(file, keyring);
+    const read = (await store.findTokenById(a.id))!;
+    expect(read.userName).toBe('a@x');
+    expect(read.refreshToken).toBe('refresh-a');
+    let err: unknown;
+    try {
+      void read.accessToken;
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(TokenStoreError);
+    expect(err).toMatchObject({ operation: 'findTokenById', kind: 'INTERNAL' });
+    expect(String((err as Error).message)).not.toContain('access-b');
+    expect((await store.findTokenById(b.id))?.accessToken).toBe('access-b');
     await store.close();
   });
 

@@ -38,7 +38,7 @@ import {
 } from '../token-rules';
 import { nowMsExpression, quoteIdent } from './sql-dialect';
 import type { SqlExecutor, SqlParam } from './sql-executor';
-import { ROW_COLUMNS, SECRET_WRITE_COLUMNS, WRITE_COLUMNS, rowToToken, rowValues, secretRowValues, type TokenRow } from './token-row';
+import { ROW_COLUMNS, SECRET_WRITE_COLUMNS, WRITE_COLUMNS, decryptRow, rowToToken, rowValues, secretRowValues, type TokenRow } from './token-row';
 
 const HASH_COLUMN: Record<LookupSecretField, string> = {
   accessToken: 'access_token_hash',
@@ -138,13 +138,13 @@ export class SqlTokenStore implements TokenStore {
   findToken(match: TokenMatch): Promise<Token | null> {
     return this.guard('findToken', async () => {
       const rule = requireLookupRule(match);
-      const token = await this.findByRule(this.exec, rule, false);
+      const token = await this.findByRule(this.exec, rule, false, 'findToken');
       return token && clientMatches(rule, token) ? token : null;
     });
   }
 
   findTokenById(id: string): Promise<Token | null> {
-    return this.guard('findTokenById', async () => this.findById(this.exec, validateId(id, 'findTokenById'), false));
+    return this.guard('findTokenById', async () => this.findById(this.exec, validateId(id, 'findTokenById'), false, 'findTokenById'));
   }
 
   saveToken(input: TokenInput, options: SaveOptions = {}): Promise<Token> {
@@ -168,10 +168,10 @@ export class SqlTokenStore implements TokenStore {
     let rule: LookupRule | null = null;
     if (input.id) {
       id = input.id;
-      existing = await this.findById(tx, id, true);
+      existing = await this.findById(tx, id, true, 'saveToken');
     } else {
       rule = saveRule(input);
-      existing = rule ? await this.findByRule(tx, rule, true) : null;
+      existing = rule ? await this.findByRule(tx, rule, true, 'saveToken') : null;
       if (rule && existing && !clientMatches(rule, existing)) {
         throw new TokenStoreError('saveToken', 'CONFLICT', `the ${FIELD_LABEL[rule.by]} is already stored with another client's token`);
       }
@@ -334,7 +334,7 @@ export class SqlTokenStore implements TokenStore {
       const updates: Array<{ id: string; version: number; keyId: string; values: SqlParam[] }> = [];
       for (const row of rows) {
         try {
-          const token = rowToToken(row, this.keyring);
+          const token = decryptRow(row, this.keyring);
           updates.push({ id: row.id, version: token.version, keyId: row.key_id, values: secretRowValues(token, this.keyring) });
         } catch (err) {
           if (!(err instanceof KeyMismatchError)) throw err;
@@ -377,7 +377,7 @@ export class SqlTokenStore implements TokenStore {
       afterId === null ? [] : [afterId],
     );
     const [{ n }] = await this.exec.all<{ n: number | string }>(`SELECT COUNT(*) AS n FROM ${this.t}`);
-    const nodes = rows.slice(0, first).map((r) => rowToToken(r, this.keyring));
+    const nodes = rows.slice(0, first).map((r) => rowToToken(r, this.keyring, 'listTokens'));
     const last = nodes[nodes.length - 1];
     return { nodes, totalCount: Number(n), endCursor: last ? encodeCursor(last.id) : null, hasNextPage: rows.length > first };
   }
@@ -420,23 +420,23 @@ export class SqlTokenStore implements TokenStore {
     await this.onClose();
   }
 
-  private async findById(exec: SqlExecutor, id: string, lock: boolean): Promise<Token | null> {
+  private async findById(exec: SqlExecutor, id: string, lock: boolean, operation: StoreOperation): Promise<Token | null> {
     const rows = await exec.all<TokenRow>(`SELECT ${ROW_COLUMNS} FROM ${this.t} WHERE id = ?${lock ? exec.forUpdate : ''}`, [id]);
-    return rows[0] ? rowToToken(rows[0], this.keyring) : null;
+    return rows[0] ? rowToToken(rows[0], this.keyring, operation) : null;
   }
 
-  private async findByRule(exec: SqlExecutor, rule: LookupRule, lock: boolean): Promise<Token | null> {
+  private async findByRule(exec: SqlExecutor, rule: LookupRule, lock: boolean, operation: StoreOperation): Promise<Token | null> {
     const suffix = lock ? exec.forUpdate : '';
     if (rule.by === 'userName') {
       const rows = await exec.all<TokenRow>(`SELECT ${ROW_COLUMNS} FROM ${this.t} WHERE user_name_hash = ?${suffix}`, [plainHash(rule.value)]);
-      return rows[0] ? rowToToken(rows[0], this.keyring) : null;
+      return rows[0] ? rowToToken(rows[0], this.keyring, operation) : null;
     }
     const hashes = this.keyring.lookupHashes(rule.value);
     const rows = await exec.all<TokenRow>(
       `SELECT ${ROW_COLUMNS} FROM ${this.t} WHERE ${HASH_COLUMN[rule.by]} IN (${hashes.map(() => '?').join(', ')}) LIMIT 1${suffix}`,
       hashes,
     );
-    return rows[0] ? rowToToken(rows[0], this.keyring) : null;
+    return rows[0] ? rowToToken(rows[0], this.keyring, operation) : null;
   }
 
   /** Runs an operation, turning every failure into a `TokenStoreError` that names it. */

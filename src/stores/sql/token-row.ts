@@ -1,4 +1,6 @@
 import { Keyring, plainHash } from '../../crypto/keyring';
+import { KeyMismatchError, TokenStoreError, type StoreOperation } from '../../errors';
+import { hasSecret, sealedToken, type SecretOpener } from '../sealed-secrets';
 import { SECRET_FIELDS, type SecretField, type Token } from '../token';
 import type { SqlParam } from './sql-executor';
 
@@ -52,12 +54,6 @@ export const WRITE_COLUMNS = [
   'version',
 ] as const;
 
-const COLUMN_OF: Record<SecretField, 'client_secret' | 'refresh_token' | 'access_token' | 'grant_token'> = {
-  clientSecret: 'client_secret',
-  refreshToken: 'refresh_token',
-  accessToken: 'access_token',
-  grantToken: 'grant_token',
-};
 
 /** The additional authenticated data of a secret: it decrypts only in its own row and field. */
 export const secretAad = (id: string, field: SecretField) => `${id}/${field}`;
@@ -65,39 +61,57 @@ export const secretAad = (id: string, field: SecretField) => `${id}/${field}`;
 const ms = (d: Date | null) => (d ? d.getTime() : null);
 const date = (v: number | string | null) => (v === null || v === undefined ? null : new Date(Number(v)));
 
-/** Decrypts a row into a token. @throws KeyMismatchError when a secret does not decrypt. */
-export function rowToToken(row: TokenRow, keyring: Keyring): Token {
-  const token: Token = {
-    id: row.id,
-    userName: row.user_name,
-    clientId: row.client_id,
-    clientSecret: null,
-    refreshToken: null,
-    accessToken: null,
-    grantToken: null,
-    expiresAt: date(row.expires_at),
-    redirectUrl: row.redirect_url,
-    apiDomain: row.api_domain,
-    accountsUrl: row.accounts_url,
-    lastRefreshedAt: date(row.last_refreshed_at),
-    lastError: row.last_error,
-    failedAt: date(row.failed_at),
-    createdAt: date(row.created_at)!,
-    updatedAt: date(row.updated_at)!,
-    version: Number(row.version),
-  };
-  for (const field of SECRET_FIELDS) {
-    const cipher = row[COLUMN_OF[field]];
-    token[field] = cipher === null ? null : keyring.decrypt(cipher, secretAad(row.id, field));
-  }
-  return token;
+/**
+ * A row as a token whose secrets decrypt on first read (see `sealedToken`):
+ * a read that serves no secret pays no decryption. A secret that does not
+ * decrypt (a tampered row) throws a `TokenStoreError` of `operation`, kind
+ * `INTERNAL`, where it is read. Keys that are not configured at all are
+ * refused at start (`openStore`).
+ */
+export function rowToToken(row: TokenRow, keyring: Keyring, operation: StoreOperation): Token {
+  return tokenOf(row, (field, cipher) => {
+    try {
+      return keyring.decrypt(cipher, secretAad(row.id, field));
+    } catch (err) {
+      if (err instanceof KeyMismatchError) throw new TokenStoreError(operation, 'INTERNAL', 'a stored secret does not decrypt with the configured encryption keys', { cause: err });
+      throw err;
+    }
+  });
+}
+
+/** Decrypts every secret of a row at once. @throws KeyMismatchError when one does not decrypt. */
+export function decryptRow(row: TokenRow, keyring: Keyring): Token {
+  return { ...tokenOf(row, (field, cipher) => keyring.decrypt(cipher, secretAad(row.id, field))) };
+}
+
+function tokenOf(row: TokenRow, open: SecretOpener): Token {
+  const id = row.id;
+  return sealedToken(
+    {
+      id,
+      userName: row.user_name,
+      clientId: row.client_id,
+      expiresAt: date(row.expires_at),
+      redirectUrl: row.redirect_url,
+      apiDomain: row.api_domain,
+      accountsUrl: row.accounts_url,
+      lastRefreshedAt: date(row.last_refreshed_at),
+      lastError: row.last_error,
+      failedAt: date(row.failed_at),
+      createdAt: date(row.created_at)!,
+      updatedAt: date(row.updated_at)!,
+      version: Number(row.version),
+    },
+    { clientSecret: row.client_secret, refreshToken: row.refresh_token, accessToken: row.access_token, grantToken: row.grant_token },
+    open,
+  );
 }
 
 /** The values of `WRITE_COLUMNS` for a token: secrets encrypted under the current key, lookup hashes beside them. */
 export function rowValues(token: Token, keyring: Keyring): SqlParam[] {
   const enc = (field: SecretField) => (token[field] === null ? null : keyring.encrypt(token[field]!, secretAad(token.id, field)));
   const hash = (v: string | null) => (v === null ? null : keyring.lookupHash(v));
-  const anySecret = SECRET_FIELDS.some((f) => token[f] !== null);
+  const anySecret = SECRET_FIELDS.some((f) => hasSecret(token, f));
   return [
     token.userName,
     token.userName === null ? null : plainHash(token.userName),
