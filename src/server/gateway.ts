@@ -1,5 +1,5 @@
 import { ApolloServer, HeaderMap } from '@apollo/server';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
@@ -122,7 +122,7 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
       guarded(maxDepthRule({ n: config.maxQueryDepth, ignoreIntrospection: false, propagateOnRejection: false, onReject: [reportTo] })),
       maxAliasesRule({ n: config.maxAliases, propagateOnRejection: false, onReject: [reportTo] }),
     ],
-    plugins: [ApolloServerPluginLandingPageDisabled(), queryCostPlugin(config.maxQueryCost), observabilityPlugin(metrics), secretReadsPlugin()],
+    plugins: [ApolloServerPluginLandingPageDisabled(), queryCostPlugin(config.maxQueryCost), observabilityPlugin(metrics, logger), ApolloServerPluginCacheControlDisabled(), secretReadsPlugin()],
     logger: apolloLogger(logger),
   });
   await apollo.start();
@@ -268,13 +268,25 @@ function buildHttpApp({ config, apollo, apiKeys, tokens, audit, store, metrics, 
     expressMiddleware(apollo, {
       context: async ({ req, res }) => {
         const principal = apiKeys.authenticate(req.get('authorization'));
-        const reqLogger = logger.child({ reqId: res.locals.requestId as string });
         if (!principal) {
           throw new GraphQLError('A valid API key is required: Authorization: Bearer <key>', {
             extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers: new HeaderMap([['www-authenticate', 'Bearer']]) } } as unknown as Record<string, unknown>,
           });
         }
-        return { principal, requestId: res.locals.requestId as string, receivedAt: res.locals.receivedAt as Date, logger: reqLogger, tokens, audit, secretReads: new SecretReads() };
+        const requestId = res.locals.requestId as string;
+        let reqLogger: Logger | undefined;
+        return {
+          principal,
+          requestId,
+          receivedAt: res.locals.receivedAt as Date,
+          // Made when something logs: most requests log nothing at the default level.
+          get logger() {
+            return (reqLogger ??= logger.child({ reqId: requestId }));
+          },
+          tokens,
+          audit,
+          secretReads: new SecretReads(),
+        };
       },
     }),
   );

@@ -1,5 +1,6 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { GatewayContext } from '../resolvers/context.type';
+import type { Logger } from '../logger';
 import type { Metrics } from './metrics';
 
 /**
@@ -7,7 +8,7 @@ import type { Metrics } from './metrics';
  * outcome (`ok` or the first error code), and writes one log line for it —
  * with the request id, the role and key name, never the variables.
  */
-export function observabilityPlugin(metrics: Metrics): ApolloServerPlugin<GatewayContext> {
+export function observabilityPlugin(metrics: Metrics, logger: Logger): ApolloServerPlugin<GatewayContext> {
   return {
     async requestDidStart({ contextValue }) {
       const started = process.hrtime.bigint();
@@ -25,7 +26,7 @@ export function observabilityPlugin(metrics: Metrics): ApolloServerPlugin<Gatewa
           const outcome = firstCode ?? 'ok';
           metrics.graphqlRequests.inc({ operation, outcome });
           metrics.graphqlDuration.observe({ operation }, seconds);
-          contextValue?.logger?.info({ operation, outcome, durationMs: Math.round(seconds * 1e4) / 10, role: contextValue.principal?.role, keyName: contextValue.principal?.keyName }, 'graphql request');
+          if (logger.isLevelEnabled('info')) contextValue?.logger?.info({ operation, outcome, durationMs: Math.round(seconds * 1e4) / 10, role: contextValue.principal?.role, keyName: contextValue.principal?.keyName }, 'graphql request');
         },
       };
     },
