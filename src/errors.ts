@@ -28,6 +28,7 @@ export type StoreOperation =
   | 'deleteTokens'
   | 'findTokenById'
   | 'listTokens'
+  | 'countTokens'
   | 'acquireLease'
   | 'releaseLease'
   | 'findRefreshCandidates'

@@ -22,7 +22,7 @@ export async function exportZohoCsv(
   file: string,
   options: { overwrite?: boolean; onProgress?: (done: number, total: number) => void } = {},
 ): Promise<CsvWriteResult> {
-  const total = (await store.listTokens(1)).totalCount;
+  const total = await store.countTokens();
   let last = 0;
   return writeZohoCsv(file, allTokens(store), {
     overwrite: options.overwrite,

@@ -198,7 +198,7 @@ export async function importTokens(store: TokenStore, rows: AsyncIterable<Source
   const plans: Array<Plan | null> = new Array(valid.length).fill(null);
   let checked = 0;
   // Into an empty store (the usual first import) there is nothing to look up: every row is new.
-  const empty = (await store.listTokens(1)).totalCount === 0;
+  const empty = (await store.countTokens()) === 0;
   await forEachBounded(valid, concurrency, async (c, i) => {
     plans[i] = await planRow(empty ? null : store, c, options.policy);
     progress({ phase: 'checking', done: ++checked, total: valid.length });

@@ -2,6 +2,7 @@ import type { GraphQLSchema } from 'graphql';
 import { buildSchemaSync } from 'type-graphql';
 import { AuditResolver } from './audit.resolver';
 import { authChecker } from './auth-checker';
+import { TokenPageResolver } from './token-page.resolver';
 import { TokenResolver } from './token.resolver';
 
 let schema: GraphQLSchema | null = null;
@@ -13,7 +14,7 @@ let schema: GraphQLSchema | null = null;
  */
 export function gatewaySchema(): GraphQLSchema {
   schema ??= buildSchemaSync({
-    resolvers: [TokenResolver, AuditResolver],
+    resolvers: [TokenResolver, TokenPageResolver, AuditResolver],
     authChecker,
     validate: false,
   });

@@ -6,8 +6,9 @@ export class TokenPageView {
   @Field(() => [TokenView])
   nodes: TokenView[];
 
+  /** Resolved by `TokenPageResolver`, only when selected. */
   @Field(() => Int)
-  totalCount: number;
+  totalCount?: number;
 
   @Field(() => String, { nullable: true })
   endCursor: string | null;

@@ -40,7 +40,6 @@ export class TokenResolver {
     const page = await ctx.tokens.listTokens(size, after ?? null);
     const out = new TokenPageView();
     out.nodes = page.nodes.map((t) => view(ctx, t)!);
-    out.totalCount = page.totalCount;
     out.endCursor = page.endCursor;
     out.hasNextPage = page.hasNextPage;
     return out;

@@ -44,6 +44,10 @@ export class TokenService {
     return this.store.listTokens(first, after);
   }
 
+  countTokens(): Promise<number> {
+    return this.store.countTokens();
+  }
+
   /**
    * Upserts a token. Fixes its `accountsUrl` on first save (the one given,
    * else the data center of `apiDomain`, else the default) and refuses one

@@ -2,7 +2,7 @@ import type { Histogram } from 'prom-client';
 import { TokenStoreError } from '../errors';
 import type { TokenStore } from './token-store';
 
-const TIMED = ['findToken', 'saveToken', 'deleteToken', 'getTokens', 'deleteTokens', 'findTokenById', 'listTokens', 'acquireLease', 'releaseLease', 'findRefreshCandidates', 'appendAudit', 'listAudit', 'pruneAudit', 'ping'] as const;
+const TIMED = ['findToken', 'saveToken', 'deleteToken', 'getTokens', 'deleteTokens', 'findTokenById', 'listTokens', 'countTokens', 'acquireLease', 'releaseLease', 'findRefreshCandidates', 'appendAudit', 'listAudit', 'pruneAudit', 'ping'] as const;
 
 /**
  * Wraps a store so that every operation's duration lands in a histogram,

@@ -140,6 +140,10 @@ export class MemoryTokenStore implements TokenStore {
     });
   }
 
+  async countTokens(): Promise<number> {
+    return this.guard('countTokens', () => this.tokens.size);
+  }
+
   async listTokens(first: number, after?: string | null): Promise<TokenPage> {
     return this.guard('listTokens', () => {
       validatePageSize(first);
@@ -159,7 +163,7 @@ export class MemoryTokenStore implements TokenStore {
       }
       const nodes = ids.slice(start, start + first).map((id) => copy(this.tokens.get(id)!));
       const last = nodes[nodes.length - 1];
-      return { nodes, totalCount: ids.length, endCursor: last ? encodeCursor(last.id) : null, hasNextPage: start + first < ids.length };
+      return { nodes, endCursor: last ? encodeCursor(last.id) : null, hasNextPage: start + first < ids.length };
     });
   }
 

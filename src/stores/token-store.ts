@@ -65,6 +65,9 @@ export interface TokenStore {
    */
   listTokens(first: number, after?: string | null): Promise<TokenPage>;
 
+  /** How many tokens are stored (a separate call: a page does not count, as counting reads the whole table). */
+  countTokens(): Promise<number>;
+
   /**
    * Takes the refresh lease of a token for `owner` until `now + ttlMs`, if it is
    * free or its lease has run out (a conditional update: correct on every engine).

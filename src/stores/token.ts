@@ -80,7 +80,6 @@ export interface TokenMatch {
 /** One page of the stable listing. */
 export interface TokenPage {
   nodes: Token[];
-  totalCount: number;
   /** Opaque; pass as `after` to get the next page. Null on an empty page. */
   endCursor: string | null;
   hasNextPage: boolean;

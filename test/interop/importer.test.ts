@@ -200,7 +200,7 @@ describe('importing into SQLite', () => {
       const first = Date.now() - t0;
       expect(phases).toEqual(new Set(['reading', 'checking', 'writing']));
       expect(await importTokens(store, csv(text), { policy })).toMatchObject({ imported: 0, unchanged: 3000 });
-      expect((await store.listTokens(1)).totalCount).toBe(3000);
+      expect(await store.countTokens()).toBe(3000);
       expect(first).toBeLessThan(30_000);
     } finally {
       await store.close();

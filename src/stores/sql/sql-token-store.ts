@@ -363,6 +363,13 @@ export class SqlTokenStore implements TokenStore {
     }
   }
 
+  countTokens(): Promise<number> {
+    return this.guard('countTokens', async () => {
+      const [{ n }] = await this.exec.all<{ n: number | string }>(`SELECT COUNT(*) AS n FROM ${this.t}`);
+      return Number(n);
+    });
+  }
+
   listTokens(first: number, after?: string | null): Promise<TokenPage> {
     return this.guard('listTokens', () => this.page(validatePageSize(first), after ?? null));
   }
@@ -376,10 +383,9 @@ export class SqlTokenStore implements TokenStore {
         : `SELECT ${ROW_COLUMNS} FROM ${this.t} WHERE id > ? ORDER BY id LIMIT ${first + 1}`,
       afterId === null ? [] : [afterId],
     );
-    const [{ n }] = await this.exec.all<{ n: number | string }>(`SELECT COUNT(*) AS n FROM ${this.t}`);
     const nodes = rows.slice(0, first).map((r) => rowToToken(r, this.keyring, 'listTokens'));
     const last = nodes[nodes.length - 1];
-    return { nodes, totalCount: Number(n), endCursor: last ? encodeCursor(last.id) : null, hasNextPage: rows.length > first };
+    return { nodes, endCursor: last ? encodeCursor(last.id) : null, hasNextPage: rows.length > first };
   }
 
   acquireLease(id: string, owner: string, ttlMs: number): Promise<boolean> {
