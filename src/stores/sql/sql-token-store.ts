@@ -182,15 +182,25 @@ export class SqlTokenStore implements TokenStore {
     }
     const token = mergeToken(existing, input, id, new Date());
     options.complete?.(token, existing);
-    await this.assertNoDuplicate(tx, token, rule);
+    // With one key, the unique indexes on the hash columns see every duplicate: the write
+    // itself is the check, and the query that names the clash runs only when it fails.
+    // With several keys (a rotation), a secret may be stored under another key's hash,
+    // which no index sees: check first.
+    const checkFirst = this.keyring.keyIds.length > 1;
+    if (checkFirst) await this.assertNoDuplicate(tx, token, rule);
     const values = rowValues(token, this.keyring);
-    if (existing) {
-      const set = WRITE_COLUMNS.map((c) => `${c} = ?`).join(', ');
-      const changed = await tx.run(`UPDATE ${this.t} SET ${set} WHERE id = ? AND version = ?`, [...values, id, existing.version]);
-      if (changed !== 1) throw new LostRace();
-    } else {
-      const cols = ['id', ...WRITE_COLUMNS];
-      await tx.run(`INSERT INTO ${this.t} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`, [id, ...values]);
+    try {
+      if (existing) {
+        const set = WRITE_COLUMNS.map((c) => `${c} = ?`).join(', ');
+        const changed = await tx.run(`UPDATE ${this.t} SET ${set} WHERE id = ? AND version = ?`, [...values, id, existing.version]);
+        if (changed !== 1) throw new LostRace();
+      } else {
+        const cols = ['id', ...WRITE_COLUMNS];
+        await tx.run(`INSERT INTO ${this.t} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`, [id, ...values]);
+      }
+    } catch (err) {
+      if (!checkFirst && this.exec.classify(err) === 'unique') await this.assertNoDuplicate(tx, token, rule);
+      throw err;
     }
     const audit = options.audit ?? { action: 'SAVE', actor: STORE_ACTOR };
     await this.insertAudit(tx, [normalizeEvent(audit, { tokenId: id, fields: givenFields(input), detail: existing ? 'updated' : 'created' })]);
