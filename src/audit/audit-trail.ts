@@ -8,47 +8,94 @@ export interface AuditTrailOptions {
   logger: Logger;
   /** Entries older than this many days are pruned; 0 keeps them forever. */
   retentionDays: number;
-  /** How long recorded reads wait before they are written in one batch (default 1000 ms). */
+  /** How long recorded reads wait at most before they are written in one batch (default 1000 ms). */
   flushMs?: number;
-  /** Reads waiting at most; beyond it the oldest are dropped and counted (default 10,000). */
-  maxPending?: number;
+  /** A batch is written as soon as this many distinct reads wait, without waiting for `flushMs` (default 1,000). */
+  batchSize?: number;
+  /**
+   * Entries waiting for the store at most — queued plus in batches handed to
+   * the store and not yet written (default 100,000). Only beyond it (the
+   * store is down or far too slow) is a new entry dropped and counted.
+   */
+  maxBacklog?: number;
+  /**
+   * Above this many entries waiting for the store, a response that read
+   * secrets waits (see `backpressure`) until the backlog is back under it
+   * (default 5 × `batchSize`; at least `batchSize`).
+   */
+  waitAbove?: number;
+  /** The longest a response waits for the backlog to drain (default 10,000 ms). */
+  maxWaitMs?: number;
+  /** Lost entries are logged at most once per this interval, with how many since the last warning (default 60,000 ms). */
+  warnEveryMs?: number;
   /** How often old entries are pruned (default hourly). */
   pruneEveryMs?: number;
   /** Where `tokengate_audit_entries_lost_total` (read entries dropped or not written) is registered. */
   registry?: Registry;
 }
 
+type LostReason = 'overflow' | 'store';
+
 /**
  * The gateway's side of the audit trail:
  * - writes (save, delete, refresh, revoke) record their entry in the store, in
  *   the write's own transaction — not here;
- * - reads of secret fields are recorded here, asynchronously in batches: an
- *   API response never waits for the audit table. Within one batch window,
- *   identical reads (one key, one token, the same fields) become one entry
- *   with a `count`. A gateway that stops flushes what is waiting; a crash
- *   loses at most one window of read entries;
+ * - reads of secret fields are recorded here, asynchronously in batches:
+ *   within one batch window (`flushMs`), identical reads (one key, one token,
+ *   the same fields) become one entry with a `count`. A batch is written when
+ *   the window ends or as soon as `batchSize` distinct entries wait (a burst
+ *   — an admin paging through every token — is written as it comes, in
+ *   batches, one at a time, each in one transaction, instead of piling up).
+ *   Nothing is dropped because of a burst: only when `maxBacklog` entries are
+ *   already waiting for the store (down or far too slow) are new ones
+ *   dropped, counted and logged (at most once per `warnEveryMs`). A normal
+ *   response never waits for the audit table; when the backlog passes
+ *   `waitAbove`, a response that read secrets waits for it to drain
+ *   (`backpressure`), so a client reading secrets faster than the audit
+ *   table accepts them is slowed to its pace rather than its reads going
+ *   unrecorded. A gateway that stops writes what is waiting; a crash loses
+ *   what was waiting (normally under one window);
  * - entries older than the retention are pruned in the background (every
  *   gateway process does it; a prune is idempotent).
  */
 export class AuditTrail {
   private pending = new Map<string, AuditEvent>();
+  /** Entries in batches handed to the store and not yet written (or given up on). */
+  private inFlight = 0;
   private timer: NodeJS.Timeout | null = null;
   private pruneTimer: NodeJS.Timeout | null = null;
+  /** The batches handed to the store, written one after the other; never rejects. */
   private flushing: Promise<void> = Promise.resolve();
+  private waiters = new Set<() => void>();
   private closed = false;
+  private lastWarnAt = -Infinity;
+  private unreported: Record<LostReason, number> = { overflow: 0, store: 0 };
   private readonly flushMs: number;
-  private readonly maxPending: number;
+  private readonly batchSize: number;
+  private readonly maxBacklog: number;
+  private readonly waitAbove: number;
+  private readonly maxWaitMs: number;
+  private readonly warnEveryMs: number;
   private readonly lost: Counter<'reason'>;
 
   constructor(private readonly o: AuditTrailOptions) {
     this.flushMs = o.flushMs ?? 1000;
-    this.maxPending = o.maxPending ?? 10_000;
+    this.batchSize = Math.max(1, o.batchSize ?? 1000);
+    this.maxBacklog = Math.max(this.batchSize, o.maxBacklog ?? 100_000);
+    this.waitAbove = Math.max(this.batchSize, o.waitAbove ?? 5 * this.batchSize);
+    this.maxWaitMs = o.maxWaitMs ?? 10_000;
+    this.warnEveryMs = o.warnEveryMs ?? 60_000;
     this.lost = new Counter({
       name: 'tokengate_audit_entries_lost_total',
       help: 'Audit entries of secret reads that were not written, by reason (overflow, store).',
       labelNames: ['reason'] as const,
       registers: o.registry ? [o.registry] : [],
     });
+  }
+
+  /** Entries waiting for the store: queued, or handed to it and not yet written. */
+  get backlog(): number {
+    return this.pending.size + this.inFlight;
   }
 
   /** Starts the pruning task: a first prune shortly after start, then every `pruneEveryMs`. */
@@ -75,33 +122,52 @@ export class AuditTrail {
     const same = this.pending.get(key);
     if (same) {
       same.count = (same.count ?? 1) + (event.count ?? 1);
-    } else {
-      if (this.pending.size >= this.maxPending) {
-        const oldest = this.pending.keys().next().value as string;
-        this.pending.delete(oldest);
-        this.lost.inc({ reason: 'overflow' });
-      }
-      this.pending.set(key, { ...event, at: event.at ?? new Date(), count: event.count ?? 1 });
+      return;
     }
-    this.timer ??= setTimeout(() => void this.flush(), this.flushMs).unref();
+    if (this.backlog >= this.maxBacklog) {
+      // The store is down or far behind: the entries already waiting keep their place.
+      this.lose('overflow', 1);
+      return;
+    }
+    this.pending.set(key, { ...event, at: event.at ?? new Date(), count: event.count ?? 1 });
+    if (this.pending.size >= this.batchSize) void this.flush();
+    else this.timer ??= setTimeout(() => void this.flush(), this.flushMs).unref();
   }
 
-  /** Writes the queued entries now. Resolves when they are written (or given up on, logged). */
+  /**
+   * Hands the queued entries to the store now. Resolves when every batch
+   * handed so far is written (or given up on, counted and logged); never rejects.
+   */
   flush(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    const batch = [...this.pending.values()];
-    this.pending = new Map();
-    this.flushing = this.flushing.then(async () => {
-      if (batch.length === 0) return;
-      try {
-        await this.o.store.appendAudit(batch);
-      } catch (err) {
-        this.lost.inc({ reason: 'store' }, batch.length);
-        this.o.logger.warn({ entries: batch.length, err: { name: (err as Error)?.name, code: (err as { code?: unknown })?.code } }, 'could not write audit entries of secret reads');
-      }
-    });
+    if (this.pending.size > 0) {
+      const batch = [...this.pending.values()];
+      this.pending = new Map();
+      this.inFlight += batch.length;
+      this.flushing = this.flushing.then(() => this.write(batch));
+    }
     return this.flushing;
+  }
+
+  /**
+   * For a response that recorded secret reads: `null` (nothing to wait for)
+   * while at most `waitAbove` entries wait for the store — always, unless the
+   * store has fallen behind; otherwise a promise that resolves once the
+   * backlog is back under it, or after `maxWaitMs`, or when the trail closes.
+   * Never rejects.
+   */
+  backpressure(): Promise<void> | null {
+    if (this.closed || this.backlog <= this.waitAbove) return null;
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timeout);
+        this.waiters.delete(done);
+        resolve();
+      };
+      const timeout = setTimeout(done, this.maxWaitMs).unref();
+      this.waiters.add(done);
+    });
   }
 
   /** A page of the trail, newest first. */
@@ -122,11 +188,41 @@ export class AuditTrail {
     }
   }
 
-  /** Stops pruning and writes what is waiting. */
+  /** Stops pruning and writes what is waiting (also what is recorded meanwhile). */
   async close(): Promise<void> {
     if (this.pruneTimer) clearTimeout(this.pruneTimer);
     this.pruneTimer = null;
-    await this.flush();
+    do {
+      await this.flush();
+    } while (this.pending.size > 0);
     this.closed = true;
+    for (const done of [...this.waiters]) done();
+  }
+
+  private async write(batch: AuditEvent[]): Promise<void> {
+    try {
+      await this.o.store.appendAudit(batch);
+    } catch (err) {
+      this.lose('store', batch.length, err);
+    } finally {
+      this.inFlight -= batch.length;
+      if (this.backlog <= this.waitAbove) for (const done of [...this.waiters]) done();
+    }
+  }
+
+  /** Counts lost entries; logs them at most once per `warnEveryMs`, with how many since the last warning. */
+  private lose(reason: LostReason, n: number, err?: unknown): void {
+    this.lost.inc({ reason }, n);
+    this.unreported[reason] += n;
+    const now = Date.now();
+    if (now - this.lastWarnAt < this.warnEveryMs) return;
+    this.lastWarnAt = now;
+    const lost = this.unreported;
+    this.unreported = { overflow: 0, store: 0 };
+    const e = err as { name?: unknown; code?: unknown } | undefined;
+    this.o.logger.warn(
+      { lost, backlog: this.backlog, maxBacklog: this.maxBacklog, ...(err !== undefined ? { err: { name: e?.name, code: e?.code } } : {}) },
+      reason === 'overflow' ? 'audit entries of secret reads dropped: too many waiting for the store' : 'could not write audit entries of secret reads',
+    );
   }
 }

@@ -37,7 +37,11 @@ export const actorOf = (ctx: Pick<GatewayContext, 'principal' | 'requestId'>): A
 /**
  * When a response leaves, records one `READ_SECRET` audit entry per token
  * whose secrets it carried, naming the fields (asynchronously, batched by
- * the `AuditTrail`: the response does not wait for it).
+ * the `AuditTrail`: the response does not wait for the audit table). Only
+ * when the audit table has fallen far behind (`AuditTrail.backpressure`: more
+ * than a few batches waiting) does a response that read secrets wait for it
+ * to catch up, so that a client reading secrets faster than they can be
+ * recorded is slowed down rather than its reads going unrecorded.
  */
 export function secretReadsPlugin(): ApolloServerPlugin<GatewayContext> {
   return {
@@ -48,6 +52,8 @@ export function secretReadsPlugin(): ApolloServerPlugin<GatewayContext> {
           if (!reads || reads.length === 0 || !contextValue.audit) return;
           const actor = actorOf(contextValue);
           for (const { tokenId, fields } of reads) contextValue.audit.record({ action: 'READ_SECRET', actor, tokenId, fields });
+          const behind = contextValue.audit.backpressure();
+          if (behind) await behind;
         },
       };
     },
