@@ -17,7 +17,7 @@ import { RefreshEngine } from '../oauth/refresh-engine';
 import { RefreshScheduler } from '../oauth/refresh-scheduler';
 import type { GatewayContext } from '../resolvers/context.type';
 import { gatewaySchema } from '../resolvers/schema';
-import { SecretReads, secretReadsPlugin } from '../resolvers/secret-reads';
+import { secretReadsPlugin } from '../resolvers/secret-reads';
 import { TokenService } from '../services/token.service';
 import { instrumentStore } from '../stores/instrumented-store';
 import { openStore, type StoreOptions } from '../stores/open-store';
@@ -28,6 +28,7 @@ import { loadApiKeys, type ApiKeys } from './api-keys';
 import { createErrorFormatter } from './error-format';
 import { Metrics } from './metrics';
 import { observabilityPlugin } from './observability.plugin';
+import { RequestContext } from './request-context';
 import { createPlaygroundHandler } from './playground';
 import { queryCostPlugin } from './query-cost.plugin';
 import { requestId } from './request-id';
@@ -273,20 +274,7 @@ function buildHttpApp({ config, apollo, apiKeys, tokens, audit, store, metrics, 
             extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers: new HeaderMap([['www-authenticate', 'Bearer']]) } } as unknown as Record<string, unknown>,
           });
         }
-        const requestId = res.locals.requestId as string;
-        let reqLogger: Logger | undefined;
-        return {
-          principal,
-          requestId,
-          receivedAt: res.locals.receivedAt as Date,
-          // Made when something logs: most requests log nothing at the default level.
-          get logger() {
-            return (reqLogger ??= logger.child({ reqId: requestId }));
-          },
-          tokens,
-          audit,
-          secretReads: new SecretReads(),
-        };
+        return new RequestContext(principal, res.locals.requestId as string, res.locals.receivedAt as Date, tokens, audit, logger);
       },
     }),
   );

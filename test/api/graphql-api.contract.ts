@@ -317,6 +317,19 @@ export function graphqlApiContract(store: StoreKind): void {
         for (const value of [...Object.values(secrets), ...Object.values(gw.keys)]) expect(text).not.toContain(value);
       });
 
+      it("logs each request once, with the request id it answered with", async () => {
+        const first = await gw.gql('{ tokens { nodes { id } } }', {}, gw.keys.viewer, { 'x-request-id': 'trace-one-1' });
+        const second = await gw.gql('{ tokens { nodes { id } } }', {}, gw.keys.viewer);
+        expect(first.headers.get('x-request-id')).toBe('trace-one-1');
+        const lines = gw
+          .logs()
+          .split('\n')
+          .filter((l) => l.includes('graphql request'))
+          .map((l) => JSON.parse(l) as { reqId?: string });
+        expect(lines.filter((l) => l.reqId === 'trace-one-1')).toHaveLength(1);
+        expect(lines.filter((l) => l.reqId === second.headers.get('x-request-id'))).toHaveLength(1);
+      });
+
       it('no secret and no API key ever reaches the log', async () => {
         await save({ userName: 'log@x', clientId: 'c', ...secrets });
         await gw.gql(`{ tokens { nodes { ${SECRET_FIELDS.join(' ')} } } }`, {}, gw.keys.admin);
