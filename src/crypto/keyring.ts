@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hash, hkdfSync, randomBytes } from 'node:crypto';
 import { KeyMismatchError } from '../errors';
 
 const FORMAT = 'v1';
@@ -103,5 +103,6 @@ function hmacHex(key: Buffer, value: string): string {
 
 /** An unkeyed SHA-256 (hex) for exact, collation-free matching of non-secret values such as user names. */
 export function plainHash(value: string): string {
-  return createHash('sha256').update(value, 'utf8').digest('hex');
+  // The one-shot `hash` (Node >= 20.12) costs a third of createHash/update/digest; strings hash as UTF-8.
+  return hash('sha256', value, 'hex');
 }
