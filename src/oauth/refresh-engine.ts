@@ -86,41 +86,61 @@ export class RefreshEngine {
     return flight;
   }
 
+  /**
+   * Store round trips before the upstream call:
+   * - `force: true` (API calls, which always refresh): the lease first, then
+   *   one read under it, 2 round trips. That read makes every check a read on
+   *   arrival made; when the lease is taken by another process, the first read
+   *   while waiting is the arrival read (the baseline its refresh shows against).
+   * - `force: false` (the background task, `accessToken` lookups): one read
+   *   first, so that an `ACTIVE` token is answered with one read and no write
+   *   (a lease is two writes); only a token that needs a refresh takes the
+   *   lease and is re-read under it (3 round trips, as before).
+   */
   private async fly(id: string, force: boolean, trigger: RefreshTrigger, waitForLease: boolean, arrivedAt: Date, actor: AuditActor): Promise<Token> {
-    const arrival = await this.o.store.findTokenById(id);
-    if (!arrival) throw new ServiceError(ErrorCode.NOT_FOUND, `no token has id ${JSON.stringify(id)}`);
-    if (!force && !this.needsRefresh(arrival)) {
-      this.o.metrics.refreshes.inc({ trigger, outcome: 'not_needed' });
-      return arrival;
+    // The token as this caller first saw it: the baseline against which a refresh by another process shows.
+    let arrival: Token | null = null;
+    if (!force) {
+      arrival = await this.read(id);
+      const answer = this.answerOnArrival(arrival, force, trigger, arrivedAt);
+      if (answer) return answer;
     }
-    if (arrival.lastRefreshedAt && arrival.lastRefreshedAt.getTime() >= arrivedAt.getTime() && arrival.failedAt === null) {
-      // Refreshed (here or by another process) after this caller arrived: that answers it.
-      this.o.metrics.refreshes.inc({ trigger, outcome: 'coalesced' });
-      return arrival;
-    }
-    credentialsOf(arrival); // refuse a token that cannot be refreshed before taking any lock
 
     // Another process may be refreshing it: take the lease or wait for its result.
     const deadline = Date.now() + this.o.leaseMs + 5_000;
     let delay = this.pollMs;
     while (!(await this.o.store.acquireLease(id, this.owner, this.o.leaseMs))) {
-      const current = await this.o.store.findTokenById(id);
-      if (!current) throw new ServiceError(ErrorCode.NOT_FOUND, `no token has id ${JSON.stringify(id)}`);
-      const settled = this.settledSince(arrival, current);
-      if (settled) return settled;
+      const current = await this.read(id);
+      if (!arrival) {
+        // Lease first, and not won: this first read is the caller's arrival read (the same checks, the baseline).
+        arrival = current;
+        const answer = this.answerOnArrival(arrival, force, trigger, arrivedAt);
+        if (answer) return answer;
+      } else {
+        const settled = this.settledSince(arrival, current);
+        if (settled) return settled;
+      }
       if (!waitForLease) return current;
       if (Date.now() > deadline) throw new ServiceError(ErrorCode.UPSTREAM_UNAVAILABLE, 'another gateway process holds this token\'s refresh and did not finish in time');
       await sleep(delay * (0.5 + Math.random()));
       delay = Math.min(delay * 2, 250);
     }
     try {
-      // Re-check under the lease: a refresh may have finished since we arrived.
-      const current = await this.o.store.findTokenById(id);
-      if (!current) throw new ServiceError(ErrorCode.NOT_FOUND, `no token has id ${JSON.stringify(id)}`);
-      const settled = this.settledSince(arrival, current);
-      if (settled) {
-        this.o.metrics.refreshes.inc({ trigger, outcome: 'coalesced' });
-        return settled;
+      const current = await this.read(id);
+      if (arrival) {
+        // Re-check under the lease: a refresh may have finished since we arrived.
+        const settled = this.settledSince(arrival, current);
+        if (settled) {
+          this.o.metrics.refreshes.inc({ trigger, outcome: 'coalesced' });
+          return settled;
+        }
+      } else {
+        // Lease won at once: this is the caller's only read, and the arrival checks are made on it
+        // (a token without credentials is refused here; the lease is released below).
+        const answer = this.answerOnArrival(current, force, trigger, arrivedAt);
+        if (answer) return answer;
+        // With no earlier read to compare with, a refresh that failed for good since the caller arrived answers it too.
+        if (current.failedAt && current.failedAt.getTime() >= arrivedAt.getTime()) throw refreshFailed(current.lastError ?? 'unknown_error');
       }
       if (!force && !this.needsRefresh(current)) {
         this.o.metrics.refreshes.inc({ trigger, outcome: 'not_needed' });
@@ -130,6 +150,32 @@ export class RefreshEngine {
     } finally {
       await this.o.store.releaseLease(id, this.owner).catch((err: unknown) => this.o.logger.warn({ tokenId: id, err: describe(err) }, 'could not release a refresh lease; it runs out by itself'));
     }
+  }
+
+  private async read(id: string): Promise<Token> {
+    const token = await this.o.store.findTokenById(id);
+    if (!token) throw new ServiceError(ErrorCode.NOT_FOUND, `no token has id ${JSON.stringify(id)}`);
+    return token;
+  }
+
+  /**
+   * The checks on the caller's first read of the token: the token itself when
+   * it needs no refresh (`force: false`) or was refreshed since the caller
+   * arrived; null when it is to be refreshed.
+   * @throws `BAD_USER_INPUT` for a token that cannot be refreshed.
+   */
+  private answerOnArrival(token: Token, force: boolean, trigger: RefreshTrigger, arrivedAt: Date): Token | null {
+    if (!force && !this.needsRefresh(token)) {
+      this.o.metrics.refreshes.inc({ trigger, outcome: 'not_needed' });
+      return token;
+    }
+    if (token.lastRefreshedAt && token.lastRefreshedAt.getTime() >= arrivedAt.getTime() && token.failedAt === null) {
+      // Refreshed (here or by another process) after this caller arrived: that answers it.
+      this.o.metrics.refreshes.inc({ trigger, outcome: 'coalesced' });
+      return token;
+    }
+    credentialsOf(token); // refuse a token that cannot be refreshed (before waiting for, or calling, anyone)
+    return null;
   }
 
   /** Whether a token is worth a refresh: not `ACTIVE` (a `FAILED` one only when asked explicitly). */
