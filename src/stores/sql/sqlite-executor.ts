@@ -1,19 +1,54 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { SqlExecutor, SqlParam } from './sql-executor';
 
+/** How many transactions one commit may carry, at most. */
+const GROUP_MAX_TRANSACTIONS = 64;
+/** No transaction joins a group that has held the write lock this long (ms). */
+const GROUP_MAX_MS = 5;
+/** The savepoint each joining transaction runs in (one at a time, so one name). */
+const MEMBER_SAVEPOINT = 'tokengate_group_member';
+
+/** A transaction or a statement waiting for the connection. */
+type Job =
+  | { kind: 'transaction'; fn: (tx: SqlExecutor) => Promise<unknown>; resolve: (value: unknown) => void; reject: (err: unknown) => void }
+  | { kind: 'statement'; run: () => unknown; resolve: (value: unknown) => void; reject: (err: unknown) => void };
+
+/** A transaction of the open group whose body succeeded: told when the group's COMMIT is done. */
+interface Settled {
+  value: unknown;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
 /**
  * SQLite through the one better-sqlite3 connection TypeORM opened. Statements
  * are prepared once and cached. better-sqlite3 is synchronous, but a
  * transaction body awaits between statements, so transactions (and any
- * statement issued while one is open) are queued behind one another: nothing
- * from outside ever runs inside another caller's transaction.
+ * statement issued while one is open or waiting) are queued behind one
+ * another: nothing from outside ever runs inside another caller's transaction.
+ *
+ * Group commit: with synchronous = FULL every COMMIT is an fsync, which bounds
+ * the saves per second. A transaction that starts with nobody waiting is a
+ * plain `BEGIN IMMEDIATE … COMMIT`. When its body is done and further
+ * transactions are waiting at the head of the queue, they join its open
+ * transaction before the COMMIT, each in a `SAVEPOINT` of its own: a body that
+ * throws has its savepoint rolled back (its writes only) and its caller gets
+ * its error at once; a body that succeeds is answered only after the group's
+ * COMMIT succeeded (nobody hears "saved" before the fsync), and with the
+ * COMMIT's error if it failed (the rollback leaves the database as before
+ * the group). A group takes at most GROUP_MAX_TRANSACTIONS or GROUP_MAX_MS.
+ * Statements issued outside transactions stay in the queue in order: a group
+ * ends at the first one, which runs after the COMMIT and so never sees
+ * uncommitted writes.
  */
 export class SqliteExecutor implements SqlExecutor {
   readonly dialect = 'sqlite' as const;
   readonly forUpdate = '';
   private readonly statements = new Map<string, BetterSqlite3.Statement>();
-  /** The tail of the queue of transactions; null while none is open or waiting. */
-  private queue: Promise<void> | null = null;
+  /** Transactions and statements waiting for the connection, in arrival order. */
+  private readonly waiting: Job[] = [];
+  /** True while a transaction is open or anything waits (the queue is being drained). */
+  private busy = false;
 
   constructor(private readonly db: BetterSqlite3.Database) {}
 
@@ -36,26 +71,18 @@ export class SqliteExecutor implements SqlExecutor {
   }
 
   async all<T>(sql: string, params: readonly SqlParam[] = []): Promise<T[]> {
-    if (this.queue) return this.exclusive(async () => this.allNow<T>(sql, params));
+    if (this.busy) return this.enqueueStatement(() => this.allNow<T>(sql, params));
     return this.allNow<T>(sql, params);
   }
 
   async run(sql: string, params: readonly SqlParam[] = []): Promise<number> {
-    if (this.queue) return this.exclusive(async () => this.runNow(sql, params));
+    if (this.busy) return this.enqueueStatement(() => this.runNow(sql, params));
     return this.runNow(sql, params);
   }
 
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-    return this.exclusive(async () => {
-      this.runNow('BEGIN IMMEDIATE', []);
-      try {
-        const result = await fn(this.inTransaction);
-        this.runNow('COMMIT', []);
-        return result;
-      } catch (err) {
-        if (this.db.inTransaction) this.runNow('ROLLBACK', []);
-        throw err;
-      }
+    return new Promise<T>((resolve, reject) => {
+      this.enqueue({ kind: 'transaction', fn, resolve: resolve as (value: unknown) => void, reject });
     });
   }
 
@@ -70,18 +97,133 @@ export class SqliteExecutor implements SqlExecutor {
     close: async () => undefined,
   };
 
-  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const previous = this.queue ?? Promise.resolve();
-    const result = previous.then(fn);
-    const tail = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.queue = tail;
-    void tail.then(() => {
-      if (this.queue === tail) this.queue = null;
+  private enqueueStatement<T>(run: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.enqueue({ kind: 'statement', run, resolve: resolve as (value: unknown) => void, reject });
     });
-    return result;
+  }
+
+  private enqueue(job: Job): void {
+    this.waiting.push(job);
+    if (this.busy) return;
+    this.busy = true;
+    // Started on a microtask, as the queue always did: the caller's synchronous code runs first.
+    void Promise.resolve().then(() => this.drain());
+  }
+
+  /** Runs the waiting jobs in order until none is left. Never rejects. */
+  private async drain(): Promise<void> {
+    try {
+      for (let job = this.waiting.shift(); job; job = this.waiting.shift()) {
+        if (job.kind === 'statement') {
+          try {
+            job.resolve(job.run());
+          } catch (err) {
+            job.reject(err);
+          }
+        } else {
+          await this.runGroup(job);
+        }
+      }
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /**
+   * Runs `first` as a plain transaction, then, before its COMMIT, every
+   * transaction waiting at the head of the queue (up to the caps) in a
+   * savepoint of its own; commits once and answers them.
+   */
+  private async runGroup(first: Extract<Job, { kind: 'transaction' }>): Promise<void> {
+    try {
+      this.runNow('BEGIN IMMEDIATE', []);
+    } catch (err) {
+      first.reject(err);
+      return;
+    }
+    const started = performance.now();
+    const settled: Settled[] = [];
+    try {
+      settled.push({ value: await first.fn(this.inTransaction), resolve: first.resolve, reject: first.reject });
+    } catch (err) {
+      this.rollback();
+      first.reject(err);
+      return;
+    }
+    /** Set when the whole transaction was lost (SQLite rolled it back, or a savepoint statement failed). */
+    let lost: { err: unknown } | null = null;
+    while (
+      lost === null &&
+      this.db.inTransaction &&
+      settled.length < GROUP_MAX_TRANSACTIONS &&
+      performance.now() - started < GROUP_MAX_MS &&
+      this.waiting[0]?.kind === 'transaction'
+    ) {
+      const member = this.waiting.shift() as Extract<Job, { kind: 'transaction' }>;
+      try {
+        this.runNow(`SAVEPOINT ${MEMBER_SAVEPOINT}`, []);
+      } catch (err) {
+        lost = { err };
+        member.reject(err);
+        break;
+      }
+      let value: unknown;
+      try {
+        value = await member.fn(this.inTransaction);
+      } catch (err) {
+        // Its own writes undone, the group's kept; it hears its own error now.
+        if (this.db.inTransaction) {
+          try {
+            this.runNow(`ROLLBACK TO ${MEMBER_SAVEPOINT}`, []);
+            this.runNow(`RELEASE ${MEMBER_SAVEPOINT}`, []);
+          } catch (undoErr) {
+            lost = { err: undoErr };
+          }
+        } else {
+          // SQLite rolled the whole transaction back (SQLITE_FULL, IOERR…): the group's writes are gone too.
+          lost = { err };
+        }
+        member.reject(err);
+        continue;
+      }
+      if (!this.db.inTransaction) {
+        // The body swallowed an error that rolled everything back: the COMMIT below fails for all, as it would alone.
+        settled.push({ value, resolve: member.resolve, reject: member.reject });
+        break;
+      }
+      try {
+        this.runNow(`RELEASE ${MEMBER_SAVEPOINT}`, []);
+      } catch (err) {
+        lost = { err };
+        member.reject(err);
+        break;
+      }
+      settled.push({ value, resolve: member.resolve, reject: member.reject });
+    }
+    if (lost !== null) {
+      this.rollback();
+      for (const s of settled) s.reject(lost.err);
+      return;
+    }
+    try {
+      this.runNow('COMMIT', []);
+    } catch (err) {
+      this.rollback();
+      for (const s of settled) s.reject(err);
+      return;
+    }
+    for (const s of settled) s.resolve(s.value);
+  }
+
+  /** Rolls back the open transaction, if SQLite has not already. */
+  private rollback(): void {
+    if (!this.db.inTransaction) return;
+    try {
+      this.runNow('ROLLBACK', []);
+    } catch {
+      // Nothing more can be done here; SQLite rolls back on its own when the connection fails.
+    }
   }
 
   classify(err: unknown): 'unique' | 'retry' | 'unavailable' | 'other' {
