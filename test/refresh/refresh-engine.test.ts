@@ -1,30 +1,40 @@
 import { createLogger } from '../../src/logger';
-import type { AccountsClient } from '../../src/oauth/accounts-client';
+import { AccountsClient } from '../../src/oauth/accounts-client';
 import { AccountsUrlPolicy } from '../../src/oauth/accounts-url-policy';
-import { ProviderRefusedError } from '../../src/oauth/oauth-errors';
 import { RefreshEngine } from '../../src/oauth/refresh-engine';
-import type { TokenGrant } from '../../src/oauth/token-response';
 import { Metrics } from '../../src/server/metrics';
 import { MemoryTokenStore } from '../../src/stores/memory-token-store';
 import type { TokenStore } from '../../src/stores/token-store';
+import { startFakeAccountsServer, type FakeAccountsServer } from '../support/fake-accounts-server';
 
 /**
  * The refresh engine on its own, over the memory store: which store calls a
  * refresh makes before its upstream call, and the answers it gives around the
  * refresh lease (another process is played by a second lease owner).
+ * The upstream is the real AccountsClient talking to the fake Accounts server
+ * (a real HTTP server on 127.0.0.1); the store is only observed, never stubbed.
  */
 /** A time `s` seconds from now. */
 const inSeconds = (s: number) => new Date(Date.now() + s * 1000);
 
 describe('RefreshEngine', () => {
   const LEASE_MS = 2_000;
+  const CLIENT_ID = '1000.ENGINECLIENT';
+  const CLIENT_SECRET = 'engine-client-secret-0123456789';
+  let accounts: FakeAccountsServer;
   let store: MemoryTokenStore;
-  /** Store calls, in order; the upstream call is recorded as 'UPSTREAM'. */
-  let calls: string[];
-  let upstream: { refreshToken: string }[];
-  let refuse: ProviderRefusedError | null;
+  /** Store calls, in order; a request the Accounts server receives is recorded as 'UPSTREAM' when it arrives there. */
+  let calls: string[] = [];
   let metrics: Metrics;
   let engine: RefreshEngine;
+
+  beforeAll(async () => {
+    accounts = await startFakeAccountsServer({ onRequest: () => calls.push('UPSTREAM') });
+    accounts.addClient(CLIENT_ID, CLIENT_SECRET);
+  });
+  afterAll(async () => {
+    await accounts.close();
+  });
 
   const recording = (inner: TokenStore): TokenStore =>
     new Proxy(inner, {
@@ -38,21 +48,18 @@ describe('RefreshEngine', () => {
       },
     });
 
-  const client = {
-    refresh: async (_url: string, params: { refreshToken: string }): Promise<TokenGrant> => {
-      calls.push('UPSTREAM');
-      upstream.push(params);
-      if (refuse) throw refuse;
-      return { accessToken: `access-${upstream.length}`, expiresAt: new Date(Date.now() + 3600_000), tokenType: 'Bearer' };
-    },
-  } as unknown as AccountsClient;
-
+  /** How many access tokens the Accounts server had issued when the test began. */
+  let issuedBefore = 0;
+  /** The access tokens the Accounts server issued in this test, in order, with the refresh token each was issued for. */
+  const issued = () => accounts.issuedAccessTokens.slice(issuedBefore).map(({ accessToken, refreshToken }) => ({ accessToken, refreshToken }));
   const outcomes = async () => {
     const values = (await metrics.refreshes.get()).values;
     return Object.fromEntries(values.map((v) => [v.labels.outcome, v.value]));
   };
   const beforeUpstream = () => calls.slice(0, calls.indexOf('UPSTREAM'));
-  const refreshable = (extra: Parameters<MemoryTokenStore['saveToken']>[0] = {}) => store.saveToken({ clientId: '1000.C', clientSecret: 's', refreshToken: `r-${Math.random()}`, ...extra });
+  /** A token whose client and refresh token the Accounts server knows: a refresh of it succeeds. */
+  const refreshable = (extra: Parameters<MemoryTokenStore['saveToken']>[0] = {}) =>
+    store.saveToken({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: accounts.addRefreshToken(CLIENT_ID), ...extra });
   /** Whether the lease is free: another owner can take it (and then gives it back). */
   const leaseIsFree = async (id: string) => {
     const free = await store.acquireLease(id, 'probe', LEASE_MS);
@@ -63,13 +70,17 @@ describe('RefreshEngine', () => {
   beforeEach(() => {
     store = new MemoryTokenStore();
     calls = [];
-    upstream = [];
-    refuse = null;
+    accounts.setFailure('none');
+    accounts.resetRequests();
+    issuedBefore = accounts.issuedAccessTokens.length;
     metrics = new Metrics({ defaultMetrics: false });
+    // As the gateway builds them; the tokens name no accounts URL, so they are refreshed at the default: the fake server.
+    const policy = new AccountsUrlPolicy({ defaultAccountsUrl: accounts.url, allowed: [] });
     engine = new RefreshEngine({
       store: recording(store),
-      client,
-      policy: new AccountsUrlPolicy({ defaultAccountsUrl: 'https://accounts.zoho.com', allowed: [] }),
+      // One attempt: every request the engine makes shows as one 'UPSTREAM'.
+      client: new AccountsClient({ policy, timeoutMs: 5_000, maxAttempts: 1 }),
+      policy,
       logger: createLogger('silent'),
       metrics,
       refreshAheadMs: 300_000,
@@ -81,7 +92,7 @@ describe('RefreshEngine', () => {
   it('force: the lease, then one read under it: 2 store round trips before the upstream call', async () => {
     const t = await refreshable({ accessToken: 'still-good', expiresAt: inSeconds(3600) });
     const r = await engine.refresh(t.id);
-    expect(r.accessToken).toBe('access-1');
+    expect(issued()).toEqual([{ accessToken: r.accessToken, refreshToken: t.refreshToken }]);
     expect(beforeUpstream()).toEqual(['acquireLease', 'findTokenById']);
     expect(calls.at(-1)).toBe('releaseLease');
     expect(await leaseIsFree(t.id)).toBe(true);
@@ -93,13 +104,14 @@ describe('RefreshEngine', () => {
     const r = await engine.refresh(t.id, { force: false, trigger: 'background', waitForLease: false });
     expect(r.accessToken).toBe('still-good');
     expect(calls).toEqual(['findTokenById']);
+    expect(accounts.count()).toBe(0);
     expect(await outcomes()).toEqual({ not_needed: 1 });
   });
 
   it('force: false on a token that needs a refresh: read, lease, re-read under it', async () => {
     const t = await refreshable({ accessToken: 'almost-gone', expiresAt: inSeconds(60) });
     const r = await engine.refresh(t.id, { force: false });
-    expect(r.accessToken).toBe('access-1');
+    expect(issued()).toEqual([{ accessToken: r.accessToken, refreshToken: t.refreshToken }]);
     expect(beforeUpstream()).toEqual(['findTokenById', 'acquireLease', 'findTokenById']);
     expect(await leaseIsFree(t.id)).toBe(true);
   });
@@ -108,6 +120,7 @@ describe('RefreshEngine', () => {
     await expect(engine.refresh('nope')).rejects.toMatchObject({ code: 'NOT_FOUND' });
     await expect(engine.refresh('nope', { force: false })).rejects.toMatchObject({ code: 'NOT_FOUND' });
     expect(calls).not.toContain('UPSTREAM');
+    expect(accounts.count()).toBe(0);
   });
 
   it('BAD_USER_INPUT for a token without credentials, and the lease is given back', async () => {
@@ -118,6 +131,7 @@ describe('RefreshEngine', () => {
     const noSecret = await store.saveToken({ refreshToken: 'r-without-client' });
     await expect(engine.refresh(noSecret.id)).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
     expect(await leaseIsFree(noSecret.id)).toBe(true);
+    expect(accounts.count()).toBe(0);
   });
 
   it('BAD_USER_INPUT at once, without waiting, while another process holds the lease', async () => {
@@ -133,23 +147,23 @@ describe('RefreshEngine', () => {
     const t = await refreshable({ accessToken: 'fresh', expiresAt: inSeconds(3600), lastRefreshedAt: new Date(Date.now() - 500) });
     const r = await engine.refresh(t.id, { arrivedAt });
     expect(r.accessToken).toBe('fresh');
-    expect(upstream).toHaveLength(0);
+    expect(accounts.count()).toBe(0);
     expect(await leaseIsFree(t.id)).toBe(true);
     expect(await outcomes()).toEqual({ coalesced: 1 });
     // One that completed before the caller arrived does not.
     const again = await engine.refresh(t.id);
-    expect(again.accessToken).toBe('access-1');
+    expect(issued()).toEqual([{ accessToken: again.accessToken, refreshToken: t.refreshToken }]);
   });
 
   it('a refresh that failed for good after the caller arrived answers it; one before it does not', async () => {
     const arrivedAt = new Date(Date.now() - 1_000);
     const t = await refreshable({ failedAt: new Date(Date.now() - 500), lastError: 'invalid_code' });
     await expect(engine.refresh(t.id, { arrivedAt })).rejects.toMatchObject({ code: 'REFRESH_FAILED', extensions: { oauthError: 'invalid_code' } });
-    expect(upstream).toHaveLength(0);
+    expect(accounts.count()).toBe(0);
     expect(await leaseIsFree(t.id)).toBe(true);
     // An explicit refresh of a token that failed before the caller arrived asks the provider again.
     const r = await engine.refresh(t.id);
-    expect(r.accessToken).toBe('access-1');
+    expect(issued()).toEqual([{ accessToken: r.accessToken, refreshToken: t.refreshToken }]);
   });
 
   it('another process holds the lease: waits, and is answered by its refresh', async () => {
@@ -160,7 +174,7 @@ describe('RefreshEngine', () => {
     await store.saveToken({ id: t.id, accessToken: 'from-the-other-process', expiresAt: inSeconds(3600), lastRefreshedAt: new Date() });
     const r = await waiting;
     expect(r.accessToken).toBe('from-the-other-process');
-    expect(upstream).toHaveLength(0);
+    expect(accounts.count()).toBe(0);
     await store.releaseLease(t.id, 'other-process');
   });
 
@@ -175,7 +189,7 @@ describe('RefreshEngine', () => {
     await store.releaseLease(t.id, 'other-process');
     const r = await waiting;
     expect(r.accessToken).toBe('from-the-other-process');
-    expect(upstream).toHaveLength(0);
+    expect(accounts.count()).toBe(0);
     expect(await leaseIsFree(t.id)).toBe(true);
   });
 
@@ -186,7 +200,7 @@ describe('RefreshEngine', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     await store.saveToken({ id: t.id, failedAt: new Date(), lastError: 'invalid_code' });
     await expect(waiting).rejects.toMatchObject({ code: 'REFRESH_FAILED' });
-    expect(upstream).toHaveLength(0);
+    expect(accounts.count()).toBe(0);
   });
 
   it('waitForLease: false returns the stored token at once while another process holds the lease', async () => {
@@ -196,14 +210,28 @@ describe('RefreshEngine', () => {
     expect(r.accessToken).toBe('old');
     const forced = await engine.refresh(t.id, { waitForLease: false });
     expect(forced.accessToken).toBe('old');
-    expect(upstream).toHaveLength(0);
+    expect(accounts.count()).toBe(0);
   });
 
   it('a provider refusal: REFRESH_FAILED, the lease given back', async () => {
-    const t = await refreshable();
-    refuse = new ProviderRefusedError('invalid_code', 200);
-    await expect(engine.refresh(t.id)).rejects.toMatchObject({ code: 'REFRESH_FAILED' });
+    // A refresh token the Accounts server does not know: it answers {"error":"invalid_code"}.
+    const t = await store.saveToken({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: 'a-refresh-token-the-provider-never-issued' });
+    await expect(engine.refresh(t.id)).rejects.toMatchObject({ code: 'REFRESH_FAILED', extensions: { oauthError: 'invalid_code' } });
+    expect(beforeUpstream()).toEqual(['acquireLease', 'findTokenById']);
+    expect(accounts.count('refresh_token')).toBe(1);
+    expect(issued()).toEqual([]);
     expect(await leaseIsFree(t.id)).toBe(true);
     expect((await store.findTokenById(t.id))!.failedAt).not.toBeNull();
+  });
+
+  it('a provider refusal that is not for good (access_denied, the rate limit): REFRESH_FAILED, the lease given back, not FAILED', async () => {
+    const t = await refreshable();
+    accounts.setFailure('accessDenied', 1);
+    await expect(engine.refresh(t.id)).rejects.toMatchObject({ code: 'REFRESH_FAILED', extensions: { oauthError: 'access_denied' } });
+    expect(accounts.count('refresh_token')).toBe(1);
+    expect(await leaseIsFree(t.id)).toBe(true);
+    const after = (await store.findTokenById(t.id))!;
+    expect(after.failedAt).toBeNull();
+    expect(after.lastError).toBe('access_denied');
   });
 });

@@ -51,6 +51,8 @@ export interface FakeAccountsSettings {
 export interface FakeAccountsServerOptions extends Partial<FakeAccountsSettings> {
   /** The failure mode to start with ['none']. */
   failure?: FakeFailureMode;
+  /** Called with each request's record as it is recorded, before it is answered (to order it among a test's own events). */
+  onRequest?: (record: FakeRequestRecord) => void;
 }
 
 /** One request the server received. No secret in it. */
@@ -231,7 +233,7 @@ export async function startFakeAccountsServer(options: FakeAccountsServerOptions
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const { params, encoding } = await readParams(req, url);
     const path = url.pathname;
-    requests.push({
+    const record: FakeRequestRecord = {
       path,
       grantType: path === TOKEN_PATH ? params.get('grant_type') : null,
       clientId: params.get('client_id'),
@@ -239,7 +241,9 @@ export async function startFakeAccountsServer(options: FakeAccountsServerOptions
       contentType: req.headers['content-type'] ?? null,
       accept: req.headers.accept ?? null,
       at: new Date(),
-    });
+    };
+    requests.push(record);
+    options.onRequest?.(record);
     if (settings.delayMs > 0) await sleep(settings.delayMs, undefined, { signal: closing.signal });
     switch (takeFailure()) {
       case 'hang':
