@@ -20,6 +20,7 @@ import { httpSection } from './sections/http';
 import { memorySection } from './sections/memory';
 import { refreshSection } from './sections/refresh';
 import { scaleoutSection } from './sections/scaleout';
+import { soakSection } from './sections/soak';
 import { storeSection } from './sections/store';
 
 const SECTION_RUNNERS: Record<Section, (ctx: BenchContext) => Promise<void>> = {
@@ -28,6 +29,7 @@ const SECTION_RUNNERS: Record<Section, (ctx: BenchContext) => Promise<void>> = {
   refresh: refreshSection,
   scaleout: scaleoutSection,
   memory: memorySection,
+  soak: soakSection,
 };
 
 /**
@@ -62,7 +64,8 @@ async function main(): Promise<number> {
   log(`tokengate bench: ${machine.cores} cores (${machine.cpuModel}), Node ${machine.node}, SQLite ${machine.sqlite}, MariaDB ${machine.mariadb ?? 'n/a'}, load average ${machine.loadAverageAtStart}; commit ${machine.git.commit ?? '?'}${machine.git.srcModified ? ' with src/ changes' : ''}`);
   log(
     `sections ${options.sections.join(', ')}; stores ${options.stores.join(', ')}; ${options.sizes.small} and ${options.sizes.large} tokens; ` +
-      `${options.runSeconds} s runs, ${options.pairs} pairs, ${options.connections} connections${options.quick ? ' (quick)' : ''}`,
+      `${options.runSeconds} s runs, ${options.pairs} pairs, ${options.connections} connections` +
+      `${options.sections.includes('soak') ? `, ${options.soakSeconds} s soak per store` : ''}${options.quick ? ' (quick)' : ''}`,
   );
 
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tokengate-bench-'));

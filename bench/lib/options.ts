@@ -5,7 +5,8 @@
  * - `BENCH_QUICK=1` (or `--quick`): 10,000 and 20,000 tokens, 2 s load runs,
  *   2 pairs: for development, minutes instead of a quarter of an hour.
  * - `BENCH_ONLY=http,store` (or `--only http,store`): these sections only
- *   (`http`, `store`, `refresh`, `scaleout`, `memory`).
+ *   (`http`, `store`, `refresh`, `scaleout`, `memory`, `soak`).
+ * - `BENCH_SOAK_SECONDS=600`: length of the soak (30 with `--quick`).
  * - `BENCH_STORES=sqlite` : these stores only (`sqlite`, `mysql`).
  * - `BENCH_SIZES=10000,100000`, `BENCH_SECONDS=6`, `BENCH_PAIRS=3`,
  *   `BENCH_CONNECTIONS=32`: override the defaults.
@@ -16,7 +17,7 @@
  */
 import path from 'node:path';
 
-export const SECTIONS = ['http', 'store', 'refresh', 'scaleout', 'memory'] as const;
+export const SECTIONS = ['http', 'store', 'refresh', 'scaleout', 'memory', 'soak'] as const;
 export type Section = (typeof SECTIONS)[number];
 export const STORES = ['sqlite', 'mysql'] as const;
 export type BenchStore = (typeof STORES)[number];
@@ -31,6 +32,8 @@ export interface BenchOptions {
   pairs: number;
   /** Connections (HTTP) or operations in flight (store) of one load run. */
   connections: number;
+  /** Length of the soak, in seconds (per store). */
+  soakSeconds: number;
   sections: Section[];
   stores: BenchStore[];
   profile: boolean;
@@ -80,14 +83,16 @@ export function readOptions(argv: string[] = process.argv.slice(2), env: NodeJS.
   const runSeconds = int('BENCH_SECONDS', env.BENCH_SECONDS, quick ? 2 : 6, 1);
   const pairs = int('BENCH_PAIRS', env.BENCH_PAIRS, quick ? 2 : 3, 1);
   const connections = int('BENCH_CONNECTIONS', env.BENCH_CONNECTIONS, 32, 2);
+  const soakSeconds = int('BENCH_SOAK_SECONDS', env.BENCH_SOAK_SECONDS, quick ? 30 : 600, 10);
   const complete =
     !quick &&
     !env.BENCH_SIZES &&
     !env.BENCH_SECONDS &&
     !env.BENCH_PAIRS &&
     !env.BENCH_CONNECTIONS &&
+    !env.BENCH_SOAK_SECONDS &&
     sections.length === SECTIONS.length &&
     stores.length === STORES.length;
   const outFile = env.BENCH_OUT ? path.resolve(env.BENCH_OUT) : path.join(root, 'bench', complete ? 'results.json' : 'results-partial.json');
-  return { quick, sizes, runSeconds, pairs, connections, sections, stores, profile: env.BENCH_PROFILE === '1', complete, outFile, root };
+  return { quick, sizes, runSeconds, pairs, connections, soakSeconds, sections, stores, profile: env.BENCH_PROFILE === '1', complete, outFile, root };
 }
