@@ -38,6 +38,7 @@ import {
 } from '../token-rules';
 import { nowMsExpression, quoteIdent } from './sql-dialect';
 import type { SqlExecutor, SqlParam } from './sql-executor';
+import { LostRace, toStoreError } from './store-error';
 import { ROW_COLUMNS, SECRET_WRITE_COLUMNS, WRITE_COLUMNS, decryptRow, rowToToken, rowValues, secretRowValues, type TokenRow } from './token-row';
 
 const HASH_COLUMN: Record<LookupSecretField, string> = {
@@ -55,9 +56,6 @@ const FIELD_LABEL: Record<'userName' | LookupSecretField, string> = {
 
 /** How often a save is tried again after losing a race to a concurrent writer. */
 const SAVE_ATTEMPTS = 8;
-
-/** Signals inside a transaction that a concurrent writer got there first. */
-class LostRace extends Error {}
 
 /** The audit columns an insert sets, in the order of `auditValues`. */
 const AUDIT_COLUMNS = 'occurred_at, action, token_id, actor_role, actor_name, outcome, error_code, field_names, detail, request_id, repeat_count';
@@ -122,6 +120,13 @@ export class SqlTokenStore implements TokenStore {
   /** The audit table. */
   private readonly a: string;
   private readonly now: string;
+  /**
+   * With one key, the unique indexes on the hash columns see every duplicate: the
+   * write itself is the check, and the query that names the clash runs only when it
+   * fails. With several keys (a rotation), a secret may be stored under another
+   * key's hash, which no index sees: the check runs first.
+   */
+  private readonly checkDuplicatesFirst: boolean;
 
   constructor(
     readonly kind: Extract<StoreKind, 'sqlite' | 'mysql'>,
@@ -133,6 +138,7 @@ export class SqlTokenStore implements TokenStore {
     this.t = quoteIdent(exec.dialect, table);
     this.a = quoteIdent(exec.dialect, auditTableOf(table));
     this.now = nowMsExpression(exec.dialect);
+    this.checkDuplicatesFirst = keyring.keyIds.length > 1;
   }
 
   findToken(match: TokenMatch): Promise<Token | null> {
@@ -182,12 +188,7 @@ export class SqlTokenStore implements TokenStore {
     }
     const token = mergeToken(existing, input, id, new Date());
     options.complete?.(token, existing);
-    // With one key, the unique indexes on the hash columns see every duplicate: the write
-    // itself is the check, and the query that names the clash runs only when it fails.
-    // With several keys (a rotation), a secret may be stored under another key's hash,
-    // which no index sees: check first.
-    const checkFirst = this.keyring.keyIds.length > 1;
-    if (checkFirst) await this.assertNoDuplicate(tx, token, rule);
+    if (this.checkDuplicatesFirst) await this.assertNoDuplicate(tx, token, rule);
     const values = rowValues(token, this.keyring);
     try {
       if (existing) {
@@ -199,7 +200,7 @@ export class SqlTokenStore implements TokenStore {
         await tx.run(`INSERT INTO ${this.t} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`, [id, ...values]);
       }
     } catch (err) {
-      if (!checkFirst && this.exec.classify(err) === 'unique') await this.assertNoDuplicate(tx, token, rule);
+      if (!this.checkDuplicatesFirst && tx.classify(err) === 'unique') await this.assertNoDuplicate(tx, token, rule);
       throw err;
     }
     const audit = options.audit ?? { action: 'SAVE', actor: STORE_ACTOR };
@@ -462,27 +463,5 @@ export class SqlTokenStore implements TokenStore {
     } catch (err) {
       throw toStoreError(operation, err, this.exec);
     }
-  }
-}
-
-/** Maps anything a store operation threw to a `TokenStoreError`, keeping the cause. */
-export function toStoreError(operation: StoreOperation, err: unknown, exec?: SqlExecutor): TokenStoreError {
-  if (err instanceof TokenStoreError) {
-    return err.operation === operation ? err : new TokenStoreError(operation, err.kind, err.detail, { cause: err });
-  }
-  if (err instanceof LostRace) {
-    return new TokenStoreError(operation, 'CONFLICT', 'concurrent writes of this token kept winning; try again', { cause: err });
-  }
-  if (err instanceof KeyMismatchError) {
-    return new TokenStoreError(operation, 'INTERNAL', 'a stored secret does not decrypt with the configured encryption keys', { cause: err });
-  }
-  switch (exec?.classify(err)) {
-    case 'unavailable':
-      return new TokenStoreError(operation, 'UNAVAILABLE', 'the database is not reachable', { cause: err });
-    case 'unique':
-    case 'retry':
-      return new TokenStoreError(operation, 'CONFLICT', 'a concurrent write won; try again', { cause: err });
-    default:
-      return new TokenStoreError(operation, 'INTERNAL', 'the database failed', { cause: err });
   }
 }

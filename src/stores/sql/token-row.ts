@@ -1,8 +1,9 @@
 import { Keyring, plainHash } from '../../crypto/keyring';
-import { KeyMismatchError, TokenStoreError, type StoreOperation } from '../../errors';
+import { KeyMismatchError, type StoreOperation } from '../../errors';
 import { hasSecret, sealedToken, type SecretOpener } from '../sealed-secrets';
 import { SECRET_FIELDS, type SecretField, type Token } from '../token';
 import type { SqlParam } from './sql-executor';
+import { toStoreError } from './store-error';
 
 /** A row of the token table as the driver returns it (BIGINTs may come back as strings). */
 export interface TokenRow {
@@ -54,7 +55,6 @@ export const WRITE_COLUMNS = [
   'version',
 ] as const;
 
-
 /** The additional authenticated data of a secret: it decrypts only in its own row and field. */
 export const secretAad = (id: string, field: SecretField) => `${id}/${field}`;
 
@@ -73,8 +73,7 @@ export function rowToToken(row: TokenRow, keyring: Keyring, operation: StoreOper
     try {
       return keyring.decrypt(cipher, secretAad(row.id, field));
     } catch (err) {
-      if (err instanceof KeyMismatchError) throw new TokenStoreError(operation, 'INTERNAL', 'a stored secret does not decrypt with the configured encryption keys', { cause: err });
-      throw err;
+      throw err instanceof KeyMismatchError ? toStoreError(operation, err) : err;
     }
   });
 }

@@ -1,0 +1,27 @@
+import { KeyMismatchError, TokenStoreError, type StoreOperation } from '../../errors';
+import type { SqlExecutor } from './sql-executor';
+
+/** Signals inside a transaction that a concurrent writer got there first. */
+export class LostRace extends Error {}
+
+/** Maps anything a store operation threw to a `TokenStoreError`, keeping the cause. */
+export function toStoreError(operation: StoreOperation, err: unknown, exec?: SqlExecutor): TokenStoreError {
+  if (err instanceof TokenStoreError) {
+    return err.operation === operation ? err : new TokenStoreError(operation, err.kind, err.detail, { cause: err });
+  }
+  if (err instanceof LostRace) {
+    return new TokenStoreError(operation, 'CONFLICT', 'concurrent writes of this token kept winning; try again', { cause: err });
+  }
+  if (err instanceof KeyMismatchError) {
+    return new TokenStoreError(operation, 'INTERNAL', 'a stored secret does not decrypt with the configured encryption keys', { cause: err });
+  }
+  switch (exec?.classify(err)) {
+    case 'unavailable':
+      return new TokenStoreError(operation, 'UNAVAILABLE', 'the database is not reachable', { cause: err });
+    case 'unique':
+    case 'retry':
+      return new TokenStoreError(operation, 'CONFLICT', 'a concurrent write won; try again', { cause: err });
+    default:
+      return new TokenStoreError(operation, 'INTERNAL', 'the database failed', { cause: err });
+  }
+}
