@@ -3,6 +3,7 @@ import { buildSchemaSync } from 'type-graphql';
 import { AuditResolver } from './audit.resolver';
 import { authChecker } from './auth-checker';
 import { TokenPageResolver } from './token-page.resolver';
+import { TokenSecretsResolver } from './token-secrets.resolver';
 import { TokenResolver } from './token.resolver';
 
 let schema: GraphQLSchema | null = null;
@@ -14,7 +15,7 @@ let schema: GraphQLSchema | null = null;
  */
 export function gatewaySchema(): GraphQLSchema {
   schema ??= buildSchemaSync({
-    resolvers: [TokenResolver, TokenPageResolver, AuditResolver],
+    resolvers: [TokenResolver, TokenSecretsResolver, TokenPageResolver, AuditResolver],
     authChecker,
     validate: false,
   });

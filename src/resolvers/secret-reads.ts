@@ -1,5 +1,4 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import type { MiddlewareFn } from 'type-graphql';
 import type { AuditActor } from '../audit/audit';
 import type { GatewayContext } from './context.type';
 
@@ -18,18 +17,6 @@ export class SecretReads {
     return [...this.byToken].map(([tokenId, fields]) => ({ tokenId, fields: [...fields].sort() }));
   }
 }
-
-/**
- * On a secret field of `Token`: after the role check passed and the field
- * resolved to a value, notes that this request read it. A field that was
- * refused (`FORBIDDEN`) or is null disclosed nothing and is not noted.
- */
-export const RecordSecretRead: MiddlewareFn<GatewayContext> = async ({ root, info, context }, next) => {
-  const value: unknown = await next();
-  const id = (root as { id?: unknown })?.id;
-  if (value !== null && value !== undefined && typeof id === 'string') context.secretReads?.add(id, info.fieldName);
-  return value;
-};
 
 /** The actor of an API request, for the audit trail: role, key name, request id (never the key). */
 export const actorOf = (ctx: Pick<GatewayContext, 'principal' | 'requestId'>): AuditActor => ({ role: ctx.principal.role, name: ctx.principal.keyName, requestId: ctx.requestId });

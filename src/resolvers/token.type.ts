@@ -1,9 +1,8 @@
-import { Authorized, Field, ID, ObjectType, UseMiddleware } from 'type-graphql';
+import { Field, ID, ObjectType } from 'type-graphql';
 import { GraphQLDateTimeISO } from 'graphql-scalars';
-import type { Token } from '../stores/token';
+import type { SecretField, Token } from '../stores/token';
 import { hasSecret } from '../stores/sealed-secrets';
 import { tokenStatus } from '../services/token-status';
-import { RecordSecretRead } from './secret-reads';
 import { TokenStatus } from './token-status.enum';
 
 /**
@@ -11,6 +10,7 @@ import { TokenStatus } from './token-status.enum';
  * roles that may read them; for any other role they are `null` with a
  * `FORBIDDEN` field error, and the rest of the token is served. Every
  * secret a response carries is noted for the audit trail (`READ_SECRET`).
+ * The secret fields are resolved by `TokenSecretsResolver`.
  */
 @ObjectType('Token', { description: 'A stored OAuth token (Zoho OAuthToken) and its state' })
 export class TokenView {
@@ -59,32 +59,13 @@ export class TokenView {
   @Field(() => GraphQLDateTimeISO)
   updatedAt: Date;
 
-  @Authorized('operator', 'admin')
-  @UseMiddleware(RecordSecretRead)
-  @Field(() => String, { nullable: true, description: 'operator and admin' })
-  get accessToken(): string | null {
-    return this.token.accessToken;
-  }
-
-  @Authorized('admin')
-  @UseMiddleware(RecordSecretRead)
-  @Field(() => String, { nullable: true, description: 'admin' })
-  get refreshToken(): string | null {
-    return this.token.refreshToken;
-  }
-
-  @Authorized('admin')
-  @UseMiddleware(RecordSecretRead)
-  @Field(() => String, { nullable: true, description: 'admin' })
-  get clientSecret(): string | null {
-    return this.token.clientSecret;
-  }
-
-  @Authorized('admin')
-  @UseMiddleware(RecordSecretRead)
-  @Field(() => String, { nullable: true, description: 'admin' })
-  get grantToken(): string | null {
-    return this.token.grantToken;
+  /**
+   * A secret of the stored token (decrypted now, from an encrypted store).
+   * Only `TokenSecretsResolver` calls this, after the role check: the four
+   * secret fields of `Token` are its field resolvers.
+   */
+  secret(field: SecretField): string | null {
+    return this.token[field];
   }
 
   /**
