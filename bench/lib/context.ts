@@ -59,7 +59,7 @@ export class BenchContext {
     if (this.options.profile) {
       const dir = path.join(this.options.root, 'bench', 'profiles', `${String(n).padStart(2, '0')}-${name}`);
       fs.mkdirSync(dir, { recursive: true });
-      full.NODE_OPTIONS = `--require ${path.join(__dirname, 'cpu-profile-preload.js')}`;
+      full.NODE_OPTIONS = [env.NODE_OPTIONS, `--require ${path.join(__dirname, 'cpu-profile-preload.js')}`].filter(Boolean).join(' ');
       full.BENCH_CPU_PROFILE_DIR = dir;
     }
     const gw = await spawnGateway(full, { cwd: dataDir, timeoutMs: 60_000 });
