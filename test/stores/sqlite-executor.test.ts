@@ -340,3 +340,58 @@ describe('SqliteExecutor group commit', () => {
     expect(s.committedValues()).toEqual(['n0', 'n1', 'n2']);
   });
 });
+
+describe('SqliteExecutor read batching', () => {
+  it('runs the reads issued in one turn together, after the code that issued them', async () => {
+    const s = setup();
+    s.db.prepare("INSERT INTO t (v) VALUES ('a'), ('b')").run();
+    const ran: string[] = [];
+    const reads = ['a', 'b', 'zz'].map((v) =>
+      s.exec.all<{ v: string }>('SELECT v FROM t WHERE v = ?', [v]).then((rows) => {
+        ran.push(v);
+        return rows.map((r) => r.v);
+      }),
+    );
+    // Nothing has run yet: the reads wait for the end of this turn.
+    await Promise.resolve();
+    expect(ran).toEqual([]);
+    expect(await Promise.all(reads)).toEqual([['a'], ['b'], []]);
+    expect(ran).toEqual(['a', 'b', 'zz']);
+  });
+
+  it('a failing read rejects alone; the others of its batch are answered', async () => {
+    const s = setup();
+    s.db.prepare("INSERT INTO t (v) VALUES ('a')").run();
+    const [bad, good] = await Promise.all([settle(s.exec.all('SELECT nope FROM t')), settle(s.exec.all<{ v: string }>('SELECT v FROM t'))]);
+    expect(bad.ok).toBe(false);
+    expect(good).toEqual({ ok: true, value: [{ v: 'a' }] });
+  });
+
+  it('a read whose turn ends inside an open transaction waits for its COMMIT: it never sees an uncommitted write', async () => {
+    const s = setup();
+    const order: string[] = [];
+    const read = s.exec.all<{ n: number }>('SELECT COUNT(*) AS n FROM t').then(([row]) => {
+      order.push('read');
+      return { n: row!.n, committed: s.committed('slow') };
+    });
+    // Starts before the read's batch runs, and holds the transaction open across turns of the event loop.
+    const slow = s.exec
+      .transaction(async (tx) => {
+        await tx.run("INSERT INTO t (v) VALUES ('slow')");
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        return 'slow';
+      })
+      .then(() => order.push('slow'));
+    await Promise.all([read, slow]);
+    expect(await read).toEqual({ n: 1, committed: true });
+    expect(order).toEqual(['slow', 'read']);
+  });
+
+  it('a read issued after an awaited write sees it', async () => {
+    const s = setup();
+    await s.exec.run("INSERT INTO t (v) VALUES ('w')");
+    expect(await s.exec.all('SELECT v FROM t')).toEqual([{ v: 'w' }]);
+    await s.exec.transaction(insert('x'));
+    expect(await s.exec.all('SELECT v FROM t ORDER BY v')).toEqual([{ v: 'w' }, { v: 'x' }]);
+  });
+});

