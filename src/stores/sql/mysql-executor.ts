@@ -1,5 +1,6 @@
 import type { Pool, PoolConnection } from 'mysql2/promise';
 import type { SqlExecutor, SqlParam } from './sql-executor';
+import { TurnBatcher } from './turn-batcher';
 
 const UNAVAILABLE = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE', 'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT', 'ER_CON_COUNT_ERROR', 'ER_SERVER_SHUTDOWN', 'ER_QUERY_INTERRUPTED', 'POOL_CLOSED',
@@ -39,6 +40,10 @@ export class MysqlExecutor implements SqlExecutor {
   readonly dialect = 'mysql' as const;
   readonly forUpdate = ' FOR UPDATE';
 
+  /** Groups the sending of reads outside transactions, and the handing back of their answers, by turn. */
+  private readonly sends = new TurnBatcher();
+  private readonly answers = new TurnBatcher();
+
   constructor(private readonly pool: Pool | PoolConnection) {}
 
   private acquire(): Promise<PoolConnection> {
@@ -59,8 +64,23 @@ export class MysqlExecutor implements SqlExecutor {
     }
   }
 
+  /**
+   * A read outside a transaction is sent, and its answer handed back, in
+   * groups by turn of the event loop (`TurnBatcher`): under load the requests
+   * of one turn send their statements one after the other, and handle their
+   * answers one after the other, instead of each interleaving with the rest.
+   */
   all<T>(sql: string, params: readonly SqlParam[] = []): Promise<T[]> {
-    return this.onConnection(async (c) => (await c.execute(sql, params as SqlParam[]))[0] as T[]);
+    const read = () => this.onConnection(async (c) => (await c.execute(sql, params as SqlParam[]))[0] as T[]);
+    if (!('getConnection' in this.pool)) return read();
+    return new Promise<T[]>((resolve, reject) => {
+      this.sends.run(() =>
+        read().then(
+          (rows) => this.answers.run(() => resolve(rows)),
+          (err: unknown) => this.answers.run(() => reject(err)),
+        ),
+      );
+    });
   }
 
   run(sql: string, params: readonly SqlParam[] = []): Promise<number> {

@@ -1,5 +1,6 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { SqlExecutor, SqlParam } from './sql-executor';
+import { TurnBatcher } from './turn-batcher';
 
 /** How many transactions one commit may carry, at most. */
 const GROUP_MAX_TRANSACTIONS = 64;
@@ -12,14 +13,6 @@ const MEMBER_SAVEPOINT = 'tokengate_group_member';
 type Job =
   | { kind: 'transaction'; fn: (tx: SqlExecutor) => Promise<unknown>; resolve: (value: unknown) => void; reject: (err: unknown) => void }
   | { kind: 'statement'; run: () => unknown; resolve: (value: unknown) => void; reject: (err: unknown) => void };
-
-/** A read waiting for the end of this turn of the event loop (see `SqliteExecutor.all`). */
-interface BatchedRead {
-  sql: string;
-  params: readonly SqlParam[];
-  resolve: (rows: unknown[]) => void;
-  reject: (err: unknown) => void;
-}
 
 /** A transaction of the open group whose body succeeded: told when the group's COMMIT is done. */
 interface Settled {
@@ -49,16 +42,12 @@ interface Settled {
  * ends at the first one, which runs after the COMMIT and so never sees
  * uncommitted writes.
  *
- * Read batching: a read outside a transaction does not run when it is issued
- * but at the end of the event loop's turn (`setImmediate`), together with the
- * other reads issued meanwhile, one after the other. A lookup costs SQLite
- * about 9 µs when lookups run back to back, but about 30 µs of CPU when each
- * runs between the request handling around it (whose code and data have
- * pushed SQLite's out of the CPU caches); under load the requests parsed in
- * one turn have their reads run together. An idle gateway waits only for the
- * rest of the current turn. Reads are concurrent with whatever else was
- * issued in that turn, and may see its writes; a caller that awaits its
- * write before reading sees it, as before.
+ * Read batching (`TurnBatcher`): the first read outside a transaction in a
+ * turn of the event loop runs at once; the reads issued after it in the same
+ * turn run together at the turn's end. A read that waits is concurrent with
+ * whatever else was issued in that turn, and may see its writes; a caller
+ * that awaits its write before reading sees it, as before. If a transaction
+ * has started by then, the waiting reads queue behind it like any statement.
  */
 export class SqliteExecutor implements SqlExecutor {
   readonly dialect = 'sqlite' as const;
@@ -68,8 +57,8 @@ export class SqliteExecutor implements SqlExecutor {
   private readonly waiting: Job[] = [];
   /** True while a transaction is open or anything waits (the queue is being drained). */
   private busy = false;
-  /** Reads issued in this turn of the event loop, run together at its end. */
-  private batch: BatchedRead[] | null = null;
+  /** Groups the reads outside transactions by turn of the event loop. */
+  private readonly reads = new TurnBatcher();
 
   constructor(private readonly db: BetterSqlite3.Database) {}
 
@@ -94,29 +83,19 @@ export class SqliteExecutor implements SqlExecutor {
   all<T>(sql: string, params: readonly SqlParam[] = []): Promise<T[]> {
     if (this.busy) return this.enqueueStatement(() => this.allNow<T>(sql, params));
     return new Promise<T[]>((resolve, reject) => {
-      if (this.batch === null) {
-        this.batch = [];
-        setImmediate(() => this.runBatch());
-      }
-      this.batch.push({ sql, params, resolve: resolve as (rows: unknown[]) => void, reject });
+      this.reads.run(() => {
+        // A read that waited for the turn's end queues behind a transaction begun meanwhile.
+        if (this.busy) {
+          this.enqueueStatement(() => this.allNow<T>(sql, params)).then(resolve, reject);
+          return;
+        }
+        try {
+          resolve(this.allNow<T>(sql, params));
+        } catch (err) {
+          reject(err);
+        }
+      });
     });
-  }
-
-  /** Runs this turn's reads back to back; behind the queue when a transaction has started since. */
-  private runBatch(): void {
-    const batch = this.batch ?? [];
-    this.batch = null;
-    for (const read of batch) {
-      if (this.busy) {
-        this.enqueueStatement(() => this.allNow(read.sql, read.params)).then(read.resolve, read.reject);
-        continue;
-      }
-      try {
-        read.resolve(this.allNow(read.sql, read.params));
-      } catch (err) {
-        read.reject(err);
-      }
-    }
   }
 
   async run(sql: string, params: readonly SqlParam[] = []): Promise<number> {
