@@ -14,6 +14,9 @@ export const SECRET_READERS: Readonly<Record<SecretField, readonly Role[]>> = {
   grantToken: ['admin'],
 };
 
+/** A secret field's description in the schema: who may read it ("operator and admin"). */
+const readers = (field: SecretField) => SECRET_READERS[field].join(' and ');
+
 /**
  * The four secret fields of `Token`. Each checks the caller's role (`FORBIDDEN`
  * and `null` for a role that may not read it; the rest of the token is
@@ -27,22 +30,22 @@ export const SECRET_READERS: Readonly<Record<SecretField, readonly Role[]>> = {
  */
 @Resolver(() => TokenView)
 export class TokenSecretsResolver {
-  @FieldResolver(() => String, { nullable: true, description: 'operator and admin' })
+  @FieldResolver(() => String, { nullable: true, description: readers('accessToken') })
   accessToken(@Root() view: TokenView, @Ctx() ctx: GatewayContext, @Info() info: GraphQLResolveInfo): string | null {
     return readSecret(view, 'accessToken', ctx, info);
   }
 
-  @FieldResolver(() => String, { nullable: true, description: 'admin' })
+  @FieldResolver(() => String, { nullable: true, description: readers('refreshToken') })
   refreshToken(@Root() view: TokenView, @Ctx() ctx: GatewayContext, @Info() info: GraphQLResolveInfo): string | null {
     return readSecret(view, 'refreshToken', ctx, info);
   }
 
-  @FieldResolver(() => String, { nullable: true, description: 'admin' })
+  @FieldResolver(() => String, { nullable: true, description: readers('clientSecret') })
   clientSecret(@Root() view: TokenView, @Ctx() ctx: GatewayContext, @Info() info: GraphQLResolveInfo): string | null {
     return readSecret(view, 'clientSecret', ctx, info);
   }
 
-  @FieldResolver(() => String, { nullable: true, description: 'admin' })
+  @FieldResolver(() => String, { nullable: true, description: readers('grantToken') })
   grantToken(@Root() view: TokenView, @Ctx() ctx: GatewayContext, @Info() info: GraphQLResolveInfo): string | null {
     return readSecret(view, 'grantToken', ctx, info);
   }

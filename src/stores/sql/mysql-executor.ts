@@ -44,14 +44,19 @@ export class MysqlExecutor implements SqlExecutor {
   private readonly sends = new TurnBatcher();
   private readonly answers = new TurnBatcher();
 
-  constructor(private readonly pool: Pool | PoolConnection) {}
+  /** A pool (statements take a connection each), or the one connection of a transaction. */
+  private readonly pooled: boolean;
+
+  constructor(private readonly pool: Pool | PoolConnection) {
+    this.pooled = 'getConnection' in pool;
+  }
 
   private acquire(): Promise<PoolConnection> {
     return deadline((this.pool as Pool).getConnection(), ACQUIRE_TIMEOUT_MS, 'waiting for a connection', (c) => c.release());
   }
 
   private async onConnection<T>(fn: (conn: PoolConnection) => Promise<T>): Promise<T> {
-    if (!('getConnection' in this.pool)) return deadline(fn(this.pool as PoolConnection), QUERY_TIMEOUT_MS, 'a statement');
+    if (!this.pooled) return deadline(fn(this.pool as PoolConnection), QUERY_TIMEOUT_MS, 'a statement');
     const conn = await this.acquire();
     try {
       const result = await deadline(fn(conn), QUERY_TIMEOUT_MS, 'a statement');
@@ -72,7 +77,7 @@ export class MysqlExecutor implements SqlExecutor {
    */
   all<T>(sql: string, params: readonly SqlParam[] = []): Promise<T[]> {
     const read = () => this.onConnection(async (c) => (await c.execute(sql, params as SqlParam[]))[0] as T[]);
-    if (!('getConnection' in this.pool)) return read();
+    if (!this.pooled) return read();
     return new Promise<T[]>((resolve, reject) => {
       this.sends.run(() =>
         read().then(
@@ -88,7 +93,7 @@ export class MysqlExecutor implements SqlExecutor {
   }
 
   async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-    if (!('getConnection' in this.pool)) throw new Error('nested transactions are not supported');
+    if (!this.pooled) throw new Error('nested transactions are not supported');
     const conn = await this.acquire();
     const q = (sql: string) => deadline(conn.query(sql), QUERY_TIMEOUT_MS, sql);
     try {

@@ -81,16 +81,14 @@ export class SqliteExecutor implements SqlExecutor {
   }
 
   all<T>(sql: string, params: readonly SqlParam[] = []): Promise<T[]> {
-    if (this.busy) return this.enqueueStatement(() => this.allNow<T>(sql, params));
+    const read = () => this.allNow<T>(sql, params);
+    if (this.busy) return this.enqueueStatement(read);
     return new Promise<T[]>((resolve, reject) => {
       this.reads.run(() => {
         // A read that waited for the turn's end queues behind a transaction begun meanwhile.
-        if (this.busy) {
-          this.enqueueStatement(() => this.allNow<T>(sql, params)).then(resolve, reject);
-          return;
-        }
+        if (this.busy) return void this.enqueueStatement(read).then(resolve, reject);
         try {
-          resolve(this.allNow<T>(sql, params));
+          resolve(read());
         } catch (err) {
           reject(err);
         }
