@@ -231,8 +231,10 @@ export class SqlTokenStore implements TokenStore {
     const rows = await tx.all<Record<string, string | null>>(`SELECT ${cols} FROM ${this.t} WHERE id <> ? AND (${terms.join(' OR ')}) LIMIT 1`, params);
     const row = rows[0];
     if (!row) return;
-    const clash = checks.find((c) => row[c.column] !== null && c.hashes.includes(row[c.column]!)) ?? checks[0]!;
-    if (rule && rule.by === clash.field) throw new LostRace();
+    const clashes = checks.filter((c) => row[c.column] !== null && c.hashes.includes(row[c.column]!));
+    // The row holds the key this upsert looked up: it was inserted meanwhile, and the retry updates it.
+    if (rule && clashes.some((c) => c.field === rule.by)) throw new LostRace();
+    const clash = clashes[0] ?? checks[0]!;
     throw new TokenStoreError('saveToken', 'CONFLICT', `the ${FIELD_LABEL[clash.field]} is already stored with another token`);
   }
 
