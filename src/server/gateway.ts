@@ -18,13 +18,13 @@ import type { GatewayContext } from '../resolvers/context.type';
 import { gatewaySchema } from '../resolvers/schema';
 import { secretReadsPlugin } from '../resolvers/secret-reads';
 import { TokenService } from '../services/token.service';
-import { instrumentStore } from '../stores/instrumented-store';
-import { openStore, type StoreOptions } from '../stores/open-store';
-import type { TokenStore } from '../stores/token-store';
+import { instrumentStores } from '../stores/instrumented-stores';
+import { openStore, storeOptionsOf } from '../stores/open-store';
+import type { Stores } from '../stores/stores';
 import { NO_TOKEN_EVENTS, WebhookNotifier, type TokenEvents } from '../webhooks/token-events';
 import { WebhookSender } from '../webhooks/webhook-sender';
 import { loadApiKeys } from './api-keys';
-import { createErrorFormatter } from './error-format';
+import { createErrorFormatter, storeUnavailablePlugin } from './error-format';
 import { createHttpApp } from './http-app';
 import { HttpDrain, type DrainOptions } from './http-drain';
 import { Metrics } from './metrics';
@@ -39,7 +39,7 @@ export interface Gateway {
   readonly config: Config;
   /** The HTTP layer (Fastify), routes registered. */
   readonly app: FastifyInstance;
-  readonly store: TokenStore;
+  readonly stores: Stores;
   readonly engine: RefreshEngine;
   readonly scheduler: RefreshScheduler;
   readonly metrics: Metrics;
@@ -66,18 +66,6 @@ export interface GatewayDeps {
   defaultMetrics?: boolean;
 }
 
-/** The store options of a configuration. */
-export function storeOptionsOf(config: Config): StoreOptions {
-  switch (config.store) {
-    case 'memory':
-      return { kind: 'memory' };
-    case 'sqlite':
-      return { kind: 'sqlite', path: config.sqlitePath };
-    case 'mysql':
-      return { kind: 'mysql', url: config.mysqlUrl!, table: config.mysqlTable, poolSize: config.mysqlPoolSize };
-  }
-}
-
 /**
  * Builds a gateway from its configuration: keys, store (migrated), refresh
  * engine and background task, GraphQL API, health, metrics and playground
@@ -92,7 +80,7 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
   if (apiKeys.generatedKeyFile) {
     logger.info({ file: apiKeys.generatedKeyFile, created: apiKeys.created }, 'TOKENGATE_API_KEYS is not set: the admin API key is in this file (mode 0600)');
   }
-  const store = instrumentStore(await openStore(storeOptionsOf(config), keyring), metrics.storeDuration);
+  const stores = instrumentStores(await openStore(storeOptionsOf(config), keyring), metrics.storeDuration);
   const policy = new AccountsUrlPolicy({ defaultAccountsUrl: config.accountsUrl, allowed: config.allowedAccountsUrls });
   const leaseMs = config.refreshLeaseSeconds * 1000;
   const client = new AccountsClient({
@@ -103,19 +91,19 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
     onAttempt: ({ kind, outcome, durationMs }) => metrics.upstreamDuration.observe({ kind, outcome }, durationMs / 1000),
   });
   const refreshAheadMs = config.refreshAheadSeconds * 1000;
-  const audit = new AuditTrail({ store, logger, retentionDays: config.auditRetentionDays, registry: metrics.registry });
+  const audit = new AuditTrail({ store: stores.audit, logger, retentionDays: config.auditRetentionDays, registry: metrics.registry });
   const webhooks = config.webhook
     ? new WebhookSender({ ...config.webhook, logger: logger.child({ component: 'webhooks' }), registry: metrics.registry })
     : null;
   const events: TokenEvents = webhooks
-    ? new WebhookNotifier({ store, sender: webhooks, logger, refreshAheadMs, failingAfterMs: config.webhook!.failingAfterSeconds * 1000 })
+    ? new WebhookNotifier({ store: stores.audit, sender: webhooks, logger, refreshAheadMs, failingAfterMs: config.webhook!.failingAfterSeconds * 1000 })
     : NO_TOKEN_EVENTS;
-  const engine = new RefreshEngine({ store, client, policy, logger, metrics, refreshAheadMs, leaseMs, events });
-  const scheduler = new RefreshScheduler({ store, engine, logger, intervalMs: config.refreshCheckSeconds * 1000, refreshAheadMs });
-  const tokens = new TokenService(store, policy, engine, refreshAheadMs, events);
+  const engine = new RefreshEngine({ tokens: stores.tokens, leases: stores.leases, audit: stores.audit, client, policy, logger, metrics, refreshAheadMs, leaseMs, events });
+  const scheduler = new RefreshScheduler({ tokens: stores.tokens, leases: stores.leases, engine, logger, intervalMs: config.refreshCheckSeconds * 1000, refreshAheadMs });
+  const tokens = new TokenService(stores.tokens, policy, engine, refreshAheadMs, events);
 
   // The routes are registered now and set up by app.ready(), once Apollo has started.
-  const app: FastifyInstance = createHttpApp({ config, apollo: () => apollo, apiKeys: apiKeys.keys, tokens, audit, store, metrics, logger });
+  const app: FastifyInstance = createHttpApp({ config, apollo: () => apollo, apiKeys: apiKeys.keys, tokens, audit, stores, metrics, logger });
   const drain = new HttpDrain(app, logger);
   const apollo: ApolloServer<GatewayContext> = new ApolloServer<GatewayContext>({
     schema: gatewaySchema(),
@@ -138,6 +126,7 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
       observabilityPlugin(metrics, logger),
       ApolloServerPluginCacheControlDisabled(),
       secretReadsPlugin(),
+      storeUnavailablePlugin(),
       // apollo.stop() closes the HTTP server first, letting requests in flight finish.
       fastifyApolloDrainPlugin(app),
     ],
@@ -154,7 +143,7 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
   return {
     config,
     app,
-    store,
+    stores,
     engine,
     scheduler,
     metrics,
@@ -175,7 +164,7 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
         await apollo.stop();
         await webhooks?.close();
         await audit.close();
-        await store.close();
+        await stores.close();
         state = { phase: 'stopped' };
       })();
       return closing;

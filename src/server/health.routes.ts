@@ -1,9 +1,9 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { TokenStore } from '../stores/token-store';
+import type { Stores } from '../stores/stores';
 import type { Metrics } from './metrics';
 
 export interface HealthRoutesOptions {
-  store: TokenStore;
+  stores: Stores;
   metrics: Metrics;
 }
 
@@ -14,15 +14,15 @@ const STATUS_BODY = { type: 'object', properties: { status: { type: 'string' }, 
  * else 503) and `/metrics` (Prometheus text). No API key: they say nothing
  * about tokens.
  */
-export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app, { store, metrics }) => {
+export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app, { stores, metrics }) => {
   app.get('/healthz', { schema: { response: { 200: STATUS_BODY } } }, async () => ({ status: 'ok' }));
 
   app.get('/readyz', { schema: { response: { 200: STATUS_BODY, 503: STATUS_BODY } } }, async (_request, reply) => {
     try {
-      await withTimeout(store.ping(), 2_000);
-      return { status: 'ready', store: store.kind };
+      await withTimeout(stores.ping(), 2_000);
+      return { status: 'ready', store: stores.kind };
     } catch {
-      return reply.code(503).send({ status: 'unavailable', store: store.kind });
+      return reply.code(503).send({ status: 'unavailable', store: stores.kind });
     }
   });
 

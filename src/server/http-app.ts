@@ -5,7 +5,7 @@ import type { Config } from '../config';
 import type { Logger } from '../logger';
 import type { GatewayContext } from '../resolvers/context.type';
 import type { TokenService } from '../services/token.service';
-import type { TokenStore } from '../stores/token-store';
+import type { Stores } from '../stores/stores';
 import type { ApiKeys } from './api-keys';
 import { graphqlRoutes } from './graphql.routes';
 import { healthRoutes } from './health.routes';
@@ -27,7 +27,7 @@ export interface HttpAppParts {
   apiKeys: ApiKeys;
   tokens: TokenService;
   audit: AuditTrail;
-  store: TokenStore;
+  stores: Stores;
   metrics: Metrics;
   logger: Logger;
 }
@@ -83,7 +83,7 @@ export function createHttpApp(parts: HttpAppParts): FastifyInstance {
       .send(JSON.stringify({ errors: [{ message, extensions: { code: status === 500 ? 'INTERNAL_SERVER_ERROR' : 'BAD_REQUEST' } }] }));
   });
 
-  void app.register(healthRoutes, { store: parts.store, metrics: parts.metrics });
+  void app.register(healthRoutes, { stores: parts.stores, metrics: parts.metrics });
   void app.register(graphqlRoutes, parts);
   void app.register(homeRoute, { playground: config.playground });
   return app;

@@ -120,7 +120,7 @@ describe('stopping the gateway process', () => {
     const store = await openStore({ kind: 'sqlite', path: path.join(cwd, 'data', 'tokengate.db') }, new Keyring([encryptionKey]));
     const ids: string[] = [];
     for (let i = 0; i < 40; i++) {
-      const t = await store.saveToken({ clientId, clientSecret, refreshToken: accounts.addRefreshToken(clientId), accessToken: `a${i}`, expiresAt: new Date(Date.now() + 60_000) });
+      const t = await store.tokens.saveToken({ clientId, clientSecret, refreshToken: accounts.addRefreshToken(clientId), accessToken: `a${i}`, expiresAt: new Date(Date.now() + 60_000) });
       ids.push(t.id);
     }
     await store.close();
