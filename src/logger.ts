@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino';
+import SonicBoom from 'sonic-boom';
 
 /**
  * Paths pino censors in every log line. Secrets never belong in a log call in
@@ -35,8 +36,52 @@ export const REDACTED_PATHS = [
 
 export type { Logger };
 
+/**
+ * Standard output as a log sink that never holds the process: writes are
+ * asynchronous, and once a write fails (`EPIPE`: nobody reads the output any
+ * more) the sink drops what follows instead of retrying. On exit it writes
+ * what is left synchronously, as pino's own destination does, but gives up
+ * on an error or after about a second of a full pipe, where pino's (with
+ * sonic-boom 4) retried forever.
+ */
+export function stdoutDestination(): SonicBoom {
+  const sink = new SonicBoom({ fd: process.stdout.fd ?? 1, sync: false });
+  let broken = false;
+  sink.on('error', () => {
+    broken = true;
+    sink.write = () => true;
+    sink.flush = (cb?: (err?: Error) => void) => cb?.();
+  });
+  process.once('exit', () => {
+    if (broken) return;
+    // Ten retries of 100 ms on EAGAIN (a reader that does not read), then the rest is dropped.
+    (sink as unknown as { maxWriteRetries: number }).maxWriteRetries = 10;
+    try {
+      sink.flushSync();
+    } catch {
+      // The sink is gone: nothing more can be written.
+    }
+  });
+  return sink;
+}
+
+/**
+ * Flushes the log, then exits with `code` — after at most `timeoutMs` even
+ * when the sink cannot take the rest (a pipe nobody reads, a stalled
+ * terminal), so leaving never depends on where the log goes.
+ */
+export function exitAfterFlush(logger: Logger, code: number, timeoutMs = 1_000): void {
+  const exit = () => process.exit(code);
+  setTimeout(exit, timeoutMs);
+  try {
+    logger.flush(() => exit());
+  } catch {
+    exit();
+  }
+}
+
 /** The process logger: JSON lines on stdout (or `destination`), secrets redacted. */
-export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+export function createLogger(level: string, destination: pino.DestinationStream = stdoutDestination()): Logger {
   return pino(
     {
       name: 'tokengate',

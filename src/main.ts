@@ -1,13 +1,14 @@
 import 'reflect-metadata';
 import { loadConfig, type Config } from './config';
 import { ConfigError, TokenStoreError } from './errors';
-import { createLogger } from './logger';
+import { createLogger, exitAfterFlush } from './logger';
 import { createGateway } from './server/gateway';
 
 /**
  * The gateway process: reads the configuration, builds the gateway, listens,
- * and on SIGTERM or SIGINT stops taking connections, lets requests in flight
- * finish, and closes the store.
+ * and on SIGTERM or SIGINT stops (see `Gateway.close`: connections, requests
+ * and refreshes in flight, the store) and exits 0, or 1 when something could
+ * not be closed; leaving waits at most a second for the log to be written.
  */
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   let config: Config;
@@ -50,21 +51,16 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'stopping: finishing requests in flight');
-    const force = setTimeout(() => {
-      logger.warn('requests did not finish in 10 s; closing their connections');
-      server.closeAllConnections();
-    }, 10_000).unref();
-    server.close(() => {
-      clearTimeout(force);
-      gateway
-        .close()
-        .then(() => {
-          logger.info('stopped');
-          logger.flush(() => process.exit(0));
-        })
-        .catch(() => logger.flush(() => process.exit(1)));
-    });
-    server.closeIdleConnections();
+    gateway.close().then(
+      () => {
+        logger.info('stopped');
+        exitAfterFlush(logger, 0);
+      },
+      (err: Error) => {
+        logger.error({ err: { name: err.name, code: (err as { code?: unknown }).code } }, 'could not stop cleanly');
+        exitAfterFlush(logger, 1);
+      },
+    );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

@@ -1,5 +1,7 @@
 /**
- * GraphQL over HTTP: `tokenById` and `token(match: {userName})` against the
+ * GraphQL over HTTP. First the gateway's `{ __typename }` against bare
+ * Apollo servers on express 5 and Fastify 5 (the frameworks' floors). Then
+ * `tokenById` and `token(match: {userName})` against the
  * floor of the same gateway process answering `{ __typename }` (same HTTP
  * stack, API key check, context, plugins; no resolver, no store), with the
  * small and the large table, on each store.
@@ -9,6 +11,9 @@
  * (adjacent, so the ratio holds on a noisy machine); the order of the sizes
  * alternates between rounds. Reported: medians over the rounds.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { freePort } from '../../test/support/process-gateway';
 import type { BenchContext } from '../lib/context';
 import type { Dataset } from '../lib/datasets';
 import { describeLoad, runLoad, type LoadResult } from '../lib/load';
@@ -65,7 +70,92 @@ function assertClean(r: LoadResult, what: string): void {
 }
 
 export async function httpSection(ctx: BenchContext): Promise<void> {
+  await httpFloors(ctx);
   for (const kind of ctx.options.stores) await httpOnStore(ctx, kind);
+}
+
+/** A bare Apollo server (bench/floors/bare-apollo.ts) in a process of its own. */
+async function startBareApollo(kind: 'express' | 'fastify'): Promise<{ url: string; pid: number; child: ChildProcess }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [path.join(__dirname, '..', 'floors', 'bare-apollo.js'), kind], { env: { PATH: process.env.PATH ?? '', PORT: String(port), NODE_ENV: 'production' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      if (out.includes('listening')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`bare Apollo on ${kind} exited with ${code}`)));
+  });
+  return { url: `http://127.0.0.1:${port}`, pid: child.pid!, child };
+}
+
+/**
+ * The gateway's `{ __typename }` against the same answer from a bare Apollo
+ * server on express 5 and on Fastify 5 (no API key, plugins or logging): how
+ * much of the framework's cost the gateway carries. One process each, runs
+ * interleaved (the order rotates per round); medians over the rounds.
+ */
+async function httpFloors(ctx: BenchContext): Promise<void> {
+  const { options, log } = ctx;
+  const kind = options.stores[0]!;
+  const set = await ctx.datasets.get(kind, 'small');
+  log(`http floors: bare Apollo on express 5 and on Fastify 5, and the gateway (${kind} @${sizeLabel(set.size)})`);
+  const express = await startBareApollo('express');
+  const fastify = await startBareApollo('fastify');
+  const gateway = await ctx.startGateway(`http-floor-${kind}`, set.gatewayEnv);
+  const targets = { express, fastify, gateway } as const;
+  type Name = keyof typeof targets;
+  try {
+    const load = (name: Name, seconds = options.runSeconds) =>
+      runLoad({ url: targets[name].url, pid: targets[name].pid, connections: options.connections, seconds, body: floorBody, verify: verifyFloor, apiKey: ctx.keys.viewer });
+    const names: Name[] = ['express', 'fastify', 'gateway'];
+    for (const name of names) assertClean(await load(name, Math.max(1, Math.round(options.runSeconds / 2))), `warm-up ${name}`);
+    const runs: Record<Name, LoadResult[]> = { express: [], fastify: [], gateway: [] };
+    for (let i = 0; i < options.pairs; i++) {
+      for (const name of [...names.slice(i % 3), ...names.slice(0, i % 3)]) {
+        const r = await load(name);
+        assertClean(r, `floor ${name}`);
+        runs[name].push(r);
+      }
+      log(`  round ${i + 1}: express ${describeLoad(runs.express[i]!)} | fastify ${describeLoad(runs.fastify[i]!)} | gateway ${describeLoad(runs.gateway[i]!)}`);
+    }
+    const rps = (name: Name) => round(median(runs[name].map((r) => r.rps)));
+    const cpu = (name: Name) => round(median(runs[name].map((r) => r.cpuUsPerRequest!)));
+    const ratio = (a: Name, b: Name) => round(median(runs[a].map((r, i) => r.rps / runs[b][i]!.rps)), 3);
+    const express5 = (v: number) => ({ label: 'bare Apollo on express 5', value: v, unit: 'req/s' });
+    ctx.add(figure({ id: 'http.floor.express.rps', section: 'http', label: 'bare Apollo on express 5 { __typename }: requests/s', value: rps('express'), unit: 'req/s', detail: { cpuUsPerRequest: cpu('express') } }));
+    ctx.add(
+      figure({
+        id: 'http.floor.fastify.rps',
+        section: 'http',
+        label: 'bare Apollo on Fastify 5 { __typename }: requests/s',
+        value: rps('fastify'),
+        unit: 'req/s',
+        reference: express5(rps('express')),
+        ratio: ratio('fastify', 'express'),
+        detail: { cpuUsPerRequest: cpu('fastify') },
+      }),
+    );
+    ctx.add(
+      figure({
+        id: 'http.floor.gateway.rps',
+        section: 'http',
+        label: `gateway { __typename } (${kind}): requests/s`,
+        value: rps('gateway'),
+        unit: 'req/s',
+        reference: express5(rps('express')),
+        ratio: ratio('gateway', 'express'),
+        target: { of: 'ratio', op: '>=', value: 1.6 },
+        detail: { cpuUsPerRequest: cpu('gateway'), ofBareFastify: ratio('gateway', 'fastify'), runs },
+      }),
+    );
+  } finally {
+    for (const bare of [express, fastify]) {
+      bare.child.kill('SIGTERM');
+      if (bare.child.exitCode === null) await new Promise((resolve) => bare.child.once('exit', resolve));
+    }
+    await ctx.stopGateway(gateway);
+  }
 }
 
 async function httpOnStore(ctx: BenchContext, kind: BenchStore): Promise<void> {
@@ -118,7 +208,8 @@ async function httpOnStore(ctx: BenchContext, kind: BenchStore): Promise<void> {
             unit: 'req/s',
             reference: floorRef(round(median(ps.map((p) => p.floor.rps))), 'req/s'),
             ratio: round(median(ps.map((p) => p.lookup.rps / p.floor.rps)), 3),
-            target: { of: 'ratio', op: '>=', value: 0.8 },
+            // Issue #17 asks 0.9 of the floor on SQLite, once the HTTP layer stopped capping the lookups.
+            target: { of: 'ratio', op: '>=', value: kind === 'sqlite' ? 0.9 : 0.8 },
             detail: { pairs: ps },
           }),
         );

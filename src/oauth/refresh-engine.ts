@@ -90,6 +90,11 @@ export class RefreshEngine {
     return flight;
   }
 
+  /** Resolves once no refresh of this engine is in flight (those started meanwhile included). */
+  async idle(): Promise<void> {
+    while (this.flights.size > 0) await Promise.allSettled([...this.flights.values()]);
+  }
+
   /**
    * Store round trips before the upstream call:
    * - `force: true` (API calls, which always refresh): the lease first, then

@@ -31,6 +31,8 @@ export class RefreshScheduler {
   private timer: NodeJS.Timeout | null = null;
   private round: Promise<void> | null = null;
   private stopped = false;
+  /** Aborted by stop(): ends the random waits before each refresh at once. */
+  private readonly stopping = new AbortController();
   /** Tokens refused with a back-off code (`access_denied`): not retried before this time. */
   private readonly backoffUntil = new Map<string, number>();
 
@@ -52,9 +54,13 @@ export class RefreshScheduler {
     this.timer = setTimeout(tick, Math.random() * Math.min(this.o.intervalMs, 5_000)).unref();
   }
 
-  /** Stops the task and waits for a running round to finish. */
+  /**
+   * Stops the task: no refresh starts from now on, and the ones in flight
+   * (at the provider, or writing their result) are waited for.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort();
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await this.round;
@@ -70,7 +76,8 @@ export class RefreshScheduler {
     const queue = [...ids];
     const worker = async () => {
       for (let id = queue.shift(); id !== undefined && !this.stopped; id = queue.shift()) {
-        await sleep(Math.random() * (spread / Math.max(1, ids.length)));
+        const waited = await sleep(Math.random() * (spread / Math.max(1, ids.length)), true, { signal: this.stopping.signal }).catch(() => false);
+        if (!waited || this.stopped) return;
         if (await this.refreshOne(id)) refreshed++;
       }
     };
@@ -81,7 +88,7 @@ export class RefreshScheduler {
   private async refreshOne(id: string): Promise<boolean> {
     try {
       const token = await this.o.tokens.findTokenById(id);
-      if (!token || token.failedAt) return false;
+      if (!token || token.failedAt || this.stopped) return false;
       // The window stays well below the token's lifetime: a provider issuing
       // short-lived tokens would otherwise be refreshed in a loop.
       if (token.expiresAt && token.lastRefreshedAt) {

@@ -26,6 +26,7 @@ import { WebhookSender } from '../webhooks/webhook-sender';
 import { loadApiKeys } from './api-keys';
 import { createErrorFormatter, storeUnavailablePlugin } from './error-format';
 import { createHttpApp } from './http-app';
+import { HttpDrain, type DrainOptions } from './http-drain';
 import { Metrics } from './metrics';
 import { observabilityPlugin } from './observability.plugin';
 import { queryCostPlugin } from './query-cost.plugin';
@@ -48,8 +49,15 @@ export interface Gateway {
   /** Webhook deliveries; null when `TOKENGATE_WEBHOOK_URL` is unset. */
   readonly webhooks: WebhookSender | null;
   readonly state: GatewayPhase;
-  /** Stops the background task, the HTTP server (letting requests in flight finish), Apollo and the store. Idempotent. */
-  close(): Promise<void>;
+  /**
+   * Stops, in this order: the background task takes no new token and the
+   * HTTP server no new connection (at once); requests in flight are answered
+   * (with `Connection: close`) and idle connections closed (see
+   * {@link HttpDrain}); the background task's refreshes in flight, and any
+   * refresh a request started, finish; then Apollo, webhooks, the audit
+   * trail and the store close. Idempotent.
+   */
+  close(options?: DrainOptions): Promise<void>;
 }
 
 export interface GatewayDeps {
@@ -96,6 +104,7 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
 
   // The routes are registered now and set up by app.ready(), once Apollo has started.
   const app: FastifyInstance = createHttpApp({ config, apollo: () => apollo, apiKeys: apiKeys.keys, tokens, audit, stores, metrics, logger });
+  const drain = new HttpDrain(app, logger);
   const apollo: ApolloServer<GatewayContext> = new ApolloServer<GatewayContext>({
     schema: gatewaySchema(),
     introspection: config.playground,
@@ -144,10 +153,14 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
     get state() {
       return state;
     },
-    close() {
+    close(options) {
       closing ??= (async () => {
         state = { phase: 'stopping' };
-        await scheduler.stop();
+        const background = scheduler.stop();
+        await drain.drain(options);
+        await background;
+        // A refresh outlives the request that started it when the drain's deadline cut that request: its result is still stored.
+        await engine.idle();
         await apollo.stop();
         await webhooks?.close();
         await audit.close();

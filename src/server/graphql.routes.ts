@@ -9,6 +9,8 @@ import type { Logger } from '../logger';
 import type { GatewayContext } from '../resolvers/context.type';
 import type { TokenService } from '../services/token.service';
 import type { ApiKeys } from './api-keys';
+import { AuthFailureLog } from './auth-failures';
+import type { Metrics } from './metrics';
 import { createPlaygroundHandler } from './playground';
 import { RequestContext } from './request-context';
 
@@ -19,6 +21,7 @@ export interface GraphqlRoutesOptions {
   apiKeys: ApiKeys;
   tokens: TokenService;
   audit: AuditTrail;
+  metrics: Metrics;
   logger: Logger;
 }
 
@@ -30,9 +33,11 @@ const CORS_ALLOWED_HEADERS = ['authorization', 'content-type', 'apollo-require-p
  * enabled, the playground for a browser navigating there. Every answer is
  * `Cache-Control: no-store` (the playground page revalidates instead); CORS
  * only for the configured origins. A request without a valid API key gets
- * 401 with `WWW-Authenticate: Bearer` and an `UNAUTHENTICATED` error.
+ * 401 with `WWW-Authenticate: Bearer` and an `UNAUTHENTICATED` error, and is
+ * logged (rate-limited) and counted (see {@link AuthFailureLog}).
  */
-export const graphqlRoutes: FastifyPluginAsync<GraphqlRoutesOptions> = async (app, { config, apollo, apiKeys, tokens, audit, logger }) => {
+export const graphqlRoutes: FastifyPluginAsync<GraphqlRoutesOptions> = async (app, { config, apollo, apiKeys, tokens, audit, metrics, logger }) => {
+  const authFailures = new AuthFailureLog({ logger, counter: metrics.authFailures });
   if (config.corsOrigins.length > 0) {
     await app.register(cors, {
       origin: config.corsOrigins,
@@ -54,6 +59,7 @@ export const graphqlRoutes: FastifyPluginAsync<GraphqlRoutesOptions> = async (ap
     context: async (request) => {
       const principal = apiKeys.authenticate(request.headers.authorization);
       if (!principal) {
+        authFailures.record({ authorization: request.headers.authorization, remoteAddress: request.ip, requestId: request.id });
         throw new GraphQLError('A valid API key is required: Authorization: Bearer <key>', {
           extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers: new HeaderMap([['www-authenticate', 'Bearer']]) } } as unknown as Record<string, unknown>,
         });

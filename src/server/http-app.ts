@@ -9,6 +9,7 @@ import type { Stores } from '../stores/stores';
 import type { ApiKeys } from './api-keys';
 import { graphqlRoutes } from './graphql.routes';
 import { healthRoutes } from './health.routes';
+import { homeRoute } from './home.route';
 import type { Metrics } from './metrics';
 import { requestIdOf } from './request-id';
 
@@ -35,7 +36,7 @@ export interface HttpAppParts {
  * Creates the gateway's Fastify instance, not listening: request ids, the
  * common headers, error and not-found answers, and the routes, each group a
  * plugin of its own (`/healthz`, `/readyz`, `/metrics`; `/graphql` with the
- * playground). A later feature is one more `app.register(plugin, opts)`
+ * playground; `/`). A later feature is one more `app.register(plugin, opts)`
  * here.
  *
  * Fastify logs through the gateway's pino logger (`reqId` on every line of a
@@ -84,5 +85,6 @@ export function createHttpApp(parts: HttpAppParts): FastifyInstance {
 
   void app.register(healthRoutes, { stores: parts.stores, metrics: parts.metrics });
   void app.register(graphqlRoutes, parts);
+  void app.register(homeRoute, { playground: config.playground });
   return app;
 }

@@ -195,15 +195,22 @@ export function wantsPlaygroundPage(request: FastifyRequest): boolean {
  *
  * @throws TypeError at once when `endpoint` is not a same-origin path.
  */
-export function createPlaygroundHandler(options: PlaygroundOptions, api?: RouteHandlerMethod): RouteHandlerMethod {
+export function createPlaygroundHandler(options: PlaygroundOptions, api?: RouteHandlerMethod): PlaygroundHandler {
   checkEndpoint(options.endpoint);
   let page: RenderedPage | undefined;
+  let compressing: Promise<void> | undefined;
 
-  const servePage = (request: FastifyRequest, reply: FastifyReply, log: { warn(o: object, m: string): void }) => {
+  const prepare = (log?: { warn(o: object, m: string): void }): Promise<void> => {
     if (!page) {
       page = render(options);
-      compress(page).catch((err: Error) => log.warn({ err: { name: err.name, message: err.message } }, 'the playground page could not be compressed; it is sent as it is'));
+      compressing = compress(page).catch((err: Error) => log?.warn({ err: { name: err.name, message: err.message } }, 'the playground page could not be compressed; it is sent as it is'));
     }
+    return compressing!;
+  };
+
+  const servePage = (request: FastifyRequest, reply: FastifyReply, log: { warn(o: object, m: string): void }) => {
+    void prepare(log);
+    if (!page) throw new Error('unreachable: the page is rendered');
     const rep = representationFor(page, request.headers['accept-encoding']);
     reply.headers({
       'content-security-policy': page.csp,
@@ -222,10 +229,17 @@ export function createPlaygroundHandler(options: PlaygroundOptions, api?: RouteH
     return reply.code(200).type('text/html; charset=utf-8').send(rep.body);
   };
 
-  return async function playgroundOrApi(this: unknown, request, reply) {
+  const handler: RouteHandlerMethod = async function playgroundOrApi(this: unknown, request, reply) {
     if (wantsPlaygroundPage(request)) return servePage(request, reply, request.log);
     if (api) return api.call(this as never, request, reply);
     return reply.code(406).send();
   };
+  return Object.assign(handler, { prepare: () => prepare() });
 }
+
+/** The route handler of {@link createPlaygroundHandler}. */
+export type PlaygroundHandler = RouteHandlerMethod & {
+  /** Renders the page and compresses it now, instead of on the first request; resolves when the compressed forms are ready. */
+  prepare(): Promise<void>;
+};
 

@@ -1,3 +1,5 @@
+import http from 'node:http';
+import zlib from 'node:zlib';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { fastifyApolloHandler } from '@as-integrations/fastify';
@@ -198,6 +200,53 @@ describe('playground over HTTP', () => {
       expect(html).not.toContain('<img src=x');
     } finally {
       app.server.closeAllConnections();
+      await app.close();
+    }
+  });
+});
+
+describe('the playground page, compressed', () => {
+  const raw = (url: string, headers: Record<string, string>) =>
+    new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
+      http
+        .get(url, { headers }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
+        })
+        .on('error', reject);
+    });
+
+  it('goes out brotli- or gzip-compressed as the request allows, each encoding with its own ETag', async () => {
+    const handler = createPlaygroundHandler({ endpoint: '/graphql' });
+    await handler.prepare();
+    const app = Fastify();
+    app.get('/graphql', handler);
+    const url = `${await app.listen({ port: 0, host: '127.0.0.1' })}/graphql`;
+    try {
+      const plain = await raw(url, { accept: 'text/html' });
+      expect(plain.headers['content-encoding']).toBeUndefined();
+      const html = plain.body.toString('utf8');
+      expect(html.length).toBeGreaterThan(5_000_000);
+
+      const br = await raw(url, { accept: 'text/html', 'accept-encoding': 'gzip, deflate, br' });
+      expect(br.headers['content-encoding']).toBe('br');
+      expect(br.body.length).toBeLessThan(html.length / 3);
+      expect(zlib.brotliDecompressSync(br.body).toString('utf8')).toBe(html);
+      expect(br.headers.vary).toBe('Accept, Accept-Encoding');
+
+      const gz = await raw(url, { accept: 'text/html', 'accept-encoding': 'gzip' });
+      expect(gz.headers['content-encoding']).toBe('gzip');
+      expect(gz.body.length).toBeLessThan(html.length / 3);
+      expect(zlib.gunzipSync(gz.body).toString('utf8')).toBe(html);
+
+      const notBr = await raw(url, { accept: 'text/html', 'accept-encoding': 'br;q=0, gzip' });
+      expect(notBr.headers['content-encoding']).toBe('gzip');
+
+      expect(new Set([plain.headers.etag, br.headers.etag, gz.headers.etag]).size).toBe(3);
+      const revalidated = await raw(url, { accept: 'text/html', 'accept-encoding': 'br', 'if-none-match': br.headers.etag! });
+      expect(revalidated.status).toBe(304);
+    } finally {
       await app.close();
     }
   });

@@ -1,0 +1,87 @@
+import { createHash } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { Counter, Registry } from 'prom-client';
+import { createLogger } from '../../src/logger';
+import { AuthFailureLog } from '../../src/server/auth-failures';
+import { startTestGateway, type TestGateway } from '../support/gateway';
+
+const REFUSED = 'request refused: missing or wrong API key';
+
+function lineSink() {
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l));
+      cb();
+    },
+  });
+  return { lines, logger: createLogger('info', sink) };
+}
+
+describe('AuthFailureLog', () => {
+  it('logs at most the window limit, sums up the rest when the window ends, and counts every failure', async () => {
+    const { lines, logger } = lineSink();
+    const registry = new Registry();
+    const counter = new Counter({ name: 'auth_failures_total', help: 'x', labelNames: ['reason'] as const, registers: [registry] });
+    let now = 1_000_000;
+    const log = new AuthFailureLog({ logger, counter, maxLinesPerWindow: 3, windowMs: 60_000, now: () => now });
+    for (let i = 0; i < 10; i++) log.record({ authorization: `Bearer wrong-${i}`, remoteAddress: '10.0.0.9', requestId: `r${i}` });
+    expect(lines.filter((l) => l.msg === REFUSED)).toHaveLength(3);
+    now += 60_000;
+    log.record({ authorization: undefined, remoteAddress: '10.0.0.9', requestId: 'next' });
+    log.flushSummary();
+    expect(lines.map((l) => l.notLogged).filter(Boolean)).toEqual([7]);
+    expect(lines.filter((l) => l.msg === REFUSED)).toHaveLength(4);
+    const values = (await counter.get()).values.map((v) => [v.labels.reason, v.value]);
+    expect(values).toEqual(expect.arrayContaining([['unknown_key', 10], ['missing', 1]]));
+  });
+});
+
+describe('a request with a missing or wrong API key', () => {
+  let gw: TestGateway;
+  beforeAll(async () => {
+    gw = await startTestGateway({ store: 'memory' });
+  });
+  afterAll(async () => {
+    await gw?.close();
+  });
+
+  const refusedLines = () =>
+    gw
+      .logs()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.msg === REFUSED);
+
+  it('is logged with the reason, a hash of the key (never the key), the remote address and the request id, and counted', async () => {
+    const wrong = `not-a-key-${Date.now()}-abcdef`;
+    const bad = await gw.gql('{ tokens { totalCount } }', {}, wrong);
+    const none = await gw.gql('{ tokens { totalCount } }', {}, null);
+    const malformed = await gw.gql('{ tokens { totalCount } }', {}, null, { authorization: `Basic ${wrong}` });
+    for (const r of [bad, none, malformed]) expect(r.status).toBe(401);
+
+    const lines = refusedLines();
+    expect(lines).toEqual([
+      expect.objectContaining({ level: 'warn', reason: 'unknown_key', keyHash: createHash('sha256').update(wrong).digest('hex').slice(0, 12), remoteAddress: '127.0.0.1', reqId: bad.headers.get('x-request-id') }),
+      expect.objectContaining({ reason: 'missing', remoteAddress: '127.0.0.1', reqId: none.headers.get('x-request-id') }),
+      expect.objectContaining({ reason: 'malformed', reqId: malformed.headers.get('x-request-id') }),
+    ]);
+    expect(gw.logs()).not.toContain(wrong);
+    expect(gw.logs()).not.toContain(wrong.slice(0, 8));
+
+    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    expect(metrics).toMatch(/^tokengate_auth_failures_total\{reason="unknown_key"\} 1$/m);
+    expect(metrics).toMatch(/^tokengate_auth_failures_total\{reason="missing"\} 1$/m);
+    expect(metrics).toMatch(/^tokengate_auth_failures_total\{reason="malformed"\} 1$/m);
+  });
+
+  it('cannot flood the log: past the limit a window gets no more lines, but the metric counts them all', async () => {
+    const before = refusedLines().length;
+    await Promise.all(Array.from({ length: 100 }, (_, i) => gw.gql('{ __typename }', {}, `flood-key-${i}-0123456789`)));
+    expect(before).toBe(3);
+    expect(refusedLines().length).toBeLessThanOrEqual(20);
+    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    expect(metrics).toMatch(/^tokengate_auth_failures_total\{reason="unknown_key"\} 101$/m);
+  });
+});
