@@ -18,6 +18,10 @@ import { RefreshScheduler } from '../oauth/refresh-scheduler';
 import type { GatewayContext } from '../resolvers/context.type';
 import { gatewaySchema } from '../resolvers/schema';
 import { secretReadsPlugin } from '../resolvers/secret-reads';
+import { ApiHostPolicy } from '../proxy/api-hosts';
+import { API_PREFIX, ApiProxy } from '../proxy/api-proxy';
+import { ProxyAudit } from '../proxy/proxy-audit';
+import { ProxyCredentials, loadProxyCredentialKey } from '../proxy/proxy-credentials';
 import { TokenService } from '../services/token.service';
 import { instrumentStore } from '../stores/instrumented-store';
 import { openStore, type StoreOptions } from '../stores/open-store';
@@ -49,6 +53,8 @@ export interface Gateway {
   readonly audit: AuditTrail;
   /** Webhook deliveries; null when `TOKENGATE_WEBHOOK_URL` is unset. */
   readonly webhooks: WebhookSender | null;
+  /** The per-minute audit of API proxy calls (written when a minute ends, or at close). */
+  readonly proxyAudit: ProxyAudit;
   readonly state: GatewayPhase;
   /** Stops the background task, Apollo and the store. Idempotent. */
   close(): Promise<void>;
@@ -107,6 +113,21 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
   const engine = new RefreshEngine({ store, client, policy, logger, metrics, refreshAheadMs, leaseMs, events });
   const scheduler = new RefreshScheduler({ store, engine, logger, intervalMs: config.refreshCheckSeconds * 1000, refreshAheadMs });
   const tokens = new TokenService(store, policy, engine, refreshAheadMs, events);
+  const proxyCredentials = new ProxyCredentials(loadProxyCredentialKey(config.proxy.credentialKey, config.dataDir).key);
+  const proxyAudit = new ProxyAudit(audit);
+  const proxy = new ApiProxy({
+    config: config.proxy,
+    corsOrigins: config.corsOrigins,
+    store,
+    engine,
+    apiKeys: apiKeys.keys,
+    credentials: proxyCredentials,
+    hosts: new ApiHostPolicy(config.proxy.allowedApiHosts),
+    metrics,
+    audit: proxyAudit,
+    logger: logger.child({ component: 'proxy' }),
+    refreshAheadMs,
+  });
 
   const apollo = new ApolloServer<GatewayContext>({
     schema: gatewaySchema(),
@@ -128,7 +149,7 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
   });
   await apollo.start();
 
-  const app = buildHttpApp({ config, apollo, apiKeys: apiKeys.keys, tokens, audit, store, metrics, logger });
+  const app = buildHttpApp({ config, apollo, apiKeys: apiKeys.keys, tokens, audit, store, metrics, logger, proxy, proxyCredentials });
   scheduler.start();
   audit.start();
 
@@ -144,6 +165,7 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
     logger,
     audit,
     webhooks,
+    proxyAudit,
     get state() {
       return state;
     },
@@ -152,7 +174,9 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
         state = { phase: 'stopping' };
         await scheduler.stop();
         await apollo.stop();
+        proxy.close();
         await webhooks?.close();
+        proxyAudit.close();
         await audit.close();
         await store.close();
         state = { phase: 'stopped' };
@@ -215,10 +239,12 @@ interface HttpAppParts {
   store: TokenStore;
   metrics: Metrics;
   logger: Logger;
+  proxy: ApiProxy;
+  proxyCredentials: ProxyCredentials;
 }
 
-/** The HTTP routes: `/healthz`, `/readyz`, `/metrics`, and `/graphql` (API and playground). */
-function buildHttpApp({ config, apollo, apiKeys, tokens, audit, store, metrics, logger }: HttpAppParts): Express {
+/** The HTTP routes: `/healthz`, `/readyz`, `/metrics`, `/api/` (the API proxy) and `/graphql` (API and playground). */
+function buildHttpApp({ config, apollo, apiKeys, tokens, audit, store, metrics, logger, proxy, proxyCredentials }: HttpAppParts): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
@@ -226,6 +252,12 @@ function buildHttpApp({ config, apollo, apiKeys, tokens, audit, store, metrics, 
   app.use((_req, res, next) => {
     res.setHeader('X-Content-Type-Options', 'nosniff');
     next();
+  });
+
+  // The API proxy reads the raw request (its body unparsed) and answers it whole.
+  app.use((req, res, next) => {
+    if (!req.url.startsWith(API_PREFIX)) return next();
+    void proxy.handle(req, res, { requestId: res.locals.requestId as string, receivedAt: res.locals.receivedAt as Date });
   });
 
   app.get('/healthz', (_req, res) => {
@@ -274,7 +306,7 @@ function buildHttpApp({ config, apollo, apiKeys, tokens, audit, store, metrics, 
             extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers: new HeaderMap([['www-authenticate', 'Bearer']]) } } as unknown as Record<string, unknown>,
           });
         }
-        return new RequestContext(principal, res.locals.requestId as string, res.locals.receivedAt as Date, tokens, audit, logger);
+        return new RequestContext(principal, res.locals.requestId as string, res.locals.receivedAt as Date, tokens, audit, logger, proxyCredentials);
       },
     }),
   );
