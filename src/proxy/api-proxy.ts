@@ -16,6 +16,7 @@ import { grantRefusal, type ProxyCredentials, type ProxyGrant } from './proxy-cr
 import { ProxyError, bodyTooLarge, proxyError, sendProxyError, toProxyError, upstreamTimeout } from './proxy-errors';
 import { authorizationFor, forwardedRequestHeaders, isInvalidTokenAnswer, returnedResponseHeaders } from './proxy-headers';
 import { parseApiTarget } from './proxy-path';
+import { ReadBufferReclaimer } from './read-buffer-reclaimer';
 
 /** Where the proxy is mounted. */
 export const API_PREFIX = '/api/';
@@ -73,6 +74,9 @@ export class ApiProxy {
     'http:': new http.Agent({ keepAlive: true, maxSockets: 256 }),
     'https:': new https.Agent({ keepAlive: true, maxSockets: 256 }),
   };
+
+  /** Shared by every stream through this proxy, both ways. */
+  private readonly reclaimer = new ReadBufferReclaimer();
 
   constructor(private readonly o: ApiProxyOptions) {}
 
@@ -207,7 +211,7 @@ export class ApiProxy {
     const chunked = req.headers['transfer-encoding'] !== undefined;
     if (!chunked && (declared === null || declared === 0)) return { kind: 'none' };
     const { replayLimitBytes: replayLimit, bodyLimitBytes: bodyLimit } = this.o.config;
-    if (declared !== null && declared > replayLimit) return { kind: 'stream', stream: req.pipe(limitTo(bodyLimit)), length: declared };
+    if (declared !== null && declared > replayLimit) return { kind: 'stream', stream: req.pipe(limitTo(bodyLimit, this.reclaimer)), length: declared };
     const it = req[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
     const chunks: Buffer[] = [];
     let size = 0;
@@ -228,7 +232,7 @@ export class ApiProxy {
         yield next.value;
       }
     };
-    return { kind: 'stream', stream: Readable.from(rest()).pipe(limitTo(bodyLimit)), length: null };
+    return { kind: 'stream', stream: Readable.from(rest()).pipe(limitTo(bodyLimit, this.reclaimer)), length: null };
   }
 
   /**
@@ -294,6 +298,7 @@ export class ApiProxy {
       res.end();
       return;
     }
+    answer.on('data', (chunk: Buffer) => this.reclaimer.passed(chunk.length));
     if (!prefetched) {
       pipeline(answer, res, () => undefined);
       return;
@@ -316,11 +321,12 @@ function contentLength(req: IncomingMessage): number | null {
 }
 
 /** A pass-through that fails with 413 once more than `limit` bytes went through. */
-function limitTo(limit: number): Transform {
+function limitTo(limit: number, reclaimer: ReadBufferReclaimer): Transform {
   let size = 0;
   return new Transform({
     transform(chunk: Buffer, _enc, cb) {
       size += chunk.length;
+      reclaimer.passed(chunk.length);
       if (size > limit) cb(bodyTooLarge(limit));
       else cb(null, chunk);
     },
