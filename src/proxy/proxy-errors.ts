@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { ServiceError, TokenStoreError } from '../errors';
+import { ServiceError, STORE_UNAVAILABLE_MESSAGE, STORE_UNAVAILABLE_RETRY_AFTER_SECONDS, TokenStoreError } from '../errors';
 
 /** The codes the proxy itself answers with (the API's codes), each with its HTTP status. */
 export const PROXY_ERROR_STATUS = {
@@ -39,8 +39,7 @@ export const bodyTooLarge = (limit: number) => new ProxyError(413, 'BAD_REQUEST'
 /** 504 (`UPSTREAM_UNAVAILABLE`): the provider did not answer in time. */
 export const upstreamTimeout = (ms: number) => new ProxyError(504, 'UPSTREAM_UNAVAILABLE', `The provider did not answer within ${ms} ms`);
 
-/** Seconds a client should wait before trying again after the store was unavailable. */
-const STORE_RETRY_AFTER = '5';
+const STORE_RETRY_AFTER = String(STORE_UNAVAILABLE_RETRY_AFTER_SECONDS);
 
 /**
  * The one mapping from what the token service, the refresh engine and the
@@ -59,7 +58,7 @@ export function toProxyError(err: unknown): ProxyError {
     if (code in PROXY_ERROR_STATUS && code !== 'INTERNAL_SERVER_ERROR') return proxyError(code as ProxyErrorCode, err.message);
   }
   if (err instanceof TokenStoreError && err.kind === 'UNAVAILABLE') {
-    return proxyError('STORE_UNAVAILABLE', 'The token store is unavailable; try again later', { 'Retry-After': STORE_RETRY_AFTER });
+    return proxyError('STORE_UNAVAILABLE', STORE_UNAVAILABLE_MESSAGE, { 'Retry-After': STORE_RETRY_AFTER });
   }
   return proxyError('INTERNAL_SERVER_ERROR', 'Internal server error');
 }
