@@ -97,6 +97,8 @@ describe('API proxy (/api/{tokenId}/{path})', () => {
     expect(r.headers['x-ratelimit-limit']).toBe('100');
     expect(r.headers['set-cookie']).toBeUndefined();
     expect(r.headers['access-control-allow-origin']).toBeUndefined(); // the provider's '*' is not passed on
+    expect(r.headers['x-request-id']).toMatch(/^[\w-]+$/);
+    expect(r.headers['x-content-type-options']).toBe('nosniff');
 
     const [seen] = await api.requests();
     expect(seen!.authorization).toBe(`Zoho-oauthtoken ${token.accessToken}`);

@@ -34,8 +34,8 @@ describeWithMysql('API proxy during a store outage', () => {
       TOKENGATE_REFRESH_CHECK_SECONDS: '0',
       TOKENGATE_ALLOWED_API_HOSTS: api.url,
       TOKENGATE_DATA_DIR: dataDir,
-    });
-  });
+    }, { timeoutMs: 90_000 });
+  }, 120_000);
   afterAll(async () => {
     await gw?.kill();
     await forwarder?.close();

@@ -34,8 +34,8 @@ describe('API proxy streaming', () => {
       TOKENGATE_REFRESH_CHECK_SECONDS: '0',
       TOKENGATE_ALLOWED_API_HOSTS: api.url,
       TOKENGATE_LOG_LEVEL: 'warn',
-    });
-  });
+    }, { timeoutMs: 90_000 });
+  }, 120_000);
   afterAll(async () => {
     await gateway?.stop();
     await api?.close();
