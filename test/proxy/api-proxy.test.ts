@@ -65,11 +65,11 @@ describe('API proxy (/api/{tokenId}/{path})', () => {
   const saveToken = async (extra: Record<string, unknown> = {}) => {
     const accessToken = `1000.${randomBytes(16).toString('hex')}.${randomBytes(16).toString('hex')}`;
     const refreshToken = accounts.addRefreshToken(clientId);
-    const token = await gw.gateway.store.saveToken({ clientId, clientSecret, refreshToken, accessToken, expiresAt: new Date(Date.now() + 3_600_000), apiDomain: api.url, ...extra });
+    const token = await gw.gateway.stores.tokens.saveToken({ clientId, clientSecret, refreshToken, accessToken, expiresAt: new Date(Date.now() + 3_600_000), apiDomain: api.url, ...extra });
     return token;
   };
   const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
-  const storedAccessToken = async (id: string) => (await gw.gateway.store.findTokenById(id))!.accessToken;
+  const storedAccessToken = async (id: string) => (await gw.gateway.stores.tokens.findTokenById(id))!.accessToken;
   const issue = async (id: string, methods: string[], prefixes: string[], ttl = 300) => {
     const r = await gw.gql(ISSUE, { id, ttl, m: methods, p: prefixes }, gw.keys.operator);
     expect(r.body.errors).toBeUndefined();
@@ -226,7 +226,7 @@ describe('API proxy (/api/{tokenId}/{path})', () => {
     accounts.configure({ apiDomain: 'https://www.zohoapis.com' });
     expect(r.status).toBe(200);
     expect(accounts.count('refresh_token')).toBe(1);
-    const stored = (await gw.gateway.store.findTokenById(token.id))!;
+    const stored = (await gw.gateway.stores.tokens.findTokenById(token.id))!;
     expect(stored.apiDomain).toBe(api.url);
     expect((await api.requests())[0]!.authorization).toBe(`Zoho-oauthtoken ${stored.accessToken}`);
   });

@@ -111,7 +111,7 @@ describe('API proxy from a browser page', () => {
     const save = async () => {
       const refreshToken = accounts.addRefreshToken(clientId);
       const accessToken = `1000.${randomBytes(16).toString('hex')}.${randomBytes(16).toString('hex')}`;
-      const t = await gw.gateway.store.saveToken({ clientId, clientSecret, refreshToken, accessToken, expiresAt: new Date(Date.now() + 3_600_000), apiDomain: api.url });
+      const t = await gw.gateway.stores.tokens.saveToken({ clientId, clientSecret, refreshToken, accessToken, expiresAt: new Date(Date.now() + 3_600_000), apiDomain: api.url });
       secrets.push(accessToken, refreshToken);
       return t.id;
     };
@@ -150,7 +150,7 @@ describe('API proxy from a browser page', () => {
     const { shown, bodies } = await visit('records');
     expect(shown).toBe('records Lovelace, Hopper');
     const seen = await api.requests();
-    expect(seen.at(-1)!.authorization).toBe(`Zoho-oauthtoken ${(await gw.gateway.store.findTokenById(tokenId))!.accessToken}`);
+    expect(seen.at(-1)!.authorization).toBe(`Zoho-oauthtoken ${(await gw.gateway.stores.tokens.findTokenById(tokenId))!.accessToken}`);
     expect(seen.at(-1)!.headers.origin).toBeUndefined();
     for (const body of bodies) for (const secret of secrets) expect(body).not.toContain(secret);
   });
