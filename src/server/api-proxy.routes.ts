@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { ApiProxy } from '../proxy/api-proxy';
+import { API_PREFIX, type ApiProxy } from '../proxy/api-proxy';
 
 export interface ApiProxyRoutesOptions {
   proxy: ApiProxy;
@@ -17,7 +17,7 @@ export const apiProxyRoutes: FastifyPluginAsync<ApiProxyRoutesOptions> = async (
   app.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
   app.route({
     method: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
-    url: '/api/*',
+    url: `${API_PREFIX}*`,
     exposeHeadRoute: false,
     handler: (request, reply) => {
       // The headers set for every request (X-Request-Id, nosniff) go on the raw response the proxy writes.

@@ -139,6 +139,15 @@ describe('API proxy (/api/{tokenId}/{path})', () => {
     expect(await api.requests()).toEqual([]);
   });
 
+  it('forwards long paths and query strings as they are', async () => {
+    const token = await saveToken();
+    const longPath = `/echo/${Array.from({ length: 12 }, (_, i) => `5725767000000${String(i).padStart(6, '0')}`).join('/')}`;
+    const query = `?criteria=${'(Last_Name:equals:O%27Brien)and'.repeat(40)}`;
+    const r = await httpCall(gw.url, 'GET', `/api/${token.id}${longPath}${query}`, { headers: bearer(gw.keys.operator) });
+    expect(r.status).toBe(200);
+    expect([r.json.path, r.json.query]).toEqual([longPath, query]);
+  });
+
   it('refuses paths with dot segments or encoded slashes (400), sending nothing', async () => {
     const token = await saveToken();
     for (const p of ['/crm/../settings', '/crm/./v8/Leads', '/crm/v8%2FLeads', '/crm/%2e%2e/x', '/crm//v8', '/crm/v8\\Leads']) {
