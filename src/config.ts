@@ -40,6 +40,21 @@ export interface Config {
   auditRetentionDays: number;
   /** Where webhook events go; null when `TOKENGATE_WEBHOOK_URL` is unset. */
   webhook: WebhookConfig | null;
+  /** The API proxy (`/api/{tokenId}/{path}`). */
+  proxy: ProxyConfig;
+}
+
+export interface ProxyConfig {
+  /** Origins the proxy may call besides every Zoho data center's API domains (`TOKENGATE_ALLOWED_API_HOSTS`). */
+  allowedApiHosts: string[];
+  /** Largest request body forwarded (`TOKENGATE_PROXY_BODY_LIMIT`). */
+  bodyLimitBytes: number;
+  /** Request bodies up to this size are buffered, so the request can be replayed once after a refresh (`TOKENGATE_PROXY_REPLAY_LIMIT`). */
+  replayLimitBytes: number;
+  /** How long the provider may take to start answering, and to send the next bytes of a body (`TOKENGATE_PROXY_TIMEOUT_MS`). */
+  timeoutMs: number;
+  /** The key proxy credentials are signed with; null to use the generated key file (`TOKENGATE_PROXY_CREDENTIAL_KEY`). */
+  credentialKey: Buffer | null;
 }
 
 export interface WebhookConfig {
@@ -89,18 +104,57 @@ const list = (v: string) =>
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
 
-/** `1mb`, `512kb`, `2048` (bytes). */
-const byteSize = z
-  .string()
-  .trim()
-  .toLowerCase()
-  .regex(/^\d+(\.\d+)?\s*(b|kb|mb|gb)?$/, 'must be a size such as 1mb, 512kb or 2048')
-  .transform((v) => {
-    const m = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/.exec(v)!;
-    const unit = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 }[(m[2] ?? 'b') as 'b'];
-    return Math.floor(Number(m[1]) * unit);
-  })
-  .refine((n) => n >= 1024 && n <= 64 * 1024 ** 2, 'must be between 1kb and 64mb');
+/** `1mb`, `512kb`, `2048` (bytes), between `min` and `max` bytes. */
+const sizeIn = (min: number, max: number, range: string) =>
+  z
+    .string()
+    .trim()
+    .toLowerCase()
+    .regex(/^\d+(\.\d+)?\s*(b|kb|mb|gb)?$/, 'must be a size such as 1mb, 512kb or 2048')
+    .transform((v) => {
+      const m = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/.exec(v)!;
+      const unit = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 }[(m[2] ?? 'b') as 'b'];
+      return Math.floor(Number(m[1]) * unit);
+    })
+    .refine((n) => n >= min && n <= max, `must be between ${range}`);
+
+const byteSize = sizeIn(1024, 64 * 1024 ** 2, '1kb and 64mb');
+
+/** Loopback hosts, the only ones an API origin may reach over plain http. */
+export function isLoopbackHost(hostname: string): boolean {
+  const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+/** Comma-separated API origins: https, or http for a loopback host. */
+const apiHostList = z.string().transform((v, ctx) => {
+  const out: string[] = [];
+  for (const item of list(v)) {
+    const r = originOf('https://crm.example.com').safeParse(item);
+    if (!r.success) {
+      ctx.addIssue({ code: 'custom', message: r.error.issues[0]!.message });
+      return z.NEVER;
+    }
+    const u = new URL(r.data);
+    if (u.protocol === 'http:' && !isLoopbackHost(u.hostname)) {
+      ctx.addIssue({ code: 'custom', message: `"${item}": plain http is allowed only for a loopback host (127.0.0.1, ::1, localhost); use https` });
+      return z.NEVER;
+    }
+    out.push(r.data);
+  }
+  return out;
+});
+
+/** A secret of at least 32 bytes, in base64. */
+const credentialKey = z.string().transform((v, ctx) => {
+  const b64 = v.trim();
+  const key = /^[A-Za-z0-9+/_-]+={0,2}$/.test(b64) ? Buffer.from(b64, 'base64') : Buffer.alloc(0);
+  if (key.length < 32) {
+    ctx.addIssue({ code: 'custom', message: 'must be at least 32 bytes in base64 (e.g. the output of: openssl rand -base64 32)' });
+    return z.NEVER;
+  }
+  return key;
+});
 
 /** An http(s) origin such as `example`; returns it normalized (`scheme://host[:port]`). */
 const originOf = (example: string) =>
@@ -237,6 +291,8 @@ export function loadConfig(env: Env = process.env): Config {
   const hookUrl = read<string | null>(env, 'TOKENGATE_WEBHOOK_URL', webhookUrl, null);
   const hookSecret = read<string | null>(env, 'TOKENGATE_WEBHOOK_SECRET', z.string().trim().regex(/^[\x21-\x7e]{16,256}$/, 'must be 16 to 256 printable characters'), null);
   if (hookUrl && !hookSecret) throw new ConfigError('TOKENGATE_WEBHOOK_SECRET', 'is required when TOKENGATE_WEBHOOK_URL is set (16+ printable characters; e.g. openssl rand -hex 32)');
+  const proxyBodyLimit = read(env, 'TOKENGATE_PROXY_BODY_LIMIT', sizeIn(0, 1024 ** 3, '0 and 1gb'), 50 * 1024 ** 2);
+  const proxyReplayLimit = read(env, 'TOKENGATE_PROXY_REPLAY_LIMIT', sizeIn(0, 64 * 1024 ** 2, '0 and 64mb (replayable bodies are held in memory)'), 1024 ** 2);
 
   return {
     host: read(env, 'TOKENGATE_HOST', z.string().trim().min(1), '127.0.0.1'),
@@ -274,5 +330,12 @@ export function loadConfig(env: Env = process.env): Config {
           timeoutMs: read(env, 'TOKENGATE_WEBHOOK_TIMEOUT_MS', intIn(100, 60_000), 5000),
         }
       : null,
+    proxy: {
+      allowedApiHosts: read(env, 'TOKENGATE_ALLOWED_API_HOSTS', apiHostList, []),
+      bodyLimitBytes: proxyBodyLimit,
+      replayLimitBytes: Math.min(proxyReplayLimit, proxyBodyLimit),
+      timeoutMs: read(env, 'TOKENGATE_PROXY_TIMEOUT_MS', intIn(100, 3_600_000), 60_000),
+      credentialKey: read<Buffer | null>(env, 'TOKENGATE_PROXY_CREDENTIAL_KEY', credentialKey, null),
+    },
   };
 }

@@ -88,6 +88,33 @@ describe('loadConfig', () => {
     fails(env as Record<string, string>, variable);
   });
 
+  it('reads the API proxy settings', () => {
+    expect(loadConfig({}).proxy).toEqual({ allowedApiHosts: [], bodyLimitBytes: 50 * 1024 ** 2, replayLimitBytes: 1024 ** 2, timeoutMs: 60_000, credentialKey: null });
+    const key = Buffer.alloc(32, 7).toString('base64');
+    const c = loadConfig({
+      TOKENGATE_ALLOWED_API_HOSTS: 'https://crm.example.com, http://127.0.0.1:8443,https://API.example.org:8443/',
+      TOKENGATE_PROXY_BODY_LIMIT: '200mb',
+      TOKENGATE_PROXY_REPLAY_LIMIT: '64kb',
+      TOKENGATE_PROXY_TIMEOUT_MS: '5000',
+      TOKENGATE_PROXY_CREDENTIAL_KEY: key,
+    });
+    expect(c.proxy).toEqual({
+      allowedApiHosts: ['https://crm.example.com', 'http://127.0.0.1:8443', 'https://api.example.org:8443'],
+      bodyLimitBytes: 200 * 1024 ** 2,
+      replayLimitBytes: 64 * 1024,
+      timeoutMs: 5000,
+      credentialKey: Buffer.from(key, 'base64'),
+    });
+    // A replay limit over the body limit is the body limit.
+    expect(loadConfig({ TOKENGATE_PROXY_BODY_LIMIT: '10kb', TOKENGATE_PROXY_REPLAY_LIMIT: '1mb' }).proxy.replayLimitBytes).toBe(10 * 1024);
+    expect(fails({ TOKENGATE_ALLOWED_API_HOSTS: 'http://crm.example.com' }, 'TOKENGATE_ALLOWED_API_HOSTS')).toContain('loopback');
+    fails({ TOKENGATE_ALLOWED_API_HOSTS: 'https://crm.example.com/api' }, 'TOKENGATE_ALLOWED_API_HOSTS');
+    fails({ TOKENGATE_PROXY_REPLAY_LIMIT: '65mb' }, 'TOKENGATE_PROXY_REPLAY_LIMIT');
+    fails({ TOKENGATE_PROXY_BODY_LIMIT: '2gb' }, 'TOKENGATE_PROXY_BODY_LIMIT');
+    fails({ TOKENGATE_PROXY_TIMEOUT_MS: '10' }, 'TOKENGATE_PROXY_TIMEOUT_MS');
+    expect(fails({ TOKENGATE_PROXY_CREDENTIAL_KEY: 'c2hvcnQta2V5' }, 'TOKENGATE_PROXY_CREDENTIAL_KEY')).not.toContain('c2hvcnQta2V5');
+  });
+
   it('never repeats a secret value in its error', () => {
     expect(fails({ TOKENGATE_API_KEYS: 'admin:secretpassword!' + '\u0001' }, 'TOKENGATE_API_KEYS')).not.toContain('secretpassword');
     expect(fails({ TOKENGATE_MYSQL_URL: 'mysql//user:hunter2@db' }, 'TOKENGATE_MYSQL_URL')).not.toContain('hunter2');

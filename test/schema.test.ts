@@ -30,6 +30,10 @@ describe('schema.graphql', () => {
       'deleteTokens: Int!',
       'force: Boolean = true',
       'revokeToken(id: ID!): Boolean!',
+      'issueProxyCredential(pathPrefixes: [String!]!, methods: [String!]!, ttlSeconds: Int!, tokenId: ID!): ProxyCredential!',
+      'type ProxyCredential {',
+      'credential: String!',
+      'expiresAt: DateTimeISO!',
     ]) {
       expect(sdl).toContain(name);
     }

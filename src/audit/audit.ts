@@ -27,6 +27,8 @@ export const AUDIT_ACTIONS = [
   'KEY_ROTATION',
   /** A webhook event about the token was queued for delivery (`detail` is its type). */
   'NOTIFY',
+  /** Calls through the API proxy with the token in one calendar minute (`count`; `detail`: answers by status class). */
+  'PROXY',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -10,4 +10,5 @@
  */
 export { TokengateClient, type TokengateClientOptions, type SecretFields } from './tokengate-client';
 export { TokengateError, isTokengateError, type TokengateErrorCode } from './errors';
+export { createProxyFetch, gatewayError, type ProxyFetchOptions, type ProxyCredentialLike } from './proxy-fetch';
 export type { Token, TokenInput, TokenMatch, TokenPage, TokenStatus } from './types';

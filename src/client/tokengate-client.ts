@@ -141,6 +141,21 @@ export class TokengateClient {
     return data.refresh.accessToken;
   }
 
+  /**
+   * Issues a proxy credential: a short-lived bearer for `/api/{tokenId}/…`
+   * bound to this token, these methods (HEAD goes with GET) and path
+   * prefixes (whole segments), good for nothing else. Mint one per page load
+   * in your backend and hand it to the browser. Needs an operator key.
+   * @param options.ttlSeconds 1..3600
+   */
+  async issueProxyCredential(tokenId: string, options: { ttlSeconds: number; methods: string[]; pathPrefixes: string[] }): Promise<{ credential: string; expiresAt: Date }> {
+    const data = await this.request<{ issueProxyCredential: { credential: string; expiresAt: string } }>(
+      `mutation IssueProxyCredential($tokenId: ID!, $ttlSeconds: Int!, $methods: [String!]!, $pathPrefixes: [String!]!) { issueProxyCredential(tokenId: $tokenId, ttlSeconds: $ttlSeconds, methods: $methods, pathPrefixes: $pathPrefixes) { credential expiresAt } }`,
+      { tokenId, ttlSeconds: options.ttlSeconds, methods: options.methods, pathPrefixes: options.pathPrefixes },
+    );
+    return { credential: data.issueProxyCredential.credential, expiresAt: new Date(data.issueProxyCredential.expiresAt) };
+  }
+
   /** Deletes a token. @returns false where there was none. Needs an operator key. */
   async deleteToken(id: string): Promise<boolean> {
     return (await this.request<{ deleteToken: boolean }>(`mutation DeleteToken($id: ID!) { deleteToken(id: $id) }`, { id })).deleteToken;

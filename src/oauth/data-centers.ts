@@ -46,6 +46,9 @@ const ACCOUNTS_BY_API_HOST: ReadonlyMap<string, string> = new Map(
   }),
 );
 
+/** Every API origin of every data center: production, `sandbox.` and `developer.` (the proxy's default allow-list). */
+export const ZOHO_API_ORIGINS: readonly string[] = Object.freeze([...ACCOUNTS_BY_API_HOST.keys()].map((host) => `https://${host}`));
+
 /**
  * The Accounts server of the data center an API domain belongs to.
  *

@@ -15,7 +15,7 @@ import type { AccountsUrlPolicy } from './accounts-url-policy';
 import type { TokenGrant } from './token-response';
 import { AccountsUrlNotAllowedError, ProviderRefusedError, UpstreamUnavailableError } from './oauth-errors';
 
-export type RefreshTrigger = 'api' | 'background' | 'cli';
+export type RefreshTrigger = 'api' | 'background' | 'cli' | 'proxy';
 
 export interface RefreshOptions {
   /** Refresh even when the token is `ACTIVE` (default true, as the API's `force`). */
@@ -27,6 +27,12 @@ export interface RefreshOptions {
   arrivedAt?: Date;
   /** Who asked, for the audit trail (default: `system:<trigger>`). */
   actor?: AuditActor;
+  /**
+   * An access token the provider refused (the API proxy after `INVALID_OAUTHTOKEN`): implies `force`,
+   * and the answer is never a token still holding it — a stored or joined token holding another valid
+   * one answers at once, one holding this one is refreshed.
+   */
+  refused?: string;
 }
 
 export interface RefreshEngineOptions {
@@ -79,13 +85,19 @@ export class RefreshEngine {
    */
   async refresh(id: string, options: RefreshOptions = {}): Promise<Token> {
     const trigger = options.trigger ?? 'api';
-    const joined = this.flights.get(id);
-    if (joined) {
+    const { refused } = options;
+    // A flight that read the store before the refusal may answer the refused token: then join or start the next one (twice at most).
+    for (let attempt = 0; ; attempt++) {
+      const joined = this.flights.get(id);
+      if (!joined) break;
       this.o.metrics.refreshes.inc({ trigger, outcome: 'coalesced' });
-      return joined;
+      if (refused === undefined) return joined;
+      const token = await joined;
+      if (token.accessToken !== refused || attempt >= 1) return token;
     }
     const actor = options.actor ?? systemActor(trigger);
-    const flight = this.fly(id, options.force ?? true, trigger, options.waitForLease ?? true, options.arrivedAt ?? new Date(), actor).finally(() => this.flights.delete(id));
+    const force = refused !== undefined || (options.force ?? true);
+    const flight = this.fly(id, force, trigger, options.waitForLease ?? true, options.arrivedAt ?? new Date(), actor, refused).finally(() => this.flights.delete(id));
     this.flights.set(id, flight);
     return flight;
   }
@@ -106,7 +118,7 @@ export class RefreshEngine {
    *   (a lease is two writes); only a token that needs a refresh takes the
    *   lease and is re-read under it (3 round trips, as before).
    */
-  private async fly(id: string, force: boolean, trigger: RefreshTrigger, waitForLease: boolean, arrivedAt: Date, actor: AuditActor): Promise<Token> {
+  private async fly(id: string, force: boolean, trigger: RefreshTrigger, waitForLease: boolean, arrivedAt: Date, actor: AuditActor, refused?: string): Promise<Token> {
     // The token as this caller first saw it: the baseline against which a refresh by another process shows.
     let arrival: Token | null = null;
     if (!force) {
@@ -123,7 +135,7 @@ export class RefreshEngine {
       if (!arrival) {
         // Lease first, and not won: this first read is the caller's arrival read (the same checks, the baseline).
         arrival = current;
-        const answer = this.answerOnArrival(arrival, force, trigger, arrivedAt);
+        const answer = this.answerOnArrival(arrival, force, trigger, arrivedAt, refused);
         if (answer) return answer;
       } else {
         const settled = this.settledSince(arrival, current);
@@ -146,7 +158,7 @@ export class RefreshEngine {
       } else {
         // Lease won at once: this is the caller's only read, and the arrival checks are made on it
         // (a token without credentials is refused here; the lease is released below).
-        const answer = this.answerOnArrival(current, force, trigger, arrivedAt);
+        const answer = this.answerOnArrival(current, force, trigger, arrivedAt, refused);
         if (answer) return answer;
         // With no earlier read to compare with, a refresh that failed for good since the caller arrived answers it too.
         if (current.failedAt && current.failedAt.getTime() >= arrivedAt.getTime()) throw refreshFailed(current.lastError ?? 'unknown_error');
@@ -173,10 +185,19 @@ export class RefreshEngine {
    * arrived; null when it is to be refreshed.
    * @throws `BAD_USER_INPUT` for a token that cannot be refreshed.
    */
-  private answerOnArrival(token: Token, force: boolean, trigger: RefreshTrigger, arrivedAt: Date): Token | null {
+  private answerOnArrival(token: Token, force: boolean, trigger: RefreshTrigger, arrivedAt: Date, refused?: string): Token | null {
     if (!force && !this.needsRefresh(token)) {
       this.o.metrics.refreshes.inc({ trigger, outcome: 'not_needed' });
       return token;
+    }
+    if (refused !== undefined) {
+      // Another refresh already replaced the refused token: that answers it; the refused one is refreshed whenever it was stored.
+      if (token.accessToken !== refused && !this.needsRefresh(token)) {
+        this.o.metrics.refreshes.inc({ trigger, outcome: 'coalesced' });
+        return token;
+      }
+      credentialsOf(token);
+      return null;
     }
     if (token.lastRefreshedAt && token.lastRefreshedAt.getTime() >= arrivedAt.getTime() && token.failedAt === null) {
       // Refreshed (here or by another process) after this caller arrived: that answers it.

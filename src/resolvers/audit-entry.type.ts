@@ -12,6 +12,7 @@ export enum AuditAction {
   READ_SECRET = 'READ_SECRET',
   KEY_ROTATION = 'KEY_ROTATION',
   NOTIFY = 'NOTIFY',
+  PROXY = 'PROXY',
 }
 
 export enum AuditOutcome {
@@ -40,6 +41,7 @@ registerEnumType(AuditAction, {
     READ_SECRET: { description: 'an API key read secret fields of the token (fields: which); count: identical reads within a second' },
     KEY_ROTATION: { description: 'tokengate keys rotate re-encrypted stored secrets under the newest key' },
     NOTIFY: { description: 'a webhook event about the token was queued (detail: its type)' },
+    PROXY: { description: 'calls through the API proxy with the token in one calendar minute (count: how many; detail: answers by status class; at: the minute)' },
   },
 });
 

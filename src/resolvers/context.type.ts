@@ -1,5 +1,6 @@
 import type { AuditTrail } from '../audit/audit-trail';
 import type { Logger } from '../logger';
+import type { ProxyCredentials } from '../proxy/proxy-credentials';
 import type { Principal } from '../server/api-keys';
 import type { TokenService } from '../services/token.service';
 import type { SecretReads } from './secret-reads';
@@ -16,4 +17,6 @@ export interface GatewayContext {
   audit?: AuditTrail;
   /** The secret fields this request returned (recorded by `secretReadsPlugin` when the response leaves). */
   secretReads?: SecretReads;
+  /** Signs the API proxy's credentials (`issueProxyCredential`). */
+  proxyCredentials?: ProxyCredentials;
 }

@@ -2,6 +2,7 @@ import type { GraphQLSchema } from 'graphql';
 import { buildSchemaSync } from 'type-graphql';
 import { AuditResolver } from './audit.resolver';
 import { authChecker } from './auth-checker';
+import { ProxyCredentialResolver } from './proxy-credential.resolver';
 import { TokenPageResolver } from './token-page.resolver';
 import { TokenSecretsResolver } from './token-secrets.resolver';
 import { TokenResolver } from './token.resolver';
@@ -15,7 +16,7 @@ let schema: GraphQLSchema | null = null;
  */
 export function gatewaySchema(): GraphQLSchema {
   schema ??= buildSchemaSync({
-    resolvers: [TokenResolver, TokenSecretsResolver, TokenPageResolver, AuditResolver],
+    resolvers: [TokenResolver, TokenSecretsResolver, TokenPageResolver, AuditResolver, ProxyCredentialResolver],
     authChecker,
     validate: false,
   });

@@ -17,6 +17,10 @@ import { RefreshScheduler } from '../oauth/refresh-scheduler';
 import type { GatewayContext } from '../resolvers/context.type';
 import { gatewaySchema } from '../resolvers/schema';
 import { secretReadsPlugin } from '../resolvers/secret-reads';
+import { ApiHostPolicy } from '../proxy/api-hosts';
+import { ApiProxy } from '../proxy/api-proxy';
+import { ProxyAudit } from '../proxy/proxy-audit';
+import { ProxyCredentials, loadProxyCredentialKey } from '../proxy/proxy-credentials';
 import { TokenService } from '../services/token.service';
 import { instrumentStores } from '../stores/instrumented-stores';
 import { openStore, storeOptionsOf } from '../stores/open-store';
@@ -48,6 +52,8 @@ export interface Gateway {
   readonly audit: AuditTrail;
   /** Webhook deliveries; null when `TOKENGATE_WEBHOOK_URL` is unset. */
   readonly webhooks: WebhookSender | null;
+  /** The per-minute audit of API proxy calls (written when a minute ends, or at close). */
+  readonly proxyAudit: ProxyAudit;
   readonly state: GatewayPhase;
   /**
    * Stops, in this order: the background task takes no new token and the
@@ -101,9 +107,24 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
   const engine = new RefreshEngine({ tokens: stores.tokens, leases: stores.leases, audit: stores.audit, client, policy, logger, metrics, refreshAheadMs, leaseMs, events });
   const scheduler = new RefreshScheduler({ tokens: stores.tokens, leases: stores.leases, engine, logger, intervalMs: config.refreshCheckSeconds * 1000, refreshAheadMs });
   const tokens = new TokenService(stores.tokens, policy, engine, refreshAheadMs, events);
+  const proxyCredentials = new ProxyCredentials(loadProxyCredentialKey(config.proxy.credentialKey, config.dataDir).key);
+  const proxyAudit = new ProxyAudit(audit);
+  const proxy = new ApiProxy({
+    config: config.proxy,
+    corsOrigins: config.corsOrigins,
+    store: stores.tokens,
+    engine,
+    apiKeys: apiKeys.keys,
+    credentials: proxyCredentials,
+    hosts: new ApiHostPolicy(config.proxy.allowedApiHosts),
+    metrics,
+    audit: proxyAudit,
+    logger: logger.child({ component: 'proxy' }),
+    refreshAheadMs,
+  });
 
   // The routes are registered now and set up by app.ready(), once Apollo has started.
-  const app: FastifyInstance = createHttpApp({ config, apollo: () => apollo, apiKeys: apiKeys.keys, tokens, audit, stores, metrics, logger });
+  const app: FastifyInstance = createHttpApp({ config, apollo: () => apollo, apiKeys: apiKeys.keys, tokens, audit, stores, metrics, logger, proxy, proxyCredentials });
   const drain = new HttpDrain(app, logger);
   const apollo: ApolloServer<GatewayContext> = new ApolloServer<GatewayContext>({
     schema: gatewaySchema(),
@@ -150,6 +171,7 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
     logger,
     audit,
     webhooks,
+    proxyAudit,
     get state() {
       return state;
     },
@@ -162,7 +184,9 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
         // A refresh outlives the request that started it when the drain's deadline cut that request: its result is still stored.
         await engine.idle();
         await apollo.stop();
+        proxy.close();
         await webhooks?.close();
+        proxyAudit.close();
         await audit.close();
         await stores.close();
         state = { phase: 'stopped' };

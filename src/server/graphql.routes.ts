@@ -6,6 +6,7 @@ import { GraphQLError } from 'graphql';
 import type { AuditTrail } from '../audit/audit-trail';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
+import type { ProxyCredentials } from '../proxy/proxy-credentials';
 import type { GatewayContext } from '../resolvers/context.type';
 import type { TokenService } from '../services/token.service';
 import type { ApiKeys } from './api-keys';
@@ -23,6 +24,7 @@ export interface GraphqlRoutesOptions {
   audit: AuditTrail;
   metrics: Metrics;
   logger: Logger;
+  proxyCredentials: ProxyCredentials;
 }
 
 /** Headers a browser on a configured origin may send, and read back. */
@@ -36,7 +38,7 @@ const CORS_ALLOWED_HEADERS = ['authorization', 'content-type', 'apollo-require-p
  * 401 with `WWW-Authenticate: Bearer` and an `UNAUTHENTICATED` error, and is
  * logged (rate-limited) and counted (see {@link AuthFailureLog}).
  */
-export const graphqlRoutes: FastifyPluginAsync<GraphqlRoutesOptions> = async (app, { config, apollo, apiKeys, tokens, audit, metrics, logger }) => {
+export const graphqlRoutes: FastifyPluginAsync<GraphqlRoutesOptions> = async (app, { config, apollo, apiKeys, tokens, audit, metrics, logger, proxyCredentials }) => {
   const authFailures = new AuthFailureLog({ logger, counter: metrics.authFailures });
   if (config.corsOrigins.length > 0) {
     await app.register(cors, {
@@ -64,7 +66,7 @@ export const graphqlRoutes: FastifyPluginAsync<GraphqlRoutesOptions> = async (ap
           extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers: new HeaderMap([['www-authenticate', 'Bearer']]) } } as unknown as Record<string, unknown>,
         });
       }
-      return new RequestContext(principal, request.id, request.receivedAt, tokens, audit, logger);
+      return new RequestContext(principal, request.id, request.receivedAt, tokens, audit, logger, proxyCredentials);
     },
   }) as RouteHandlerMethod;
 

@@ -3,10 +3,13 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import type { AuditTrail } from '../audit/audit-trail';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
+import type { ApiProxy } from '../proxy/api-proxy';
+import type { ProxyCredentials } from '../proxy/proxy-credentials';
 import type { GatewayContext } from '../resolvers/context.type';
 import type { TokenService } from '../services/token.service';
 import type { Stores } from '../stores/stores';
 import type { ApiKeys } from './api-keys';
+import { apiProxyRoutes } from './api-proxy.routes';
 import { graphqlRoutes } from './graphql.routes';
 import { healthRoutes } from './health.routes';
 import { homeRoute } from './home.route';
@@ -30,6 +33,10 @@ export interface HttpAppParts {
   stores: Stores;
   metrics: Metrics;
   logger: Logger;
+  /** The API proxy (`/api/`). */
+  proxy: ApiProxy;
+  /** Signs proxy credentials (`issueProxyCredential`). */
+  proxyCredentials: ProxyCredentials;
 }
 
 /**
@@ -37,6 +44,7 @@ export interface HttpAppParts {
  * common headers, error and not-found answers, and the routes, each group a
  * plugin of its own (`/healthz`, `/readyz`, `/metrics`; `/graphql` with the
  * playground; `/`). A later feature is one more `app.register(plugin, opts)`
+ * playground; `/api/`, the API proxy). A later feature is one more `app.register(plugin, opts)`
  * here.
  *
  * Fastify logs through the gateway's pino logger (`reqId` on every line of a
@@ -86,5 +94,6 @@ export function createHttpApp(parts: HttpAppParts): FastifyInstance {
   void app.register(healthRoutes, { stores: parts.stores, metrics: parts.metrics });
   void app.register(graphqlRoutes, parts);
   void app.register(homeRoute, { playground: config.playground });
+  void app.register(apiProxyRoutes, { proxy: parts.proxy });
   return app;
 }

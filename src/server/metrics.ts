@@ -33,7 +33,7 @@ export class Metrics {
 
   readonly refreshes = new Counter({
     name: 'tokengate_refresh_total',
-    help: 'Refreshes by trigger (api, background) and outcome (refreshed, coalesced, not_needed, refused, unavailable, error).',
+    help: 'Refreshes by trigger (api, background, cli, proxy) and outcome (refreshed, coalesced, not_needed, refused, unavailable, error).',
     labelNames: ['trigger', 'outcome'] as const,
     registers: [this.registry],
   });
@@ -50,6 +50,21 @@ export class Metrics {
     name: 'tokengate_auth_failures_total',
     help: 'Requests refused for a missing, malformed or unknown API key, by reason (missing, malformed, unknown_key).',
     labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly proxyRequests = new Counter({
+    name: 'tokengate_proxy_requests_total',
+    help: 'Requests through the API proxy (/api/) by the status class of the answer (2xx, 3xx, 4xx, 5xx; aborted: the caller left first).',
+    labelNames: ['status_class'] as const,
+    registers: [this.registry],
+  });
+
+  readonly proxyDuration = new Histogram({
+    name: 'tokengate_proxy_request_duration_seconds',
+    help: 'Duration of requests through the API proxy, until the last byte of the answer, by status class.',
+    labelNames: ['status_class'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
     registers: [this.registry],
   });
 

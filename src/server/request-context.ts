@@ -1,5 +1,6 @@
 import type { AuditTrail } from '../audit/audit-trail';
 import type { Logger } from '../logger';
+import type { ProxyCredentials } from '../proxy/proxy-credentials';
 import type { GatewayContext } from '../resolvers/context.type';
 import { SecretReads } from '../resolvers/secret-reads';
 import type { TokenService } from '../services/token.service';
@@ -23,6 +24,7 @@ export class RequestContext implements GatewayContext {
     readonly tokens: TokenService,
     readonly audit: AuditTrail | undefined,
     private readonly rootLogger: Logger,
+    readonly proxyCredentials?: ProxyCredentials,
   ) {}
 
   get logger(): Logger {

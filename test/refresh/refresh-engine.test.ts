@@ -105,6 +105,40 @@ describe('RefreshEngine', () => {
     expect(await outcomes()).toEqual({ refreshed: 1 });
   });
 
+  describe('refused (the API proxy after INVALID_OAUTHTOKEN)', () => {
+    it('refreshes a token still holding the refused access token, though it is ACTIVE', async () => {
+      const t = await refreshable({ accessToken: 'refused-one', expiresAt: inSeconds(3600) });
+      const r = await engine.refresh(t.id, { refused: 'refused-one', trigger: 'proxy' });
+      expect(issued()).toEqual([{ accessToken: r.accessToken, refreshToken: t.refreshToken }]);
+      expect(r.accessToken).not.toBe('refused-one');
+    });
+
+    it('a stored token already holding another valid access token answers, without an upstream call', async () => {
+      const t = await refreshable({ accessToken: 'newer-one', expiresAt: inSeconds(3600), lastRefreshedAt: new Date() });
+      const r = await engine.refresh(t.id, { refused: 'refused-one', trigger: 'proxy' });
+      expect(r.accessToken).toBe('newer-one');
+      expect(accounts.count()).toBe(0);
+    });
+
+    it('joining a flight that answers the refused token is not enough: a real refresh follows', async () => {
+      const t = await refreshable({ accessToken: 'refused-one', expiresAt: inSeconds(3600) });
+      // A force: false flight (it reads the ACTIVE token and answers it) is in flight when the refusal comes.
+      const plain = engine.refresh(t.id, { force: false });
+      const fresh = engine.refresh(t.id, { refused: 'refused-one', trigger: 'proxy' });
+      expect((await plain).accessToken).toBe('refused-one');
+      const r = await fresh;
+      expect(r.accessToken).not.toBe('refused-one');
+      expect(issued()).toEqual([{ accessToken: r.accessToken, refreshToken: t.refreshToken }]);
+    });
+
+    it('concurrent callers with the same refused token share one refresh', async () => {
+      const t = await refreshable({ accessToken: 'refused-one', expiresAt: inSeconds(3600) });
+      const results = await Promise.all(Array.from({ length: 20 }, () => engine.refresh(t.id, { refused: 'refused-one', trigger: 'proxy' })));
+      expect(new Set(results.map((r) => r.accessToken))).toEqual(new Set([issued()[0]!.accessToken]));
+      expect(issued()).toHaveLength(1);
+    });
+  });
+
   it('force: false on an ACTIVE token: one read, no lease taken', async () => {
     const t = await refreshable({ accessToken: 'still-good', expiresAt: inSeconds(3600) });
     const r = await engine.refresh(t.id, { force: false, trigger: 'background', waitForLease: false });
