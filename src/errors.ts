@@ -29,6 +29,8 @@ export type StoreOperation =
   | 'findTokenById'
   | 'listTokens'
   | 'countTokens'
+  | 'searchTokens'
+  | 'countByStatus'
   | 'acquireLease'
   | 'releaseLease'
   | 'findRefreshCandidates'

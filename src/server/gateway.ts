@@ -21,6 +21,7 @@ import { secretReadsPlugin } from '../resolvers/secret-reads';
 import { TokenService } from '../services/token.service';
 import { instrumentStore } from '../stores/instrumented-store';
 import { openStore, type StoreOptions } from '../stores/open-store';
+import type { TokenBrowse } from '../stores/token-browse';
 import type { TokenStore } from '../stores/token-store';
 import { NO_TOKEN_EVENTS, WebhookNotifier, type TokenEvents } from '../webhooks/token-events';
 import { WebhookSender } from '../webhooks/webhook-sender';
@@ -40,7 +41,7 @@ export type GatewayPhase = { phase: 'serving' } | { phase: 'stopping' } | { phas
 export interface Gateway {
   readonly config: Config;
   readonly app: Express;
-  readonly store: TokenStore;
+  readonly store: TokenStore & TokenBrowse;
   readonly engine: RefreshEngine;
   readonly scheduler: RefreshScheduler;
   readonly metrics: Metrics;
@@ -212,7 +213,7 @@ interface HttpAppParts {
   apiKeys: ApiKeys;
   tokens: TokenService;
   audit: AuditTrail;
-  store: TokenStore;
+  store: TokenStore & TokenBrowse;
   metrics: Metrics;
   logger: Logger;
 }

@@ -1,6 +1,8 @@
 import { STORE_ACTOR, decodeAuditCursor, encodeAuditCursor, normalizeEvent, type AuditEntry, type AuditEvent, type AuditPage, type AuditQuery, type AuditedWrite } from '../audit/audit';
 import { TokenStoreError, type StoreOperation } from '../errors';
 import { LOOKUP_SECRET_FIELDS, type LookupSecretField, type Token, type TokenInput, type TokenMatch, type TokenPage } from './token';
+import { tokenStatus } from '../services/token-status';
+import type { StatusCounts, TokenBrowse, TokenFilter } from './token-browse';
 import type { KeyUsage, ReencryptBatch, SaveOptions, TokenStore } from './token-store';
 import {
   clientMatches,
@@ -14,6 +16,7 @@ import {
   validateId,
   validateAuditPage,
   validateInput,
+  validateFilterText,
   validatePageSize,
   type LookupRule,
 } from './token-rules';
@@ -38,7 +41,7 @@ const copy = (t: Token): Token => ({
  * under the hood, so each is atomic. Tokens are copied in and out: a caller
  * never holds a reference into the store.
  */
-export class MemoryTokenStore implements TokenStore {
+export class MemoryTokenStore implements TokenStore, TokenBrowse {
   readonly kind = 'memory' as const;
   private readonly tokens = new Map<string, Token>();
   private readonly indexes: Record<IndexedField, Map<string, string>> = {
@@ -142,6 +145,30 @@ export class MemoryTokenStore implements TokenStore {
 
   async countTokens(): Promise<number> {
     return this.guard('countTokens', () => this.tokens.size);
+  }
+
+  async searchTokens(filter: TokenFilter, first: number, after?: string | null): Promise<TokenPage> {
+    return this.guard('searchTokens', () => {
+      const text = validateFilterText(filter.userNameContains)?.toLowerCase() ?? null;
+      const size = validatePageSize(first);
+      const afterId = after ? decodeCursor(after) : null;
+      const matches = this.ids().filter((id) => (afterId === null || id > afterId) && (text === null || (this.tokens.get(id)!.userName ?? '').toLowerCase().includes(text)));
+      const nodes = matches.slice(0, size).map((id) => copy(this.tokens.get(id)!));
+      const last = nodes[nodes.length - 1];
+      return { nodes, endCursor: last ? encodeCursor(last.id) : null, hasNextPage: matches.length > size };
+    });
+  }
+
+  async countByStatus(now: Date, windowMs: number): Promise<StatusCounts> {
+    return this.guard('countByStatus', () => {
+      const counts: StatusCounts = { total: 0, active: 0, expiring: 0, expired: 0, pendingGrant: 0, failed: 0 };
+      const key = { ACTIVE: 'active', EXPIRING: 'expiring', EXPIRED: 'expired', PENDING_GRANT: 'pendingGrant', FAILED: 'failed' } as const;
+      for (const t of this.tokens.values()) {
+        counts.total++;
+        counts[key[tokenStatus(t, now.getTime(), windowMs)]]++;
+      }
+      return counts;
+    });
   }
 
   async listTokens(first: number, after?: string | null): Promise<TokenPage> {

@@ -14,6 +14,7 @@ import { quoteIdent, type SqlDialect } from './sql/sql-dialect';
 import type { SqlExecutor } from './sql/sql-executor';
 import { SqlTokenStore } from './sql/sql-token-store';
 import { SqliteExecutor } from './sql/sqlite-executor';
+import type { TokenBrowse } from './token-browse';
 import type { TokenStore } from './token-store';
 
 /** What opening a store needs: the parts of `Config` it reads. */
@@ -72,7 +73,7 @@ export function createDataSource(options: Exclude<StoreOptions, { kind: 'memory'
  * keys — a wrong key stops the start with a clear error instead of returning
  * garbage later.
  */
-export async function openStore(options: StoreOptions, keyring: Keyring): Promise<TokenStore> {
+export async function openStore(options: StoreOptions, keyring: Keyring): Promise<TokenStore & TokenBrowse> {
   if (options.kind === 'memory') return new MemoryTokenStore();
   if (options.kind === 'sqlite' && options.path !== ':memory:') fs.mkdirSync(path.dirname(options.path), { recursive: true, mode: 0o700 });
   const table = options.kind === 'mysql' ? options.table : (options.table ?? SQLITE_TABLE);

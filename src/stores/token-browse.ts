@@ -28,7 +28,10 @@ export interface TokenBrowse {
   countByStatus(now: Date, windowMs: number): Promise<StatusCounts>;
 }
 
-/** The `LIKE` pattern of a contains-search (its wildcards escaped with `\`). */
+/** The escape character of `containsPattern` (`!`: a backslash is read differently by SQLite and MySQL). */
+export const LIKE_ESCAPE = '!';
+
+/** The `LIKE … ESCAPE '!'` pattern of a contains-search, its wildcards taken literally. */
 export function containsPattern(text: string): string {
-  return `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  return `%${text.toLowerCase().replace(/[!%_]/g, (c) => `!${c}`)}%`;
 }

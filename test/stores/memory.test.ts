@@ -1,9 +1,12 @@
 import { MemoryTokenStore } from '../../src/stores/memory-token-store';
+import { tokenBrowseContract } from './token-browse.contract';
 import { tokenStoreContract } from './token-store.contract';
 
 tokenStoreContract('memory', {
   open: async () => new MemoryTokenStore(),
 });
+
+tokenBrowseContract('memory', async () => new MemoryTokenStore());
 
 describe('MemoryTokenStore', () => {
   it('hands out copies: changing a returned token changes nothing stored', async () => {

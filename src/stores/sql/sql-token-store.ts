@@ -21,6 +21,7 @@ import { KeyMismatchError, TokenStoreError, type StoreOperation } from '../../er
 import { auditTableOf } from '../../migrations/audit-log';
 import { LOOKUP_SECRET_FIELDS, type LookupSecretField, type Token, type TokenInput, type TokenMatch, type TokenPage } from '../token';
 import type { KeyUsage, ReencryptBatch, SaveOptions, StoreKind, TokenStore } from '../token-store';
+import { LIKE_ESCAPE, containsPattern, type StatusCounts, type TokenBrowse, type TokenFilter } from '../token-browse';
 import {
   clientMatches,
   decodeCursor,
@@ -33,6 +34,7 @@ import {
   validateId,
   validateAuditPage,
   validateInput,
+  validateFilterText,
   validatePageSize,
   type LookupRule,
 } from '../token-rules';
@@ -115,7 +117,7 @@ const auditEntryOf = (r: AuditRow): AuditEntry => ({
  * transaction, duplicates made impossible by unique indexes and resolved by
  * retrying the upsert.
  */
-export class SqlTokenStore implements TokenStore {
+export class SqlTokenStore implements TokenStore, TokenBrowse {
   private readonly t: string;
   /** The audit table. */
   private readonly a: string;
@@ -385,6 +387,41 @@ export class SqlTokenStore implements TokenStore {
 
   listTokens(first: number, after?: string | null): Promise<TokenPage> {
     return this.guard('listTokens', () => this.page(validatePageSize(first), after ?? null));
+  }
+
+  searchTokens(filter: TokenFilter, first: number, after?: string | null): Promise<TokenPage> {
+    return this.guard('searchTokens', async () => {
+      const text = validateFilterText(filter.userNameContains);
+      if (text === null) return this.page(validatePageSize(first), after ?? null);
+      const size = validatePageSize(first);
+      const afterId = after ? decodeCursor(after) : null;
+      // LOWER on both sides: the MySQL table's binary collation would make LIKE case-sensitive.
+      const where = `LOWER(user_name) LIKE ? ESCAPE '${LIKE_ESCAPE}'${afterId === null ? '' : ' AND id > ?'}`;
+      const params: SqlParam[] = afterId === null ? [containsPattern(text)] : [containsPattern(text), afterId];
+      const rows = await this.exec.all<TokenRow>(`SELECT ${ROW_COLUMNS} FROM ${this.t} WHERE ${where} ORDER BY id LIMIT ${size + 1}`, params);
+      const nodes = rows.slice(0, size).map((r) => rowToToken(r, this.keyring, 'searchTokens'));
+      const last = nodes[nodes.length - 1];
+      return { nodes, endCursor: last ? encodeCursor(last.id) : null, hasNextPage: rows.length > size };
+    });
+  }
+
+  countByStatus(now: Date, windowMs: number): Promise<StatusCounts> {
+    return this.guard('countByStatus', async () => {
+      const t = now.getTime();
+      const valid = `access_token IS NOT NULL AND (expires_at IS NULL OR expires_at > ?)`;
+      const [row] = await this.exec.all<Record<keyof StatusCounts, number | string | null>>(
+        `SELECT COUNT(*) AS total,
+           SUM(CASE WHEN failed_at IS NOT NULL THEN 1 ELSE 0 END) AS failed,
+           SUM(CASE WHEN failed_at IS NULL AND access_token IS NOT NULL AND (expires_at IS NULL OR expires_at > ?) THEN 1 ELSE 0 END) AS active,
+           SUM(CASE WHEN failed_at IS NULL AND access_token IS NOT NULL AND expires_at <= ? AND expires_at > ? THEN 1 ELSE 0 END) AS expiring,
+           SUM(CASE WHEN failed_at IS NULL AND NOT (${valid}) AND refresh_token IS NULL AND grant_token IS NOT NULL THEN 1 ELSE 0 END) AS pendingGrant
+         FROM ${this.t}`,
+        [t + windowMs, t + windowMs, t, t],
+      );
+      const n = (v: number | string | null | undefined) => Number(v ?? 0);
+      const counts = { total: n(row?.total), failed: n(row?.failed), active: n(row?.active), expiring: n(row?.expiring), pendingGrant: n(row?.pendingGrant) };
+      return { ...counts, expired: counts.total - counts.failed - counts.active - counts.expiring - counts.pendingGrant };
+    });
   }
 
   private async page(first: number, after: string | null): Promise<TokenPage> {
