@@ -24,7 +24,8 @@ export type ApiTokenInput = Omit<TokenInput, 'lastRefreshedAt' | 'lastError' | '
  */
 export class TokenService {
   constructor(
-    private readonly store: TokenStore & TokenBrowse,
+    private readonly store: TokenStore,
+    private readonly browse: TokenBrowse,
     private readonly policy: AccountsUrlPolicy,
     private readonly engine: RefreshEngine,
     /** The refresh-ahead window, for the status of a token. */
@@ -51,12 +52,12 @@ export class TokenService {
 
   /** A page of the tokens whose user name contains `text` (all tokens when it is blank). */
   searchTokens(text: string | null, first: number, after: string | null): Promise<TokenPage> {
-    return this.store.searchTokens({ userNameContains: text }, first, after);
+    return this.browse.searchTokens({ userNameContains: text }, first, after);
   }
 
   /** How many tokens are in each state now. */
   countByStatus(now: Date): Promise<StatusCounts> {
-    return this.store.countByStatus(now, this.refreshAheadMs);
+    return this.browse.countByStatus(now, this.refreshAheadMs);
   }
 
   /**

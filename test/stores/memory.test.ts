@@ -1,12 +1,13 @@
-import { MemoryTokenStore } from '../../src/stores/memory-token-store';
+import { memoryStores } from '../../src/stores/memory/memory-stores';
+import { MemoryTokenStore } from '../../src/stores/memory/memory-token-store';
 import { tokenBrowseContract } from './token-browse.contract';
 import { tokenStoreContract } from './token-store.contract';
 
 tokenStoreContract('memory', {
-  open: async () => new MemoryTokenStore(),
+  open: async () => memoryStores(),
 });
 
-tokenBrowseContract('memory', async () => new MemoryTokenStore());
+tokenBrowseContract('memory', async () => memoryStores());
 
 describe('MemoryTokenStore', () => {
   it('hands out copies: changing a returned token changes nothing stored', async () => {

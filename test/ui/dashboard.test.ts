@@ -29,7 +29,7 @@ beforeAll(async () => {
   gw = await startTestGateway({ store: 'sqlite', env: { TOKENGATE_ACCOUNTS_URL: accounts.url } });
   browser = await launchOfflineBrowser();
   const refresh = accounts.addRefreshToken('1000.DASHCLIENT');
-  const active = await gw.gateway.store.saveToken({
+  const active = await gw.gateway.stores.tokens.saveToken({
     userName: 'ana@example.com',
     clientId: '1000.DASHCLIENT',
     clientSecret: 'dash-secret-0123456789',
@@ -39,7 +39,7 @@ beforeAll(async () => {
     accountsUrl: accounts.url,
   });
   activeId = active.id;
-  const failed = await gw.gateway.store.saveToken({
+  const failed = await gw.gateway.stores.tokens.saveToken({
     userName: 'bob@example.com',
     clientId: '1000.DASHCLIENT',
     clientSecret: 'dash-secret-0123456789',
@@ -151,7 +151,7 @@ describe('dashboard in Chromium', () => {
       await dialog.getByRole('button', { name: 'Refresh' }).click();
       await page.getByText('Refreshed: a new access token is stored.').waitFor();
       expect(accounts.count('refresh')).toBe(before + 1);
-      const stored = await gw.gateway.store.findTokenById(activeId);
+      const stored = await gw.gateway.stores.tokens.findTokenById(activeId);
       await page.getByRole('button', { name: 'Show secrets' }).click();
       await page.getByText(stored!.accessToken!).waitFor();
       expect(await page.getByText(stored!.refreshToken!).count()).toBe(0);
