@@ -66,14 +66,10 @@ export function readCookie(header: string | undefined, name: string): string | u
 }
 
 /**
- * Whether a request may use the session cookie: only from the gateway's own
- * pages. A browser names the origin of every cross-origin request (`Origin`,
- * `Sec-Fetch-Site`); such requests must bring an API key instead.
+ * Whether a browser's `Sec-Fetch-Site` allows the session cookie: absent (not
+ * a browser, or an old one: `Origin` is checked too), or the gateway's own
+ * page. Cross-origin callers must bring an API key instead.
  */
-export function sameOriginRequest(headers: Record<string, string | string[] | undefined>, ownOrigin: string): boolean {
-  const site = headers['sec-fetch-site'];
-  if (typeof site === 'string' && site !== 'same-origin' && site !== 'none') return false;
-  const origin = headers.origin;
-  if (typeof origin === 'string' && origin !== ownOrigin) return false;
-  return true;
+export function sameSiteFetch(secFetchSite: string | string[] | undefined): boolean {
+  return secFetchSite === undefined || secFetchSite === 'same-origin' || secFetchSite === 'none';
 }

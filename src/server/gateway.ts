@@ -25,6 +25,7 @@ import { NO_TOKEN_EVENTS, WebhookNotifier, type TokenEvents } from '../webhooks/
 import { WebhookSender } from '../webhooks/webhook-sender';
 import { loadApiKeys } from './api-keys';
 import { createErrorFormatter, storeUnavailablePlugin } from './error-format';
+import { DashboardSessions } from './dashboard-session';
 import { createHttpApp } from './http-app';
 import { Metrics } from './metrics';
 import { observabilityPlugin } from './observability.plugin';
@@ -95,7 +96,7 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
   const tokens = new TokenService(stores.tokens, stores.browse, policy, engine, refreshAheadMs, events);
 
   // The routes are registered now and set up by app.ready(), once Apollo has started.
-  const app: FastifyInstance = createHttpApp({ config, apollo: () => apollo, apiKeys: apiKeys.keys, tokens, audit, stores, metrics, logger });
+  const app: FastifyInstance = createHttpApp({ config, apollo: () => apollo, apiKeys: apiKeys.keys, sessions: new DashboardSessions(keyring.subkey('dashboard-session'), apiKeys.keys), tokens, audit, stores, metrics, logger });
   const apollo: ApolloServer<GatewayContext> = new ApolloServer<GatewayContext>({
     schema: gatewaySchema(),
     introspection: config.playground,

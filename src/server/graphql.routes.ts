@@ -9,6 +9,8 @@ import type { Logger } from '../logger';
 import type { GatewayContext } from '../resolvers/context.type';
 import type { TokenService } from '../services/token.service';
 import type { ApiKeys } from './api-keys';
+import type { DashboardSessions } from './dashboard-session';
+import { sessionPrincipal } from './dashboard.routes';
 import { createPlaygroundHandler } from './playground';
 import { RequestContext } from './request-context';
 
@@ -17,6 +19,7 @@ export interface GraphqlRoutesOptions {
   /** Started before this plugin runs. */
   apollo: () => ApolloServer<GatewayContext>;
   apiKeys: ApiKeys;
+  sessions: DashboardSessions;
   tokens: TokenService;
   audit: AuditTrail;
   logger: Logger;
@@ -32,7 +35,7 @@ const CORS_ALLOWED_HEADERS = ['authorization', 'content-type', 'apollo-require-p
  * only for the configured origins. A request without a valid API key gets
  * 401 with `WWW-Authenticate: Bearer` and an `UNAUTHENTICATED` error.
  */
-export const graphqlRoutes: FastifyPluginAsync<GraphqlRoutesOptions> = async (app, { config, apollo, apiKeys, tokens, audit, logger }) => {
+export const graphqlRoutes: FastifyPluginAsync<GraphqlRoutesOptions> = async (app, { config, apollo, apiKeys, sessions, tokens, audit, logger }) => {
   if (config.corsOrigins.length > 0) {
     await app.register(cors, {
       origin: config.corsOrigins,
@@ -52,7 +55,9 @@ export const graphqlRoutes: FastifyPluginAsync<GraphqlRoutesOptions> = async (ap
 
   const api = fastifyApolloHandler(apollo(), {
     context: async (request) => {
-      const principal = apiKeys.authenticate(request.headers.authorization);
+      // An API key when one is sent; else the dashboard's session cookie, only from the gateway's own pages.
+      const authorization = request.headers.authorization;
+      const principal = authorization !== undefined ? apiKeys.authenticate(authorization) : sessionPrincipal(sessions, request);
       if (!principal) {
         throw new GraphQLError('A valid API key is required: Authorization: Bearer <key>', {
           extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers: new HeaderMap([['www-authenticate', 'Bearer']]) } } as unknown as Record<string, unknown>,

@@ -7,6 +7,8 @@ import type { GatewayContext } from '../resolvers/context.type';
 import type { TokenService } from '../services/token.service';
 import type { Stores } from '../stores/stores';
 import type { ApiKeys } from './api-keys';
+import type { DashboardSessions } from './dashboard-session';
+import { dashboardRoutes } from './dashboard.routes';
 import { graphqlRoutes } from './graphql.routes';
 import { healthRoutes } from './health.routes';
 import type { Metrics } from './metrics';
@@ -24,6 +26,8 @@ export interface HttpAppParts {
   /** The Apollo server, started by the time the app's plugins run (`app.ready()`). */
   apollo: () => ApolloServer<GatewayContext>;
   apiKeys: ApiKeys;
+  /** Sessions of the dashboard's people (a cookie instead of an API key, on the gateway's own origin). */
+  sessions: DashboardSessions;
   tokens: TokenService;
   audit: AuditTrail;
   stores: Stores;
@@ -84,5 +88,6 @@ export function createHttpApp(parts: HttpAppParts): FastifyInstance {
 
   void app.register(healthRoutes, { stores: parts.stores, metrics: parts.metrics });
   void app.register(graphqlRoutes, parts);
+  void app.register(dashboardRoutes, { sessions: parts.sessions, logger });
   return app;
 }
