@@ -16,6 +16,7 @@ import { describeMachine } from './lib/machine';
 import { readOptions, type Section } from './lib/options';
 import { loadAverage } from './lib/proc';
 import { textTable, updateBenchmarksMd, writeResults, type Results } from './lib/report';
+import { dashboardSection } from './sections/dashboard';
 import { httpSection } from './sections/http';
 import { memorySection } from './sections/memory';
 import { refreshSection } from './sections/refresh';
@@ -30,6 +31,7 @@ const SECTION_RUNNERS: Record<Section, (ctx: BenchContext) => Promise<void>> = {
   scaleout: scaleoutSection,
   memory: memorySection,
   soak: soakSection,
+  dashboard: dashboardSection,
 };
 
 /**

@@ -37,6 +37,8 @@ export type StoreOperation =
   | 'findTokenById'
   | 'listTokens'
   | 'countTokens'
+  | 'searchTokens'
+  | 'countByStatus'
   | 'acquireLease'
   | 'releaseLease'
   | 'findRefreshCandidates'

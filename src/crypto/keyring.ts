@@ -35,10 +35,12 @@ function derive(master: Buffer): DerivedKey {
 export class Keyring {
   private readonly keys: DerivedKey[];
   private readonly byId: Map<string, DerivedKey>;
+  private readonly currentMaster: Buffer;
 
   constructor(masterKeys: readonly Buffer[]) {
     if (masterKeys.length === 0) throw new Error('Keyring needs at least one key');
     for (const k of masterKeys) if (k.length !== 32) throw new Error('an encryption key must be 32 bytes');
+    this.currentMaster = masterKeys[0]!;
     this.keys = masterKeys.map(derive);
     this.byId = new Map(this.keys.map((k) => [k.id, k]));
   }
@@ -46,6 +48,15 @@ export class Keyring {
   /** The id of the key that new writes use. */
   get currentKeyId(): string {
     return this.keys[0]!.id;
+  }
+
+  /**
+   * A 32-byte key for `purpose` (e.g. signing dashboard sessions), derived from
+   * the current encryption key: every process with the same keys derives the
+   * same one, and rotating the encryption key replaces it.
+   */
+  subkey(purpose: string): Buffer {
+    return Buffer.from(hkdfSync('sha256', this.currentMaster, Buffer.alloc(0), `tokengate/${purpose}`, 32));
   }
 
   /** Ids of every accepted key, current first. */

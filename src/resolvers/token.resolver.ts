@@ -5,6 +5,7 @@ import { MAX_PAGE_SIZE } from '../stores/token-rules';
 import type { GatewayContext } from './context.type';
 import { actorOf } from './secret-reads';
 import { TokenInputArgs, TokenMatchArgs } from './token.input';
+import { TokenCountsView } from './token-counts.type';
 import { TokenPageView } from './token-page.type';
 import { TokenView } from './token.type';
 
@@ -33,16 +34,24 @@ export class TokenResolver {
   async tokens(
     @Arg('first', () => Int, { nullable: true, defaultValue: 100 }) first: number | null,
     @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Arg('userNameContains', () => String, { nullable: true, description: 'only tokens whose user name contains this text (case-insensitive)' }) userNameContains: string | null,
     @Ctx() ctx: GatewayContext,
   ): Promise<TokenPageView> {
     const size = first ?? 100;
     if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) throw badInput(`first must be between 1 and ${MAX_PAGE_SIZE}`);
-    const page = await ctx.tokens.listTokens(size, after ?? null);
+    const page = userNameContains ? await ctx.tokens.searchTokens(userNameContains, size, after ?? null) : await ctx.tokens.listTokens(size, after ?? null);
     const out = new TokenPageView();
     out.nodes = page.nodes.map((t) => view(ctx, t)!);
     out.endCursor = page.endCursor;
     out.hasNextPage = page.hasNextPage;
     return out;
+  }
+
+  @Authorized()
+  @Query(() => TokenCountsView, { description: 'How many tokens are in each status now (one query over the table)', complexity: STORE_COST })
+  async tokenCounts(@Ctx() ctx: GatewayContext): Promise<TokenCountsView> {
+    const counts = await ctx.tokens.countByStatus(ctx.receivedAt);
+    return Object.assign(new TokenCountsView(), { throttled: 0, ...counts });
   }
 
   @Authorized()

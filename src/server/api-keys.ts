@@ -24,6 +24,27 @@ export class ApiKeys {
     this.entries = entries.map((e) => ({ digest: digest(e.key), principal: { role: e.role, keyName: e.name } }));
   }
 
+  /** The principal of a key and its digest (hex), or null for an unknown key. Constant time over every key. */
+  identify(key: string): { principal: Principal; digest: string } | null {
+    const presented = digest(key);
+    const found = this.byDigest(presented);
+    return found ? { principal: found, digest: presented.toString('hex') } : null;
+  }
+
+  /** The principal of a key digest (hex) that `identify` returned, or null once that key is gone. */
+  principalOfDigest(hex: string): Principal | null {
+    if (!/^[0-9a-f]{64}$/.test(hex)) return null;
+    return this.byDigest(Buffer.from(hex, 'hex'));
+  }
+
+  private byDigest(presented: Buffer): Principal | null {
+    let found: Principal | null = null;
+    for (const e of this.entries) {
+      if (timingSafeEqual(presented, e.digest)) found = e.principal;
+    }
+    return found;
+  }
+
   /** The principal of an `Authorization` header value, or null for a missing, malformed or unknown key. */
   authenticate(authorization: string | undefined): Principal | null {
     if (!authorization) return null;

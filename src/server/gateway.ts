@@ -29,6 +29,7 @@ import { NO_TOKEN_EVENTS, WebhookNotifier, type TokenEvents } from '../webhooks/
 import { WebhookSender } from '../webhooks/webhook-sender';
 import { loadApiKeys } from './api-keys';
 import { createErrorFormatter, storeUnavailablePlugin } from './error-format';
+import { DashboardSessions } from './dashboard-session';
 import { createHttpApp } from './http-app';
 import { HttpDrain, type DrainOptions } from './http-drain';
 import { Metrics } from './metrics';
@@ -106,7 +107,7 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
     : NO_TOKEN_EVENTS;
   const engine = new RefreshEngine({ tokens: stores.tokens, leases: stores.leases, audit: stores.audit, client, policy, logger, metrics, refreshAheadMs, leaseMs, events });
   const scheduler = new RefreshScheduler({ tokens: stores.tokens, leases: stores.leases, engine, logger, intervalMs: config.refreshCheckSeconds * 1000, refreshAheadMs });
-  const tokens = new TokenService(stores.tokens, policy, engine, refreshAheadMs, events);
+  const tokens = new TokenService(stores.tokens, stores.browse, policy, engine, refreshAheadMs, events);
   const proxyCredentials = new ProxyCredentials(loadProxyCredentialKey(config.proxy.credentialKey, config.dataDir).key);
   const proxyAudit = new ProxyAudit(audit);
   const proxy = new ApiProxy({
@@ -122,9 +123,10 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
     logger: logger.child({ component: 'proxy' }),
     refreshAheadMs,
   });
+  const sessions = new DashboardSessions(keyring.subkey('dashboard-session'), apiKeys.keys);
 
   // The routes are registered now and set up by app.ready(), once Apollo has started.
-  const app: FastifyInstance = createHttpApp({ config, apollo: () => apollo, apiKeys: apiKeys.keys, tokens, audit, stores, metrics, logger, proxy, proxyCredentials });
+  const app: FastifyInstance = createHttpApp({ config, apollo: () => apollo, apiKeys: apiKeys.keys, sessions, tokens, audit, stores, metrics, logger, proxy, proxyCredentials });
   const drain = new HttpDrain(app, logger);
   const apollo: ApolloServer<GatewayContext> = new ApolloServer<GatewayContext>({
     schema: gatewaySchema(),

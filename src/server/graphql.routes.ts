@@ -11,6 +11,8 @@ import type { GatewayContext } from '../resolvers/context.type';
 import type { TokenService } from '../services/token.service';
 import type { ApiKeys } from './api-keys';
 import { AuthFailureLog } from './auth-failures';
+import type { DashboardSessions } from './dashboard-session';
+import { sessionPrincipal } from './dashboard.routes';
 import type { Metrics } from './metrics';
 import { createPlaygroundHandler } from './playground';
 import { RequestContext } from './request-context';
@@ -20,6 +22,7 @@ export interface GraphqlRoutesOptions {
   /** Started before this plugin runs. */
   apollo: () => ApolloServer<GatewayContext>;
   apiKeys: ApiKeys;
+  sessions: DashboardSessions;
   tokens: TokenService;
   audit: AuditTrail;
   metrics: Metrics;
@@ -38,7 +41,7 @@ const CORS_ALLOWED_HEADERS = ['authorization', 'content-type', 'apollo-require-p
  * 401 with `WWW-Authenticate: Bearer` and an `UNAUTHENTICATED` error, and is
  * logged (rate-limited) and counted (see {@link AuthFailureLog}).
  */
-export const graphqlRoutes: FastifyPluginAsync<GraphqlRoutesOptions> = async (app, { config, apollo, apiKeys, tokens, audit, metrics, logger, proxyCredentials }) => {
+export const graphqlRoutes: FastifyPluginAsync<GraphqlRoutesOptions> = async (app, { config, apollo, apiKeys, sessions, tokens, audit, metrics, logger, proxyCredentials }) => {
   const authFailures = new AuthFailureLog({ logger, counter: metrics.authFailures });
   if (config.corsOrigins.length > 0) {
     await app.register(cors, {
@@ -59,7 +62,9 @@ export const graphqlRoutes: FastifyPluginAsync<GraphqlRoutesOptions> = async (ap
 
   const api = fastifyApolloHandler(apollo(), {
     context: async (request) => {
-      const principal = apiKeys.authenticate(request.headers.authorization);
+      // An API key when one is sent; else the dashboard's session cookie, only from the gateway's own pages.
+      const authorization = request.headers.authorization;
+      const principal = authorization !== undefined ? apiKeys.authenticate(authorization) : sessionPrincipal(sessions, request);
       if (!principal) {
         authFailures.record({ authorization: request.headers.authorization, remoteAddress: request.ip, requestId: request.id });
         throw new GraphQLError('A valid API key is required: Authorization: Bearer <key>', {

@@ -10,9 +10,10 @@ import type { TokenService } from '../services/token.service';
 import type { Stores } from '../stores/stores';
 import type { ApiKeys } from './api-keys';
 import { apiProxyRoutes } from './api-proxy.routes';
+import type { DashboardSessions } from './dashboard-session';
+import { dashboardRoutes } from './dashboard.routes';
 import { graphqlRoutes } from './graphql.routes';
 import { healthRoutes } from './health.routes';
-import { homeRoute } from './home.route';
 import type { Metrics } from './metrics';
 import { requestIdOf } from './request-id';
 
@@ -28,6 +29,8 @@ export interface HttpAppParts {
   /** The Apollo server, started by the time the app's plugins run (`app.ready()`). */
   apollo: () => ApolloServer<GatewayContext>;
   apiKeys: ApiKeys;
+  /** Sessions of the dashboard's people (a cookie instead of an API key, on the gateway's own origin). */
+  sessions: DashboardSessions;
   tokens: TokenService;
   audit: AuditTrail;
   stores: Stores;
@@ -93,7 +96,8 @@ export function createHttpApp(parts: HttpAppParts): FastifyInstance {
 
   void app.register(healthRoutes, { stores: parts.stores, metrics: parts.metrics });
   void app.register(graphqlRoutes, parts);
-  void app.register(homeRoute, { playground: config.playground });
   void app.register(apiProxyRoutes, { proxy: parts.proxy });
+  // The dashboard answers `/` (the playground stays at /graphql).
+  void app.register(dashboardRoutes, { sessions: parts.sessions, logger });
   return app;
 }

@@ -3,6 +3,7 @@ import { badInput, ServiceError, TokenStoreError } from '../errors';
 import type { AccountsUrlPolicy } from '../oauth/accounts-url-policy';
 import { AccountsUrlNotAllowedError } from '../oauth/oauth-errors';
 import type { Token, TokenInput, TokenMatch, TokenPage } from '../stores/token';
+import type { StatusCounts, TokenBrowse } from '../stores/token-browse';
 import type { TokenStore } from '../stores/token-store';
 import type { RefreshEngine } from '../oauth/refresh-engine';
 import { NO_TOKEN_EVENTS, type TokenEvents } from '../webhooks/token-events';
@@ -24,6 +25,7 @@ export type ApiTokenInput = Omit<TokenInput, 'lastRefreshedAt' | 'lastError' | '
 export class TokenService {
   constructor(
     private readonly store: TokenStore,
+    private readonly browse: TokenBrowse,
     private readonly policy: AccountsUrlPolicy,
     private readonly engine: RefreshEngine,
     /** The refresh-ahead window, for the status of a token. */
@@ -46,6 +48,16 @@ export class TokenService {
 
   countTokens(): Promise<number> {
     return this.store.countTokens();
+  }
+
+  /** A page of the tokens whose user name contains `text` (all tokens when it is blank). */
+  searchTokens(text: string | null, first: number, after: string | null): Promise<TokenPage> {
+    return this.browse.searchTokens({ userNameContains: text }, first, after);
+  }
+
+  /** How many tokens are in each state now. */
+  countByStatus(now: Date): Promise<StatusCounts> {
+    return this.browse.countByStatus(now, this.refreshAheadMs);
   }
 
   /**

@@ -7,6 +7,7 @@ type Methods<T> = ReadonlyArray<{ [K in keyof T]: T[K] extends (...args: never[]
 const TOKENS: Methods<Stores['tokens']> = ['findToken', 'saveToken', 'deleteToken', 'getTokens', 'deleteTokens', 'findTokenById', 'listTokens', 'countTokens'];
 const LEASES: Methods<Stores['leases']> = ['acquireLease', 'releaseLease', 'findRefreshCandidates'];
 const AUDIT: Methods<Stores['audit']> = ['appendAudit', 'listAudit', 'pruneAudit'];
+const BROWSE: Methods<Stores['browse']> = ['searchTokens', 'countByStatus'];
 
 /**
  * Wraps stores so that every operation's duration lands in a histogram,
@@ -37,6 +38,7 @@ export function instrumentStores(stores: Stores, histogram: Histogram<'operation
     tokens: wrap(stores.tokens, TOKENS),
     leases: wrap(stores.leases, LEASES),
     audit: wrap(stores.audit, AUDIT),
+    browse: wrap(stores.browse, BROWSE),
     ping: () => timed('ping', () => stores.ping()),
   };
 }

@@ -1,6 +1,7 @@
 import type { AuditLog } from './audit-log';
 import type { KeyRotation } from './key-rotation';
 import type { LeaseStore } from './lease-store';
+import type { TokenBrowse } from './token-browse';
 import type { StoreKind, TokenStore } from './token-store';
 
 /**
@@ -15,6 +16,8 @@ export interface Stores {
   readonly leases: LeaseStore;
   readonly audit: AuditLog;
   readonly keys: KeyRotation;
+  /** Search by user name and counts per status (the dashboard). */
+  readonly browse: TokenBrowse;
   /** Resolves when the backend answers; throws a `TokenStoreError` `UNAVAILABLE` otherwise. */
   ping(): Promise<void>;
   /** Releases connections and files. */

@@ -179,6 +179,13 @@ export function decodeCursor(cursor: string): string {
 
 export const MAX_PAGE_SIZE = 1000;
 
+/** The text of a user-name search: null for none (absent or blank). @throws `INVALID_INPUT` past 255 characters. */
+export function validateFilterText(text: string | null | undefined): string | null {
+  if (text === null || text === undefined || text.trim() === '') return null;
+  if (text.length > 255) throw new TokenStoreError('searchTokens', 'INVALID_INPUT', 'a search is at most 255 characters');
+  return text.trim();
+}
+
 export function validatePageSize(first: number): number {
   if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE_SIZE) {
     throw new TokenStoreError('listTokens', 'INVALID_INPUT', `first must be between 1 and ${MAX_PAGE_SIZE}`);

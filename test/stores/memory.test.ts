@@ -1,10 +1,13 @@
 import { memoryStores } from '../../src/stores/memory/memory-stores';
 import { MemoryTokenStore } from '../../src/stores/memory/memory-token-store';
+import { tokenBrowseContract } from './token-browse.contract';
 import { tokenStoreContract } from './token-store.contract';
 
 tokenStoreContract('memory', {
   open: async () => memoryStores(),
 });
+
+tokenBrowseContract('memory', async () => memoryStores());
 
 describe('MemoryTokenStore', () => {
   it('hands out copies: changing a returned token changes nothing stored', async () => {

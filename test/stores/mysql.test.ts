@@ -5,6 +5,7 @@ import { TokenStoreError } from '../../src/errors';
 import { openStore } from '../../src/stores/open-store';
 import type { Stores } from '../../src/stores/stores';
 import { createScratchDatabase, describeWithMysql, type ScratchDatabase } from '../support/mysql';
+import { tokenBrowseContract } from './token-browse.contract';
 import { tokenStoreContract } from './token-store.contract';
 
 let db: ScratchDatabase;
@@ -34,6 +35,8 @@ describeWithMysql('MySQL/MariaDB', () => {
       return open(table, keyring);
     },
   });
+
+  tokenBrowseContract('mysql', () => open());
 
   describe('MySQL store', () => {
     it('keeps no plaintext secret in any column', async () => {

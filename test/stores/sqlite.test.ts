@@ -7,6 +7,7 @@ import { Keyring } from '../../src/crypto/keyring';
 import { TokenStoreError } from '../../src/errors';
 import { openStore } from '../../src/stores/open-store';
 import type { Stores } from '../../src/stores/stores';
+import { tokenBrowseContract } from './token-browse.contract';
 import { tokenStoreContract } from './token-store.contract';
 
 const dirs: string[] = [];
@@ -36,6 +37,8 @@ tokenStoreContract('sqlite', {
     return open(file, keyring);
   },
 });
+
+tokenBrowseContract('sqlite', () => open());
 
 describe('SQLite store', () => {
   it('keeps no plaintext secret in the database file', async () => {

@@ -6,6 +6,7 @@ import type { LeaseStore } from '../lease-store';
 import type { Stores } from '../stores';
 import { validateAuditPage, validateId } from '../token-rules';
 import { MemoryDatabase, guarded } from './memory-database';
+import { MemoryTokenBrowse } from './memory-token-browse';
 import { MemoryTokenStore } from './memory-token-store';
 
 /** Refresh leases in memory (one process: they only coordinate its own callers). */
@@ -99,6 +100,7 @@ export function memoryStores(db = new MemoryDatabase()): Stores {
     leases: new MemoryLeaseStore(db),
     audit: new MemoryAuditLog(db),
     keys: new MemoryKeyRotation(),
+    browse: new MemoryTokenBrowse(db),
     ping: async () => undefined,
     close: async () => undefined,
   };

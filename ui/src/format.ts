@@ -1,0 +1,88 @@
+/** Words for people: statuses, provider errors, data centers, durations. */
+
+export const STATUSES = ['ACTIVE', 'EXPIRING', 'EXPIRED', 'PENDING_GRANT', 'THROTTLED', 'FAILED'] as const;
+export type Status = (typeof STATUSES)[number];
+
+export const STATUS_LABEL: Record<Status, string> = {
+  ACTIVE: 'Active',
+  EXPIRING: 'Expiring',
+  EXPIRED: 'Expired',
+  PENDING_GRANT: 'Pending grant',
+  THROTTLED: 'Throttled',
+  FAILED: 'Failed',
+};
+
+export const STATUS_HELP: Record<Status, string> = {
+  ACTIVE: 'The access token is valid.',
+  EXPIRING: 'The access token expires soon; it will be refreshed.',
+  EXPIRED: 'No valid access token; the next call refreshes it.',
+  PENDING_GRANT: 'Only a grant code is held; the first refresh exchanges it.',
+  THROTTLED: "The provider's issuing limit is reached; refreshes resume when the window opens.",
+  FAILED: 'The provider no longer accepts this connection: reconnect it.',
+};
+
+const ERROR_WORDS: Record<string, string> = {
+  invalid_code: 'Zoho no longer accepts this refresh token: reconnect',
+  invalid_grant: 'The provider no longer accepts this refresh token: reconnect',
+  invalid_client: 'The provider does not recognise the client id or secret',
+  invalid_client_secret: 'The client secret is wrong',
+  unauthorized_client: 'The client may not use this grant',
+  access_denied: 'The provider refused: too many requests or access withdrawn',
+  invalid_redirect_uri: 'The redirect URL does not match the one registered at the provider',
+  invalid_scope: 'The provider refused the requested scopes',
+  timeout: 'The provider did not answer in time',
+  unreachable: 'The provider could not be reached',
+  UPSTREAM_UNAVAILABLE: 'The provider could not be reached',
+};
+
+/** A provider error code in plain words (the code itself when unknown). */
+export function errorWords(code: string | null | undefined): string {
+  if (!code) return '';
+  return ERROR_WORDS[code] ?? `The provider answered “${code}”`;
+}
+
+const DATA_CENTERS: Record<string, string> = {
+  'accounts.zoho.com': 'US',
+  'accounts.zoho.eu': 'EU',
+  'accounts.zoho.in': 'IN',
+  'accounts.zoho.com.cn': 'CN',
+  'accounts.zoho.com.au': 'AU',
+  'accounts.zoho.jp': 'JP',
+  'accounts.zohocloud.ca': 'CA',
+  'accounts.zoho.sa': 'SA',
+  'accounts.zoho.uk': 'UK',
+};
+
+/** "Zoho · EU" from a provider name and an accounts URL. */
+export function providerLabel(provider: string | null | undefined, accountsUrl: string | null | undefined): string {
+  const name = !provider || provider === 'zoho' ? 'Zoho' : provider;
+  if (!accountsUrl) return name;
+  try {
+    const host = new URL(accountsUrl).hostname;
+    const dc = DATA_CENTERS[host];
+    return dc ? `${name} · ${dc}` : `${name} · ${host}`;
+  } catch {
+    return name;
+  }
+}
+
+/** "in 42 min", "3 h ago", … relative to `now`. */
+export function relative(iso: string | null | undefined, now = Date.now()): string {
+  if (!iso) return '—';
+  const ms = Date.parse(iso) - now;
+  const abs = Math.abs(ms);
+  const unit =
+    abs < 60_000
+      ? `${Math.round(abs / 1000)} s`
+      : abs < 3_600_000
+        ? `${Math.round(abs / 60_000)} min`
+        : abs < 86_400_000
+          ? `${Math.round(abs / 3_600_000)} h`
+          : `${Math.round(abs / 86_400_000)} d`;
+  return ms >= 0 ? `in ${unit}` : `${unit} ago`;
+}
+
+/** A local date and time for a title attribute. */
+export function absolute(iso: string | null | undefined): string {
+  return iso ? new Date(iso).toLocaleString() : '';
+}

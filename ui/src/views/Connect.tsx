@@ -1,0 +1,83 @@
+import { useEffect, useState } from 'preact/hooks';
+import { ApiError, gql, type Session } from '../api';
+import { Notice } from '../components';
+import { href, type Route } from '../router';
+
+interface Client {
+  name: string;
+  provider: string;
+}
+
+const CLIENTS = `query Clients { clients { name provider } }`;
+const START = `mutation Start($input: StartConnectInput!) { startConnect(input: $input) { authorizationUrl expiresAt } }`;
+
+/**
+ * "Connect an account" (and Reconnect, with `tokenId`): asks the gateway for the
+ * provider's consent URL and sends the browser there; the gateway's callback
+ * brings it back to `/?connect=ok&token=<id>`.
+ */
+export function ConnectView({ route, onSignedOut }: { session: Session; route: Route; onSignedOut: (reason?: string) => void }) {
+  const tokenId = route.params.get('tokenId');
+  const [clients, setClients] = useState<Client[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  useEffect(() => {
+    gql<{ clients: Client[] }>(CLIENTS)
+      .then((d) => setClients(d.clients))
+      .catch((err) => {
+        if (err instanceof ApiError && err.code === 'UNAUTHENTICATED') onSignedOut('Your session has ended: sign in again.');
+        else setError(err instanceof ApiError ? err.message : 'The gateway cannot be reached.');
+      });
+  }, []);
+
+  async function submit(e: Event) {
+    e.preventDefault();
+    const form = e.currentTarget as HTMLFormElement;
+    const client = (form.elements.namedItem('client') as HTMLSelectElement).value;
+    const userName = (form.elements.namedItem('userName') as HTMLInputElement).value.trim();
+    setBusy(true);
+    setError(null);
+    try {
+      const input: Record<string, unknown> = { client, userName: userName || null, returnTo: `${location.origin}/` };
+      if (tokenId) input.tokenId = tokenId;
+      const d = await gql<{ startConnect: { authorizationUrl: string } }>(START, { input });
+      location.assign(d.startConnect.authorizationUrl);
+    } catch (err) {
+      setBusy(false);
+      if (err instanceof ApiError && err.code === 'UNAUTHENTICATED') return onSignedOut('Your session has ended: sign in again.');
+      setError(err instanceof ApiError ? `${err.message} (${err.code})` : 'The gateway cannot be reached.');
+    }
+  }
+
+  return (
+    <main id="main" tabIndex={-1}>
+      <p>
+        <a href={tokenId ? href(`/tokens/${encodeURIComponent(tokenId)}`) : href('/')}>← Back</a>
+      </p>
+      <h1>{tokenId ? 'Reconnect' : 'Connect an account'}</h1>
+      <p>You will be sent to the provider to sign in and consent, then brought back here.</p>
+      {error && <Notice kind="error">{error}</Notice>}
+      {clients && clients.length === 0 && (
+        <Notice kind="info">No OAuth client is registered yet: an admin adds one with the saveClient mutation (see the README, "Connect an account").</Notice>
+      )}
+      {clients && clients.length > 0 && (
+        <form onSubmit={submit} class="connect">
+          <label for="client">OAuth client</label>
+          <select id="client" name="client" required>
+            {clients.map((c) => (
+              <option key={c.name} value={c.name}>
+                {c.name} ({c.provider})
+              </option>
+            ))}
+          </select>
+          <label for="userName">User name</label>
+          <input id="userName" name="userName" type="email" defaultValue={route.params.get('user') ?? ''} placeholder="ana@example.com" required={!tokenId} />
+          <button type="submit" class="primary" disabled={busy}>
+            {busy ? 'Opening the provider…' : 'Continue to the provider'}
+          </button>
+        </form>
+      )}
+    </main>
+  );
+}
