@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import http from 'node:http';
 import { loadConfig, type Config } from './config';
 import { ConfigError, TokenStoreError } from './errors';
-import { createLogger } from './logger';
+import { createLogger, prettyDestination } from './logger';
 import { createGateway } from './server/gateway';
 
 /**
@@ -21,7 +21,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     }
     throw err;
   }
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, config.logFormat === 'pretty' ? prettyDestination() : undefined);
   let gateway;
   try {
     gateway = await createGateway(config, { logger });
