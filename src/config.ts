@@ -33,6 +33,8 @@ export interface Config {
   playground: boolean;
   production: boolean;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** `json` (one JSON object a line, for collectors) or `pretty` (one readable line, for a terminal). */
+  logFormat: 'json' | 'pretty';
   maxQueryCost: number;
   maxQueryDepth: number;
   maxAliases: number;
@@ -316,6 +318,7 @@ export function loadConfig(env: Env = process.env): Config {
     playground: read(env, 'TOKENGATE_PLAYGROUND', onOff, !production),
     production,
     logLevel: read(env, 'TOKENGATE_LOG_LEVEL', z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { message: 'must be one of fatal, error, warn, info, debug, trace, silent' }), 'info'),
+    logFormat: read(env, 'TOKENGATE_LOG_FORMAT', z.enum(['json', 'pretty'], { message: 'must be json or pretty' }), 'json'),
     maxQueryCost: read(env, 'TOKENGATE_MAX_QUERY_COST', intIn(10, 1_000_000), 1000),
     maxQueryDepth: read(env, 'TOKENGATE_MAX_QUERY_DEPTH', intIn(2, 100), 25),
     maxAliases: read(env, 'TOKENGATE_MAX_ALIASES', intIn(1, 1000), 30),

@@ -80,6 +80,30 @@ export function exitAfterFlush(logger: Logger, code: number, timeoutMs = 1_000):
   }
 }
 
+/**
+ * One JSON log line as a line for a terminal: `HH:MM:SS.mmm LEVEL message
+ * key=value …` (the same fields, already redacted). Anything else is kept as is.
+ */
+export function prettyLine(line: string): string {
+  let entry: Record<string, unknown>;
+  try {
+    entry = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return line;
+  }
+  const { time, level, msg, pid: _pid, name: _name, ...fields } = entry;
+  const when = typeof time === 'string' ? time.slice(11, 23) : '';
+  const rest = Object.entries(fields)
+    .map(([k, v]) => `${k}=${typeof v === 'string' && /^[^\s"=]+$/.test(v) ? v : JSON.stringify(v)}`)
+    .join(' ');
+  return `${when} ${String(level).toUpperCase().padEnd(5)} ${typeof msg === 'string' ? msg : ''}${rest ? `  ${rest}` : ''}\n`;
+}
+
+/** A pino destination writing `prettyLine`s to `out` (stdout). */
+export function prettyDestination(out: NodeJS.WritableStream = process.stdout): pino.DestinationStream {
+  return { write: (line: string) => void out.write(prettyLine(line)) };
+}
+
 /** The process logger: JSON lines on stdout (or `destination`), secrets redacted. */
 export function createLogger(level: string, destination: pino.DestinationStream = stdoutDestination()): Logger {
   return pino(

@@ -1,7 +1,8 @@
 import 'reflect-metadata';
 import { loadConfig, type Config } from './config';
 import { ConfigError, TokenStoreError } from './errors';
-import { createLogger, exitAfterFlush } from './logger';
+
+import { createLogger, exitAfterFlush, prettyDestination } from './logger';
 import { createGateway } from './server/gateway';
 
 /**
@@ -21,7 +22,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     }
     throw err;
   }
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, config.logFormat === 'pretty' ? prettyDestination() : undefined);
   let gateway;
   try {
     gateway = await createGateway(config, { logger });

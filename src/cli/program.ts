@@ -48,7 +48,7 @@ export function buildProgram(io: CliIo, version: string): Command {
   program
     .command('export')
     .description("export every token as a Zoho FileStore CSV (10 columns, mode 0600; it holds plaintext secrets)")
-    .argument('<file>', 'the file to write')
+    .argument('<file>', 'the file to write, or - for standard output')
     .addOption(new Option('--format <format>', 'what to write').choices(['zoho-csv']).makeOptionMandatory())
     .option('--force', 'replace the file if it exists')
     .action(async (file: string, options) => (await import('./commands/export')).exportCommand(file, options, io));
@@ -56,7 +56,8 @@ export function buildProgram(io: CliIo, version: string): Command {
   program
     .command('token')
     .description('print a valid access token of a token (refreshed first if needed), for shell scripts; needs a running gateway')
-    .requiredOption('--id <id>', 'the token id')
+    .option('--id <id>', 'the token id')
+    .option('--user <userName>', 'the token of this user name (instead of --id)')
     .addOption(new Option('--url <url>', 'the gateway').env('TOKENGATE_URL').default('http://127.0.0.1:4000'))
     .option('--api-key-file <file>', 'a file holding the API key (default: the TOKENGATE_API_KEY variable)')
     .option('--force', 'refresh even when the access token is still valid')

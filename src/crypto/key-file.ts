@@ -37,10 +37,13 @@ export function readOrCreateSecretFile(dataDir: string, name: string, generate: 
  * The encryption keys to use: the configured ones, else the key file of the
  * data directory, generated (32 random bytes, base64) on first start.
  */
-export function loadEncryptionKeys(configured: Buffer[] | null, dataDir: string): { keys: Buffer[]; source: string } {
-  if (configured) return { keys: configured, source: 'TOKENGATE_ENCRYPTION_KEY' };
-  const { value, file } = readOrCreateSecretFile(dataDir, ENCRYPTION_KEY_FILE, () => randomBytes(32).toString('base64'));
+export function loadEncryptionKeys(
+  configured: Buffer[] | null,
+  dataDir: string,
+): { keys: Buffer[]; source: string; /** The key file, when the keys come from one. */ file: string | null; /** Whether this call generated the file. */ created: boolean } {
+  if (configured) return { keys: configured, source: 'TOKENGATE_ENCRYPTION_KEY', file: null, created: false };
+  const { value, file, created } = readOrCreateSecretFile(dataDir, ENCRYPTION_KEY_FILE, () => randomBytes(32).toString('base64'));
   const parsed = encryptionKeyList.safeParse(value);
   if (!parsed.success) throw new Error(`${file} does not hold a 32-byte base64 key`);
-  return { keys: parsed.data, source: file };
+  return { keys: parsed.data, source: file, file, created };
 }

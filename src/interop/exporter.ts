@@ -1,6 +1,6 @@
 import type { Token } from '../stores/token';
 import type { TokenStore } from '../stores/token-store';
-import { writeZohoCsv, type CsvWriteResult } from './zoho-csv';
+import { writeZohoCsv, writeZohoCsvStream, type CsvWriteResult } from './zoho-csv';
 
 /** Every token of a store, a page at a time (never all in memory at once). */
 export async function* allTokens(store: TokenStore, pageSize = 1000): AsyncGenerator<Token> {
@@ -15,23 +15,23 @@ export async function* allTokens(store: TokenStore, pageSize = 1000): AsyncGener
 
 /**
  * Exports every token of `store` as a Zoho `FileStore` CSV in the 10-column
- * form (see `writeZohoCsv`): plaintext secrets, in a file of mode 0600.
+ * form (see `writeZohoCsv`): plaintext secrets, in a file of mode 0600, or
+ * written to a stream (standard output) when `file` is one.
  */
 export async function exportZohoCsv(
   store: TokenStore,
-  file: string,
+  file: string | NodeJS.WritableStream,
   options: { overwrite?: boolean; onProgress?: (done: number, total: number) => void } = {},
 ): Promise<CsvWriteResult> {
   const total = await store.countTokens();
   let last = 0;
-  return writeZohoCsv(file, allTokens(store), {
-    overwrite: options.overwrite,
-    onToken: (count) => {
-      const now = Date.now();
-      if (now - last >= 100 || count === total) {
-        last = now;
-        options.onProgress?.(count, total);
-      }
-    },
-  });
+  const onToken = (count: number) => {
+    const now = Date.now();
+    if (now - last >= 100 || count === total) {
+      last = now;
+      options.onProgress?.(count, total);
+    }
+  };
+  if (typeof file !== 'string') return writeZohoCsvStream(file, allTokens(store), { onToken });
+  return writeZohoCsv(file, allTokens(store), { overwrite: options.overwrite, onToken });
 }

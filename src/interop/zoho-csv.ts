@@ -164,3 +164,39 @@ export async function writeZohoCsv(file: string, tokens: AsyncIterable<Token>, o
   }
   return { count, quotedRows };
 }
+
+/**
+ * Writes tokens as a Zoho `FileStore` CSV (the same form as
+ * {@link writeZohoCsv}) to a stream, e.g. standard output, waiting for the
+ * stream to drain as it goes. Does not end the stream.
+ */
+export async function writeZohoCsvStream(out: NodeJS.WritableStream, tokens: AsyncIterable<Token>, options: { onToken?: (count: number) => void } = {}): Promise<CsvWriteResult> {
+  let count = 0;
+  let quotedRows = 0;
+  const write = async (chunk: string) => {
+    if (!out.write(chunk)) await new Promise<void>((resolve, reject) => {
+      const done = (err?: Error) => {
+        out.off('drain', done);
+        out.off('error', done);
+        if (err) reject(err);
+        else resolve();
+      };
+      out.once('drain', done);
+      out.once('error', done);
+    });
+  };
+  let buffer = ZOHO_CSV_HEADER;
+  for await (const token of tokens) {
+    const { line, quoted } = zohoCsvLine(token);
+    buffer += '\n' + line;
+    count += 1;
+    if (quoted) quotedRows += 1;
+    if (buffer.length > 1 << 16) {
+      await write(buffer);
+      buffer = '';
+    }
+    options.onToken?.(count);
+  }
+  await write(buffer);
+  return { count, quotedRows };
+}

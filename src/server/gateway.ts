@@ -83,6 +83,12 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
   const metrics = new Metrics({ defaultMetrics: deps.defaultMetrics });
   const encryption = loadEncryptionKeys(config.encryptionKeys, config.dataDir);
   const keyring = new Keyring(encryption.keys);
+  if (encryption.file) {
+    // Every stored secret is encrypted with this key: losing the file loses every token.
+    const backup = 'back it up (apart from the database): without it no stored token can be read; or set TOKENGATE_ENCRYPTION_KEY';
+    if (encryption.created) logger.warn({ file: encryption.file }, `generated the encryption key in this file (mode 0600): ${backup}`);
+    else logger.info({ file: encryption.file }, `the encryption key is in this file: ${backup}`);
+  }
   const apiKeys = loadApiKeys(config.apiKeys, config.dataDir);
   if (apiKeys.generatedKeyFile) {
     logger.info({ file: apiKeys.generatedKeyFile, created: apiKeys.created }, 'TOKENGATE_API_KEYS is not set: the admin API key is in this file (mode 0600)');

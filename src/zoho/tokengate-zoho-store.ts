@@ -29,8 +29,11 @@ export interface TokengateZohoStoreOptions extends Omit<TokengateClientOptions, 
    *   one that is good for minutes and never refreshes itself; concurrent app
    *   instances share the gateway's single refresh. Where the gateway cannot
    *   refresh (the provider refused or is down, or the token holds nothing to
-   *   refresh with), the stored token is returned and the SDK does what it
-   *   would with any store.
+   *   refresh with), the stored token is returned while its access token is
+   *   still valid (beyond the SDK's own 5-second margin); an expired one is
+   *   never handed over: the call fails with an `SDKException` (`TOKEN_STORE`)
+   *   naming the gateway's code, as the SDK's own refresh fails when Accounts
+   *   cannot be reached.
    * - `sdk`: the tokens are returned as stored; the SDK refreshes them itself
    *   at its accounts URL when they have expired, and saves the result here.
    */
@@ -49,6 +52,12 @@ export interface TokengateZohoStoreOptions extends Omit<TokengateClientOptions, 
 const FALL_BACK_ON = new Set(['REFRESH_FAILED', 'UPSTREAM_UNAVAILABLE', 'BAD_USER_INPUT', 'TIMEOUT']);
 
 const present = (v: string | null | undefined): v is string => typeof v === 'string' && v.length > 0;
+
+/** The SDK refreshes by itself when fewer than this many ms remain (its `getTokenExpiry`). */
+const SDK_EXPIRY_MARGIN_MS = 5_000;
+
+/** Whether a stored token's access token is one the SDK will use as it is (an unknown expiry counts as valid, as for the SDK). */
+const stillValid = (t: Token): boolean => present(t.accessToken) && (t.expiresAt === null || t.expiresAt.getTime() - Date.now() > SDK_EXPIRY_MARGIN_MS);
 
 /** Zoho's `expiry_time` (epoch ms as a string) of an instant. */
 const expiryOf = (at: Date | null): string | null => (at === null ? null : String(at.getTime()));
@@ -140,7 +149,15 @@ export class TokengateZohoStore implements ZohoTokenStore {
       return { token: await this.client.refresh(token.id, { force: false }), fresh: true };
     } catch (err) {
       if (err instanceof TokengateError && err.code === 'NOT_FOUND') return null;
-      if (err instanceof TokengateError && FALL_BACK_ON.has(err.code)) return { token, fresh: false };
+      if (err instanceof TokengateError && FALL_BACK_ON.has(err.code) && stillValid(token)) return { token, fresh: false };
+      if (err instanceof TokengateError && FALL_BACK_ON.has(err.code)) {
+        throw new SDKException(
+          'TOKEN_STORE',
+          `tokengate could not refresh token ${token.id} (${err.code}${err.oauthError ? ` ${err.oauthError}` : ''}: ${err.message}) and its stored access token has expired`,
+          { code: err.code, ...(err.oauthError ? { oauthError: err.oauthError } : {}) },
+          err,
+        );
+      }
       throw this.wrap('findToken', err);
     }
   }

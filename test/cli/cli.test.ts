@@ -81,6 +81,13 @@ describe('tokengate import / export (SQLite, the default store)', () => {
     r = await tokengate(['export', '--format', 'zoho-csv', 'out.csv'], env, cwd);
     expect(r).toMatchObject({ code: 1, stdout: '', stderr: 'tokengate: out.csv exists: choose another file, or --force to replace it\n' });
     expect(fs.readFileSync(out, 'utf8')).toBe(text);
+
+    // `-` is standard output: the CSV alone there (the summary on stderr), and no file named `-`.
+    r = await tokengate(['export', '--format', 'zoho-csv', '-'], env, cwd);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(text);
+    expect(r.stderr).toMatch(/^exported 6 tokens from the SQLite store .* to standard output: it holds plaintext secrets/);
+    expect(fs.existsSync(path.join(cwd, '-'))).toBe(false);
   });
 
   it("round-trips the Python SDK's file (quoted commas and quotes, CRLF) through import, export and import again", async () => {
@@ -129,7 +136,7 @@ describe('tokengate import / export (SQLite, the default store)', () => {
   it('a dry run says what it would do and writes nothing', async () => {
     const { cwd, env } = workspace();
     const r = await tokengate(['import', '--format', 'zoho-csv', '--dry-run', path.join(FIXTURES, 'node-sdk_tokens.txt')], env, cwd);
-    expect(r.stdout).toBe('dry run, nothing written: would have imported 2, updated 0, unchanged 0\n');
+    expect(r.stdout).toBe(`dry run, nothing written to the SQLite store ${path.join(fs.realpathSync(cwd), 'data', 'tokengate.db')}: would have imported 2, updated 0, unchanged 0\n`);
     expect((await tokengate(['export', '--format', 'zoho-csv', 'x.csv'], env, cwd)).stdout).toMatch(/^exported 0 tokens/);
   });
 
@@ -225,6 +232,14 @@ describe('tokengate token', () => {
     r = await tokengate(['token', '--id', 'cli1', '--force', '--api-key-file', keyFile, '--url', gw.url], { TOKENGATE_URL: 'http://127.0.0.1:9' }, root);
     expect(r.stdout).toBe(`${accounts.issuedAccessTokens.at(-1)!.accessToken}\n`);
     expect(accounts.count('refresh_token')).toBe(2);
+
+    // --user finds the token by its user name, as Zoho's lookup does.
+    const userRefresh = accounts.addRefreshToken('1000.CLI');
+    await gw.gql('mutation($t: TokenInput!) { saveToken(token: $t) { id } }', { t: { userName: 'cli-user@example.com', clientId: '1000.CLI', clientSecret: 'cli-secret', refreshToken: userRefresh } }, gw.keys.admin);
+    r = await tokengate(['token', '--user', 'cli-user@example.com'], env, root);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(r.stdout).toBe(`${accounts.issuedAccessTokens.at(-1)!.accessToken}\n`);
+    expect(accounts.count('refresh_token')).toBe(3);
   });
 
   it('exits non-zero with the API code on stderr, and nothing on stdout', async () => {
@@ -244,7 +259,11 @@ describe('tokengate token', () => {
     expect(r).toMatchObject({ code: 2, stderr: 'tokengate: no API key: set TOKENGATE_API_KEY (an operator or admin key), or give --api-key-file\n' });
 
     r = await tokengate(['token'], env, root);
-    expect(r).toMatchObject({ code: 2, stderr: expect.stringMatching(/required option '--id <id>' not specified/) });
+    expect(r).toMatchObject({ code: 2, stderr: 'tokengate: give the token as --id <id> or --user <userName> (one of them)\n' });
+    r = await tokengate(['token', '--id', 'cli1', '--user', 'someone@example.com'], env, root);
+    expect(r).toMatchObject({ code: 2, stdout: '' });
+    r = await tokengate(['token', '--user', 'nobody@example.com'], env, root);
+    expect(r).toMatchObject({ code: 1, stdout: '', stderr: 'tokengate: NOT_FOUND: no token has user name "nobody@example.com"\n' });
   });
 });
 

@@ -130,6 +130,29 @@ describe('TokengateZohoStore under the Zoho SDK', () => {
     expect(stored).toMatchObject({ accessToken, status: 'ACTIVE', userName: 's1@example.com', refreshToken });
   });
 
+  it('gateway mode, provider unreachable: an expired token is never handed to the SDK (SDKException TOKEN_STORE naming the code); a still valid one is', async () => {
+    await admin.saveToken({ id: 'down1', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: accounts.addRefreshToken(CLIENT_ID), accessToken: '1000.down-expired', expiresAt: new Date(Date.now() - 60_000) });
+    // Inside the gateway's refresh-ahead window (so it tries to refresh), but valid for the SDK.
+    await admin.saveToken({ id: 'down2', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: accounts.addRefreshToken(CLIENT_ID), accessToken: '1000.down-valid', expiresAt: new Date(Date.now() + 120_000) });
+    accounts.setFailure('http500');
+    try {
+      const store = operatorStore();
+      const err = (await store.findTokenById('down1').then(
+        (t) => t,
+        (e: unknown) => e,
+      )) as Error;
+      expect(err).toBeInstanceOf(SDKException);
+      expect(err.message).toMatch(/tokengate could not refresh token down1 \(UPSTREAM_UNAVAILABLE: .*\) and its stored access token has expired/);
+      expect((err as unknown as { cause: TokengateError }).cause).toBeInstanceOf(TokengateError);
+
+      const sdkToken = new OAuthBuilder().id('down1').build() as OAuthToken;
+      await expect(store.findToken(sdkToken)).resolves.toBeNull(); // no user name or secret to match by: nothing to find
+      expect(((await store.findTokenById('down2')) as OAuthToken).getAccessToken()).toBe('1000.down-valid');
+    } finally {
+      accounts.setFailure('none');
+    }
+  });
+
   it('findTokenById in gateway mode returns a fresh token; null for an unknown id', async () => {
     const refreshToken = accounts.addRefreshToken(CLIENT_ID);
     await admin.saveToken({ id: 'i1', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken });

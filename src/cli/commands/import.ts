@@ -90,7 +90,7 @@ export async function importCommand(file: string | undefined, options: ImportCom
       println(io.stderr, `tokengate: left out ${result.skipped} invalid row${result.skipped === 1 ? '' : 's'} of ${from}:`);
       for (const line of listInvalid(result.invalid)) println(io.stderr, line);
     }
-    println(io.stdout, options.dryRun ? `dry run, nothing written: would have ${summary(result)}` : `${summary(result)} (into ${describeStore(config)})`);
+    println(io.stdout, options.dryRun ? `dry run, nothing written to ${describeStore(config)}: would have ${summary(result)}` : `${summary(result)} (into ${describeStore(config)})`);
   } catch (err) {
     progress.end();
     if (err instanceof ImportRejectedError) {

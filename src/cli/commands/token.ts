@@ -5,7 +5,8 @@ import { CliError } from '../errors';
 import type { CliIo } from '../io';
 
 export interface TokenCommandOptions {
-  id: string;
+  id?: string;
+  user?: string;
   url?: string;
   apiKeyFile?: string;
   force?: boolean;
@@ -30,13 +31,14 @@ export function apiKeyFrom(options: { apiKeyFile?: string }, env: NodeJS.Process
 }
 
 /**
- * `tokengate token --id ID`: prints a valid access token of token ID, and
+ * `tokengate token --id ID` (or `--user USERNAME`): prints a valid access token of token ID, and
  * nothing else, on stdout — refreshed by the gateway first when it has
  * expired or is about to (`refresh(id, force: false)`; `--force` always
  * refreshes). For shell scripts:
  * `curl -H "Authorization: Zoho-oauthtoken $(tokengate token --id 42)" …`
  */
 export async function tokenCommand(options: TokenCommandOptions, io: CliIo): Promise<void> {
+  if ((options.id === undefined) === (options.user === undefined)) throw new CliError('give the token as --id <id> or --user <userName> (one of them)', 2);
   const url = options.url ?? io.env.TOKENGATE_URL ?? DEFAULT_GATEWAY_URL;
   let client: TokengateClient;
   try {
@@ -46,9 +48,12 @@ export async function tokenCommand(options: TokenCommandOptions, io: CliIo): Pro
     throw new CliError((err as Error).message.replace(/^TokengateClient: /, '').replace(/^url/, '--url (or TOKENGATE_URL)').replace(/^apiKey/, 'the API key'), 2);
   }
   try {
-    const token = options.force ? await client.refresh(options.id, { force: true }) : null;
-    const accessToken = token ? token.accessToken : await client.getAccessToken(options.id);
-    if (!accessToken) throw new CliError(`token ${options.id} has no access token`);
+    // By user name: find its id first (Zoho's lookup by user name), then as by id.
+    const id = options.id ?? (await client.getToken({ userName: options.user! }))?.id;
+    if (id === undefined) throw new CliError(`NOT_FOUND: no token has user name "${options.user}"`);
+    const token = options.force ? await client.refresh(id, { force: true }) : null;
+    const accessToken = token ? token.accessToken : await client.getAccessToken(id);
+    if (!accessToken) throw new CliError(`token ${id} has no access token`);
     io.stdout.write(accessToken + '\n');
   } catch (err) {
     if (err instanceof TokengateError) {
