@@ -9,7 +9,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { build } from 'esbuild';
+import { build, stop as stopEsbuild } from 'esbuild';
 import type { Browser, Page } from 'playwright-core';
 import { blockedRequests, launchOfflineBrowser, newOfflinePage } from '../support/browser';
 import { startFakeAccountsServer, type FakeAccountsServer } from '../support/fake-accounts-server';
@@ -97,6 +97,7 @@ afterAll(async () => {
   await app?.close();
   await elsewhere?.close();
   for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+  await stopEsbuild(); // its service process
 });
 
 async function open(origin: string): Promise<Page> {
