@@ -14,6 +14,8 @@ export const ErrorCode = {
   NOT_FOUND: 'NOT_FOUND',
   REFRESH_FAILED: 'REFRESH_FAILED',
   UPSTREAM_UNAVAILABLE: 'UPSTREAM_UNAVAILABLE',
+  THROTTLED: 'THROTTLED',
+  REFRESH_TOKEN_LIMIT: 'REFRESH_TOKEN_LIMIT',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -37,7 +39,11 @@ export type StoreOperation =
   | 'pruneAudit'
   | 'keyUsage'
   | 'reencrypt'
-  | 'ping';
+  | 'ping'
+  | 'listProviders'
+  | 'saveProvider'
+  | 'deleteProvider'
+  | 'governor';
 
 /**
  * Why a store operation failed:

@@ -77,6 +77,14 @@ export abstract class OAuthTokenColumns {
   @Column({ name: 'failed_at', type: 'bigint', nullable: true, transformer: epochMs })
   failedAt: number | null;
 
+  /** The provider profile of the token (`src/providers/`); every row from before providers is Zoho's. */
+  @Column({ type: 'varchar', length: 64, default: 'zoho' })
+  provider: string;
+
+  /** Until when the governor will not mint for it (status `THROTTLED`), epoch ms. */
+  @Column({ name: 'throttled_until', type: 'bigint', nullable: true, transformer: epochMs })
+  throttledUntil: number | null;
+
   /** The refresh lease: who refreshes this token now, and until when (epoch ms). */
   @Column({ name: 'lease_owner', type: 'varchar', length: 64, nullable: true })
   leaseOwner: string | null;

@@ -5,6 +5,7 @@ import { authChecker } from './auth-checker';
 import { TokenPageResolver } from './token-page.resolver';
 import { TokenSecretsResolver } from './token-secrets.resolver';
 import { TokenResolver } from './token.resolver';
+import { ProviderResolver } from './provider.resolver';
 
 let schema: GraphQLSchema | null = null;
 
@@ -15,7 +16,7 @@ let schema: GraphQLSchema | null = null;
  */
 export function gatewaySchema(): GraphQLSchema {
   schema ??= buildSchemaSync({
-    resolvers: [TokenResolver, TokenSecretsResolver, TokenPageResolver, AuditResolver],
+    resolvers: [TokenResolver, TokenSecretsResolver, TokenPageResolver, AuditResolver, ProviderResolver],
     authChecker,
     validate: false,
   });

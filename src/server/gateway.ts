@@ -15,6 +15,7 @@ import { AccountsClient } from '../oauth/accounts-client';
 import { AccountsUrlPolicy } from '../oauth/accounts-url-policy';
 import { RefreshEngine } from '../oauth/refresh-engine';
 import { RefreshScheduler } from '../oauth/refresh-scheduler';
+import { loadProvidersFile, ProviderRegistry } from '../providers/provider-registry';
 import type { GatewayContext } from '../resolvers/context.type';
 import { gatewaySchema } from '../resolvers/schema';
 import { secretReadsPlugin } from '../resolvers/secret-reads';
@@ -86,6 +87,8 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
   if (apiKeys.generatedKeyFile) {
     logger.info({ file: apiKeys.generatedKeyFile, created: apiKeys.created }, 'TOKENGATE_API_KEYS is not set: the admin API key is in this file (mode 0600)');
   }
+  // Read before the store opens: a broken file stops the start with nothing to close.
+  const providersFromFile = config.providersFile ? loadProvidersFile(config.providersFile) : [];
   const store = instrumentStore(await openStore(storeOptionsOf(config), keyring), metrics.storeDuration);
   const policy = new AccountsUrlPolicy({ defaultAccountsUrl: config.accountsUrl, allowed: config.allowedAccountsUrls });
   const leaseMs = config.refreshLeaseSeconds * 1000;
@@ -104,9 +107,11 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
   const events: TokenEvents = webhooks
     ? new WebhookNotifier({ store, sender: webhooks, logger, refreshAheadMs, failingAfterMs: config.webhook!.failingAfterSeconds * 1000 })
     : NO_TOKEN_EVENTS;
-  const engine = new RefreshEngine({ store, client, policy, logger, metrics, refreshAheadMs, leaseMs, events });
+  const providers = new ProviderRegistry({ store: store.providers, policy, fromFile: providersFromFile });
+  await providers.load();
+  const engine = new RefreshEngine({ store, client, policy, logger, metrics, refreshAheadMs, leaseMs, events, providers });
   const scheduler = new RefreshScheduler({ store, engine, logger, intervalMs: config.refreshCheckSeconds * 1000, refreshAheadMs });
-  const tokens = new TokenService(store, policy, engine, refreshAheadMs, events);
+  const tokens = new TokenService(store, policy, engine, refreshAheadMs, events, providers);
 
   const apollo = new ApolloServer<GatewayContext>({
     schema: gatewaySchema(),

@@ -2,6 +2,8 @@ import { STORE_ACTOR, decodeAuditCursor, encodeAuditCursor, normalizeEvent, type
 import { TokenStoreError, type StoreOperation } from '../errors';
 import { LOOKUP_SECRET_FIELDS, type LookupSecretField, type Token, type TokenInput, type TokenMatch, type TokenPage } from './token';
 import type { KeyUsage, ReencryptBatch, SaveOptions, TokenStore } from './token-store';
+import { MemoryGovernorStore } from './memory-governor-store';
+import { MemoryProviderStore } from './memory-provider-store';
 import {
   clientMatches,
   decodeCursor,
@@ -27,6 +29,7 @@ const copy = (t: Token): Token => ({
   expiresAt: t.expiresAt && new Date(t.expiresAt),
   lastRefreshedAt: t.lastRefreshedAt && new Date(t.lastRefreshedAt),
   failedAt: t.failedAt && new Date(t.failedAt),
+  throttledUntil: t.throttledUntil && new Date(t.throttledUntil),
   createdAt: new Date(t.createdAt),
   updatedAt: new Date(t.updatedAt),
 });
@@ -53,6 +56,12 @@ export class MemoryTokenStore implements TokenStore {
   /** The audit trail, oldest first; at most `maxAuditEntries` (the oldest go first). */
   private audit: AuditEntry[] = [];
   private nextAuditId = 1;
+
+  readonly providers = new MemoryProviderStore((name) => [...this.tokens.values()].filter((t) => t.provider === name).length);
+  readonly governor = new MemoryGovernorStore((id, until) => {
+    const token = this.tokens.get(id);
+    if (token) this.tokens.set(id, { ...token, throttledUntil: until && new Date(until) });
+  });
 
   /** @param maxAuditEntries the most audit entries kept in memory (default 100,000). */
   constructor(private readonly maxAuditEntries = 100_000) {}

@@ -8,6 +8,7 @@ import { KeyMismatchError, TokenStoreError } from '../errors';
 import { tokenEntityFor } from '../entities/oauth-token.entity';
 import { initialSchemaMigration } from '../migrations/initial-schema';
 import { auditLogMigration } from '../migrations/audit-log';
+import { providersMigration } from '../migrations/providers';
 import { MemoryTokenStore } from './memory-token-store';
 import { MysqlExecutor } from './sql/mysql-executor';
 import { quoteIdent, type SqlDialect } from './sql/sql-dialect';
@@ -30,7 +31,7 @@ export function createDataSource(options: Exclude<StoreOptions, { kind: 'memory'
   const table = options.kind === 'mysql' ? options.table : (options.table ?? SQLITE_TABLE);
   const common = {
     entities: [tokenEntityFor(table)],
-    migrations: [initialSchemaMigration(options.kind, table), auditLogMigration(options.kind, table)],
+    migrations: [initialSchemaMigration(options.kind, table), auditLogMigration(options.kind, table), providersMigration(options.kind, table)],
     migrationsTableName: `${table}_migrations`,
     synchronize: false,
     logging: false,

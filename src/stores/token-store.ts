@@ -1,4 +1,6 @@
 import type { AuditedWrite, AuditEvent, AuditPage, AuditQuery } from '../audit/audit';
+import type { GovernorStore } from './governor-store';
+import type { ProviderStore } from './provider-store';
 import type { Token, TokenInput, TokenMatch, TokenPage } from './token';
 
 /**
@@ -12,6 +14,12 @@ import type { Token, TokenInput, TokenMatch, TokenPage } from './token';
 export interface TokenStore {
   /** `sqlite`, `mysql` or `memory`. */
   readonly kind: StoreKind;
+
+  /** The registered providers, on the same database. */
+  readonly providers: ProviderStore;
+
+  /** The governor's counters, on the same database. */
+  readonly governor: GovernorStore;
 
   /**
    * Zoho's `find_token`: the first rule whose input is present wins —

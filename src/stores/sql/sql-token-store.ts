@@ -39,6 +39,8 @@ import {
 import { nowMsExpression, quoteIdent } from './sql-dialect';
 import type { SqlExecutor, SqlParam } from './sql-executor';
 import { LostRace, toStoreError } from './store-error';
+import { SqlGovernorStore } from './sql-governor-store';
+import { SqlProviderStore } from './sql-provider-store';
 import { ROW_COLUMNS, SECRET_WRITE_COLUMNS, WRITE_COLUMNS, decryptRow, rowToToken, rowValues, secretRowValues, type TokenRow } from './token-row';
 
 const HASH_COLUMN: Record<LookupSecretField, string> = {
@@ -127,6 +129,8 @@ export class SqlTokenStore implements TokenStore {
    * key's hash, which no index sees: the check runs first.
    */
   private readonly checkDuplicatesFirst: boolean;
+  readonly providers: SqlProviderStore;
+  readonly governor: SqlGovernorStore;
 
   constructor(
     readonly kind: Extract<StoreKind, 'sqlite' | 'mysql'>,
@@ -139,6 +143,8 @@ export class SqlTokenStore implements TokenStore {
     this.a = quoteIdent(exec.dialect, auditTableOf(table));
     this.now = nowMsExpression(exec.dialect);
     this.checkDuplicatesFirst = keyring.keyIds.length > 1;
+    this.providers = new SqlProviderStore(exec, table);
+    this.governor = new SqlGovernorStore(exec, table);
   }
 
   findToken(match: TokenMatch): Promise<Token | null> {

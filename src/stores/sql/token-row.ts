@@ -21,6 +21,8 @@ export interface TokenRow {
   last_refreshed_at: number | string | null;
   last_error: string | null;
   failed_at: number | string | null;
+  provider: string;
+  throttled_until: number | string | null;
   created_at: number | string;
   updated_at: number | string;
   version: number | string;
@@ -28,7 +30,7 @@ export interface TokenRow {
 
 /** The columns a read selects (never the lease or hash columns). */
 export const ROW_COLUMNS =
-  'id, user_name, client_id, client_secret, refresh_token, access_token, grant_token, expires_at, redirect_url, api_domain, accounts_url, last_refreshed_at, last_error, failed_at, created_at, updated_at, version';
+  'id, user_name, client_id, client_secret, refresh_token, access_token, grant_token, expires_at, redirect_url, api_domain, accounts_url, last_refreshed_at, last_error, failed_at, provider, throttled_until, created_at, updated_at, version';
 
 /** The columns a write sets, in the order of `rowValues`. */
 export const WRITE_COLUMNS = [
@@ -50,6 +52,8 @@ export const WRITE_COLUMNS = [
   'last_refreshed_at',
   'last_error',
   'failed_at',
+  'provider',
+  'throttled_until',
   'created_at',
   'updated_at',
   'version',
@@ -97,6 +101,8 @@ function tokenOf(row: TokenRow, open: SecretOpener): Token {
       lastRefreshedAt: date(row.last_refreshed_at),
       lastError: row.last_error,
       failedAt: date(row.failed_at),
+      provider: row.provider ?? 'zoho',
+      throttledUntil: date(row.throttled_until),
       createdAt: date(row.created_at)!,
       updatedAt: date(row.updated_at)!,
       version: Number(row.version),
@@ -130,6 +136,8 @@ export function rowValues(token: Token, keyring: Keyring): SqlParam[] {
     ms(token.lastRefreshedAt),
     token.lastError,
     ms(token.failedAt),
+    token.provider,
+    ms(token.throttledUntil),
     ms(token.createdAt),
     ms(token.updatedAt),
     token.version,
