@@ -5,9 +5,9 @@ import { Governor } from '../../src/providers/governor';
 import { zohoProfile } from '../../src/providers/zoho';
 import { oauth2Profile } from '../../src/providers/oauth2';
 import { tokenStatus } from '../../src/services/token-status';
-import { MemoryTokenStore } from '../../src/stores/memory-token-store';
+import { memoryStores } from '../../src/stores/memory/memory-stores';
+import type { Stores } from '../../src/stores/stores';
 import { openStore } from '../../src/stores/open-store';
-import type { TokenStore } from '../../src/stores/token-store';
 
 /**
  * The governor's rules with a controlled clock: rolling windows, mints
@@ -20,14 +20,14 @@ const MIN = 60 * S;
 
 describe('Governor', () => {
   let clock = 0;
-  let store: MemoryTokenStore;
+  let store: Stores;
   let governor: Governor;
   const zoho = zohoProfile();
   const token = { id: 'tok-1', clientId: '1000.C' };
 
   beforeEach(() => {
     clock = 1_000_000_000_000;
-    store = new MemoryTokenStore();
+    store = memoryStores();
     governor = new Governor({ store: store.governor, leaseMs: 30 * S, now: () => clock });
   });
 
@@ -134,8 +134,8 @@ describe('Governor', () => {
 
   describeWithMysql('shared by two stores on one MariaDB database (two processes)', () => {
     let db: ScratchDatabase;
-    let a: TokenStore;
-    let b: TokenStore;
+    let a: Stores;
+    let b: Stores;
     beforeAll(async () => {
       db = await createScratchDatabase('tg_providers_gov');
       const keyring = new Keyring([randomBytes(32)]);

@@ -8,7 +8,7 @@ import { RefreshEngine } from '../../src/oauth/refresh-engine';
 import { ProviderRegistry } from '../../src/providers/provider-registry';
 import { Metrics } from '../../src/server/metrics';
 import { TokenService } from '../../src/services/token.service';
-import { MemoryTokenStore } from '../../src/stores/memory-token-store';
+import { memoryStores } from '../../src/stores/memory/memory-stores';
 import { startFakeAccountsServer, type FakeAccountsServer } from '../support/fake-accounts-server';
 import { pinnedFetch } from '../support/pinned-fetch';
 
@@ -34,13 +34,13 @@ describe('Zoho UK data center', () => {
 
   it('is on the default allow-list, chosen from a www.zohoapis.uk API domain, and refreshed there', async () => {
     expect(ZOHO_ACCOUNTS_URLS).toContain('https://accounts.zoho.uk');
-    const store = new MemoryTokenStore();
+    const store = memoryStores();
     const policy = new AccountsUrlPolicy({ defaultAccountsUrl: 'https://accounts.zoho.com', allowed: [...ZOHO_ACCOUNTS_URLS] });
     const client = new AccountsClient({ policy, maxAttempts: 1, fetch: pinnedFetch({ 'accounts.zoho.uk': { port: Number(new URL(uk.url).port), ca: cert } }) });
     const metrics = new Metrics({ defaultMetrics: false });
     const providers = new ProviderRegistry({ store: store.providers, policy });
-    const engine = new RefreshEngine({ store, client, policy, logger: createLogger('silent'), metrics, refreshAheadMs: 300_000, leaseMs: 5_000, providers });
-    const service = new TokenService(store, policy, engine, 300_000, undefined, providers);
+    const engine = new RefreshEngine({ tokens: store.tokens, leases: store.leases, audit: store.audit, counters: store.governor, client, policy, logger: createLogger('silent'), metrics, refreshAheadMs: 300_000, leaseMs: 5_000, providers });
+    const service = new TokenService(store.tokens, policy, engine, 300_000, undefined, providers);
 
     const saved = await service.saveToken({ userName: 'uk@example.co.uk', clientId: '1000.UKCLIENT', clientSecret: 'uk-secret', refreshToken: uk.addRefreshToken('1000.UKCLIENT'), apiDomain: 'https://www.zohoapis.uk' });
     expect(saved).toMatchObject({ provider: 'zoho', accountsUrl: 'https://accounts.zoho.uk' });

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { governorTableOf, mintsTableOf } from '../../migrations/providers';
+import { governorTableOf, mintsTableOf } from './migrations/providers';
 import type { GovernorStore, MintRecord, SubjectState } from '../governor-store';
 import { quoteIdent } from './sql-dialect';
 import type { SqlExecutor, SqlParam } from './sql-executor';

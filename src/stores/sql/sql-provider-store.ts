@@ -1,5 +1,5 @@
 import { TokenStoreError, type StoreOperation } from '../../errors';
-import { providersTableOf } from '../../migrations/providers';
+import { providersTableOf } from './migrations/providers';
 import type { ProviderDefinition } from '../../providers/provider';
 import type { ProviderStore } from '../provider-store';
 import { quoteIdent } from './sql-dialect';

@@ -1,4 +1,4 @@
-import type { GovernorStore, MintRecord, SubjectState } from './governor-store';
+import type { GovernorStore, MintRecord, SubjectState } from '../governor-store';
 
 /**
  * The governor's counters in process memory (the memory store: one process).

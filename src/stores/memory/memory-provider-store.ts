@@ -1,6 +1,6 @@
-import { TokenStoreError } from '../errors';
-import type { ProviderDefinition } from '../providers/provider';
-import type { ProviderStore } from './provider-store';
+import { TokenStoreError } from '../../errors';
+import type { ProviderDefinition } from '../../providers/provider';
+import type { ProviderStore } from '../provider-store';
 
 /** The registered providers in process memory (the memory store). `tokensUsing` counts the tokens naming a provider. */
 export class MemoryProviderStore implements ProviderStore {
