@@ -21,6 +21,7 @@ import { memorySection } from './sections/memory';
 import { refreshSection } from './sections/refresh';
 import { scaleoutSection } from './sections/scaleout';
 import { soakSection } from './sections/soak';
+import { providersSection } from './sections/providers';
 import { storeSection } from './sections/store';
 
 const SECTION_RUNNERS: Record<Section, (ctx: BenchContext) => Promise<void>> = {
@@ -30,6 +31,7 @@ const SECTION_RUNNERS: Record<Section, (ctx: BenchContext) => Promise<void>> = {
   scaleout: scaleoutSection,
   memory: memorySection,
   soak: soakSection,
+  providers: providersSection,
 };
 
 /**
