@@ -36,9 +36,13 @@ async function main(): Promise<void> {
     }
     const at = token.getAccessToken();
     if (!at) continue;
-    const r = await fetch(`${base}/crm/v8/users`, { headers: { authorization: `Zoho-oauthtoken ${at}` } });
-    if (r.ok) counts.validToken++;
-    else counts.crmRejected++;
+    try {
+      const r = await fetch(`${base}/crm/v8/users`, { headers: { authorization: `Zoho-oauthtoken ${at}` } });
+      if (r.ok) counts.validToken++;
+      else counts.crmRejected++;
+    } catch {
+      counts.otherErrors++; // the CRM call itself failed (a busy machine): not a verdict on the token
+    }
   }
   // The SDK's HTTP agent keeps connections (and so the process) alive: leave once the counts are out.
   process.stdout.write(`${JSON.stringify(counts)}\n`, () => process.exit(0));

@@ -81,8 +81,8 @@ export async function providersSection(ctx: BenchContext): Promise<void> {
         if (r.data?.refresh?.accessToken) {
           gateway.validToken++;
           if (r.data.refresh.throttled) gateway.heldToken++;
-          const crm = await fetch(`${zoho.url}/crm/v8/users`, { headers: { authorization: `Zoho-oauthtoken ${r.data.refresh.accessToken}` } });
-          if (!crm.ok) gateway.crmRejected++;
+          const crm = await fetch(`${zoho.url}/crm/v8/users`, { headers: { authorization: `Zoho-oauthtoken ${r.data.refresh.accessToken}` } }).catch(() => null);
+          if (crm && !crm.ok) gateway.crmRejected++;
         } else if (code === 'THROTTLED' && typeof r.errors?.[0]?.extensions?.retryAfter === 'number') {
           gateway.throttledWithRetryAfter++;
         } else {
@@ -99,6 +99,7 @@ export async function providersSection(ctx: BenchContext): Promise<void> {
   const gwStats = zoho.stats();
   await zoho.close();
   if (others.length > 0) log(`  other answers, e.g.: ${others.join(' | ')}`);
+  log(`  through tokengate: Zoho ${JSON.stringify(gwStats)}; calls ${JSON.stringify(gateway)}`);
 
   // 2. The same load through Zoho's SDK alone.
   const sdkZoho = await startFakeZoho({ scale: SCALE });
@@ -146,6 +147,7 @@ export async function providersSection(ctx: BenchContext): Promise<void> {
   );
   const sdkStats = sdkZoho.stats();
   await sdkZoho.close();
+  log(`  SDK alone: Zoho ${JSON.stringify(sdkStats)}; scripts ${JSON.stringify(sdk)}`);
 
   const add = (id: string, label: string, value: number, unit: string, target?: { op: '==' | '<=' | '>='; value: number }, detail?: Record<string, unknown>) =>
     ctx.add(figure({ id: `providers.${id}`, section: 'providers', label, value, unit, ...(target ? { target: { of: 'value', ...target } } : {}), ...(detail ? { detail } : {}) }));
