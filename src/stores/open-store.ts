@@ -14,6 +14,7 @@ import { quoteIdent, type SqlDialect } from './sql/sql-dialect';
 import type { SqlExecutor } from './sql/sql-executor';
 import { SqlTokenStore } from './sql/sql-token-store';
 import { SqliteExecutor } from './sql/sqlite-executor';
+import { ThreadedSqliteExecutor } from './sql/sqlite-writer';
 import type { TokenStore } from './token-store';
 
 /** What opening a store needs: the parts of `Config` it reads. */
@@ -24,6 +25,9 @@ export type StoreOptions =
 
 /** The table of the SQLite store (one database per gateway, so not configurable). */
 export const SQLITE_TABLE = 'oauthtoken';
+
+/** How long a SQLite connection waits for another process's write lock instead of failing at once (ms). */
+const SQLITE_BUSY_TIMEOUT_MS = 5000;
 
 /** The TypeORM DataSource of a SQL store: entity, migrations, connection options. */
 export function createDataSource(options: Exclude<StoreOptions, { kind: 'memory' }>): DataSource {
@@ -41,8 +45,7 @@ export function createDataSource(options: Exclude<StoreOptions, { kind: 'memory'
       type: 'better-sqlite3',
       database: options.path,
       enableWAL: options.path !== ':memory:',
-      // Wait this long for another process's write lock instead of failing at once.
-      timeout: 5000,
+      timeout: SQLITE_BUSY_TIMEOUT_MS,
       prepareDatabase: (db: BetterSqlite3.Database) => {
         // Durable commits: a rotated refresh token must survive a power cut.
         db.pragma('synchronous = FULL');
@@ -84,7 +87,7 @@ export async function openStore(options: StoreOptions, keyring: Keyring): Promis
   }
   try {
     await ds.runMigrations({ transaction: 'all' });
-    const exec = executorFor(options.kind, ds);
+    const exec = executorFor(options, ds);
     await assertKeysMatch(exec, options.kind, table, keyring);
     return new SqlTokenStore(options.kind, exec, keyring, table, () => ds.destroy());
   } catch (err) {
@@ -95,9 +98,11 @@ export async function openStore(options: StoreOptions, keyring: Keyring): Promis
   }
 }
 
-function executorFor(kind: SqlDialect, ds: DataSource): SqlExecutor {
-  if (kind === 'sqlite') {
-    return new SqliteExecutor((ds.driver as unknown as { databaseConnection: BetterSqlite3.Database }).databaseConnection);
+function executorFor(options: Exclude<StoreOptions, { kind: 'memory' }>, ds: DataSource): SqlExecutor {
+  if (options.kind === 'sqlite') {
+    const db = (ds.driver as unknown as { databaseConnection: BetterSqlite3.Database }).databaseConnection;
+    // A file: writes on a thread of their own (their fsyncs off the event loop). In memory, one connection is all there is.
+    return options.path === ':memory:' ? new SqliteExecutor(db) : new ThreadedSqliteExecutor(db, options.path, SQLITE_BUSY_TIMEOUT_MS);
   }
   return new MysqlExecutor((ds.driver as unknown as { pool: CallbackPool }).pool.promise());
 }

@@ -1,5 +1,6 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { SqlExecutor, SqlParam } from './sql-executor';
+import { WRITER_UNAVAILABLE } from './sqlite-writer-protocol';
 import { TurnBatcher } from './turn-batcher';
 
 /** How many transactions one commit may carry, at most. */
@@ -59,6 +60,8 @@ export class SqliteExecutor implements SqlExecutor {
   private busy = false;
   /** Groups the reads outside transactions by turn of the event loop. */
   private readonly reads = new TurnBatcher();
+  /** COMMITs of transactions run so far (a group's counts once). */
+  commits = 0;
 
   constructor(private readonly db: BetterSqlite3.Database) {}
 
@@ -234,6 +237,7 @@ export class SqliteExecutor implements SqlExecutor {
       for (const s of settled) s.reject(err);
       return;
     }
+    this.commits++;
     for (const s of settled) s.resolve(s.value);
   }
 
@@ -251,7 +255,7 @@ export class SqliteExecutor implements SqlExecutor {
     const code = (err as { code?: string })?.code ?? '';
     if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY') return 'unique';
     if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') return 'retry';
-    if (code === 'SQLITE_CANTOPEN' || code === 'SQLITE_IOERR' || code === 'SQLITE_FULL' || code === 'SQLITE_READONLY') return 'unavailable';
+    if (code === WRITER_UNAVAILABLE || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_IOERR' || code === 'SQLITE_FULL' || code === 'SQLITE_READONLY') return 'unavailable';
     return 'other';
   }
 
