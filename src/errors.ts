@@ -14,9 +14,17 @@ export const ErrorCode = {
   NOT_FOUND: 'NOT_FOUND',
   REFRESH_FAILED: 'REFRESH_FAILED',
   UPSTREAM_UNAVAILABLE: 'UPSTREAM_UNAVAILABLE',
+  /** The token store (database) does not answer: retry later (HTTP 503 with `Retry-After`); nothing was changed. */
+  STORE_UNAVAILABLE: 'STORE_UNAVAILABLE',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** The message of `STORE_UNAVAILABLE`, the same wherever the outage is noticed. */
+export const STORE_UNAVAILABLE_MESSAGE = 'The token store is unavailable; try again later';
+
+/** Seconds a caller is told to wait (`Retry-After`) before retrying after `STORE_UNAVAILABLE`. */
+export const STORE_UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
 
 /** The operations of a `TokenStore`, named in its errors. */
 export type StoreOperation =

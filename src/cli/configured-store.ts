@@ -70,6 +70,8 @@ export async function openConfiguredStore(config: Config, options: { mustExist?:
   try {
     return await openStore(storeOptionsOf(config), keyring);
   } catch (err) {
+    // An unreachable database: its one line already names the database and the cause.
+    if (err instanceof TokenStoreError && err.kind === 'UNAVAILABLE') throw new CliError(err.detail);
     const detail = err instanceof TokenStoreError ? err.detail : 'unexpected error';
     throw new CliError(`cannot open ${describeStore(config)}: ${detail}`);
   }

@@ -25,7 +25,7 @@ import type { TokenStore } from '../stores/token-store';
 import { NO_TOKEN_EVENTS, WebhookNotifier, type TokenEvents } from '../webhooks/token-events';
 import { WebhookSender } from '../webhooks/webhook-sender';
 import { loadApiKeys, type ApiKeys } from './api-keys';
-import { createErrorFormatter } from './error-format';
+import { createErrorFormatter, storeUnavailablePlugin } from './error-format';
 import { Metrics } from './metrics';
 import { observabilityPlugin } from './observability.plugin';
 import { RequestContext } from './request-context';
@@ -123,7 +123,7 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
       guarded(maxDepthRule({ n: config.maxQueryDepth, ignoreIntrospection: false, propagateOnRejection: false, onReject: [reportTo] })),
       maxAliasesRule({ n: config.maxAliases, propagateOnRejection: false, onReject: [reportTo] }),
     ],
-    plugins: [ApolloServerPluginLandingPageDisabled(), queryCostPlugin(config.maxQueryCost), observabilityPlugin(metrics, logger), ApolloServerPluginCacheControlDisabled(), secretReadsPlugin()],
+    plugins: [ApolloServerPluginLandingPageDisabled(), queryCostPlugin(config.maxQueryCost), observabilityPlugin(metrics, logger), ApolloServerPluginCacheControlDisabled(), secretReadsPlugin(), storeUnavailablePlugin()],
     logger: apolloLogger(logger),
   });
   await apollo.start();

@@ -64,7 +64,7 @@ export function createDataSource(options: Exclude<StoreOptions, { kind: 'memory'
     poolSize: options.poolSize ?? 16,
     timezone: 'Z',
     charset: 'utf8mb4_bin',
-    connectTimeout: 3000,
+    connectTimeout: MYSQL_CONNECT_TIMEOUT_S * 1000,
     extra: { enableKeepAlive: true, maxIdle: options.poolSize ?? 16, idleTimeout: 60_000 },
   });
 }
@@ -83,7 +83,7 @@ export async function openStore(options: StoreOptions, keyring: Keyring): Promis
   try {
     await ds.initialize();
   } catch (err) {
-    throw new TokenStoreError('open', 'UNAVAILABLE', `cannot open the ${options.kind} database`, { cause: err });
+    throw new TokenStoreError('open', 'UNAVAILABLE', openFailure(options, err), { cause: err });
   }
   try {
     await ds.runMigrations({ transaction: 'all' });
@@ -94,8 +94,75 @@ export async function openStore(options: StoreOptions, keyring: Keyring): Promis
     await ds.destroy().catch(() => undefined);
     if (err instanceof TokenStoreError) throw err;
     if (err instanceof KeyMismatchError) throw new TokenStoreError('open', 'INTERNAL', err.message, { cause: err });
-    throw new TokenStoreError('open', 'INTERNAL', `cannot prepare the ${options.kind} database`, { cause: err });
+    const code = (err as { code?: unknown })?.code;
+    throw new TokenStoreError('open', 'INTERNAL', `cannot prepare the ${options.kind} database${typeof code === 'string' ? ` (${code})` : ''}`, { cause: err });
   }
+}
+
+/** Seconds mysql2 waits for a connection's handshake (`connectTimeout` above). */
+const MYSQL_CONNECT_TIMEOUT_S = 3;
+
+/**
+ * One line saying why a database could not be opened: for MySQL/MariaDB the
+ * cause by the driver's code (access denied, no such database, refused,
+ * host not found, timed out), naming the user, host, port and database of
+ * the URL — never its password, never the driver's message.
+ */
+export function openFailure(options: Exclude<StoreOptions, { kind: 'memory' }>, err: unknown): string {
+  const code = (err as { code?: unknown })?.code;
+  if (options.kind === 'sqlite') {
+    if (typeof code === 'string') return `cannot open the sqlite database ${options.path} (${code})`;
+    // better-sqlite3 loads a native module that `npm ci` builds for this Node version.
+    if (/bindings file|NODE_MODULE_VERSION|better_sqlite3\.node/.test(String((err as Error)?.message))) {
+      return 'cannot load better-sqlite3 (its native module is missing or built for another Node version: run npm rebuild better-sqlite3)';
+    }
+    return `cannot open the sqlite database ${options.path}`;
+  }
+  let user = '';
+  let host = '';
+  let port = '3306';
+  let database = '';
+  try {
+    const u = new URL(options.url);
+    user = decodeURIComponent(u.username);
+    host = u.hostname;
+    port = u.port || '3306';
+    database = decodeURIComponent(u.pathname.slice(1));
+  } catch {
+    // the configuration checked the URL; keep the generic line
+  }
+  const at = `${host}:${port}`;
+  const reason = ((): string => {
+    switch (code) {
+      case 'ER_BAD_DB_ERROR':
+        return `database ${database} does not exist on ${at} (create it first: CREATE DATABASE \`${database}\`)`;
+      case 'ER_ACCESS_DENIED_ERROR':
+      case 'ER_ACCESS_DENIED_NO_PASSWORD_ERROR':
+        return `access denied for user ${user || '(none)'} at ${at} (check the user name and password of TOKENGATE_MYSQL_URL)`;
+      case 'ER_DBACCESS_DENIED_ERROR':
+        return `access denied for user ${user || '(none)'} to database ${database} at ${at} (GRANT it the database)`;
+      case 'ER_HOST_NOT_PRIVILEGED':
+      case 'ER_HOST_IS_BLOCKED':
+        return `the server at ${at} refuses connections from this host (${code})`;
+      case 'ECONNREFUSED':
+        return `connection refused at ${at} (is the server running and listening there?)`;
+      case 'ENOTFOUND':
+      case 'EAI_AGAIN':
+      case 'EAI_NONAME':
+        return `host not found: ${host}`;
+      case 'ETIMEDOUT':
+        return `timed out connecting to ${at} (no answer within ${MYSQL_CONNECT_TIMEOUT_S} s)`;
+      case 'EHOSTUNREACH':
+      case 'ENETUNREACH':
+        return `host ${host} is unreachable (${code})`;
+      case 'ECONNRESET':
+      case 'PROTOCOL_CONNECTION_LOST':
+        return `the connection to ${at} was closed during the handshake (is it a MySQL/MariaDB server?)`;
+      default:
+        return `database ${database} at ${at} failed${typeof code === 'string' ? ` (${code})` : ''}`;
+    }
+  })();
+  return `cannot open the mysql database: ${reason}`;
 }
 
 function executorFor(options: Exclude<StoreOptions, { kind: 'memory' }>, ds: DataSource): SqlExecutor {

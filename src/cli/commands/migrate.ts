@@ -15,7 +15,7 @@ export async function migrateCommand(io: CliIo): Promise<void> {
     return;
   }
   ensureSqliteDir(config);
-  const [{ storeOptionsOf }, { createDataSource }] = await Promise.all([import('../../server/gateway'), import('../../stores/open-store')]);
+  const [{ storeOptionsOf }, { createDataSource, openFailure }] = await Promise.all([import('../../server/gateway'), import('../../stores/open-store')]);
   const options = storeOptionsOf(config);
   if (options.kind === 'memory') return;
   const ds = createDataSource(options);
@@ -24,6 +24,7 @@ export async function migrateCommand(io: CliIo): Promise<void> {
     await ds.initialize();
     pending = (await new MigrationExecutor(ds).getPendingMigrations()).map((m) => m.name);
   } catch (err) {
+    if (!ds.isInitialized) throw new CliError(openFailure(options, err));
     throw new CliError(`cannot open ${describeStore(config)}${(err as { code?: string }).code ? ` (${(err as { code?: string }).code})` : ''}`);
   } finally {
     if (ds.isInitialized) await ds.destroy().catch(() => undefined);
