@@ -23,7 +23,9 @@ interface Settled {
 }
 
 /**
- * SQLite through the one better-sqlite3 connection TypeORM opened. Statements
+ * SQLite through one better-sqlite3 connection: on a file, the writer
+ * thread's for transactions (`sqlite-writer-worker.ts`) and TypeORM's for the
+ * main thread's reads; in memory, TypeORM's for everything. Statements
  * are prepared once and cached. better-sqlite3 is synchronous, but a
  * transaction body awaits between statements, so transactions (and any
  * statement issued while one is open or waiting) are queued behind one
