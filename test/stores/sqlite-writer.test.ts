@@ -184,8 +184,9 @@ describe('SQLite writer thread', () => {
     await Promise.all([first, ...rest]);
     const after = await s.exec.writer.stats();
     expect(after.transactions - before.transactions).toBe(n + 1);
-    // The held one commits alone (it was open longer than a group may take in); the ten waiting behind it share COMMITs.
-    expect(after.commits - before.commits).toBeLessThanOrEqual(3);
+    // The held one commits alone (it was open longer than a group may take in); the ten waiting behind it share
+    // COMMITs (one or two groups; a few more only if the thread lost the CPU for a group's 5 ms). One each: 11.
+    expect(after.commits - before.commits).toBeLessThanOrEqual(5);
     expect(s.committedValues()).toHaveLength(n + 1);
   });
 
