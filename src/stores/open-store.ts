@@ -4,24 +4,37 @@ import type BetterSqlite3 from 'better-sqlite3';
 import type { Pool as CallbackPool } from 'mysql2';
 import { DataSource } from 'typeorm';
 import type { Keyring } from '../crypto/keyring';
+import type { Config } from '../config';
 import { KeyMismatchError, TokenStoreError } from '../errors';
 import { tokenEntityFor } from '../entities/oauth-token.entity';
-import { initialSchemaMigration } from '../migrations/initial-schema';
-import { auditLogMigration } from '../migrations/audit-log';
-import { MemoryTokenStore } from './memory-token-store';
+import { memoryStores } from './memory/memory-stores';
+import { auditLogMigration } from './sql/migrations/audit-log';
+import { tokenTableMigrations } from './sql/migrations/token-table';
 import { MysqlExecutor } from './sql/mysql-executor';
 import { quoteIdent, type SqlDialect } from './sql/sql-dialect';
 import type { SqlExecutor } from './sql/sql-executor';
-import { SqlTokenStore } from './sql/sql-token-store';
+import { sqlStores } from './sql/sql-stores';
 import { SqliteExecutor } from './sql/sqlite-executor';
 import { ThreadedSqliteExecutor } from './sql/sqlite-writer';
-import type { TokenStore } from './token-store';
+import type { Stores } from './stores';
 
 /** What opening a store needs: the parts of `Config` it reads. */
 export type StoreOptions =
   | { kind: 'memory' }
   | { kind: 'sqlite'; path: string; table?: string }
   | { kind: 'mysql'; url: string; table: string; poolSize?: number };
+
+/** The store options of a configuration. */
+export function storeOptionsOf(config: Config): StoreOptions {
+  switch (config.store) {
+    case 'memory':
+      return { kind: 'memory' };
+    case 'sqlite':
+      return { kind: 'sqlite', path: config.sqlitePath };
+    case 'mysql':
+      return { kind: 'mysql', url: config.mysqlUrl!, table: config.mysqlTable, poolSize: config.mysqlPoolSize };
+  }
+}
 
 /** The table of the SQLite store (one database per gateway, so not configurable). */
 export const SQLITE_TABLE = 'oauthtoken';
@@ -34,7 +47,7 @@ export function createDataSource(options: Exclude<StoreOptions, { kind: 'memory'
   const table = options.kind === 'mysql' ? options.table : (options.table ?? SQLITE_TABLE);
   const common = {
     entities: [tokenEntityFor(table)],
-    migrations: [initialSchemaMigration(options.kind, table), auditLogMigration(options.kind, table)],
+    migrations: [...tokenTableMigrations(options.kind, table), auditLogMigration(options.kind, table)],
     migrationsTableName: `${table}_migrations`,
     synchronize: false,
     logging: false,
@@ -51,8 +64,7 @@ export function createDataSource(options: Exclude<StoreOptions, { kind: 'memory'
         db.pragma('synchronous = FULL');
         db.pragma('foreign_keys = ON');
         // 16 MB of page cache: the indexes' inner pages of a large table stay cached (lookups at
-        // 100,000 tokens take as long as at 10,000), while a full walk no longer grows the
-        // process by 64 MB (BENCHMARKS.md, memory).
+        // 100,000 tokens take as long as at 10,000) without a full walk growing the process by 64 MB.
         db.pragma('cache_size = -16384');
       },
     });
@@ -70,13 +82,13 @@ export function createDataSource(options: Exclude<StoreOptions, { kind: 'memory'
 }
 
 /**
- * Opens the configured store: connects, runs pending migrations (in one
+ * Opens the configured stores: connects, runs pending migrations (in one
  * transaction), and checks that the stored secrets belong to the configured
  * keys — a wrong key stops the start with a clear error instead of returning
  * garbage later.
  */
-export async function openStore(options: StoreOptions, keyring: Keyring): Promise<TokenStore> {
-  if (options.kind === 'memory') return new MemoryTokenStore();
+export async function openStore(options: StoreOptions, keyring: Keyring): Promise<Stores> {
+  if (options.kind === 'memory') return memoryStores();
   if (options.kind === 'sqlite' && options.path !== ':memory:') fs.mkdirSync(path.dirname(options.path), { recursive: true, mode: 0o700 });
   const table = options.kind === 'mysql' ? options.table : (options.table ?? SQLITE_TABLE);
   const ds = createDataSource(options);
@@ -89,7 +101,7 @@ export async function openStore(options: StoreOptions, keyring: Keyring): Promis
     await ds.runMigrations({ transaction: 'all' });
     const exec = executorFor(options, ds);
     await assertKeysMatch(exec, options.kind, table, keyring);
-    return new SqlTokenStore(options.kind, exec, keyring, table, () => ds.destroy());
+    return sqlStores(exec, keyring, table, () => ds.destroy());
   } catch (err) {
     await ds.destroy().catch(() => undefined);
     if (err instanceof TokenStoreError) throw err;

@@ -9,7 +9,7 @@ import { openStore } from '../../src/stores/open-store';
 import type { SqlExecutor } from '../../src/stores/sql/sql-executor';
 import { ThreadedSqliteExecutor } from '../../src/stores/sql/sqlite-writer';
 import { WRITER_UNAVAILABLE } from '../../src/stores/sql/sqlite-writer-protocol';
-import type { TokenStore } from '../../src/stores/token-store';
+import type { Stores } from '../../src/stores/stores';
 
 /**
  * SQLite writes on the writer thread, on a real database file: the main
@@ -235,11 +235,12 @@ describe('SQLite store with the writer thread', () => {
   it('fails a save pending when the writer thread dies with UNAVAILABLE; the next save succeeds and nothing committed is lost', async () => {
     const file = tempFile();
     const keyring = new Keyring([randomBytes(32)]);
-    let store: TokenStore = await openStore({ kind: 'sqlite', path: file }, keyring);
-    closers.push(() => store.close());
-    const a = await store.saveToken({ userName: 'a@example.com', clientId: '1000.C', refreshToken: '1000.refresh-a' });
+    let stores: Stores = await openStore({ kind: 'sqlite', path: file }, keyring);
+    closers.push(() => stores.close());
+    const store = () => stores.tokens;
+    const a = await store().saveToken({ userName: 'a@example.com', clientId: '1000.C', refreshToken: '1000.refresh-a' });
     // White box: the store's executor, to hold its writer thread busy while a save waits behind.
-    const exec = (store as unknown as { exec: ThreadedSqliteExecutor }).exec;
+    const exec = (store() as unknown as { exec: ThreadedSqliteExecutor }).exec;
     expect(exec).toBeInstanceOf(ThreadedSqliteExecutor);
     const held = gate();
     const holding = gate();
@@ -251,7 +252,7 @@ describe('SQLite store with the writer thread', () => {
       }),
     );
     await holding.opened;
-    const pending = settle(store.saveToken({ userName: 'b@example.com', clientId: '1000.C', refreshToken: '1000.refresh-b' }));
+    const pending = settle(store().saveToken({ userName: 'b@example.com', clientId: '1000.C', refreshToken: '1000.refresh-b' }));
     await exec.writer.terminateForTests();
     held.open();
     const r = await pending;
@@ -261,12 +262,12 @@ describe('SQLite store with the writer thread', () => {
     expect(!r.ok && (r.err as TokenStoreError).operation).toBe('saveToken');
     expect((await holder).ok).toBe(false);
 
-    const c = await store.saveToken({ userName: 'c@example.com', clientId: '1000.C', refreshToken: '1000.refresh-c' });
-    expect((await store.findTokenById(a.id))?.refreshToken).toBe('1000.refresh-a');
-    expect(await store.findToken({ userName: 'b@example.com' })).toBeNull();
+    const c = await store().saveToken({ userName: 'c@example.com', clientId: '1000.C', refreshToken: '1000.refresh-c' });
+    expect((await store().findTokenById(a.id))?.refreshToken).toBe('1000.refresh-a');
+    expect(await store().findToken({ userName: 'b@example.com' })).toBeNull();
     // Reopened from the file: the same.
-    await store.close();
-    store = await openStore({ kind: 'sqlite', path: file }, keyring);
-    expect((await store.getTokens()).map((t) => t.id).sort()).toEqual([a.id, c.id].sort());
+    await stores.close();
+    stores = await openStore({ kind: 'sqlite', path: file }, keyring);
+    expect((await store().getTokens()).map((t) => t.id).sort()).toEqual([a.id, c.id].sort());
   });
 });

@@ -15,7 +15,7 @@ export async function migrateCommand(io: CliIo): Promise<void> {
     return;
   }
   ensureSqliteDir(config);
-  const [{ storeOptionsOf }, { createDataSource, openFailure }] = await Promise.all([import('../../server/gateway'), import('../../stores/open-store')]);
+  const { createDataSource, openFailure, storeOptionsOf } = await import('../../stores/open-store');
   const options = storeOptionsOf(config);
   if (options.kind === 'memory') return;
   const ds = createDataSource(options);
@@ -30,8 +30,8 @@ export async function migrateCommand(io: CliIo): Promise<void> {
     if (ds.isInitialized) await ds.destroy().catch(() => undefined);
   }
   // Runs the pending migrations in one transaction and checks the key, as a gateway start does.
-  const store = await openConfiguredStore(config);
-  await store.close();
+  const stores = await openConfiguredStore(config);
+  await stores.close();
   println(
     io.stdout,
     pending.length === 0
