@@ -14,9 +14,14 @@ export const ErrorCode = {
   NOT_FOUND: 'NOT_FOUND',
   REFRESH_FAILED: 'REFRESH_FAILED',
   UPSTREAM_UNAVAILABLE: 'UPSTREAM_UNAVAILABLE',
+  /** The token store (database) does not answer: retry later (HTTP 503 with `Retry-After`); nothing was changed. */
+  STORE_UNAVAILABLE: 'STORE_UNAVAILABLE',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** The message of `STORE_UNAVAILABLE`, the same wherever the outage is noticed. */
+export const STORE_UNAVAILABLE_MESSAGE = 'The token store is unavailable; try again later';
 
 /** The operations of a `TokenStore`, named in its errors. */
 export type StoreOperation =
@@ -43,7 +48,7 @@ export type StoreOperation =
  * Why a store operation failed:
  * - `INVALID_INPUT`: the caller's input breaks a rule (empty partial, a token without any token, a malformed id);
  * - `CONFLICT`: the write would make a duplicate (a secret or user name that belongs to another token) or lost a race;
- * - `UNAVAILABLE`: the database could not be reached or timed out;
+ * - `UNAVAILABLE`: the database could not be reached or timed out, or kept rolling a write back as a lost race (retryable);
  * - `INTERNAL`: anything else (a bug, a corrupt row, a wrong key).
  */
 export type StoreErrorKind = 'INVALID_INPUT' | 'CONFLICT' | 'UNAVAILABLE' | 'INTERNAL';

@@ -1,6 +1,6 @@
 import type { GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
-import { ErrorCode, ServiceError, TokenStoreError } from '../errors';
+import { ErrorCode, ServiceError, STORE_UNAVAILABLE_MESSAGE, TokenStoreError } from '../errors';
 import type { Logger } from '../logger';
 
 /** Codes that Apollo and graphql-js produce for a bad request, passed through (after scrubbing). */
@@ -48,9 +48,12 @@ export function createErrorFormatter(logger: Logger) {
       if (original.kind === 'INVALID_INPUT' || original.kind === 'CONFLICT') {
         return { ...base, message: original.detail, extensions: { code: ErrorCode.BAD_USER_INPUT } };
       }
+      if (original.kind === 'UNAVAILABLE') {
+        logger.error({ err: errorForLog(original) }, 'token store unavailable');
+        return { ...base, message: STORE_UNAVAILABLE_MESSAGE, extensions: { code: ErrorCode.STORE_UNAVAILABLE } };
+      }
       logger.error({ err: errorForLog(original) }, 'token store failure');
-      const message = original.kind === 'UNAVAILABLE' ? 'The token store is unavailable; try again later' : GENERIC;
-      return { ...base, message, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };
+      return { ...base, message: GENERIC, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };
     }
     const code = formatted.extensions?.code;
     if (typeof code === 'string' && REQUEST_CODES.has(code)) {

@@ -225,7 +225,7 @@ describe('a database outage under steady load', () => {
     const down = samples.filter((s) => s.startedAt >= stoppedAt && s.endedAt <= startAt);
     // (While frozen, a request takes up to the statement timeout: fewer fit in the window.)
     check(down.length >= (outage === 'freeze' ? 5 : 20), `only ${down.length} requests were answered while the database was down`);
-    const unclear = down.filter((s) => JSON.stringify(errorCodes(s.body)) !== '["INTERNAL_SERVER_ERROR"]' || s.body?.errors?.[0]?.message !== UNAVAILABLE_MESSAGE);
+    const unclear = down.filter((s) => JSON.stringify(errorCodes(s.body)) !== '["STORE_UNAVAILABLE"]' || s.body?.errors?.[0]?.message !== UNAVAILABLE_MESSAGE);
     check(unclear.length === 0, `answers while down other than "${UNAVAILABLE_MESSAGE}": ${few(unclear, (s) => `${s.op}: ${s.status} ${s.text.slice(0, 160)}`)}`);
 
     // /readyz: 200 before, 503 while down (answered within its own bound), 200 again after.

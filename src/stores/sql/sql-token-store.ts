@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Keyring } from '../../crypto/keyring';
 import { plainHash } from '../../crypto/keyring';
 import {
@@ -38,6 +37,7 @@ import {
 } from '../token-rules';
 import { nowMsExpression, quoteIdent } from './sql-dialect';
 import type { SqlExecutor, SqlParam } from './sql-executor';
+import { lostRace, retryLostRaces } from './lost-races';
 import { LostRace, toStoreError } from './store-error';
 import { ROW_COLUMNS, SECRET_WRITE_COLUMNS, WRITE_COLUMNS, decryptRow, rowToToken, rowValues, secretRowValues, type TokenRow } from './token-row';
 
@@ -53,9 +53,6 @@ const FIELD_LABEL: Record<'userName' | LookupSecretField, string> = {
   refreshToken: 'refresh token',
   grantToken: 'grant token',
 };
-
-/** How often a save is tried again after losing a race to a concurrent writer. */
-const SAVE_ATTEMPTS = 8;
 
 /** The audit columns an insert sets, in the order of `auditValues`. */
 const AUDIT_COLUMNS = 'occurred_at, action, token_id, actor_role, actor_name, outcome, error_code, field_names, detail, request_id, repeat_count';
@@ -156,15 +153,12 @@ export class SqlTokenStore implements TokenStore {
   saveToken(input: TokenInput, options: SaveOptions = {}): Promise<Token> {
     return this.guard('saveToken', async () => {
       validateInput(input);
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await this.exec.transaction((tx) => this.upsert(tx, input, options));
-        } catch (err) {
-          const raced = err instanceof LostRace || ['unique', 'retry'].includes(this.exec.classify(err));
-          if (!raced || attempt >= SAVE_ATTEMPTS) throw err;
-          await sleep(Math.random() * 5 * attempt);
-        }
-      }
+      // A concurrent insert of the same key (unique clash, LostRace) is a lost race too: the retry finds and updates its row.
+      return retryLostRaces(
+        this.exec,
+        () => this.exec.transaction((tx) => this.upsert(tx, input, options)),
+        (err) => err instanceof LostRace || this.exec.classify(err) === 'unique',
+      );
     });
   }
 
@@ -241,11 +235,13 @@ export class SqlTokenStore implements TokenStore {
   deleteToken(id: string, options: AuditedWrite = {}): Promise<boolean> {
     return this.guard('deleteToken', async () => {
       validateId(id, 'deleteToken');
-      return this.exec.transaction(async (tx) => {
-        const deleted = (await tx.run(`DELETE FROM ${this.t} WHERE id = ?`, [id])) > 0;
-        if (deleted) await this.insertAudit(tx, [normalizeEvent(options.audit ?? { action: 'DELETE', actor: STORE_ACTOR }, { tokenId: id })]);
-        return deleted;
-      });
+      return retryLostRaces(this.exec, () =>
+        this.exec.transaction(async (tx) => {
+          const deleted = (await tx.run(`DELETE FROM ${this.t} WHERE id = ?`, [id])) > 0;
+          if (deleted) await this.insertAudit(tx, [normalizeEvent(options.audit ?? { action: 'DELETE', actor: STORE_ACTOR }, { tokenId: id })]);
+          return deleted;
+        }),
+      );
     });
   }
 
@@ -264,14 +260,16 @@ export class SqlTokenStore implements TokenStore {
 
   deleteTokens(options: AuditedWrite = {}): Promise<number> {
     return this.guard('deleteTokens', () =>
-      this.exec.transaction(async (tx) => {
-        // One entry per token, written by the database from the rows themselves, then the one DELETE.
-        const e = normalizeEvent(options.audit ?? { action: 'DELETE_ALL', actor: STORE_ACTOR });
-        const values = auditValues(e);
-        const placeholders = values.map((_, i) => (i === 2 ? 'id' : '?')).join(', ');
-        await tx.run(`INSERT INTO ${this.a} (${AUDIT_COLUMNS}) SELECT ${placeholders} FROM ${this.t}`, values.filter((_, i) => i !== 2));
-        return tx.run(`DELETE FROM ${this.t}`);
-      }),
+      retryLostRaces(this.exec, () =>
+        this.exec.transaction(async (tx) => {
+          // One entry per token, written by the database from the rows themselves, then the one DELETE.
+          const e = normalizeEvent(options.audit ?? { action: 'DELETE_ALL', actor: STORE_ACTOR });
+          const values = auditValues(e);
+          const placeholders = values.map((_, i) => (i === 2 ? 'id' : '?')).join(', ');
+          await tx.run(`INSERT INTO ${this.a} (${AUDIT_COLUMNS}) SELECT ${placeholders} FROM ${this.t}`, values.filter((_, i) => i !== 2));
+          return tx.run(`DELETE FROM ${this.t}`);
+        }),
+      ),
     );
   }
 
@@ -280,8 +278,9 @@ export class SqlTokenStore implements TokenStore {
       if (events.length === 0) return;
       const entries = events.map((e) => normalizeEvent(e));
       // One transaction for the whole batch: one commit (one fsync), not one per chunk.
-      if (entries.length <= AUDIT_CHUNK) await this.insertAudit(this.exec, entries);
-      else await this.exec.transaction((tx) => this.insertAudit(tx, entries));
+      await retryLostRaces(this.exec, () =>
+        entries.length <= AUDIT_CHUNK ? this.insertAudit(this.exec, entries) : this.exec.transaction((tx) => this.insertAudit(tx, entries)),
+      );
     });
   }
 
@@ -403,17 +402,23 @@ export class SqlTokenStore implements TokenStore {
 
   acquireLease(id: string, owner: string, ttlMs: number): Promise<boolean> {
     return this.guard('acquireLease', async () => {
-      const changed = await this.exec.run(
-        `UPDATE ${this.t} SET lease_owner = ?, lease_until = ${this.now} + ? WHERE id = ? AND (lease_owner IS NULL OR lease_owner = ? OR lease_until < ${this.now})`,
-        [owner, Math.round(ttlMs), id, owner],
-      );
-      return changed === 1;
+      try {
+        const changed = await this.exec.run(
+          `UPDATE ${this.t} SET lease_owner = ?, lease_until = ${this.now} + ? WHERE id = ? AND (lease_owner IS NULL OR lease_owner = ? OR lease_until < ${this.now})`,
+          [owner, Math.round(ttlMs), id, owner],
+        );
+        return changed === 1;
+      } catch (err) {
+        // Rolled back as a lost race (on Galera: another node took the lease at the same moment): not acquired.
+        if (lostRace(this.exec, err)) return false;
+        throw err;
+      }
     });
   }
 
   releaseLease(id: string, owner: string): Promise<void> {
     return this.guard('releaseLease', async () => {
-      await this.exec.run(`UPDATE ${this.t} SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?`, [id, owner]);
+      await retryLostRaces(this.exec, () => this.exec.run(`UPDATE ${this.t} SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?`, [id, owner]));
     });
   }
 

@@ -19,8 +19,10 @@ export function toStoreError(operation: StoreOperation, err: unknown, exec?: Sql
     case 'unavailable':
       return new TokenStoreError(operation, 'UNAVAILABLE', 'the database is not reachable', { cause: err });
     case 'unique':
-    case 'retry':
       return new TokenStoreError(operation, 'CONFLICT', 'a concurrent write won; try again', { cause: err });
+    case 'retry':
+      // Still rolled back after the store's retries (lock or certification conflicts): retryable, nothing was written.
+      return new TokenStoreError(operation, 'UNAVAILABLE', 'the database kept rolling this back as a conflict with concurrent writes; try again', { cause: err });
     default:
       return new TokenStoreError(operation, 'INTERNAL', 'the database failed', { cause: err });
   }
