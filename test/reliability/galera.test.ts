@@ -115,8 +115,9 @@ describe('a three-node Galera cluster, one gateway on each node', () => {
       TOKENGATE_MYSQL_POOL_SIZE: '8',
     });
     // The first creates the tables; the others find them migrated.
-    gateways.push(await startGateway({ ...ge.env, TOKENGATE_MYSQL_URL: urls[0]! }));
-    gateways.push(...(await Promise.all(urls.slice(1).map((url) => startGateway({ ...ge.env, TOKENGATE_MYSQL_URL: url })))));
+    const start = (url: string) => startGateway({ ...ge.env, TOKENGATE_MYSQL_URL: url }, { timeoutMs: 90_000 });
+    gateways.push(await start(urls[0]!));
+    gateways.push(...(await Promise.all(urls.slice(1).map(start))));
 
     const saved = await gql(0, SAVE, {
       t: { userName: 'burst@example.com', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: accounts.addRefreshToken(CLIENT_ID) },
