@@ -23,6 +23,9 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 /** The message of `STORE_UNAVAILABLE`, the same wherever the outage is noticed. */
 export const STORE_UNAVAILABLE_MESSAGE = 'The token store is unavailable; try again later';
 
+/** Seconds a caller is told to wait (`Retry-After`) before retrying after `STORE_UNAVAILABLE`. */
+export const STORE_UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
+
 /** The operations of a `TokenStore`, named in its errors. */
 export type StoreOperation =
   | 'open'

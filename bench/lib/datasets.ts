@@ -18,6 +18,7 @@ import mysql from 'mysql2/promise';
 import { Keyring } from '../../src/crypto/keyring';
 import { openStore, type StoreOptions } from '../../src/stores/open-store';
 import type { TokenInput } from '../../src/stores/token';
+import type { Stores } from '../../src/stores/stores';
 import type { TokenStore } from '../../src/stores/token-store';
 import { createScratchDatabase, MYSQL_ADMIN_URL, type ScratchDatabase } from '../../test/support/mysql';
 import type { BenchStore } from './options';
@@ -121,7 +122,7 @@ export class Datasets {
   }
 
   /** Opens a store on a dataset's table (in this process) with the run's key. */
-  open(ds: Dataset): Promise<TokenStore> {
+  open(ds: Dataset): Promise<Stores> {
     return openStore(ds.storeOptions, this.keyring);
   }
 
@@ -146,7 +147,7 @@ export class Datasets {
     const store = await openStore(t.storeOptions, this.keyring);
     let ids: string[];
     try {
-      ids = await seedTokens(store, 0, size, kind === 'sqlite' ? 50 : 100, `${kind} ${size}`, this.log);
+      ids = await seedTokens(store.tokens, 0, size, kind === 'sqlite' ? 50 : 100, `${kind} ${size}`, this.log);
     } finally {
       await store.close();
     }
@@ -183,7 +184,7 @@ export class Datasets {
     const store = await openStore(t.storeOptions, this.keyring);
     let more: string[];
     try {
-      more = await seedTokens(store, small.size, size, kind === 'sqlite' ? 50 : 100, `${kind} ${size}`, this.log);
+      more = await seedTokens(store.tokens, small.size, size, kind === 'sqlite' ? 50 : 100, `${kind} ${size}`, this.log);
     } finally {
       await store.close();
     }

@@ -42,7 +42,7 @@ import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
-import { auditTableOf } from '../../src/migrations/audit-log';
+import { auditTableOf } from '../../src/stores/sql/migrations/audit-log';
 import { openStore } from '../../src/stores/open-store';
 import { startFakeAccountsServer } from '../../test/support/fake-accounts-server';
 import type { GatewayProcess } from '../../test/support/process-gateway';

@@ -116,7 +116,8 @@ async function storeOn(ctx: BenchContext, kind: BenchStore): Promise<void> {
   const ds = await ctx.datasets.get(kind, 'large');
   const keyring = ctx.datasets.keyring;
   log(`store ${kind} (${ds.size.toLocaleString('en-US')} tokens): store in this process vs raw ${kind === 'sqlite' ? 'better-sqlite3' : 'mysql2'} statements`);
-  const store: TokenStore = await ctx.datasets.open(ds);
+  const stores = await ctx.datasets.open(ds);
+  const store: TokenStore = stores.tokens;
   const raw = kind === 'sqlite' ? sqliteRaw(ds) : mysqlRaw(ds);
   const inFlight = options.connections;
   const seconds = Math.max(1, Math.round(options.runSeconds / 2));
@@ -210,6 +211,6 @@ async function storeOn(ctx: BenchContext, kind: BenchStore): Promise<void> {
     }
   } finally {
     await raw.close();
-    await store.close();
+    await stores.close();
   }
 }

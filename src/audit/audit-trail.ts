@@ -1,10 +1,10 @@
 import { Counter, type Registry } from 'prom-client';
 import type { Logger } from '../logger';
-import type { TokenStore } from '../stores/token-store';
+import type { AuditLog } from '../stores/audit-log';
 import type { AuditEvent, AuditPage, AuditQuery } from './audit';
 
 export interface AuditTrailOptions {
-  store: TokenStore;
+  store: AuditLog;
   logger: Logger;
   /** Entries older than this many days are pruned; 0 keeps them forever. */
   retentionDays: number;

@@ -5,7 +5,7 @@ import { loadEncryptionKeys } from '../crypto/key-file';
 import { Keyring } from '../crypto/keyring';
 import { ConfigError, TokenStoreError } from '../errors';
 import { AccountsUrlPolicy } from '../oauth/accounts-url-policy';
-import type { TokenStore } from '../stores/token-store';
+import type { Stores } from '../stores/stores';
 import { CliError } from './errors';
 
 /** The configuration of the environment, as the gateway reads it; a bad value is a usage error (exit 2). */
@@ -52,7 +52,7 @@ export function policyOf(config: Config): AccountsUrlPolicy {
  * process, so commands that keep tokens refuse it.
  * @param mustExist refuse to create a SQLite database that is not there yet (export).
  */
-export async function openConfiguredStore(config: Config, options: { mustExist?: boolean } = {}): Promise<TokenStore> {
+export async function openConfiguredStore(config: Config, options: { mustExist?: boolean } = {}): Promise<Stores> {
   if (config.store === 'memory') {
     throw new CliError('TOKENGATE_STORE=memory keeps tokens inside one gateway process only: set TOKENGATE_STORE=sqlite or mysql (with the same settings as the gateway)', 2);
   }
@@ -65,11 +65,13 @@ export async function openConfiguredStore(config: Config, options: { mustExist?:
   } catch (err) {
     throw new CliError(`cannot load the encryption key: ${(err as Error).message}`);
   }
-  // Loaded here, not at the top: `tokengate token` and `--help` need neither the server nor the store.
-  const [{ storeOptionsOf }, { openStore }] = await Promise.all([import('../server/gateway'), import('../stores/open-store')]);
+  // Loaded here, not at the top: `tokengate token` and `--help` need no store.
+  const { openStore, storeOptionsOf } = await import('../stores/open-store');
   try {
     return await openStore(storeOptionsOf(config), keyring);
   } catch (err) {
+    // An unreachable database: its one line already names the database and the cause.
+    if (err instanceof TokenStoreError && err.kind === 'UNAVAILABLE') throw new CliError(err.detail);
     const detail = err instanceof TokenStoreError ? err.detail : 'unexpected error';
     throw new CliError(`cannot open ${describeStore(config)}: ${detail}`);
   }

@@ -1,7 +1,8 @@
 /**
  * The error of every failed client call. `code` is the API's
  * `extensions.code` (`UNAUTHENTICATED`, `FORBIDDEN`, `BAD_USER_INPUT`,
- * `NOT_FOUND`, `REFRESH_FAILED`, `UPSTREAM_UNAVAILABLE`,
+ * `NOT_FOUND`, `REFRESH_FAILED`, `UPSTREAM_UNAVAILABLE`, `STORE_UNAVAILABLE`
+ * (the gateway's database does not answer: retry after `retryAfter` seconds),
  * `INTERNAL_SERVER_ERROR`, graphql-js's `GRAPHQL_VALIDATION_FAILED`, …), or,
  * when no answer came, one of the client's own: `NETWORK_ERROR` (the gateway
  * could not be reached), `TIMEOUT`, `BAD_RESPONSE` (an answer that is not the
@@ -15,6 +16,8 @@ export class TokengateError extends Error {
   readonly oauthError: string | undefined;
   /** The HTTP status of the answer; undefined when none came. */
   readonly status: number | undefined;
+  /** Seconds to wait before retrying, from the answer's `Retry-After` (with `STORE_UNAVAILABLE`); undefined when none. */
+  readonly retryAfter: number | undefined;
   /** The gateway's `X-Request-Id` of the request, to find it in the gateway's log. */
   readonly requestId: string | undefined;
   /** Every error of the answer (the first is this one). */
@@ -26,6 +29,7 @@ export class TokengateError extends Error {
     details: {
       oauthError?: string;
       status?: number;
+      retryAfter?: number;
       requestId?: string;
       errors?: ReadonlyArray<{ message: string; code: string; path?: ReadonlyArray<string | number> }>;
       cause?: unknown;
@@ -35,6 +39,7 @@ export class TokengateError extends Error {
     this.code = code;
     this.oauthError = details.oauthError;
     this.status = details.status;
+    this.retryAfter = details.retryAfter;
     this.requestId = details.requestId;
     this.errors = details.errors ?? [{ message, code }];
   }
@@ -48,6 +53,7 @@ export type TokengateErrorCode =
   | 'NOT_FOUND'
   | 'REFRESH_FAILED'
   | 'UPSTREAM_UNAVAILABLE'
+  | 'STORE_UNAVAILABLE'
   | 'INTERNAL_SERVER_ERROR'
   | 'GRAPHQL_PARSE_FAILED'
   | 'GRAPHQL_VALIDATION_FAILED'

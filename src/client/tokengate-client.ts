@@ -193,7 +193,8 @@ export class TokengateClient {
       }));
       const first = body.errors[0]!;
       const oauthError = typeof first.extensions?.oauthError === 'string' ? first.extensions.oauthError : undefined;
-      throw new TokengateError(errors[0]!.code, errors[0]!.message, { oauthError, status: res.status, requestId, errors });
+      const retryAfter = /^\d{1,6}$/.test(res.headers.get('retry-after') ?? '') ? Number(res.headers.get('retry-after')) : undefined;
+      throw new TokengateError(errors[0]!.code, errors[0]!.message, { oauthError, status: res.status, retryAfter, requestId, errors });
     }
     if (!res.ok || !body || body.data === undefined || body.data === null) {
       throw new TokengateError('BAD_RESPONSE', `tokengate at ${where} answered HTTP ${res.status} without data`, { status: res.status, requestId });

@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { systemActor, type AuditActor } from '../audit/audit';
 import type { Keyring } from '../crypto/keyring';
-import type { KeyUsage, TokenStore } from '../stores/token-store';
+import type { KeyRotation, KeyUsage } from '../stores/key-rotation';
+import type { Stores } from '../stores/stores';
 
 /**
  * Key rotation: re-encrypts every stored secret under the current (first)
@@ -58,15 +59,15 @@ export interface RotateResult extends RotateProgress {
 }
 
 /** Re-encrypts every token not under `keyring`'s current key. See the module comment. */
-export async function rotateKeys(store: TokenStore, keyring: Keyring, options: RotateOptions = {}): Promise<RotateResult> {
+export async function rotateKeys(stores: Pick<Stores, 'keys' | 'audit'>, keyring: Keyring, options: RotateOptions = {}): Promise<RotateResult> {
   const current = keyring.currentKeyId;
   const batchSize = options.batchSize ?? 100;
   const maxPasses = options.maxPasses ?? 5;
   const others = (usage: KeyUsage[]) => usage.filter((u) => u.keyId !== current && u.tokens > 0);
-  const total = others(await store.keyUsage()).reduce((n, u) => n + u.tokens, 0);
+  const total = others(await stores.keys.keyUsage()).reduce((n, u) => n + u.tokens, 0);
   const progress: RotateProgress = { pass: 0, total, reencrypted: 0, skipped: 0, failed: 0 };
   const failedIds = new Set<string>();
-  let remaining: KeyUsage[] = total > 0 ? others(await store.keyUsage()) : [];
+  let remaining: KeyUsage[] = total > 0 ? others(await stores.keys.keyUsage()) : [];
   let aborted = false;
 
   while (remaining.length > 0 && progress.pass < maxPasses && !aborted) {
@@ -78,7 +79,7 @@ export async function rotateKeys(store: TokenStore, keyring: Keyring, options: R
         aborted = true;
         break;
       }
-      const batch = await store.reencryptBatch(batchSize, after);
+      const batch = await stores.keys.reencryptBatch(batchSize, after);
       if (batch.lastId === null) break;
       after = batch.lastId;
       progress.reencrypted += batch.reencrypted;
@@ -89,7 +90,7 @@ export async function rotateKeys(store: TokenStore, keyring: Keyring, options: R
       options.onProgress?.({ ...progress });
       if (options.pauseMs) await sleep(options.pauseMs);
     }
-    remaining = others(await store.keyUsage());
+    remaining = others(await stores.keys.keyUsage());
     // Nothing moved in a whole pass: what is left does not decrypt, or keeps being written under an old key.
     if (doneInPass === 0) break;
   }
@@ -97,7 +98,7 @@ export async function rotateKeys(store: TokenStore, keyring: Keyring, options: R
   const result: RotateResult = { ...progress, currentKeyId: current, failedIds: [...failedIds], remaining, aborted };
   if (total > 0) {
     const left = remaining.reduce((n, u) => n + u.tokens, 0);
-    await store
+    await stores.audit
       .appendAudit([
         {
           action: 'KEY_ROTATION',
@@ -121,7 +122,7 @@ export interface KeyStatus {
 }
 
 /** The configured keys, current first, with how many tokens each holds (a key with 0 can be removed, unless it is the current one). */
-export async function keyStatus(store: TokenStore, keyring: Keyring): Promise<KeyStatus[]> {
-  const usage = new Map((await store.keyUsage()).map((u) => [u.keyId, u.tokens]));
+export async function keyStatus(keys: KeyRotation, keyring: Keyring): Promise<KeyStatus[]> {
+  const usage = new Map((await keys.keyUsage()).map((u) => [u.keyId, u.tokens]));
   return keyring.keyIds.map((keyId, i) => ({ keyId, position: i + 1, current: i === 0, tokens: usage.get(keyId) ?? 0 }));
 }

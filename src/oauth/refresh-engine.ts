@@ -6,6 +6,8 @@ import type { Logger } from '../logger';
 import type { Metrics } from '../server/metrics';
 import { tokenStatus } from '../services/token-status';
 import type { Token } from '../stores/token';
+import type { AuditLog } from '../stores/audit-log';
+import type { LeaseStore } from '../stores/lease-store';
 import type { TokenStore } from '../stores/token-store';
 import { NO_TOKEN_EVENTS, type TokenEvents } from '../webhooks/token-events';
 import type { AccountsClient } from './accounts-client';
@@ -28,7 +30,9 @@ export interface RefreshOptions {
 }
 
 export interface RefreshEngineOptions {
-  store: TokenStore;
+  tokens: TokenStore;
+  leases: LeaseStore;
+  audit: AuditLog;
   client: AccountsClient;
   policy: AccountsUrlPolicy;
   logger: Logger;
@@ -109,7 +113,7 @@ export class RefreshEngine {
     // Another process may be refreshing it: take the lease or wait for its result.
     const deadline = Date.now() + this.o.leaseMs + 5_000;
     let delay = this.pollMs;
-    while (!(await this.o.store.acquireLease(id, this.owner, this.o.leaseMs))) {
+    while (!(await this.o.leases.acquireLease(id, this.owner, this.o.leaseMs))) {
       const current = await this.read(id);
       if (!arrival) {
         // Lease first, and not won: this first read is the caller's arrival read (the same checks, the baseline).
@@ -148,12 +152,12 @@ export class RefreshEngine {
       }
       return await this.refreshUpstream(current, trigger, actor);
     } finally {
-      await this.o.store.releaseLease(id, this.owner).catch((err: unknown) => this.o.logger.warn({ tokenId: id, err: describe(err) }, 'could not release a refresh lease; it runs out by itself'));
+      await this.o.leases.releaseLease(id, this.owner).catch((err: unknown) => this.o.logger.warn({ tokenId: id, err: describe(err) }, 'could not release a refresh lease; it runs out by itself'));
     }
   }
 
   private async read(id: string): Promise<Token> {
-    const token = await this.o.store.findTokenById(id);
+    const token = await this.o.tokens.findTokenById(id);
     if (!token) throw new ServiceError(ErrorCode.NOT_FOUND, `no token has id ${JSON.stringify(id)}`);
     return token;
   }
@@ -223,7 +227,7 @@ export class RefreshEngine {
     for (let attempt = 0; attempt < 5; attempt++) {
       let wasFailed = false;
       try {
-        const saved = await this.o.store.saveToken(
+        const saved = await this.o.tokens.saveToken(
           {
             id: used.id,
             accessToken: grant.accessToken,
@@ -248,7 +252,7 @@ export class RefreshEngine {
         return saved;
       } catch (err) {
         if (!(err instanceof TokenStoreError && err.kind === 'CONFLICT')) throw err;
-        const current = await this.o.store.findTokenById(used.id);
+        const current = await this.o.tokens.findTokenById(used.id);
         if (!current) throw new ServiceError(ErrorCode.NOT_FOUND, 'the token was deleted while it was being refreshed');
         const sameCredentials = mode === 'refresh' ? current.refreshToken === used.refreshToken : current.grantToken === used.grantToken;
         if (!sameCredentials) {
@@ -266,12 +270,12 @@ export class RefreshEngine {
   private async onUpstreamError(token: Token, mode: 'refresh' | 'grant', trigger: RefreshTrigger, err: unknown, actor: AuditActor): Promise<Token> {
     if (err instanceof ProviderRefusedError) {
       // Another process may have rotated the refresh token just now: that is a success.
-      const current = await this.o.store.findTokenById(token.id);
+      const current = await this.o.tokens.findTokenById(token.id);
       if (current && (mode === 'refresh' ? current.refreshToken !== token.refreshToken : current.grantToken !== token.grantToken)) return current;
       const audit: AuditEvent = { action: 'REFRESH', actor, tokenId: token.id, outcome: 'REFUSED', errorCode: err.oauthError, detail: grantType(mode) };
       if (current) {
         let becameFailed = false;
-        await this.o.store
+        await this.o.tokens
           .saveToken(
             { id: token.id, lastError: err.oauthError.slice(0, 255), ...(err.permanent ? { failedAt: new Date() } : {}) },
             {
@@ -314,7 +318,7 @@ export class RefreshEngine {
    * revoked. @returns false when there is no such token.
    */
   async revoke(id: string, actor: AuditActor = systemActor('api')): Promise<boolean> {
-    const token = await this.o.store.findTokenById(id);
+    const token = await this.o.tokens.findTokenById(id);
     if (!token) return false;
     const secret = token.refreshToken ?? token.accessToken;
     let detail = 'nothing to revoke at the provider';
@@ -333,14 +337,14 @@ export class RefreshEngine {
         detail = `the provider refused the revocation (${err.oauthError.slice(0, 64)}); deleted anyway`;
       }
     }
-    const deleted = await this.o.store.deleteToken(id, { audit: { action: 'REVOKE', actor, tokenId: id, detail } });
+    const deleted = await this.o.tokens.deleteToken(id, { audit: { action: 'REVOKE', actor, tokenId: id, detail } });
     this.o.logger.info({ tokenId: id }, 'token revoked and deleted');
     return deleted;
   }
 
   /** Records an entry on its own, in the background (nothing else is written), then runs `then`. */
   private audit(event: AuditEvent, then?: () => void): void {
-    void this.o.store
+    void this.o.audit
       .appendAudit([event])
       .catch((e: unknown) => this.o.logger.warn({ tokenId: event.tokenId, err: describe(e) }, 'could not write an audit entry'))
       .then(then);

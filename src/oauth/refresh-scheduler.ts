@@ -1,10 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../logger';
+import type { LeaseStore } from '../stores/lease-store';
 import type { TokenStore } from '../stores/token-store';
 import type { RefreshEngine } from './refresh-engine';
 
 export interface RefreshSchedulerOptions {
-  store: TokenStore;
+  tokens: TokenStore;
+  leases: LeaseStore;
   engine: RefreshEngine;
   logger: Logger;
   /** How often to look for tokens to refresh; 0 turns the task off. */
@@ -62,7 +64,7 @@ export class RefreshScheduler {
   async runOnce(): Promise<number> {
     const now = Date.now();
     for (const [id, until] of this.backoffUntil) if (until <= now) this.backoffUntil.delete(id);
-    const ids = (await this.o.store.findRefreshCandidates(new Date(now + this.o.refreshAheadMs), this.o.batchSize ?? 200)).filter((id) => (this.backoffUntil.get(id) ?? 0) <= now);
+    const ids = (await this.o.leases.findRefreshCandidates(new Date(now + this.o.refreshAheadMs), this.o.batchSize ?? 200)).filter((id) => (this.backoffUntil.get(id) ?? 0) <= now);
     const spread = Math.min(this.o.intervalMs / 2, 5_000);
     let refreshed = 0;
     const queue = [...ids];
@@ -78,7 +80,7 @@ export class RefreshScheduler {
 
   private async refreshOne(id: string): Promise<boolean> {
     try {
-      const token = await this.o.store.findTokenById(id);
+      const token = await this.o.tokens.findTokenById(id);
       if (!token || token.failedAt) return false;
       // The window stays well below the token's lifetime: a provider issuing
       // short-lived tokens would otherwise be refreshed in a loop.

@@ -1,6 +1,7 @@
+import type { ApolloServerPlugin } from '@apollo/server';
 import type { GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
-import { ErrorCode, ServiceError, STORE_UNAVAILABLE_MESSAGE, TokenStoreError } from '../errors';
+import { ErrorCode, ServiceError, STORE_UNAVAILABLE_MESSAGE, STORE_UNAVAILABLE_RETRY_AFTER_SECONDS, TokenStoreError } from '../errors';
 import type { Logger } from '../logger';
 
 /** Codes that Apollo and graphql-js produce for a bad request, passed through (after scrubbing). */
@@ -34,8 +35,10 @@ export function scrubValues(message: string): string {
 /**
  * Apollo's `formatError`: the one place where anything thrown becomes an
  * error of the contract. Every error leaves with an `extensions.code`, no
- * stack trace, and no internal message; unexpected errors are logged here
- * (by name, code and stack) and answered with a generic one.
+ * stack trace, and no internal message. A store outage is
+ * `STORE_UNAVAILABLE` (logged without a stack: it is the database's state,
+ * not a bug); anything unexpected is logged with its stack (the only log
+ * lines that carry one) and answered with a generic error.
  */
 export function createErrorFormatter(logger: Logger) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
@@ -49,7 +52,8 @@ export function createErrorFormatter(logger: Logger) {
         return { ...base, message: original.detail, extensions: { code: ErrorCode.BAD_USER_INPUT } };
       }
       if (original.kind === 'UNAVAILABLE') {
-        logger.error({ err: errorForLog(original) }, 'token store unavailable');
+        // Not under `err`: pino's error serializer would add a `stack` field of its own.
+        logger.error({ error: errorForLog(original, { stack: false }) }, 'token store unavailable');
         return { ...base, message: STORE_UNAVAILABLE_MESSAGE, extensions: { code: ErrorCode.STORE_UNAVAILABLE } };
       }
       logger.error({ err: errorForLog(original) }, 'token store failure');
@@ -65,15 +69,38 @@ export function createErrorFormatter(logger: Logger) {
   };
 }
 
-/** What a log line keeps of an error: name, code, stack, causes, and the message with quoted input values removed. */
-export function errorForLog(err: unknown): Record<string, unknown> {
+/**
+ * Answers HTTP 503 with `Retry-After` when an error of the response is
+ * `STORE_UNAVAILABLE` (set on Apollo's response, so it holds for any HTTP
+ * binding): a script or a load balancer can tell "retry later" from a bug.
+ */
+export function storeUnavailablePlugin(retryAfterSeconds = STORE_UNAVAILABLE_RETRY_AFTER_SECONDS): ApolloServerPlugin<object> {
+  return {
+    async requestDidStart() {
+      return {
+        async willSendResponse({ response }) {
+          const errors = response.body.kind === 'single' ? response.body.singleResult.errors : response.body.initialResult.errors;
+          if (!errors?.some((e) => e.extensions?.code === ErrorCode.STORE_UNAVAILABLE)) return;
+          response.http.status = 503;
+          response.http.headers.set('retry-after', String(retryAfterSeconds));
+        },
+      };
+    },
+  };
+}
+
+/**
+ * What a log line keeps of an error: name, code, causes, the message with
+ * quoted input values removed, and the stack unless `stack: false`.
+ */
+export function errorForLog(err: unknown, options: { stack?: boolean } = {}): Record<string, unknown> {
   if (!(err instanceof Error)) return { value: typeof err };
   const cause = (err as { cause?: unknown }).cause;
   return {
     name: err.name,
     message: scrubValues(err.message),
     code: (err as { code?: unknown }).code,
-    stack: err.stack,
-    ...(cause ? { cause: errorForLog(cause) } : {}),
+    ...(options.stack === false ? {} : { stack: err.stack }),
+    ...(cause ? { cause: errorForLog(cause, options) } : {}),
   };
 }

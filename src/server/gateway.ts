@@ -19,13 +19,13 @@ import type { GatewayContext } from '../resolvers/context.type';
 import { gatewaySchema } from '../resolvers/schema';
 import { secretReadsPlugin } from '../resolvers/secret-reads';
 import { TokenService } from '../services/token.service';
-import { instrumentStore } from '../stores/instrumented-store';
-import { openStore, type StoreOptions } from '../stores/open-store';
-import type { TokenStore } from '../stores/token-store';
+import { instrumentStores } from '../stores/instrumented-stores';
+import { openStore, storeOptionsOf } from '../stores/open-store';
+import type { Stores } from '../stores/stores';
 import { NO_TOKEN_EVENTS, WebhookNotifier, type TokenEvents } from '../webhooks/token-events';
 import { WebhookSender } from '../webhooks/webhook-sender';
 import { loadApiKeys, type ApiKeys } from './api-keys';
-import { createErrorFormatter } from './error-format';
+import { createErrorFormatter, storeUnavailablePlugin } from './error-format';
 import { Metrics } from './metrics';
 import { observabilityPlugin } from './observability.plugin';
 import { RequestContext } from './request-context';
@@ -40,7 +40,7 @@ export type GatewayPhase = { phase: 'serving' } | { phase: 'stopping' } | { phas
 export interface Gateway {
   readonly config: Config;
   readonly app: Express;
-  readonly store: TokenStore;
+  readonly stores: Stores;
   readonly engine: RefreshEngine;
   readonly scheduler: RefreshScheduler;
   readonly metrics: Metrics;
@@ -60,18 +60,6 @@ export interface GatewayDeps {
   defaultMetrics?: boolean;
 }
 
-/** The store options of a configuration. */
-export function storeOptionsOf(config: Config): StoreOptions {
-  switch (config.store) {
-    case 'memory':
-      return { kind: 'memory' };
-    case 'sqlite':
-      return { kind: 'sqlite', path: config.sqlitePath };
-    case 'mysql':
-      return { kind: 'mysql', url: config.mysqlUrl!, table: config.mysqlTable, poolSize: config.mysqlPoolSize };
-  }
-}
-
 /**
  * Builds a gateway from its configuration: keys, store (migrated), refresh
  * engine and background task, GraphQL API, health, metrics and playground
@@ -86,7 +74,7 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
   if (apiKeys.generatedKeyFile) {
     logger.info({ file: apiKeys.generatedKeyFile, created: apiKeys.created }, 'TOKENGATE_API_KEYS is not set: the admin API key is in this file (mode 0600)');
   }
-  const store = instrumentStore(await openStore(storeOptionsOf(config), keyring), metrics.storeDuration);
+  const stores = instrumentStores(await openStore(storeOptionsOf(config), keyring), metrics.storeDuration);
   const policy = new AccountsUrlPolicy({ defaultAccountsUrl: config.accountsUrl, allowed: config.allowedAccountsUrls });
   const leaseMs = config.refreshLeaseSeconds * 1000;
   const client = new AccountsClient({
@@ -97,16 +85,16 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
     onAttempt: ({ kind, outcome, durationMs }) => metrics.upstreamDuration.observe({ kind, outcome }, durationMs / 1000),
   });
   const refreshAheadMs = config.refreshAheadSeconds * 1000;
-  const audit = new AuditTrail({ store, logger, retentionDays: config.auditRetentionDays, registry: metrics.registry });
+  const audit = new AuditTrail({ store: stores.audit, logger, retentionDays: config.auditRetentionDays, registry: metrics.registry });
   const webhooks = config.webhook
     ? new WebhookSender({ ...config.webhook, logger: logger.child({ component: 'webhooks' }), registry: metrics.registry })
     : null;
   const events: TokenEvents = webhooks
-    ? new WebhookNotifier({ store, sender: webhooks, logger, refreshAheadMs, failingAfterMs: config.webhook!.failingAfterSeconds * 1000 })
+    ? new WebhookNotifier({ store: stores.audit, sender: webhooks, logger, refreshAheadMs, failingAfterMs: config.webhook!.failingAfterSeconds * 1000 })
     : NO_TOKEN_EVENTS;
-  const engine = new RefreshEngine({ store, client, policy, logger, metrics, refreshAheadMs, leaseMs, events });
-  const scheduler = new RefreshScheduler({ store, engine, logger, intervalMs: config.refreshCheckSeconds * 1000, refreshAheadMs });
-  const tokens = new TokenService(store, policy, engine, refreshAheadMs, events);
+  const engine = new RefreshEngine({ tokens: stores.tokens, leases: stores.leases, audit: stores.audit, client, policy, logger, metrics, refreshAheadMs, leaseMs, events });
+  const scheduler = new RefreshScheduler({ tokens: stores.tokens, leases: stores.leases, engine, logger, intervalMs: config.refreshCheckSeconds * 1000, refreshAheadMs });
+  const tokens = new TokenService(stores.tokens, policy, engine, refreshAheadMs, events);
 
   const apollo = new ApolloServer<GatewayContext>({
     schema: gatewaySchema(),
@@ -123,12 +111,12 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
       guarded(maxDepthRule({ n: config.maxQueryDepth, ignoreIntrospection: false, propagateOnRejection: false, onReject: [reportTo] })),
       maxAliasesRule({ n: config.maxAliases, propagateOnRejection: false, onReject: [reportTo] }),
     ],
-    plugins: [ApolloServerPluginLandingPageDisabled(), queryCostPlugin(config.maxQueryCost), observabilityPlugin(metrics, logger), ApolloServerPluginCacheControlDisabled(), secretReadsPlugin()],
+    plugins: [ApolloServerPluginLandingPageDisabled(), queryCostPlugin(config.maxQueryCost), observabilityPlugin(metrics, logger), ApolloServerPluginCacheControlDisabled(), secretReadsPlugin(), storeUnavailablePlugin()],
     logger: apolloLogger(logger),
   });
   await apollo.start();
 
-  const app = buildHttpApp({ config, apollo, apiKeys: apiKeys.keys, tokens, audit, store, metrics, logger });
+  const app = buildHttpApp({ config, apollo, apiKeys: apiKeys.keys, tokens, audit, stores, metrics, logger });
   scheduler.start();
   audit.start();
 
@@ -137,7 +125,7 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
   return {
     config,
     app,
-    store,
+    stores,
     engine,
     scheduler,
     metrics,
@@ -154,7 +142,7 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
         await apollo.stop();
         await webhooks?.close();
         await audit.close();
-        await store.close();
+        await stores.close();
         state = { phase: 'stopped' };
       })();
       return closing;
@@ -212,13 +200,13 @@ interface HttpAppParts {
   apiKeys: ApiKeys;
   tokens: TokenService;
   audit: AuditTrail;
-  store: TokenStore;
+  stores: Stores;
   metrics: Metrics;
   logger: Logger;
 }
 
 /** The HTTP routes: `/healthz`, `/readyz`, `/metrics`, and `/graphql` (API and playground). */
-function buildHttpApp({ config, apollo, apiKeys, tokens, audit, store, metrics, logger }: HttpAppParts): Express {
+function buildHttpApp({ config, apollo, apiKeys, tokens, audit, stores, metrics, logger }: HttpAppParts): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
@@ -234,10 +222,10 @@ function buildHttpApp({ config, apollo, apiKeys, tokens, audit, store, metrics, 
 
   app.get('/readyz', async (_req, res) => {
     try {
-      await withTimeout(store.ping(), 2_000);
-      res.json({ status: 'ready', store: store.kind });
+      await withTimeout(stores.ping(), 2_000);
+      res.json({ status: 'ready', store: stores.kind });
     } catch {
-      res.status(503).json({ status: 'unavailable', store: store.kind });
+      res.status(503).json({ status: 'unavailable', store: stores.kind });
     }
   });
 

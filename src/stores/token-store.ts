@@ -1,18 +1,13 @@
-import type { AuditedWrite, AuditEvent, AuditPage, AuditQuery } from '../audit/audit';
+import type { AuditedWrite } from '../audit/audit';
 import type { Token, TokenInput, TokenMatch, TokenPage } from './token';
 
 /**
- * The token store: the six methods of Zoho's SDK `TokenStore`, with the rules
- * of `shared/spec/token-store.md`, plus what the gateway needs on top (a paged
- * listing, compare-and-swap writes, refresh leases).
- *
- * Every method either succeeds or throws a `TokenStoreError` naming the
- * operation, and a failed write leaves the stored data as it was.
+ * The token store: the six methods of Zoho's SDK `TokenStore`, plus a paged
+ * listing and a count. Every method either succeeds or throws a
+ * `TokenStoreError` naming the operation, and a failed write leaves the stored
+ * data as it was. Writes record their audit entry in the same transaction.
  */
 export interface TokenStore {
-  /** `sqlite`, `mysql` or `memory`. */
-  readonly kind: StoreKind;
-
   /**
    * Zoho's `find_token`: the first rule whose input is present wins —
    * 1. `userName` (non-empty);
@@ -35,14 +30,14 @@ export interface TokenStore {
    * With `options.ifVersion`, the write happens only if the stored version is
    * still that one (compare-and-swap), else it throws `CONFLICT`.
    * Records `options.audit` (default `SAVE` by `system:store`, with the names
-   * of the fields given) in the same transaction.
+   * of the fields given).
    * @returns the token as stored.
    */
   saveToken(input: TokenInput, options?: SaveOptions): Promise<Token>;
 
   /**
    * Zoho's `delete_token`. @returns whether a row was deleted (an absent id is not an error).
-   * A deletion records `options.audit` (default `DELETE` by `system:store`) in the same transaction.
+   * Records `options.audit` (default `DELETE` by `system:store`).
    */
   deleteToken(id: string, options?: AuditedWrite): Promise<boolean>;
 
@@ -50,8 +45,8 @@ export interface TokenStore {
   getTokens(): Promise<Token[]>;
 
   /**
-   * Zoho's `delete_tokens`: removes all in one statement. @returns how many were deleted.
-   * Records one `options.audit` entry per deleted token (action default `DELETE_ALL`) in the same transaction.
+   * Zoho's `delete_tokens`: removes all at once. @returns how many were deleted.
+   * Records one `options.audit` entry per deleted token (action default `DELETE_ALL`).
    */
   deleteTokens(options?: AuditedWrite): Promise<number>;
 
@@ -65,73 +60,11 @@ export interface TokenStore {
    */
   listTokens(first: number, after?: string | null): Promise<TokenPage>;
 
-  /** How many tokens are stored (a separate call: a page does not count, as counting reads the whole table). */
+  /** How many tokens are stored (a separate call: counting reads the whole table). */
   countTokens(): Promise<number>;
-
-  /**
-   * Takes the refresh lease of a token for `owner` until `now + ttlMs`, if it is
-   * free or its lease has run out (a conditional update: correct on every engine).
-   * @returns whether `owner` now holds the lease; `false` also for an unknown id.
-   */
-  acquireLease(id: string, owner: string, ttlMs: number): Promise<boolean>;
-
-  /** Gives the lease back if `owner` still holds it. */
-  releaseLease(id: string, owner: string): Promise<void>;
-
-  /**
-   * Ids of tokens worth a background refresh: not failed, holding a refresh or
-   * grant token, and whose access token is absent or expires before `before`.
-   * Soonest first, at most `limit`.
-   */
-  findRefreshCandidates(before: Date, limit: number): Promise<string[]>;
-
-  /** Records audit entries on their own (reads, failed refreshes: nothing else is written). */
-  appendAudit(events: readonly AuditEvent[]): Promise<void>;
-
-  /** A page of the audit trail, newest first. @throws `INVALID_INPUT` for a malformed cursor or page size. */
-  listAudit(query: AuditQuery): Promise<AuditPage>;
-
-  /** Deletes audit entries recorded before `before`. @returns how many. */
-  pruneAudit(before: Date): Promise<number>;
-
-  /** How many tokens have their secrets encrypted under each key id (an empty list for a store that encrypts nothing). */
-  keyUsage(): Promise<KeyUsage[]>;
-
-  /**
-   * Key rotation: re-encrypts (and re-hashes) under the current key up to
-   * `limit` tokens written under another key, in id order after `after`.
-   * Each row is a compare-and-swap on its version: a row written meanwhile
-   * (which re-encrypted it under the writer's current key) is skipped. Does
-   * not change a token's version or `updatedAt`. Resumable: rows done stay done.
-   */
-  reencryptBatch(limit: number, after: string | null): Promise<ReencryptBatch>;
-
-  /** Resolves when the store answers; throws `UNAVAILABLE` otherwise. */
-  ping(): Promise<void>;
-
-  /** Releases connections and files. */
-  close(): Promise<void>;
 }
 
 export type StoreKind = 'sqlite' | 'mysql' | 'memory';
-
-export interface KeyUsage {
-  keyId: string;
-  tokens: number;
-}
-
-export interface ReencryptBatch {
-  /** Rows looked at (written under another key when read). */
-  scanned: number;
-  /** Rows now under the current key. */
-  reencrypted: number;
-  /** Rows changed by a concurrent write between read and update (that write re-encrypted them). */
-  skipped: number;
-  /** Ids of rows whose secrets did not decrypt (left as they are). */
-  failed: string[];
-  /** The id to continue after; null when no row was left to scan. */
-  lastId: string | null;
-}
 
 export interface SaveOptions extends AuditedWrite {
   /** Write only if the stored token's `version` is this (compare-and-swap). */

@@ -1,7 +1,7 @@
 import { systemActor, type AuditAction } from '../audit/audit';
 import type { Logger } from '../logger';
 import type { Token } from '../stores/token';
-import type { TokenStore } from '../stores/token-store';
+import type { AuditLog } from '../stores/audit-log';
 import { tokenEvent, type WebhookEvent } from './webhook-event';
 import type { WebhookSender } from './webhook-sender';
 
@@ -23,7 +23,7 @@ export interface TokenEvents {
 export const NO_TOKEN_EVENTS: TokenEvents = { failed: () => undefined, recovered: () => undefined, refreshUnavailable: () => undefined };
 
 export interface WebhookNotifierOptions {
-  store: TokenStore;
+  store: AuditLog;
   sender: WebhookSender;
   logger: Logger;
   refreshAheadMs: number;

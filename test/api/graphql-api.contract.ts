@@ -32,7 +32,7 @@ export function graphqlApiContract(store: StoreKind): void {
       await gw?.close();
     });
     beforeEach(async () => {
-      await gw.gateway.store.deleteTokens();
+      await gw.gateway.stores.tokens.deleteTokens();
     });
 
     const save = async (t: Record<string, unknown>, key = gw.keys.admin) => {

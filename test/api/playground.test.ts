@@ -15,7 +15,7 @@ describe('the gateway playground, offline in Chromium', () => {
 
   beforeAll(async () => {
     gw = await startTestGateway({ store: 'sqlite' });
-    for (let i = 0; i < 3; i++) await gw.gateway.store.saveToken({ refreshToken: `r${i}` });
+    for (let i = 0; i < 3; i++) await gw.gateway.stores.tokens.saveToken({ refreshToken: `r${i}` });
     browser = await launchOfflineBrowser();
   });
   afterAll(async () => {

@@ -162,7 +162,7 @@ function auditApiContract(store: StoreKind): void {
     it('prunes entries older than TOKENGATE_AUDIT_RETENTION_DAYS (default 90)', async () => {
       expect(gw.gateway.config.auditRetentionDays).toBe(90);
       const day = 86_400_000;
-      await gw.gateway.store.appendAudit([
+      await gw.gateway.stores.audit.appendAudit([
         { action: 'READ_SECRET', actor: { role: 'operator', name: 'old' }, tokenId: 'ancient', at: new Date(Date.now() - 91 * day) },
         { action: 'READ_SECRET', actor: { role: 'operator', name: 'old' }, tokenId: 'ancient', at: new Date(Date.now() - 89 * day) },
       ]);

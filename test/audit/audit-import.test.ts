@@ -19,16 +19,16 @@ describe('audit trail of an import', () => {
           `1,a@example.com,1000.C,${secret},1000.rt-a-${secret},,,,,https://www.zohoapis.com\n` +
           `2,b@example.com,1000.C,${secret},1000.rt-b-${secret},,,,,https://www.zohoapis.com`,
       );
-      const store = await openStore({ kind: 'sqlite', path: path.join(dir, 'tokengate.db') }, new Keyring([randomBytes(32)]));
-      const result = await importTokens(store, readZohoCsv(csv));
+      const stores = await openStore({ kind: 'sqlite', path: path.join(dir, 'tokengate.db') }, new Keyring([randomBytes(32)]));
+      const result = await importTokens(stores.tokens, readZohoCsv(csv));
       expect(result.imported).toBe(2);
-      const { nodes } = await store.listAudit({ first: 10 });
+      const { nodes } = await stores.audit.listAudit({ first: 10 });
       expect(nodes.map((e) => [e.action, e.tokenId, e.actorRole, e.actorName]).sort()).toEqual([
         ['IMPORT', '1', 'system', 'cli-import'],
         ['IMPORT', '2', 'system', 'cli-import'],
       ]);
       expect(JSON.stringify(nodes)).not.toContain(secret);
-      await store.close();
+      await stores.close();
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -7,36 +7,36 @@ import mysql from 'mysql2/promise';
 import type { AuditActor } from '../../src/audit/audit';
 import { Keyring } from '../../src/crypto/keyring';
 import { TokenStoreError } from '../../src/errors';
-import { MemoryTokenStore } from '../../src/stores/memory-token-store';
+import { memoryStores } from '../../src/stores/memory/memory-stores';
 import { openStore } from '../../src/stores/open-store';
-import type { TokenStore } from '../../src/stores/token-store';
+import type { Stores } from '../../src/stores/stores';
 import { createScratchDatabase, describeWithMysql, type ScratchDatabase } from '../support/mysql';
 
 const ops: AuditActor = { role: 'operator', name: 'crm-sync', requestId: 'req-1' };
 const SECRETS = { clientSecret: 'cs-' + randomBytes(8).toString('hex'), refreshToken: 'rt-' + randomBytes(8).toString('hex'), accessToken: 'at-' + randomBytes(8).toString('hex') };
 
 interface Harness {
-  open(): Promise<TokenStore>;
-  /** Drops the audit table under the store's feet (SQL stores). */
-  dropAudit?(store: TokenStore): Promise<void>;
+  open(): Promise<Stores>;
+  /** Drops the audit table under the stores' feet (SQL stores). */
+  dropAudit?(stores: Stores): Promise<void>;
 }
 
 /** The audit trail as every store keeps it. */
 function auditContract(name: string, harness: Harness): void {
   describe(`audit trail in the store (${name})`, () => {
-    let store: TokenStore;
+    let stores: Stores;
     beforeEach(async () => {
-      store = await harness.open();
+      stores = await harness.open();
     });
     afterEach(async () => {
-      await store.close();
+      await stores.close();
     });
 
     it('records a save with its writer, the field names given and created/updated, in order', async () => {
-      const t = await store.saveToken({ userName: 'u@x', clientId: 'c', ...SECRETS }, { audit: { action: 'SAVE', actor: ops } });
-      await store.saveToken({ id: t.id, expiresAt: new Date() }, { audit: { action: 'IMPORT', actor: { role: 'system', name: 'cli' } } });
-      await store.saveToken({ id: t.id, accessToken: null });
-      const { nodes } = await store.listAudit({ first: 10 });
+      const t = await stores.tokens.saveToken({ userName: 'u@x', clientId: 'c', ...SECRETS }, { audit: { action: 'SAVE', actor: ops } });
+      await stores.tokens.saveToken({ id: t.id, expiresAt: new Date() }, { audit: { action: 'IMPORT', actor: { role: 'system', name: 'cli' } } });
+      await stores.tokens.saveToken({ id: t.id, accessToken: null });
+      const { nodes } = await stores.audit.listAudit({ first: 10 });
       expect(nodes.map((e) => [e.action, e.actorRole, e.actorName, e.detail])).toEqual([
         ['SAVE', 'system', 'store', 'updated'],
         ['IMPORT', 'system', 'cli', 'updated'],
@@ -49,12 +49,12 @@ function auditContract(name: string, harness: Harness): void {
     });
 
     it('records nothing for a write that fails, and a deletion only when something was deleted', async () => {
-      const a = await store.saveToken({ userName: 'a@x', refreshToken: 'rt-a' });
-      await expect(store.saveToken({ userName: 'b@x', refreshToken: 'rt-a' }, { audit: { action: 'SAVE', actor: ops } })).rejects.toBeInstanceOf(TokenStoreError);
-      await expect(store.saveToken({ id: a.id, expiresAt: new Date() }, { ifVersion: 99, audit: { action: 'SAVE', actor: ops } })).rejects.toThrow(/changed/);
-      expect(await store.deleteToken('nope', { audit: { action: 'DELETE', actor: ops } })).toBe(false);
-      expect(await store.deleteToken(a.id, { audit: { action: 'DELETE', actor: ops } })).toBe(true);
-      const { nodes } = await store.listAudit({ first: 10 });
+      const a = await stores.tokens.saveToken({ userName: 'a@x', refreshToken: 'rt-a' });
+      await expect(stores.tokens.saveToken({ userName: 'b@x', refreshToken: 'rt-a' }, { audit: { action: 'SAVE', actor: ops } })).rejects.toBeInstanceOf(TokenStoreError);
+      await expect(stores.tokens.saveToken({ id: a.id, expiresAt: new Date() }, { ifVersion: 99, audit: { action: 'SAVE', actor: ops } })).rejects.toThrow(/changed/);
+      expect(await stores.tokens.deleteToken('nope', { audit: { action: 'DELETE', actor: ops } })).toBe(false);
+      expect(await stores.tokens.deleteToken(a.id, { audit: { action: 'DELETE', actor: ops } })).toBe(true);
+      const { nodes } = await stores.audit.listAudit({ first: 10 });
       expect(nodes.map((e) => [e.action, e.tokenId, e.actorName])).toEqual([
         ['DELETE', a.id, 'crm-sync'],
         ['SAVE', a.id, 'store'],
@@ -63,69 +63,69 @@ function auditContract(name: string, harness: Harness): void {
 
     it('records one entry per token deleted by deleteTokens', async () => {
       const ids = [];
-      for (let i = 0; i < 3; i++) ids.push((await store.saveToken({ refreshToken: `r${i}` })).id);
-      expect(await store.deleteTokens({ audit: { action: 'DELETE_ALL', actor: { role: 'admin', name: 'ops' } } })).toBe(3);
-      const { nodes } = await store.listAudit({ first: 10, actions: ['DELETE_ALL'] });
+      for (let i = 0; i < 3; i++) ids.push((await stores.tokens.saveToken({ refreshToken: `r${i}` })).id);
+      expect(await stores.tokens.deleteTokens({ audit: { action: 'DELETE_ALL', actor: { role: 'admin', name: 'ops' } } })).toBe(3);
+      const { nodes } = await stores.audit.listAudit({ first: 10, actions: ['DELETE_ALL'] });
       expect(nodes.map((e) => e.tokenId).sort()).toEqual([...ids].sort());
       expect(nodes.every((e) => e.actorRole === 'admin' && e.actorName === 'ops')).toBe(true);
     });
 
     it('pages newest first with a stable cursor, by token and by action', async () => {
-      const a = await store.saveToken({ refreshToken: 'ra' });
-      const b = await store.saveToken({ refreshToken: 'rb' });
-      await store.appendAudit(Array.from({ length: 7 }, (_, i) => ({ action: 'READ_SECRET' as const, actor: ops, tokenId: i % 2 ? a.id : b.id, fields: ['accessToken'], count: i + 1 })));
+      const a = await stores.tokens.saveToken({ refreshToken: 'ra' });
+      const b = await stores.tokens.saveToken({ refreshToken: 'rb' });
+      await stores.audit.appendAudit(Array.from({ length: 7 }, (_, i) => ({ action: 'READ_SECRET' as const, actor: ops, tokenId: i % 2 ? a.id : b.id, fields: ['accessToken'], count: i + 1 })));
       const seen: string[] = [];
       let after: string | null = null;
       for (;;) {
-        const page = await store.listAudit({ first: 2, after });
+        const page = await stores.audit.listAudit({ first: 2, after });
         seen.push(...page.nodes.map((e) => e.id));
         if (!page.hasNextPage) break;
         after = page.endCursor;
       }
       expect(seen).toHaveLength(9);
       expect([...seen].sort((x, y) => Number(y) - Number(x))).toEqual(seen);
-      const ofA = await store.listAudit({ first: 100, tokenId: a.id });
+      const ofA = await stores.audit.listAudit({ first: 100, tokenId: a.id });
       expect(ofA.nodes.map((e) => e.action)).toEqual(['READ_SECRET', 'READ_SECRET', 'READ_SECRET', 'SAVE']);
       expect(ofA.nodes.map((e) => e.count)).toEqual([6, 4, 2, 1]);
-      expect((await store.listAudit({ first: 100, tokenId: a.id, actions: ['SAVE'] })).nodes).toHaveLength(1);
-      await expect(store.listAudit({ first: 10, after: 'bogus' })).rejects.toMatchObject({ kind: 'INVALID_INPUT' });
-      await expect(store.listAudit({ first: 0 })).rejects.toMatchObject({ kind: 'INVALID_INPUT' });
+      expect((await stores.audit.listAudit({ first: 100, tokenId: a.id, actions: ['SAVE'] })).nodes).toHaveLength(1);
+      await expect(stores.audit.listAudit({ first: 10, after: 'bogus' })).rejects.toMatchObject({ kind: 'INVALID_INPUT' });
+      await expect(stores.audit.listAudit({ first: 0 })).rejects.toMatchObject({ kind: 'INVALID_INPUT' });
     });
 
     it('prunes entries older than a date', async () => {
       const day = 86_400_000;
-      await store.appendAudit([
+      await stores.audit.appendAudit([
         { action: 'READ_SECRET', actor: ops, tokenId: 't1', at: new Date(Date.now() - 100 * day) },
         { action: 'READ_SECRET', actor: ops, tokenId: 't1', at: new Date(Date.now() - 91 * day) },
         { action: 'READ_SECRET', actor: ops, tokenId: 't1', at: new Date(Date.now() - 89 * day) },
       ]);
-      expect(await store.pruneAudit(new Date(Date.now() - 90 * day))).toBe(2);
-      expect((await store.listAudit({ first: 10 })).nodes).toHaveLength(1);
+      expect(await stores.audit.pruneAudit(new Date(Date.now() - 90 * day))).toBe(2);
+      expect((await stores.audit.listAudit({ first: 10 })).nodes).toHaveLength(1);
     });
 
     if (harness.dropAudit) {
       it('writes the entry in the write\'s transaction: when it cannot be written, the write does not happen', async () => {
-        const t = await store.saveToken({ userName: 'tx@x', refreshToken: 'rt-tx' });
-        await harness.dropAudit!(store);
-        await expect(store.saveToken({ id: t.id, refreshToken: 'rt-new' }, { audit: { action: 'SAVE', actor: ops } })).rejects.toBeInstanceOf(TokenStoreError);
-        await expect(store.saveToken({ userName: 'other@x', refreshToken: 'rt-other' })).rejects.toBeInstanceOf(TokenStoreError);
-        await expect(store.deleteToken(t.id)).rejects.toBeInstanceOf(TokenStoreError);
-        await expect(store.deleteTokens()).rejects.toBeInstanceOf(TokenStoreError);
-        expect((await store.findTokenById(t.id))?.refreshToken).toBe('rt-tx');
-        expect(await store.findToken({ userName: 'other@x' })).toBeNull();
-        expect(await store.countTokens()).toBe(1);
+        const t = await stores.tokens.saveToken({ userName: 'tx@x', refreshToken: 'rt-tx' });
+        await harness.dropAudit!(stores);
+        await expect(stores.tokens.saveToken({ id: t.id, refreshToken: 'rt-new' }, { audit: { action: 'SAVE', actor: ops } })).rejects.toBeInstanceOf(TokenStoreError);
+        await expect(stores.tokens.saveToken({ userName: 'other@x', refreshToken: 'rt-other' })).rejects.toBeInstanceOf(TokenStoreError);
+        await expect(stores.tokens.deleteToken(t.id)).rejects.toBeInstanceOf(TokenStoreError);
+        await expect(stores.tokens.deleteTokens()).rejects.toBeInstanceOf(TokenStoreError);
+        expect((await stores.tokens.findTokenById(t.id))?.refreshToken).toBe('rt-tx');
+        expect(await stores.tokens.findToken({ userName: 'other@x' })).toBeNull();
+        expect(await stores.tokens.countTokens()).toBe(1);
       });
     }
   });
 }
 
-auditContract('memory', { open: async () => new MemoryTokenStore() });
+auditContract('memory', { open: async () => memoryStores() });
 
 const dirs: string[] = [];
 afterAll(() => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
-const sqliteFiles = new WeakMap<TokenStore, string>();
+const sqliteFiles = new WeakMap<Stores, string>();
 auditContract('sqlite', {
   open: async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tokengate-audit-'));
@@ -145,7 +145,7 @@ auditContract('sqlite', {
 describeWithMysql('on MariaDB', () => {
   let db: ScratchDatabase;
   let n = 0;
-  const tables = new WeakMap<TokenStore, string>();
+  const tables = new WeakMap<Stores, string>();
   beforeAll(async () => {
     db = await createScratchDatabase('tg_audit');
   });

@@ -9,15 +9,16 @@ import type { AuditActor, AuditEntry } from '../../src/audit/audit';
 import { AuditTrail, type AuditTrailOptions } from '../../src/audit/audit-trail';
 import { Keyring } from '../../src/crypto/keyring';
 import { createLogger } from '../../src/logger';
-import { MemoryTokenStore } from '../../src/stores/memory-token-store';
+import type { AuditLog } from '../../src/stores/audit-log';
+import { memoryStores } from '../../src/stores/memory/memory-stores';
 import { openStore } from '../../src/stores/open-store';
-import type { TokenStore } from '../../src/stores/token-store';
+import type { Stores } from '../../src/stores/stores';
 import { startTestGateway, type TestGateway } from '../support/gateway';
 
 const admin: AuditActor = { role: 'admin', name: 'ops-console' };
 
 /** A trail on a real store, with its own registry and a log captured as JSON lines. */
-function trailOn(store: TokenStore, options: Partial<AuditTrailOptions> = {}) {
+function trailOn(store: AuditLog, options: Partial<AuditTrailOptions> = {}) {
   const registry = new Registry();
   const lines: string[] = [];
   const sink = new Writable({
@@ -37,7 +38,7 @@ function trailOn(store: TokenStore, options: Partial<AuditTrailOptions> = {}) {
 }
 
 /** Every READ_SECRET entry in the store, through `listAudit`. */
-async function readEntries(store: TokenStore): Promise<AuditEntry[]> {
+async function readEntries(store: AuditLog): Promise<AuditEntry[]> {
   const all: AuditEntry[] = [];
   let after: string | null = null;
   for (;;) {
@@ -52,19 +53,19 @@ const dirs: string[] = [];
 afterAll(() => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
-async function openSqlite(): Promise<TokenStore> {
+async function openSqlite(): Promise<Stores> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tokengate-audit-trail-'));
   dirs.push(dir);
   return openStore({ kind: 'sqlite', path: path.join(dir, 'tokengate.db') }, new Keyring([randomBytes(32)]));
 }
 
-const STORES: Array<[string, () => Promise<TokenStore>]> = [
-  ['memory', async () => new MemoryTokenStore()],
+const STORES: Array<[string, () => Promise<Stores>]> = [
+  ['memory', async () => memoryStores()],
   ['sqlite', openSqlite],
 ];
 
 describe.each(STORES)('read audit under a burst (%s store)', (_name, open) => {
-  let store: TokenStore;
+  let store: Stores;
   beforeEach(async () => {
     store = await open();
   });
@@ -74,16 +75,16 @@ describe.each(STORES)('read audit under a burst (%s store)', (_name, open) => {
 
   it('records 30,000 distinct reads made at once, losing none, and writes them in batches without waiting for the timer', async () => {
     // A window far longer than the test: whatever reaches the store before close() was written because a batch filled up.
-    const { trail, lost, warnings } = trailOn(store, { flushMs: 600_000 });
+    const { trail, lost, warnings } = trailOn(store.audit, { flushMs: 600_000 });
     const at = new Date();
     for (let i = 0; i < 30_000; i++) trail.record({ action: 'READ_SECRET', actor: admin, tokenId: `t${i}`, fields: ['accessToken'], at });
     expect(trail.backlog).toBe(30_000);
     for (let i = 0; i < 1000 && trail.backlog > 0; i++) await nextTurn();
     expect(trail.backlog).toBe(0);
-    expect((await store.listAudit({ first: 1, actions: ['READ_SECRET'] })).nodes).toHaveLength(1);
+    expect((await store.audit.listAudit({ first: 1, actions: ['READ_SECRET'] })).nodes).toHaveLength(1);
     await trail.close();
 
-    const entries = await readEntries(store);
+    const entries = await readEntries(store.audit);
     expect(entries).toHaveLength(30_000);
     expect(new Set(entries.map((e) => e.tokenId)).size).toBe(30_000);
     for (const e of entries) expect(e).toMatchObject({ actorRole: 'admin', actorName: 'ops-console', fields: ['accessToken'], count: 1 });
@@ -92,7 +93,7 @@ describe.each(STORES)('read audit under a burst (%s store)', (_name, open) => {
   });
 
   it('keeps up with a client paging fast: 40 pages of 1,000 reads, one page per turn of the event loop', async () => {
-    const { trail, lost } = trailOn(store);
+    const { trail, lost } = trailOn(store.audit);
     let most = 0;
     for (let page = 0; page < 40; page++) {
       for (let i = 0; i < 1000; i++) trail.record({ action: 'READ_SECRET', actor: admin, tokenId: `p${page}-${i}`, fields: ['accessToken', 'refreshToken'] });
@@ -102,14 +103,14 @@ describe.each(STORES)('read audit under a burst (%s store)', (_name, open) => {
     await trail.flush();
     expect(trail.backlog).toBe(0);
     expect(most).toBeLessThanOrEqual(2000);
-    const entries = await readEntries(store);
+    const entries = await readEntries(store.audit);
     expect(entries).toHaveLength(40_000);
     expect(await lost()).toEqual({ overflow: 0, store: 0 });
     await trail.close();
   });
 
   it('still coalesces identical reads within a window into one entry with a count', async () => {
-    const { trail } = trailOn(store, { flushMs: 600_000, batchSize: 10 });
+    const { trail } = trailOn(store.audit, { flushMs: 600_000, batchSize: 10 });
     for (let n = 0; n < 5; n++) {
       trail.record({ action: 'READ_SECRET', actor: admin, tokenId: 'same', fields: ['refreshToken', 'accessToken'] });
       trail.record({ action: 'READ_SECRET', actor: admin, tokenId: 'same', fields: ['accessToken', 'refreshToken'] });
@@ -120,7 +121,7 @@ describe.each(STORES)('read audit under a burst (%s store)', (_name, open) => {
     // The next window starts a new entry.
     trail.record({ action: 'READ_SECRET', actor: admin, tokenId: 'same', fields: ['accessToken', 'refreshToken'] });
     await trail.close();
-    const entries = await readEntries(store);
+    const entries = await readEntries(store.audit);
     expect(entries.map((e) => [e.actorName, [...(e.fields ?? [])].sort(), e.count])).toEqual([
       ['ops-console', ['accessToken', 'refreshToken'], 1],
       ['crm-sync', ['accessToken'], 1],
@@ -129,21 +130,21 @@ describe.each(STORES)('read audit under a burst (%s store)', (_name, open) => {
   });
 
   it('close() writes what is waiting, and the trail records nothing after it', async () => {
-    const { trail, lost } = trailOn(store, { flushMs: 600_000 });
+    const { trail, lost } = trailOn(store.audit, { flushMs: 600_000 });
     for (let i = 0; i < 2500; i++) trail.record({ action: 'READ_SECRET', actor: admin, tokenId: `c${i}`, fields: ['clientSecret'] });
     await trail.close();
     expect(trail.backlog).toBe(0);
     trail.record({ action: 'READ_SECRET', actor: admin, tokenId: 'late', fields: ['clientSecret'] });
     expect(trail.backlog).toBe(0);
     expect(trail.backpressure()).toBeNull();
-    const entries = await readEntries(store);
+    const entries = await readEntries(store.audit);
     expect(entries).toHaveLength(2500);
     expect(entries.some((e) => e.tokenId === 'late')).toBe(false);
     expect(await lost()).toEqual({ overflow: 0, store: 0 });
   });
 
   it('makes a reader wait only while the store is behind by more than waitAbove entries', async () => {
-    const { trail, lost } = trailOn(store, { flushMs: 600_000, batchSize: 500, waitAbove: 1000 });
+    const { trail, lost } = trailOn(store.audit, { flushMs: 600_000, batchSize: 500, waitAbove: 1000 });
     trail.record({ action: 'READ_SECRET', actor: admin, tokenId: 'one', fields: ['accessToken'] });
     expect(trail.backpressure()).toBeNull(); // the normal case: nothing to await
     for (let i = 0; i < 5000; i++) trail.record({ action: 'READ_SECRET', actor: admin, tokenId: `b${i}`, fields: ['accessToken'] });
@@ -154,7 +155,7 @@ describe.each(STORES)('read audit under a burst (%s store)', (_name, open) => {
     expect(trail.backlog).toBeLessThanOrEqual(1000);
     expect(trail.backpressure()).toBeNull();
     await trail.close();
-    expect(await readEntries(store)).toHaveLength(5001);
+    expect(await readEntries(store.audit)).toHaveLength(5001);
     expect(await lost()).toEqual({ overflow: 0, store: 0 });
   });
 });
@@ -163,9 +164,9 @@ describe('read audit when the store fails', () => {
   it('drops and counts only beyond maxBacklog entries waiting, counts what the store refused, warns once, and takes entries again once drained', async () => {
     const store = await openSqlite();
     await store.close(); // its database is closed: every write fails
-    await expect(store.appendAudit([{ action: 'READ_SECRET', actor: admin, tokenId: 'x' }])).rejects.toThrow();
+    await expect(store.audit.appendAudit([{ action: 'READ_SECRET', actor: admin, tokenId: 'x' }])).rejects.toThrow();
 
-    const { trail, lost, warnings } = trailOn(store, { flushMs: 600_000, batchSize: 800, maxBacklog: 2000 });
+    const { trail, lost, warnings } = trailOn(store.audit, { flushMs: 600_000, batchSize: 800, maxBacklog: 2000 });
     for (let i = 0; i < 5000; i++) trail.record({ action: 'READ_SECRET', actor: admin, tokenId: `f${i}`, fields: ['accessToken'] });
     expect(trail.backlog).toBe(2000); // two batches of 800 handed to the store, 400 queued
     // An identical read of a queued entry is not a new entry: it is counted on the queued one, not dropped.
@@ -189,7 +190,7 @@ describe('read audit when the store fails', () => {
   it('logs again after warnEveryMs, with the count lost since the last warning', async () => {
     const store = await openSqlite();
     await store.close();
-    const { trail, lost, warnings } = trailOn(store, { flushMs: 600_000, batchSize: 100, warnEveryMs: 50 });
+    const { trail, lost, warnings } = trailOn(store.audit, { flushMs: 600_000, batchSize: 100, warnEveryMs: 50 });
     for (let i = 0; i < 300; i++) trail.record({ action: 'READ_SECRET', actor: admin, tokenId: `w${i}`, fields: ['accessToken'] });
     await trail.flush();
     expect(warnings()).toHaveLength(1);
@@ -212,7 +213,7 @@ describe('read audit through the API, an admin paging fast', () => {
   const N = 12_000;
   beforeAll(async () => {
     gw = await startTestGateway({ store: 'memory' });
-    for (let i = 0; i < N; i++) await gw.gateway.store.saveToken({ userName: `u${i}@example.com`, refreshToken: `rt-${i}`, accessToken: `at-${i}` });
+    for (let i = 0; i < N; i++) await gw.gateway.stores.tokens.saveToken({ userName: `u${i}@example.com`, refreshToken: `rt-${i}`, accessToken: `at-${i}` });
   });
   afterAll(async () => {
     await gw?.close();
@@ -233,7 +234,7 @@ describe('read audit through the API, an admin paging fast', () => {
     expect(read).toHaveLength(N);
 
     await gw.gateway.audit.flush();
-    const entries = await readEntries(gw.gateway.store);
+    const entries = await readEntries(gw.gateway.stores.audit);
     expect(entries).toHaveLength(N);
     expect(new Set(entries.map((e) => e.tokenId))).toEqual(new Set(read.map((t) => t.id)));
     expect(entries.every((e) => e.actorRole === 'admin' && e.fields?.join() === 'accessToken')).toBe(true);

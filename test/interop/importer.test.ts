@@ -13,7 +13,7 @@ import { readZohoCsv } from '../../src/interop/zoho-csv';
 import { ZOHO_CSV_HEADER } from '../../src/interop/zoho-format';
 import { AccountsUrlPolicy } from '../../src/oauth/accounts-url-policy';
 import { ZOHO_ACCOUNTS_URLS } from '../../src/oauth/data-centers';
-import { MemoryTokenStore } from '../../src/stores/memory-token-store';
+import { MemoryTokenStore } from '../../src/stores/memory/memory-token-store';
 import { openStore } from '../../src/stores/open-store';
 import type { Token, TokenInput } from '../../src/stores/token';
 import type { SaveOptions, TokenStore } from '../../src/stores/token-store';
@@ -175,12 +175,13 @@ describe('importing into a store', () => {
 describe('importing into SQLite', () => {
   it('stores the secrets encrypted: the database file holds none of them in plaintext', async () => {
     const file = path.join(dir, 'enc.db');
-    const store = await openStore({ kind: 'sqlite', path: file }, testKeyring());
+    const stores = await openStore({ kind: 'sqlite', path: file }, testKeyring());
+    const store = stores.tokens;
     try {
       expect(await importTokens(store, readZohoCsv(path.join(FIXTURES, 'python-sdk_tokens.txt')), { policy })).toMatchObject({ imported: 3 });
       expect((await store.findTokenById('1'))!.clientSecret).toBe('py,secret "with" quotes');
     } finally {
-      await store.close();
+      await stores.close();
     }
     const db = new Database(file, { readonly: true });
     const dump = JSON.stringify(db.prepare('SELECT * FROM oauthtoken').all());
@@ -190,7 +191,8 @@ describe('importing into SQLite', () => {
   });
 
   it('imports 3,000 rows in a few seconds, and the second time finds them unchanged', async () => {
-    const store = await openStore({ kind: 'sqlite', path: path.join(dir, 'big.db') }, testKeyring());
+    const stores = await openStore({ kind: 'sqlite', path: path.join(dir, 'big.db') }, testKeyring());
+    const store = stores.tokens;
     try {
       const rows = Array.from({ length: 3000 }, (_, i) => `${i + 1},user${i + 1}@example.com,1000.C,secret${i},1000.refresh-${i},1000.access-${i},,1767225600000,,https://www.zohoapis.com`);
       const text = lines(...rows);
@@ -203,7 +205,7 @@ describe('importing into SQLite', () => {
       expect(await store.countTokens()).toBe(3000);
       expect(first).toBeLessThan(30_000);
     } finally {
-      await store.close();
+      await stores.close();
     }
   });
 });

@@ -6,8 +6,9 @@
 import { importTokens, ImportRejectedError } from '../../src/interop/importer';
 import { readZohoDbTable } from '../../src/interop/zoho-db';
 import { ZohoFormatError } from '../../src/interop/zoho-format';
-import { MemoryTokenStore } from '../../src/stores/memory-token-store';
+import { MemoryTokenStore } from '../../src/stores/memory/memory-token-store';
 import { openStore } from '../../src/stores/open-store';
+import type { Stores } from '../../src/stores/stores';
 import type { TokenStore } from '../../src/stores/token-store';
 import { testKeyring } from '../support/keys';
 import { createScratchDatabase, describeWithMysql, type ScratchDatabase } from '../support/mysql';
@@ -16,16 +17,18 @@ import { fillZohoDatabase } from './zoho-sdk-files';
 describeWithMysql('importing a Zoho DBStore table (MariaDB)', () => {
   let zoho: ScratchDatabase;
   let target: ScratchDatabase;
+  let stores: Stores;
   let store: TokenStore;
 
   beforeAll(async () => {
     zoho = await createScratchDatabase('tg_zoho');
     target = await createScratchDatabase('tg_import');
     await fillZohoDatabase(zoho);
-    store = await openStore({ kind: 'mysql', url: target.url, table: 'oauthtoken', poolSize: 4 }, testKeyring());
+    stores = await openStore({ kind: 'mysql', url: target.url, table: 'oauthtoken', poolSize: 4 }, testKeyring());
+    store = stores.tokens;
   });
   afterAll(async () => {
-    await store?.close();
+    await stores?.close();
     await zoho?.drop();
     await target?.drop();
   });

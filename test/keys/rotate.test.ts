@@ -7,13 +7,13 @@ import Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
 import { Keyring } from '../../src/crypto/keyring';
 import { keyStatus, rotateKeys } from '../../src/keys/rotate';
-import { MemoryTokenStore } from '../../src/stores/memory-token-store';
+import { memoryStores } from '../../src/stores/memory/memory-stores';
 import { openStore } from '../../src/stores/open-store';
-import type { TokenStore } from '../../src/stores/token-store';
+import type { Stores } from '../../src/stores/stores';
 import { createScratchDatabase, describeWithMysql, type ScratchDatabase } from '../support/mysql';
 
 interface Place {
-  open(keys: Buffer[]): Promise<TokenStore>;
+  open(keys: Buffer[]): Promise<Stores>;
   /** Every value of every row of the token table, as text (to look for an old key id). */
   dump(): Promise<string>;
 }
@@ -36,7 +36,7 @@ function rotationContract(name: string, newPlace: () => Promise<Place>): void {
     const seed = async (place: Place) => {
       const store = await place.open([oldKey]);
       const ids: string[] = [];
-      for (let i = 0; i < N; i++) ids.push((await store.saveToken(secretsOf(i))).id);
+      for (let i = 0; i < N; i++) ids.push((await store.tokens.saveToken(secretsOf(i))).id);
       await store.close();
       return ids;
     };
@@ -48,7 +48,7 @@ function rotationContract(name: string, newPlace: () => Promise<Place>): void {
       await expect(place.open([newKey])).rejects.toThrow(/encrypted with key/);
       const keyring = new Keyring([newKey, oldKey]);
       const store = await place.open([newKey, oldKey]);
-      expect(await keyStatus(store, keyring)).toEqual([
+      expect(await keyStatus(store.keys, keyring)).toEqual([
         { keyId: newId, position: 1, current: true, tokens: 0 },
         { keyId: oldId, position: 2, current: false, tokens: N },
       ]);
@@ -60,7 +60,7 @@ function rotationContract(name: string, newPlace: () => Promise<Place>): void {
       const reader = async () => {
         while (!stop) {
           const i = Math.floor(Math.random() * N);
-          const t = await store.findToken({ refreshToken: `rt-${i}`, clientId: 'cid' });
+          const t = await store.tokens.findToken({ refreshToken: `rt-${i}`, clientId: 'cid' });
           if (t?.id !== ids[i] || t.clientSecret !== `cs-${i}` || (t.accessToken !== `at-${i}` && t.accessToken !== `at-${i}-new`)) problems.push(`lookup ${i}`);
           lookups++;
           await yieldToEventLoop(); // SQLite answers synchronously: let the rotation's timers run
@@ -69,9 +69,9 @@ function rotationContract(name: string, newPlace: () => Promise<Place>): void {
       const writer = async () => {
         while (!stop) {
           const i = Math.floor(Math.random() * N);
-          const t = await store.findTokenById(ids[i]!);
+          const t = await store.tokens.findTokenById(ids[i]!);
           // A compare-and-swap write, like a refresh's.
-          await store.saveToken({ id: ids[i]!, accessToken: `at-${i}-new`, expiresAt: new Date(Date.now() + 3600_000) }, { ifVersion: t!.version }).catch((e: Error) => {
+          await store.tokens.saveToken({ id: ids[i]!, accessToken: `at-${i}-new`, expiresAt: new Date(Date.now() + 3600_000) }, { ifVersion: t!.version }).catch((e: Error) => {
             if (!/changed/.test(e.message)) problems.push(`write ${i}: ${e.message}`);
           });
           writes++;
@@ -92,17 +92,17 @@ function rotationContract(name: string, newPlace: () => Promise<Place>): void {
       expect(result.reencrypted).toBeLessThanOrEqual(N);
       expect(result.reencrypted).toBeGreaterThan(N / 2);
       expect(progress.length).toBeGreaterThanOrEqual(Math.ceil(result.reencrypted / 25));
-      expect(await store.keyUsage()).toEqual([{ keyId: newId, tokens: N }]);
-      expect((await store.listAudit({ first: 1, actions: ['KEY_ROTATION'] })).nodes[0]?.detail).toMatch(new RegExp(`under key ${newId}; 0 left`));
+      expect(await store.keys.keyUsage()).toEqual([{ keyId: newId, tokens: N }]);
+      expect((await store.audit.listAudit({ first: 1, actions: ['KEY_ROTATION'] })).nodes[0]?.detail).toMatch(new RegExp(`under key ${newId}; 0 left`));
       await store.close();
 
       // The old key is no longer used anywhere: a store with only the new key opens, and finds every token by its secrets.
       expect(await place.dump()).not.toContain(`.${oldId}.`);
       const after = await place.open([newKey]);
       for (let i = 0; i < N; i++) {
-        const t = await after.findToken({ refreshToken: `rt-${i}` });
+        const t = await after.tokens.findToken({ refreshToken: `rt-${i}` });
         expect(t).toMatchObject({ id: ids[i], clientSecret: `cs-${i}`, userName: `user${i}@example.com` });
-        expect(await after.findToken({ accessToken: t!.accessToken! })).toMatchObject({ id: ids[i] });
+        expect(await after.tokens.findToken({ accessToken: t!.accessToken! })).toMatchObject({ id: ids[i] });
       }
       await after.close();
     });
@@ -117,7 +117,7 @@ function rotationContract(name: string, newPlace: () => Promise<Place>): void {
       expect(first).toMatchObject({ aborted: true, reencrypted: 30, remaining: [{ keyId: oldId, tokens: N - 30 }] });
       await store.close(); // as if the process had died here
       store = await place.open([newKey, oldKey]);
-      for (let i = 0; i < N; i += 7) expect((await store.findToken({ refreshToken: `rt-${i}` }))?.id).toBe(ids[i]);
+      for (let i = 0; i < N; i += 7) expect((await store.tokens.findToken({ refreshToken: `rt-${i}` }))?.id).toBe(ids[i]);
       const second = await rotateKeys(store, keyring, { batchSize: 30 });
       expect(second).toMatchObject({ aborted: false, total: N - 30, reencrypted: N - 30, remaining: [] });
       const third = await rotateKeys(store, keyring);
@@ -129,8 +129,8 @@ function rotationContract(name: string, newPlace: () => Promise<Place>): void {
 
 describe('key rotation (memory)', () => {
   it('has nothing to re-encrypt', async () => {
-    const store = new MemoryTokenStore();
-    await store.saveToken({ refreshToken: 'r' });
+    const store = memoryStores();
+    await store.tokens.saveToken({ refreshToken: 'r' });
     expect(await rotateKeys(store, new Keyring([randomBytes(32)]))).toMatchObject({ total: 0, reencrypted: 0, remaining: [] });
   });
 });

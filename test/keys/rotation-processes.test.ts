@@ -74,7 +74,8 @@ describeWithMysql('key rotation while two gateway processes serve', () => {
       TOKENGATE_DATA_DIR: `/tmp/tokengate-rotproc-${process.pid}`,
     };
     // Tokens written under the old key, as a gateway that had only it wrote them.
-    const store = await openStore({ kind: 'mysql', url: db.url, table: 'oauthtoken', poolSize: 8 }, new Keyring([Buffer.from(oldKey, 'base64')]));
+    const stores = await openStore({ kind: 'mysql', url: db.url, table: 'oauthtoken', poolSize: 8 }, new Keyring([Buffer.from(oldKey, 'base64')]));
+    const store = stores.tokens;
     for (let i = 0; i < TOKENS; i += 20) {
       const batch = await Promise.all(
         Array.from({ length: 20 }, async (_, j) => {
@@ -85,7 +86,7 @@ describeWithMysql('key rotation while two gateway processes serve', () => {
       );
       tokens.push(...batch);
     }
-    await store.close();
+    await stores.close();
   });
   afterAll(async () => {
     await Promise.all(running.splice(0).map((gw) => gw.stop()));

@@ -33,7 +33,7 @@ export function refreshApiContract(store: StoreKind): void {
       await accounts?.close();
     });
     beforeEach(async () => {
-      await gw.gateway.store.deleteTokens();
+      await gw.gateway.stores.tokens.deleteTokens();
       accounts.configure({ rotateRefreshTokens: false, delayMs: 0 });
       accounts.setFailure('none');
       accounts.resetRequests();
@@ -67,7 +67,7 @@ export function refreshApiContract(store: StoreKind): void {
       const slow = await startTestGateway({ store, env: { TOKENGATE_ACCOUNTS_URL: accounts.url, TOKENGATE_UPSTREAM_TIMEOUT_MS: '10000' } });
       try {
         accounts.configure({ delayMs: 2_000 });
-        const t = await slow.gateway.store.saveToken({ clientId, clientSecret, refreshToken: accounts.addRefreshToken(clientId) });
+        const t = await slow.gateway.stores.tokens.saveToken({ clientId, clientSecret, refreshToken: accounts.addRefreshToken(clientId) });
         const results = await Promise.all(Array.from({ length: 100 }, () => slow.gql(`mutation($id: ID!) { refresh(id: $id) { accessToken } }`, { id: t.id }, slow.keys.operator)));
         for (const r of results) expect(r.body.errors).toBeUndefined();
         expect(accounts.count('refresh_token')).toBe(1);
@@ -168,7 +168,7 @@ export function refreshApiContract(store: StoreKind): void {
 
     it('NOT_FOUND for an unknown id; BAD_USER_INPUT for a token without credentials to refresh with', async () => {
       expect((await gw.gql(REFRESH, { id: 'nope' }, gw.keys.operator)).body.errors[0].extensions.code).toBe('NOT_FOUND');
-      const t = await gw.gateway.store.saveToken({ accessToken: 'only-access' });
+      const t = await gw.gateway.stores.tokens.saveToken({ accessToken: 'only-access' });
       expect((await gw.gql(REFRESH, { id: t.id }, gw.keys.operator)).body.errors[0].extensions.code).toBe('BAD_USER_INPUT');
       expect(accounts.count()).toBe(0);
     });
@@ -178,7 +178,7 @@ export function refreshApiContract(store: StoreKind): void {
       try {
         evil.addClient(clientId, clientSecret);
         // Written straight into the store, as a row from an import or an older configuration could be.
-        const t = await gw.gateway.store.saveToken({ clientId, clientSecret, refreshToken: evil.addRefreshToken(clientId), accountsUrl: evil.url });
+        const t = await gw.gateway.stores.tokens.saveToken({ clientId, clientSecret, refreshToken: evil.addRefreshToken(clientId), accountsUrl: evil.url });
         const r = await gw.gql(REFRESH, { id: t.id }, gw.keys.operator);
         expect(r.body.errors[0].extensions.code).toBe('BAD_USER_INPUT');
         expect(evil.count()).toBe(0);
@@ -205,7 +205,7 @@ export function refreshApiContract(store: StoreKind): void {
 
     it('the background task refreshes an expiring token, and never a FAILED one', async () => {
       const { token } = await saveRefreshable({ accessToken: 'a', expiresIn: 60 });
-      const failed = await gw.gateway.store.saveToken({ clientId, clientSecret, refreshToken: accounts.addRefreshToken(clientId), failedAt: new Date(), lastError: 'invalid_code' });
+      const failed = await gw.gateway.stores.tokens.saveToken({ clientId, clientSecret, refreshToken: accounts.addRefreshToken(clientId), failedAt: new Date(), lastError: 'invalid_code' });
       const { token: fine } = await saveRefreshable({ accessToken: 'b', expiresIn: 3600 });
       await gw.gateway.scheduler.runOnce();
       expect(accounts.count('refresh_token')).toBe(1);

@@ -3,7 +3,9 @@ import { AccountsClient } from '../../src/oauth/accounts-client';
 import { AccountsUrlPolicy } from '../../src/oauth/accounts-url-policy';
 import { RefreshEngine } from '../../src/oauth/refresh-engine';
 import { Metrics } from '../../src/server/metrics';
-import { MemoryTokenStore } from '../../src/stores/memory-token-store';
+import { memoryStores } from '../../src/stores/memory/memory-stores';
+import type { Stores } from '../../src/stores/stores';
+import type { TokenInput } from '../../src/stores/token';
 import type { TokenStore } from '../../src/stores/token-store';
 import { startFakeAccountsServer, type FakeAccountsServer } from '../support/fake-accounts-server';
 
@@ -22,7 +24,8 @@ describe('RefreshEngine', () => {
   const CLIENT_ID = '1000.ENGINECLIENT';
   const CLIENT_SECRET = 'engine-client-secret-0123456789';
   let accounts: FakeAccountsServer;
-  let store: MemoryTokenStore;
+  let stores: Stores;
+  let store: TokenStore;
   /** Store calls, in order; a request the Accounts server receives is recorded as 'UPSTREAM' when it arrives there. */
   let calls: string[] = [];
   let metrics: Metrics;
@@ -36,7 +39,7 @@ describe('RefreshEngine', () => {
     await accounts.close();
   });
 
-  const recording = (inner: TokenStore): TokenStore =>
+  const recording = <T extends object>(inner: T): T =>
     new Proxy(inner, {
       get(target, prop, receiver) {
         const value = Reflect.get(target, prop, receiver) as unknown;
@@ -58,17 +61,18 @@ describe('RefreshEngine', () => {
   };
   const beforeUpstream = () => calls.slice(0, calls.indexOf('UPSTREAM'));
   /** A token whose client and refresh token the Accounts server knows: a refresh of it succeeds. */
-  const refreshable = (extra: Parameters<MemoryTokenStore['saveToken']>[0] = {}) =>
+  const refreshable = (extra: TokenInput = {}) =>
     store.saveToken({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: accounts.addRefreshToken(CLIENT_ID), ...extra });
   /** Whether the lease is free: another owner can take it (and then gives it back). */
   const leaseIsFree = async (id: string) => {
-    const free = await store.acquireLease(id, 'probe', LEASE_MS);
-    if (free) await store.releaseLease(id, 'probe');
+    const free = await stores.leases.acquireLease(id, 'probe', LEASE_MS);
+    if (free) await stores.leases.releaseLease(id, 'probe');
     return free;
   };
 
   beforeEach(() => {
-    store = new MemoryTokenStore();
+    stores = memoryStores();
+    store = stores.tokens;
     calls = [];
     accounts.setFailure('none');
     accounts.resetRequests();
@@ -77,7 +81,9 @@ describe('RefreshEngine', () => {
     // As the gateway builds them; the tokens name no accounts URL, so they are refreshed at the default: the fake server.
     const policy = new AccountsUrlPolicy({ defaultAccountsUrl: accounts.url, allowed: [] });
     engine = new RefreshEngine({
-      store: recording(store),
+      tokens: recording(store),
+      leases: recording(stores.leases),
+      audit: stores.audit,
       // One attempt: every request the engine makes shows as one 'UPSTREAM'.
       client: new AccountsClient({ policy, timeoutMs: 5_000, maxAttempts: 1 }),
       policy,
@@ -136,7 +142,7 @@ describe('RefreshEngine', () => {
 
   it('BAD_USER_INPUT at once, without waiting, while another process holds the lease', async () => {
     const t = await store.saveToken({ accessToken: 'only-access' });
-    expect(await store.acquireLease(t.id, 'other-process', LEASE_MS)).toBe(true);
+    expect(await stores.leases.acquireLease(t.id, 'other-process', LEASE_MS)).toBe(true);
     const started = Date.now();
     await expect(engine.refresh(t.id)).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
     expect(Date.now() - started).toBeLessThan(500);
@@ -168,25 +174,25 @@ describe('RefreshEngine', () => {
 
   it('another process holds the lease: waits, and is answered by its refresh', async () => {
     const t = await refreshable({ accessToken: 'old', expiresAt: inSeconds(30) });
-    expect(await store.acquireLease(t.id, 'other-process', LEASE_MS)).toBe(true);
+    expect(await stores.leases.acquireLease(t.id, 'other-process', LEASE_MS)).toBe(true);
     const waiting = engine.refresh(t.id);
     await new Promise((resolve) => setTimeout(resolve, 50));
     await store.saveToken({ id: t.id, accessToken: 'from-the-other-process', expiresAt: inSeconds(3600), lastRefreshedAt: new Date() });
     const r = await waiting;
     expect(r.accessToken).toBe('from-the-other-process');
     expect(accounts.count()).toBe(0);
-    await store.releaseLease(t.id, 'other-process');
+    await stores.leases.releaseLease(t.id, 'other-process');
   });
 
   it('another process holds the lease and releases it after its refresh: answered under the lease, no second upstream call', async () => {
     // The other process's refresh is stamped before this caller "arrived" (clocks of two
     // machines may disagree): only the change against the first read shows it.
     const t = await refreshable({ accessToken: 'old', expiresAt: inSeconds(30), lastRefreshedAt: new Date(Date.now() - 60_000) });
-    expect(await store.acquireLease(t.id, 'other-process', LEASE_MS)).toBe(true);
+    expect(await stores.leases.acquireLease(t.id, 'other-process', LEASE_MS)).toBe(true);
     const waiting = engine.refresh(t.id, { arrivedAt: new Date(Date.now() + 10_000) });
     await new Promise((resolve) => setTimeout(resolve, 50));
     await store.saveToken({ id: t.id, accessToken: 'from-the-other-process', expiresAt: inSeconds(3600), lastRefreshedAt: new Date() });
-    await store.releaseLease(t.id, 'other-process');
+    await stores.leases.releaseLease(t.id, 'other-process');
     const r = await waiting;
     expect(r.accessToken).toBe('from-the-other-process');
     expect(accounts.count()).toBe(0);
@@ -195,7 +201,7 @@ describe('RefreshEngine', () => {
 
   it('another process holds the lease and its refresh fails for good: REFRESH_FAILED without an upstream call', async () => {
     const t = await refreshable({ accessToken: 'old', expiresAt: inSeconds(30) });
-    expect(await store.acquireLease(t.id, 'other-process', LEASE_MS)).toBe(true);
+    expect(await stores.leases.acquireLease(t.id, 'other-process', LEASE_MS)).toBe(true);
     const waiting = engine.refresh(t.id);
     await new Promise((resolve) => setTimeout(resolve, 50));
     await store.saveToken({ id: t.id, failedAt: new Date(), lastError: 'invalid_code' });
@@ -205,7 +211,7 @@ describe('RefreshEngine', () => {
 
   it('waitForLease: false returns the stored token at once while another process holds the lease', async () => {
     const t = await refreshable({ accessToken: 'old', expiresAt: inSeconds(30) });
-    expect(await store.acquireLease(t.id, 'other-process', LEASE_MS)).toBe(true);
+    expect(await stores.leases.acquireLease(t.id, 'other-process', LEASE_MS)).toBe(true);
     const r = await engine.refresh(t.id, { force: false, trigger: 'background', waitForLease: false });
     expect(r.accessToken).toBe('old');
     const forced = await engine.refresh(t.id, { waitForLease: false });

@@ -22,6 +22,8 @@ export interface GqlResult {
   body: any;
   text: string;
   ms: number;
+  /** The `Retry-After` header, when the answer has one. */
+  retryAfter?: string;
   /** Set when no response came: the fetch error's name and message. */
   failure?: string;
 }
@@ -43,7 +45,8 @@ export async function gqlAt(url: string, key: string | null, query: string, vari
     } catch {
       // not JSON: kept as text
     }
-    return { status: res.status, body, text, ms: Date.now() - started };
+    const retryAfter = res.headers.get('retry-after') ?? undefined;
+    return { status: res.status, body, text, ms: Date.now() - started, ...(retryAfter ? { retryAfter } : {}) };
   } catch (err) {
     return { status: 0, body: null, text: '', ms: Date.now() - started, failure: `${(err as Error).name}: ${(err as Error).message}` };
   }

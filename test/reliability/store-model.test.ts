@@ -5,7 +5,8 @@ import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { Keyring } from '../../src/crypto/keyring';
 import { TokenStoreError } from '../../src/errors';
-import { MemoryTokenStore } from '../../src/stores/memory-token-store';
+import { memoryStores } from '../../src/stores/memory/memory-stores';
+import type { Stores } from '../../src/stores/stores';
 import { openStore } from '../../src/stores/open-store';
 import type { Token, TokenInput, TokenMatch } from '../../src/stores/token';
 import type { TokenStore } from '../../src/stores/token-store';
@@ -282,6 +283,7 @@ const cloneIdMap = (m: IdMap): IdMap => ({ toModel: new Map(m.toModel), toReal: 
 interface Subject {
   name: string;
   store: TokenStore;
+  close(): Promise<void>;
   ids: IdMap;
   /** createdAt of each model id (sequences only), to check that updates keep it. */
   createdAt: Map<string, number>;
@@ -485,7 +487,7 @@ describe('TokenStore against a model of the spec (memory, SQLite, MariaDB)', () 
   let db: ThrowawayMariaDb;
   let dir: string;
   const subjects: Subject[] = [];
-  const subject = (name: string, store: TokenStore): Subject => ({ name, store, ids: { toModel: new Map(), toReal: new Map() }, createdAt: new Map() });
+  const subject = (name: string, stores: Stores): Subject => ({ name, store: stores.tokens, close: () => stores.close(), ids: { toModel: new Map(), toReal: new Map() }, createdAt: new Map() });
 
   beforeAll(async () => {
     // Durability does not matter here; speed does.
@@ -493,12 +495,12 @@ describe('TokenStore against a model of the spec (memory, SQLite, MariaDB)', () 
     const url = await db.createDatabase('tg_model');
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tokengate-model-'));
     const keyring = () => new Keyring([randomBytes(32)]);
-    subjects.push(subject('memory', new MemoryTokenStore()));
+    subjects.push(subject('memory', memoryStores()));
     subjects.push(subject('sqlite', await openStore({ kind: 'sqlite', path: path.join(dir, 'model.db') }, keyring())));
     subjects.push(subject('mysql', await openStore({ kind: 'mysql', url, table: 'model_tokens', poolSize: 8 }, keyring())));
   });
   afterAll(async () => {
-    for (const s of subjects) await s.store.close().catch(() => undefined);
+    for (const s of subjects) await s.close().catch(() => undefined);
     await db?.destroy();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });

@@ -1,8 +1,9 @@
-import { MemoryTokenStore } from '../../src/stores/memory-token-store';
+import { memoryStores } from '../../src/stores/memory/memory-stores';
+import { MemoryTokenStore } from '../../src/stores/memory/memory-token-store';
 import { tokenStoreContract } from './token-store.contract';
 
 tokenStoreContract('memory', {
-  open: async () => new MemoryTokenStore(),
+  open: async () => memoryStores(),
 });
 
 describe('MemoryTokenStore', () => {

@@ -6,9 +6,10 @@ import { TokenStoreError } from '../../src/errors';
 import { openStore } from '../../src/stores/open-store';
 import { classifyMysqlError } from '../../src/stores/sql/mysql-errors';
 import { MysqlExecutor } from '../../src/stores/sql/mysql-executor';
-import { RACE_ATTEMPTS } from '../../src/stores/sql/lost-races';
+import { RACE_ATTEMPTS } from '../../src/stores/lost-races';
 import type { SqlExecutor } from '../../src/stores/sql/sql-executor';
-import { SqlTokenStore } from '../../src/stores/sql/sql-token-store';
+import { sqlStores } from '../../src/stores/sql/sql-stores';
+import type { Stores } from '../../src/stores/stores';
 import { createScratchDatabase, describeWithMysql, type ScratchDatabase } from '../support/mysql';
 
 /** The executor of the store, counting its transactions and telling (as an event) each failure it classifies as a lost race. */
@@ -36,7 +37,7 @@ describeWithMysql('MySQL store: lost lock races', () => {
   let db: ScratchDatabase;
   let pool: mysql.Pool;
   let exec: WatchedExecutor;
-  let store: SqlTokenStore;
+  let stores: Stores;
   let holder: mysql.Connection;
 
   beforeAll(async () => {
@@ -47,7 +48,7 @@ describeWithMysql('MySQL store: lost lock races', () => {
     pool = mysql.createPool({ uri: db.url, connectionLimit: 4, charset: 'utf8mb4_bin', timezone: 'Z' });
     pool.pool.on('connection', (c) => c.query('SET SESSION innodb_lock_wait_timeout = 1'));
     exec = new WatchedExecutor(pool);
-    store = new SqlTokenStore('mysql', exec, keyring, 'oauthtoken', async () => undefined);
+    stores = sqlStores(exec, keyring, 'oauthtoken', async () => undefined);
     holder = await mysql.createConnection({ uri: db.url });
   });
   afterAll(async () => {
@@ -64,8 +65,8 @@ describeWithMysql('MySQL store: lost lock races', () => {
   }
 
   it('classifies real server errors: a deadlock and a lock wait timeout are lost races, a duplicate is unique, a refused connection is unavailable', async () => {
-    const a = await store.saveToken({ userName: 'a@x', refreshToken: 'ra' });
-    const b = await store.saveToken({ userName: 'b@x', refreshToken: 'rb' });
+    const a = await stores.tokens.saveToken({ userName: 'a@x', refreshToken: 'ra' });
+    const b = await stores.tokens.saveToken({ userName: 'b@x', refreshToken: 'rb' });
     const other = await mysql.createConnection({ uri: db.url });
     try {
       // A deadlock: each transaction locks one row, then asks for the other's.
@@ -96,40 +97,40 @@ describeWithMysql('MySQL store: lost lock races', () => {
   });
 
   it('a lease whose row stays locked past the lock wait timeout is not acquired (no error), and is acquired once the lock is gone', async () => {
-    const t = await store.saveToken({ userName: 'lease@x', refreshToken: 'r-lease' });
+    const t = await stores.tokens.saveToken({ userName: 'lease@x', refreshToken: 'r-lease' });
     const lock = await lockRow(t.id);
     const raced = once(exec.races, 'race');
     try {
-      await expect(store.acquireLease(t.id, 'owner-1', 30_000)).resolves.toBe(false);
+      await expect(stores.leases.acquireLease(t.id, 'owner-1', 30_000)).resolves.toBe(false);
       const [err] = await raced;
       expect((err as { errno?: number }).errno).toBe(1205);
     } finally {
       await lock.release();
     }
-    await expect(store.acquireLease(t.id, 'owner-1', 30_000)).resolves.toBe(true);
-    await store.releaseLease(t.id, 'owner-1');
+    await expect(stores.leases.acquireLease(t.id, 'owner-1', 30_000)).resolves.toBe(true);
+    await stores.leases.releaseLease(t.id, 'owner-1');
   });
 
   it('a delete that loses the lock race is retried, and succeeds once the lock is released', async () => {
-    const t = await store.saveToken({ userName: 'delete@x', refreshToken: 'r-delete' });
+    const t = await stores.tokens.saveToken({ userName: 'delete@x', refreshToken: 'r-delete' });
     const lock = await lockRow(t.id);
     const raced = once(exec.races, 'race');
-    const deleted = store.deleteToken(t.id);
+    const deleted = stores.tokens.deleteToken(t.id);
     try {
       await raced; // the first attempt timed out waiting for the lock
     } finally {
       await lock.release();
     }
     await expect(deleted).resolves.toBe(true);
-    expect(await store.findTokenById(t.id)).toBeNull();
+    expect(await stores.tokens.findTokenById(t.id)).toBeNull();
   });
 
   it(`a save that keeps losing is given up after ${RACE_ATTEMPTS} attempts as UNAVAILABLE (retryable), and changes nothing`, async () => {
-    const t = await store.saveToken({ userName: 'save@x', refreshToken: 'r-save', accessToken: 'a-1' });
+    const t = await stores.tokens.saveToken({ userName: 'save@x', refreshToken: 'r-save', accessToken: 'a-1' });
     const lock = await lockRow(t.id);
     const before = exec.transactions;
     try {
-      const err = await store.saveToken({ id: t.id, accessToken: 'a-2' }).catch((e: unknown) => e);
+      const err = await stores.tokens.saveToken({ id: t.id, accessToken: 'a-2' }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(TokenStoreError);
       expect((err as TokenStoreError).kind).toBe('UNAVAILABLE');
       expect((err as TokenStoreError).operation).toBe('saveToken');
@@ -137,6 +138,6 @@ describeWithMysql('MySQL store: lost lock races', () => {
     } finally {
       await lock.release();
     }
-    expect((await store.findTokenById(t.id))?.accessToken).toBe('a-1');
+    expect((await stores.tokens.findTokenById(t.id))?.accessToken).toBe('a-1');
   }, 60_000);
 });

@@ -3,16 +3,16 @@ import mysql from 'mysql2/promise';
 import { Keyring } from '../../src/crypto/keyring';
 import { TokenStoreError } from '../../src/errors';
 import { openStore } from '../../src/stores/open-store';
-import type { TokenStore } from '../../src/stores/token-store';
+import type { Stores } from '../../src/stores/stores';
 import { createScratchDatabase, describeWithMysql, type ScratchDatabase } from '../support/mysql';
 import { tokenStoreContract } from './token-store.contract';
 
 let db: ScratchDatabase;
 let tableCounter = 0;
-const keyrings = new WeakMap<TokenStore, { table: string; keyring: Keyring }>();
+const keyrings = new WeakMap<Stores, { table: string; keyring: Keyring }>();
 
 
-async function open(table = `tokens_${++tableCounter}`, keyring = new Keyring([randomBytes(32)])): Promise<TokenStore> {
+async function open(table = `tokens_${++tableCounter}`, keyring = new Keyring([randomBytes(32)])): Promise<Stores> {
   const store = await openStore({ kind: 'mysql', url: db.url, table, poolSize: 8 }, keyring);
   keyrings.set(store, { table, keyring });
   return store;
@@ -38,7 +38,7 @@ describeWithMysql('MySQL/MariaDB', () => {
   describe('MySQL store', () => {
     it('keeps no plaintext secret in any column', async () => {
       const store = await open('plain_check');
-      await store.saveToken({ userName: 'u@x', clientId: 'cid', clientSecret: 'the-client-secret', refreshToken: 'the-refresh-token', accessToken: 'the-access-token', grantToken: 'the-grant-token' });
+      await store.tokens.saveToken({ userName: 'u@x', clientId: 'cid', clientSecret: 'the-client-secret', refreshToken: 'the-refresh-token', accessToken: 'the-access-token', grantToken: 'the-grant-token' });
       await store.close();
       const conn = await mysql.createConnection({ uri: db.url });
       const [rows] = await conn.query('SELECT * FROM plain_check');
@@ -50,7 +50,7 @@ describeWithMysql('MySQL/MariaDB', () => {
 
     it('uses the configured table name and its own migrations table', async () => {
       const store = await open('custom_table_name');
-      await store.saveToken({ refreshToken: 'r' });
+      await store.tokens.saveToken({ refreshToken: 'r' });
       await store.close();
       const conn = await mysql.createConnection({ uri: db.url });
       const [tables] = await conn.query('SHOW TABLES');
@@ -61,7 +61,7 @@ describeWithMysql('MySQL/MariaDB', () => {
 
     it('refuses to open with the wrong encryption key', async () => {
       const store = await open('wrong_key');
-      await store.saveToken({ refreshToken: 'r' });
+      await store.tokens.saveToken({ refreshToken: 'r' });
       await store.close();
       const err = await open('wrong_key', new Keyring([randomBytes(32)])).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(TokenStoreError);

@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { Keyring } from '../../src/crypto/keyring';
 import { TokenStoreError } from '../../src/errors';
 import { openStore } from '../../src/stores/open-store';
-import type { TokenStore } from '../../src/stores/token-store';
+import type { Stores } from '../../src/stores/stores';
 import { tokenStoreContract } from './token-store.contract';
 
 const dirs: string[] = [];
@@ -20,9 +20,9 @@ function tempDbPath(): string {
   return path.join(dir, 'tokengate.db');
 }
 
-const files = new WeakMap<TokenStore, { file: string; keyring: Keyring }>();
+const files = new WeakMap<Stores, { file: string; keyring: Keyring }>();
 
-async function open(file = tempDbPath(), keyring = new Keyring([randomBytes(32)])): Promise<TokenStore> {
+async function open(file = tempDbPath(), keyring = new Keyring([randomBytes(32)])): Promise<Stores> {
   const store = await openStore({ kind: 'sqlite', path: file }, keyring);
   files.set(store, { file, keyring });
   return store;
@@ -47,7 +47,7 @@ describe('SQLite store', () => {
       clientSecret: 'client-secret-' + randomBytes(16).toString('hex'),
       grantToken: '1000.grant' + randomBytes(16).toString('hex'),
     };
-    await store.saveToken({ userName: 'u@x', clientId: '1000.CLIENT', ...secrets });
+    await store.tokens.saveToken({ userName: 'u@x', clientId: '1000.CLIENT', ...secrets });
     await store.close();
     // The database, its WAL and shared-memory files: every byte on disk.
     const bytes = Buffer.concat(
@@ -65,7 +65,7 @@ describe('SQLite store', () => {
   it('refuses to open with the wrong encryption key, and says so', async () => {
     const file = tempDbPath();
     const store = await open(file);
-    await store.saveToken({ refreshToken: 'r' });
+    await store.tokens.saveToken({ refreshToken: 'r' });
     await store.close();
     const err = await openStore({ kind: 'sqlite', path: file }, new Keyring([randomBytes(32)])).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TokenStoreError);
@@ -77,13 +77,13 @@ describe('SQLite store', () => {
     const file = tempDbPath();
     const oldKey = randomBytes(32);
     const first = await open(file, new Keyring([oldKey]));
-    const t = await first.saveToken({ refreshToken: 'r-old', clientSecret: 's' });
+    const t = await first.tokens.saveToken({ refreshToken: 'r-old', clientSecret: 's' });
     await first.close();
     const rotated = new Keyring([randomBytes(32), oldKey]);
     const store = await open(file, rotated);
-    expect(await store.findToken({ refreshToken: 'r-old' })).toEqual(t);
-    await store.saveToken({ id: t.id, accessToken: 'a' });
-    expect((await store.findToken({ refreshToken: 'r-old' }))?.accessToken).toBe('a');
+    expect(await store.tokens.findToken({ refreshToken: 'r-old' })).toEqual(t);
+    await store.tokens.saveToken({ id: t.id, accessToken: 'a' });
+    expect((await store.tokens.findToken({ refreshToken: 'r-old' }))?.accessToken).toBe('a');
     await store.close();
   });
 
@@ -91,15 +91,15 @@ describe('SQLite store', () => {
     const file = tempDbPath();
     const keyring = new Keyring([randomBytes(32)]);
     const first = await open(file, keyring);
-    const a = await first.saveToken({ userName: 'a@x', accessToken: 'access-a', refreshToken: 'refresh-a' });
-    const b = await first.saveToken({ userName: 'b@x', accessToken: 'access-b', refreshToken: 'refresh-b' });
+    const a = await first.tokens.saveToken({ userName: 'a@x', accessToken: 'access-a', refreshToken: 'refresh-a' });
+    const b = await first.tokens.saveToken({ userName: 'b@x', accessToken: 'access-b', refreshToken: 'refresh-b' });
     await first.close();
     // Move b's access-token ciphertext into a's row: it is a valid ciphertext, of another row.
     const db = new Database(file);
     db.prepare("UPDATE oauthtoken SET access_token = (SELECT access_token FROM oauthtoken WHERE id = ?) WHERE id = ?").run(b.id, a.id);
     db.close();
     const store = await open(file, keyring);
-    const read = (await store.findTokenById(a.id))!;
+    const read = (await store.tokens.findTokenById(a.id))!;
     expect(read.userName).toBe('a@x');
     expect(read.refreshToken).toBe('refresh-a');
     let err: unknown;
@@ -111,7 +111,7 @@ describe('SQLite store', () => {
     expect(err).toBeInstanceOf(TokenStoreError);
     expect(err).toMatchObject({ operation: 'findTokenById', kind: 'INTERNAL' });
     expect(String((err as Error).message)).not.toContain('access-b');
-    expect((await store.findTokenById(b.id))?.accessToken).toBe('access-b');
+    expect((await store.tokens.findTokenById(b.id))?.accessToken).toBe('access-b');
     await store.close();
   });
 
@@ -120,14 +120,14 @@ describe('SQLite store', () => {
     const keyring = new Keyring([randomBytes(32)]);
     await (await open(file, keyring)).close();
     const store = await open(file, keyring);
-    expect(await store.getTokens()).toEqual([]);
+    expect(await store.tokens.getTokens()).toEqual([]);
     await store.close();
   });
 
   it('names the operation and keeps the cause when the database fails', async () => {
     const store = await open();
     await store.close();
-    const err = (await store.findTokenById('x').catch((e: unknown) => e)) as TokenStoreError;
+    const err = (await store.tokens.findTokenById('x').catch((e: unknown) => e)) as TokenStoreError;
     expect(err).toBeInstanceOf(TokenStoreError);
     expect(err.operation).toBe('findTokenById');
     expect(err.cause).toBeDefined();

@@ -1,14 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TokenStoreError } from '../../src/errors';
 import type { Token, TokenInput } from '../../src/stores/token';
+import type { Stores } from '../../src/stores/stores';
 import type { TokenStore } from '../../src/stores/token-store';
 
 /** How a backend's test file plugs into the contract suite. */
 export interface StoreHarness {
-  /** A fresh, empty store. */
-  open(): Promise<TokenStore>;
-  /** Closes `store` and opens the same data again; absent for a store that keeps nothing (memory). */
-  reopen?(store: TokenStore): Promise<TokenStore>;
+  /** Fresh, empty stores. */
+  open(): Promise<Stores>;
+  /** Closes `stores` and opens the same data again; absent for a backend that keeps nothing (memory). */
+  reopen?(stores: Stores): Promise<Stores>;
 }
 
 const expectStoreError = async (p: Promise<unknown>, operation: string, kind: string) => {
@@ -26,18 +27,20 @@ const expectStoreError = async (p: Promise<unknown>, operation: string, kind: st
 const view = (t: Token | null) => t && { ...t };
 
 /**
- * The one contract every `TokenStore` passes (shared/spec/token-store.md).
+ * The one contract every backend's `TokenStore` and `LeaseStore` pass.
  * Each backend's test file calls it first, then adds what only it has.
  */
 export function tokenStoreContract(name: string, harness: StoreHarness): void {
   describe(`TokenStore contract (${name})`, () => {
+    let stores: Stores;
     let store: TokenStore;
 
     beforeEach(async () => {
-      store = await harness.open();
+      stores = await harness.open();
+      store = stores.tokens;
     });
     afterEach(async () => {
-      await store.close();
+      await stores.close();
     });
 
     describe('findToken lookup order', () => {
@@ -352,16 +355,16 @@ export function tokenStoreContract(name: string, harness: StoreHarness): void {
     describe('refresh leases', () => {
       it('one owner at a time; released or run out, another takes it', async () => {
         const t = await store.saveToken({ refreshToken: 'r' });
-        expect(await store.acquireLease(t.id, 'p1', 10_000)).toBe(true);
-        expect(await store.acquireLease(t.id, 'p2', 10_000)).toBe(false);
-        expect(await store.acquireLease(t.id, 'p1', 10_000)).toBe(true); // re-entrant for its owner
-        await store.releaseLease(t.id, 'p2'); // not the owner: no effect
-        expect(await store.acquireLease(t.id, 'p2', 10_000)).toBe(false);
-        await store.releaseLease(t.id, 'p1');
-        expect(await store.acquireLease(t.id, 'p2', 150)).toBe(true);
+        expect(await stores.leases.acquireLease(t.id, 'p1', 10_000)).toBe(true);
+        expect(await stores.leases.acquireLease(t.id, 'p2', 10_000)).toBe(false);
+        expect(await stores.leases.acquireLease(t.id, 'p1', 10_000)).toBe(true); // re-entrant for its owner
+        await stores.leases.releaseLease(t.id, 'p2'); // not the owner: no effect
+        expect(await stores.leases.acquireLease(t.id, 'p2', 10_000)).toBe(false);
+        await stores.leases.releaseLease(t.id, 'p1');
+        expect(await stores.leases.acquireLease(t.id, 'p2', 150)).toBe(true);
         await sleep(400);
-        expect(await store.acquireLease(t.id, 'p3', 10_000)).toBe(true);
-        expect(await store.acquireLease('unknown', 'p1', 10_000)).toBe(false);
+        expect(await stores.leases.acquireLease(t.id, 'p3', 10_000)).toBe(true);
+        expect(await stores.leases.acquireLease('unknown', 'p1', 10_000)).toBe(false);
         // A lease is not a change of the token.
         expect(view(await store.findTokenById(t.id))).toEqual(view(t));
       });
@@ -375,10 +378,10 @@ export function tokenStoreContract(name: string, harness: StoreHarness): void {
       const grant = await store.saveToken({ grantToken: 'g4' });
       await store.saveToken({ refreshToken: 'r5', expiresAt: new Date(now - 1000), failedAt: new Date(), lastError: 'invalid_code' });
       await store.saveToken({ accessToken: 'a6', expiresAt: new Date(now - 1000) });
-      const ids = await store.findRefreshCandidates(new Date(now + 300_000), 10);
+      const ids = await stores.leases.findRefreshCandidates(new Date(now + 300_000), 10);
       expect(new Set(ids)).toEqual(new Set([soon.id, none.id, grant.id]));
       expect(ids).not.toContain(later.id);
-      expect(await store.findRefreshCandidates(new Date(now + 300_000), 1)).toHaveLength(1);
+      expect(await stores.leases.findRefreshCandidates(new Date(now + 300_000), 1)).toHaveLength(1);
     });
 
     if (harness.reopen) {
@@ -387,7 +390,8 @@ export function tokenStoreContract(name: string, harness: StoreHarness): void {
           await store.saveToken({ userName: 'p@x', clientId: 'c', clientSecret: 's', refreshToken: 'r', accessToken: 'a', expiresAt: new Date(1_900_000_000_123) }),
           await store.saveToken({ grantToken: 'g', redirectUrl: 'https://app.example.com/cb' }),
         ];
-        store = await harness.reopen!(store);
+        stores = await harness.reopen!(stores);
+        store = stores.tokens;
         expect(await store.getTokens()).toEqual([...saved].sort((x, y) => (x.id < y.id ? -1 : 1)));
         expect((await store.findToken({ refreshToken: 'r' }))?.id).toBe(saved[0]!.id);
       });

@@ -133,7 +133,7 @@ function webhookContract(store: StoreKind): void {
       checkDelivery(deliveries[1]!);
       expect(deliveries[1]!.body).toMatchObject({ type: 'token.recovered', token: { id, status: 'EXPIRED', lastError: null } });
 
-      const audit = await gw.gateway.store.listAudit({ first: 50, tokenId: id, actions: ['NOTIFY'] });
+      const audit = await gw.gateway.stores.audit.listAudit({ first: 50, tokenId: id, actions: ['NOTIFY'] });
       expect(audit.nodes.map((e) => e.detail)).toEqual(['token.recovered', 'token.failed']);
     });
 

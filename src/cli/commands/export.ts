@@ -17,10 +17,10 @@ export interface ExportCommandOptions {
  */
 export async function exportCommand(file: string, options: ExportCommandOptions, io: CliIo): Promise<void> {
   const config = configFrom(io.env);
-  const store = await openConfiguredStore(config, { mustExist: true });
+  const stores = await openConfiguredStore(config, { mustExist: true });
   const progress = new Progress(io.stderr);
   try {
-    const result = await exportZohoCsv(store, file, { overwrite: options.force, onProgress: (done, total) => progress.update('exporting', done, total) });
+    const result = await exportZohoCsv(stores.tokens, file, { overwrite: options.force, onProgress: (done, total) => progress.update('exporting', done, total) });
     progress.end();
     if (result.quotedRows > 0) {
       println(io.stderr, `tokengate: warning: ${result.quotedRows} row${result.quotedRows === 1 ? ' holds' : 's hold'} a value with a comma or a line break, written quoted: Zoho's Python SDK reads them, its TypeScript and Node SDKs cannot`);
@@ -33,6 +33,6 @@ export async function exportCommand(file: string, options: ExportCommandOptions,
     if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR' || code === 'ENOTDIR') throw new CliError(`cannot write ${file} (${code})`);
     throw err;
   } finally {
-    await store.close();
+    await stores.close();
   }
 }

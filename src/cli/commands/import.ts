@@ -76,9 +76,9 @@ export async function importCommand(file: string | undefined, options: ImportCom
     if (err instanceof ZohoFormatError) throw new CliError(err.message);
     throw err;
   }
-  const store = await openConfiguredStore(config);
+  const stores = await openConfiguredStore(config);
   try {
-    const result = await importTokens(store, rows, {
+    const result = await importTokens(stores.tokens, rows, {
       skipInvalid: options.skipInvalid,
       dryRun: options.dryRun,
       concurrency: options.concurrency ?? (config.store === 'mysql' ? Math.min(16, config.mysqlPoolSize) : 8),
@@ -104,6 +104,6 @@ export async function importCommand(file: string | undefined, options: ImportCom
     if (err instanceof ZohoFormatError) throw new CliError(err.message);
     throw err;
   } finally {
-    await store.close();
+    await stores.close();
   }
 }

@@ -16,15 +16,15 @@ const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`;
  */
 export async function keysStatusCommand(io: CliIo): Promise<void> {
   const config = configFrom(io.env);
-  const store = await openConfiguredStore(config, { mustExist: true });
+  const stores = await openConfiguredStore(config, { mustExist: true });
   try {
     const keyring = keyringOf(config);
-    for (const k of await keyStatus(store, keyring)) {
+    for (const k of await keyStatus(stores.keys, keyring)) {
       const role = k.current ? 'current: new writes use it' : k.tokens === 0 ? 'unused: it can be removed' : 'still needed to read these tokens: run tokengate keys rotate';
       println(io.stdout, `key ${k.position} ${k.keyId}: ${plural(k.tokens, 'token')} (${role})`);
     }
   } finally {
-    await store.close();
+    await stores.close();
   }
 }
 
@@ -36,7 +36,7 @@ export async function keysStatusCommand(io: CliIo): Promise<void> {
  */
 export async function keysRotateCommand(options: KeysRotateOptions, io: CliIo): Promise<void> {
   const config = configFrom(io.env);
-  const store = await openConfiguredStore(config, { mustExist: true });
+  const stores = await openConfiguredStore(config, { mustExist: true });
   const keyring = keyringOf(config);
   const stop = new AbortController();
   const onSignal = () => {
@@ -55,7 +55,7 @@ export async function keysRotateCommand(options: KeysRotateOptions, io: CliIo): 
   };
   try {
     if (keyring.keyIds.length > 1) println(io.stderr, `rotating ${describeStore(config)} to key ${keyring.currentKeyId} (the first of ${keyring.keyIds.length} configured keys)`);
-    const result = await rotateKeys(store, keyring, { batchSize: options.batchSize, pauseMs: options.pauseMs, signal: stop.signal, onProgress: (p) => report(p) });
+    const result = await rotateKeys(stores, keyring, { batchSize: options.batchSize, pauseMs: options.pauseMs, signal: stop.signal, onProgress: (p) => report(p) });
     if (result.total > 0) {
       const left = result.remaining.reduce((n, u) => n + u.tokens, 0);
       const others = Math.max(0, result.total - result.reencrypted - left);
@@ -85,6 +85,6 @@ export async function keysRotateCommand(options: KeysRotateOptions, io: CliIo): 
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    await store.close();
+    await stores.close();
   }
 }

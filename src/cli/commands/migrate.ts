@@ -15,7 +15,7 @@ export async function migrateCommand(io: CliIo): Promise<void> {
     return;
   }
   ensureSqliteDir(config);
-  const [{ storeOptionsOf }, { createDataSource }] = await Promise.all([import('../../server/gateway'), import('../../stores/open-store')]);
+  const { createDataSource, openFailure, storeOptionsOf } = await import('../../stores/open-store');
   const options = storeOptionsOf(config);
   if (options.kind === 'memory') return;
   const ds = createDataSource(options);
@@ -24,13 +24,14 @@ export async function migrateCommand(io: CliIo): Promise<void> {
     await ds.initialize();
     pending = (await new MigrationExecutor(ds).getPendingMigrations()).map((m) => m.name);
   } catch (err) {
+    if (!ds.isInitialized) throw new CliError(openFailure(options, err));
     throw new CliError(`cannot open ${describeStore(config)}${(err as { code?: string }).code ? ` (${(err as { code?: string }).code})` : ''}`);
   } finally {
     if (ds.isInitialized) await ds.destroy().catch(() => undefined);
   }
   // Runs the pending migrations in one transaction and checks the key, as a gateway start does.
-  const store = await openConfiguredStore(config);
-  await store.close();
+  const stores = await openConfiguredStore(config);
+  await stores.close();
   println(
     io.stdout,
     pending.length === 0

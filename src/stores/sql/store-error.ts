@@ -1,8 +1,6 @@
 import { KeyMismatchError, TokenStoreError, type StoreOperation } from '../../errors';
+import { LostRace } from '../upsert';
 import type { SqlExecutor } from './sql-executor';
-
-/** Signals inside a transaction that a concurrent writer got there first. */
-export class LostRace extends Error {}
 
 /** Maps anything a store operation threw to a `TokenStoreError`, keeping the cause. */
 export function toStoreError(operation: StoreOperation, err: unknown, exec?: SqlExecutor): TokenStoreError {
@@ -25,5 +23,17 @@ export function toStoreError(operation: StoreOperation, err: unknown, exec?: Sql
       return new TokenStoreError(operation, 'UNAVAILABLE', 'the database kept rolling this back as a conflict with concurrent writes; try again', { cause: err });
     default:
       return new TokenStoreError(operation, 'INTERNAL', 'the database failed', { cause: err });
+  }
+}
+
+/** Whether a statement or transaction lost a lock or certification race that the database rolled back (it had no effect). */
+export const lostRace = (exec: SqlExecutor, err: unknown) => exec.classify(err) === 'retry';
+
+/** Runs a store operation, turning every failure into a `TokenStoreError` that names it. */
+export async function guarded<T>(operation: StoreOperation, exec: SqlExecutor, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw toStoreError(operation, err, exec);
   }
 }

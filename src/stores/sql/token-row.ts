@@ -1,3 +1,4 @@
+import { TOKEN_COLUMNS, type TokenColumn } from '../../entities/token-columns';
 import { Keyring, plainHash } from '../../crypto/keyring';
 import { KeyMismatchError, type StoreOperation } from '../../errors';
 import { hasSecret, sealedToken, type SecretOpener } from '../sealed-secrets';
@@ -6,67 +7,37 @@ import type { SqlParam } from './sql-executor';
 import { toStoreError } from './store-error';
 
 /** A row of the token table as the driver returns it (BIGINTs may come back as strings). */
-export interface TokenRow {
-  id: string;
-  user_name: string | null;
-  client_id: string | null;
-  client_secret: string | null;
-  refresh_token: string | null;
-  access_token: string | null;
-  grant_token: string | null;
-  expires_at: number | string | null;
-  redirect_url: string | null;
-  api_domain: string | null;
-  accounts_url: string | null;
-  last_refreshed_at: number | string | null;
-  last_error: string | null;
-  failed_at: number | string | null;
-  created_at: number | string;
-  updated_at: number | string;
-  version: number | string;
+export type TokenRow = Record<string, string | number | null> & { id: string };
+
+const columns: readonly TokenColumn[] = TOKEN_COLUMNS;
+
+/** The columns a read selects: the token's own fields (never the lease, hash or key id columns). */
+const READ = columns.filter((c) => ['id', 'plain', 'instant', 'secret', 'version'].includes(c.role));
+export const ROW_COLUMNS = READ.map((c) => c.name).join(', ');
+
+/** The columns a write sets, in the order of `rowValues` (all but the id and the lease). */
+const WRITE = columns.filter((c) => c.role !== 'id' && c.role !== 'lease');
+export const WRITE_COLUMNS: readonly string[] = WRITE.map((c) => c.name);
+
+/** The columns a key rotation rewrites, in the order of `secretRowValues`: secrets, their lookup hashes, the key id. */
+const SECRET_WRITE = columns.filter((c) => c.role === 'secret' || c.role === 'hash' || c.role === 'keyId');
+export const SECRET_WRITE_COLUMNS: readonly string[] = SECRET_WRITE.map((c) => c.name);
+
+/** The column that holds the lookup hash of a field (user name or a secret looked up by value). */
+export function hashColumnOf(field: 'userName' | SecretField): string {
+  return columns.find((c) => (c.role === 'hash' || c.role === 'nameHash') && c.field === field)!.name;
 }
-
-/** The columns a read selects (never the lease or hash columns). */
-export const ROW_COLUMNS =
-  'id, user_name, client_id, client_secret, refresh_token, access_token, grant_token, expires_at, redirect_url, api_domain, accounts_url, last_refreshed_at, last_error, failed_at, created_at, updated_at, version';
-
-/** The columns a write sets, in the order of `rowValues`. */
-export const WRITE_COLUMNS = [
-  'user_name',
-  'user_name_hash',
-  'client_id',
-  'client_secret',
-  'refresh_token',
-  'refresh_token_hash',
-  'access_token',
-  'access_token_hash',
-  'grant_token',
-  'grant_token_hash',
-  'key_id',
-  'expires_at',
-  'redirect_url',
-  'api_domain',
-  'accounts_url',
-  'last_refreshed_at',
-  'last_error',
-  'failed_at',
-  'created_at',
-  'updated_at',
-  'version',
-] as const;
 
 /** The additional authenticated data of a secret: it decrypts only in its own row and field. */
 export const secretAad = (id: string, field: SecretField) => `${id}/${field}`;
 
-const ms = (d: Date | null) => (d ? d.getTime() : null);
-const date = (v: number | string | null) => (v === null || v === undefined ? null : new Date(Number(v)));
+const date = (v: string | number | null | undefined) => (v === null || v === undefined ? null : new Date(Number(v)));
 
 /**
  * A row as a token whose secrets decrypt on first read (see `sealedToken`):
  * a read that serves no secret pays no decryption. A secret that does not
  * decrypt (a tampered row) throws a `TokenStoreError` of `operation`, kind
- * `INTERNAL`, where it is read. Keys that are not configured at all are
- * refused at start (`openStore`).
+ * `INTERNAL`, where it is read.
  */
 export function rowToToken(row: TokenRow, keyring: Keyring, operation: StoreOperation): Token {
   return tokenOf(row, (field, cipher) => {
@@ -84,66 +55,42 @@ export function decryptRow(row: TokenRow, keyring: Keyring): Token {
 }
 
 function tokenOf(row: TokenRow, open: SecretOpener): Token {
-  const id = row.id;
-  return sealedToken(
-    {
-      id,
-      userName: row.user_name,
-      clientId: row.client_id,
-      expiresAt: date(row.expires_at),
-      redirectUrl: row.redirect_url,
-      apiDomain: row.api_domain,
-      accountsUrl: row.accounts_url,
-      lastRefreshedAt: date(row.last_refreshed_at),
-      lastError: row.last_error,
-      failedAt: date(row.failed_at),
-      createdAt: date(row.created_at)!,
-      updatedAt: date(row.updated_at)!,
-      version: Number(row.version),
-    },
-    { clientSecret: row.client_secret, refreshToken: row.refresh_token, accessToken: row.access_token, grantToken: row.grant_token },
-    open,
-  );
+  const fields: Record<string, unknown> = {};
+  const ciphertext: Record<string, unknown> = {};
+  for (const c of READ) {
+    const v = row[c.name] ?? null;
+    if (c.role === 'secret') ciphertext[c.field!] = v;
+    else if (c.role === 'instant') fields[c.field!] = date(v);
+    else if (c.role === 'version') fields[c.field!] = Number(v);
+    else fields[c.field!] = v;
+  }
+  return sealedToken(fields as Omit<Token, SecretField>, ciphertext as Record<SecretField, string | null>, open);
+}
+
+function valueOf(c: TokenColumn, token: Token, keyring: Keyring): SqlParam {
+  const v = c.field === undefined ? null : token[c.field];
+  switch (c.role) {
+    case 'secret':
+      return v === null ? null : keyring.encrypt(v as string, secretAad(token.id, c.field as SecretField));
+    case 'hash':
+      return v === null ? null : keyring.lookupHash(v as string);
+    case 'nameHash':
+      return v === null ? null : plainHash(v as string);
+    case 'keyId':
+      return SECRET_FIELDS.some((f) => hasSecret(token, f)) ? keyring.currentKeyId : null;
+    case 'instant':
+      return v === null ? null : (v as Date).getTime();
+    default:
+      return v as SqlParam;
+  }
 }
 
 /** The values of `WRITE_COLUMNS` for a token: secrets encrypted under the current key, lookup hashes beside them. */
 export function rowValues(token: Token, keyring: Keyring): SqlParam[] {
-  const enc = (field: SecretField) => (token[field] === null ? null : keyring.encrypt(token[field]!, secretAad(token.id, field)));
-  const hash = (v: string | null) => (v === null ? null : keyring.lookupHash(v));
-  const anySecret = SECRET_FIELDS.some((f) => hasSecret(token, f));
-  return [
-    token.userName,
-    token.userName === null ? null : plainHash(token.userName),
-    token.clientId,
-    enc('clientSecret'),
-    enc('refreshToken'),
-    hash(token.refreshToken),
-    enc('accessToken'),
-    hash(token.accessToken),
-    enc('grantToken'),
-    hash(token.grantToken),
-    anySecret ? keyring.currentKeyId : null,
-    ms(token.expiresAt),
-    token.redirectUrl,
-    token.apiDomain,
-    token.accountsUrl,
-    ms(token.lastRefreshedAt),
-    token.lastError,
-    ms(token.failedAt),
-    ms(token.createdAt),
-    ms(token.updatedAt),
-    token.version,
-  ];
+  return WRITE.map((c) => valueOf(c, token, keyring));
 }
-
-/**
- * The columns a key rotation rewrites, in the order of `secretRowValues`: the
- * secrets, their lookup hashes and the key id (a contiguous run of `WRITE_COLUMNS`).
- */
-export const SECRET_WRITE_COLUMNS = WRITE_COLUMNS.slice(WRITE_COLUMNS.indexOf('client_secret'), WRITE_COLUMNS.indexOf('key_id') + 1);
 
 /** A token's secrets and lookup hashes under the current key (for key rotation: nothing else changes). */
 export function secretRowValues(token: Token, keyring: Keyring): SqlParam[] {
-  const start = WRITE_COLUMNS.indexOf('client_secret');
-  return rowValues(token, keyring).slice(start, start + SECRET_WRITE_COLUMNS.length);
+  return SECRET_WRITE.map((c) => valueOf(c, token, keyring));
 }

@@ -1,6 +1,6 @@
 import type { MigrationInterface } from 'typeorm';
 import { createTableMigration } from './sql-migration';
-import type { SqlDialect } from '../stores/sql/sql-dialect';
+import type { SqlDialect } from '../sql-dialect';
 
 /** The audit table of a token table: `<table>_audit`. */
 export const auditTableOf = (table: string) => `${table}_audit`;

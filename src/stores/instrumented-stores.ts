@@ -1,0 +1,42 @@
+import type { Histogram } from 'prom-client';
+import { TokenStoreError } from '../errors';
+import type { Stores } from './stores';
+
+type Methods<T> = ReadonlyArray<{ [K in keyof T]: T[K] extends (...args: never[]) => Promise<unknown> ? K : never }[keyof T]>;
+
+const TOKENS: Methods<Stores['tokens']> = ['findToken', 'saveToken', 'deleteToken', 'getTokens', 'deleteTokens', 'findTokenById', 'listTokens', 'countTokens'];
+const LEASES: Methods<Stores['leases']> = ['acquireLease', 'releaseLease', 'findRefreshCandidates'];
+const AUDIT: Methods<Stores['audit']> = ['appendAudit', 'listAudit', 'pruneAudit'];
+
+/**
+ * Wraps stores so that every operation's duration lands in a histogram,
+ * labelled by operation (the method's name) and outcome (`ok` or the error kind).
+ */
+export function instrumentStores(stores: Stores, histogram: Histogram<'operation' | 'outcome'>): Stores {
+  const timed = async <T>(operation: string, call: () => Promise<T>): Promise<T> => {
+    const end = histogram.startTimer({ operation });
+    try {
+      const result = await call();
+      end({ outcome: 'ok' });
+      return result;
+    } catch (err) {
+      end({ outcome: err instanceof TokenStoreError ? err.kind.toLowerCase() : 'error' });
+      throw err;
+    }
+  };
+  const wrap = <T extends object>(store: T, methods: Methods<T>): T => {
+    const wrapped: T = Object.create(store);
+    for (const name of methods) {
+      const original = (store[name] as (...args: unknown[]) => Promise<unknown>).bind(store);
+      (wrapped as Record<string, unknown>)[name as string] = (...args: unknown[]) => timed(name as string, () => original(...args));
+    }
+    return wrapped;
+  };
+  return {
+    ...stores,
+    tokens: wrap(stores.tokens, TOKENS),
+    leases: wrap(stores.leases, LEASES),
+    audit: wrap(stores.audit, AUDIT),
+    ping: () => timed('ping', () => stores.ping()),
+  };
+}

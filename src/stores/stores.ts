@@ -1,0 +1,22 @@
+import type { AuditLog } from './audit-log';
+import type { KeyRotation } from './key-rotation';
+import type { LeaseStore } from './lease-store';
+import type { StoreKind, TokenStore } from './token-store';
+
+/**
+ * The stores of one backend (one database, or process memory), one small
+ * interface per concern. A new concern is a further member here, implemented
+ * by every backend, not more methods on an existing one.
+ */
+export interface Stores {
+  /** `sqlite`, `mysql` or `memory`. */
+  readonly kind: StoreKind;
+  readonly tokens: TokenStore;
+  readonly leases: LeaseStore;
+  readonly audit: AuditLog;
+  readonly keys: KeyRotation;
+  /** Resolves when the backend answers; throws a `TokenStoreError` `UNAVAILABLE` otherwise. */
+  ping(): Promise<void>;
+  /** Releases connections and files. */
+  close(): Promise<void>;
+}
