@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** How many times a write runs at most while the database keeps rolling it back as a lost race. */
-export const RACE_ATTEMPTS = 10;
+export const RACE_ATTEMPTS = 12;
 
-/** Full jitter, doubling from 8 ms up to 100 ms: about half a second in all before giving up. */
-const backoffMs = (attempt: number) => Math.random() * Math.min(100, 4 * 2 ** attempt);
+/** Full jitter, doubling from 8 ms up to 200 ms: about a second in all before giving up. */
+const backoffMs = (attempt: number) => Math.random() * Math.min(200, 4 * 2 ** attempt);
 
 /**
  * Runs a write again while it fails with a race that left nothing behind
