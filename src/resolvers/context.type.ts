@@ -1,6 +1,6 @@
 import type { AuditTrail } from '../audit/audit-trail';
+import type { Role } from '../config';
 import type { Logger } from '../logger';
-import type { Principal } from '../server/api-keys';
 import type { TokenService } from '../services/token.service';
 import type { SecretReads } from './secret-reads';
 
@@ -16,4 +16,10 @@ export interface GatewayContext {
   audit?: AuditTrail;
   /** The secret fields this request returned (recorded by `secretReadsPlugin` when the response leaves). */
   secretReads?: SecretReads;
+}
+
+/** Who a request is: the role and the name of its key (never the key). */
+export interface Principal {
+  role: Role;
+  keyName: string;
 }

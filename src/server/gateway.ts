@@ -17,12 +17,13 @@ import { RefreshEngine } from '../oauth/refresh-engine';
 import { RefreshScheduler } from '../oauth/refresh-scheduler';
 import type { GatewayContext } from '../resolvers/context.type';
 import { gatewaySchema } from '../resolvers/schema';
-import { secretReadsPlugin } from '../resolvers/secret-reads';
+import { secretReadsPlugin } from '../resolvers/secret-reads.plugin';
 import { TokenService } from '../services/token.service';
 import { instrumentStores } from '../stores/instrumented-stores';
 import { openStore, storeOptionsOf } from '../stores/open-store';
 import type { Stores } from '../stores/stores';
-import { NO_TOKEN_EVENTS, WebhookNotifier, type TokenEvents } from '../webhooks/token-events';
+import { NO_TOKEN_EVENTS, type TokenEvents } from '../oauth/token-events';
+import { WebhookNotifier } from '../webhooks/webhook-notifier';
 import { WebhookSender } from '../webhooks/webhook-sender';
 import { loadApiKeys, type ApiKeys } from './api-keys';
 import { createErrorFormatter, storeUnavailablePlugin } from './error-format';
@@ -32,9 +33,6 @@ import { RequestContext } from './request-context';
 import { createPlaygroundHandler } from './playground';
 import { queryCostPlugin } from './query-cost.plugin';
 import { requestId } from './request-id';
-
-/** The lifecycle of a gateway, one phase at a time. */
-export type GatewayPhase = { phase: 'serving' } | { phase: 'stopping' } | { phase: 'stopped' };
 
 /** A running gateway, without a socket: `main.ts` (or a test) listens with `app`. */
 export interface Gateway {
@@ -49,7 +47,6 @@ export interface Gateway {
   readonly audit: AuditTrail;
   /** Webhook deliveries; null when `TOKENGATE_WEBHOOK_URL` is unset. */
   readonly webhooks: WebhookSender | null;
-  readonly state: GatewayPhase;
   /** Stops the background task, Apollo and the store. Idempotent. */
   close(): Promise<void>;
 }
@@ -92,7 +89,7 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
   const events: TokenEvents = webhooks
     ? new WebhookNotifier({ store: stores.audit, sender: webhooks, logger, refreshAheadMs, failingAfterMs: config.webhook!.failingAfterSeconds * 1000 })
     : NO_TOKEN_EVENTS;
-  const engine = new RefreshEngine({ tokens: stores.tokens, leases: stores.leases, audit: stores.audit, client, policy, logger, metrics, refreshAheadMs, leaseMs, events });
+  const engine = new RefreshEngine({ tokens: stores.tokens, leases: stores.leases, audit: stores.audit, client, policy, logger, refreshAheadMs, leaseMs, events, onOutcome: (e) => metrics.refreshes.inc(e) });
   const scheduler = new RefreshScheduler({ tokens: stores.tokens, leases: stores.leases, engine, logger, intervalMs: config.refreshCheckSeconds * 1000, refreshAheadMs });
   const tokens = new TokenService(stores.tokens, policy, engine, refreshAheadMs, events);
 
@@ -120,7 +117,6 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
   scheduler.start();
   audit.start();
 
-  let state: GatewayPhase = { phase: 'serving' };
   let closing: Promise<void> | null = null;
   return {
     config,
@@ -132,18 +128,13 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
     logger,
     audit,
     webhooks,
-    get state() {
-      return state;
-    },
     close() {
       closing ??= (async () => {
-        state = { phase: 'stopping' };
         await scheduler.stop();
         await apollo.stop();
         await webhooks?.close();
         await audit.close();
         await stores.close();
-        state = { phase: 'stopped' };
       })();
       return closing;
     },

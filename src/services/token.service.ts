@@ -1,11 +1,11 @@
 import { systemActor, type AuditActor } from '../audit/audit';
-import { badInput, ServiceError, TokenStoreError } from '../errors';
+import { InvalidRequestError, TokenStoreError } from '../errors';
 import type { AccountsUrlPolicy } from '../oauth/accounts-url-policy';
 import { AccountsUrlNotAllowedError } from '../oauth/oauth-errors';
 import type { Token, TokenInput, TokenMatch, TokenPage } from '../stores/token';
 import type { TokenStore } from '../stores/token-store';
 import type { RefreshEngine } from '../oauth/refresh-engine';
-import { NO_TOKEN_EVENTS, type TokenEvents } from '../webhooks/token-events';
+import { NO_TOKEN_EVENTS, type TokenEvents } from '../oauth/token-events';
 
 /** The actor of calls that name none. */
 const UNNAMED = systemActor('service');
@@ -59,8 +59,8 @@ export class TokenService {
     const { expiresIn, ...rest } = input;
     const write: TokenInput = { ...rest };
     if (expiresIn !== undefined && expiresIn !== null) {
-      if (input.expiresAt !== undefined && input.expiresAt !== null) throw badInput('give expiresAt or expiresIn, not both');
-      if (!Number.isInteger(expiresIn) || expiresIn < 0 || expiresIn > MAX_EXPIRES_IN) throw badInput(`expiresIn must be between 0 and ${MAX_EXPIRES_IN} seconds`);
+      if (input.expiresAt !== undefined && input.expiresAt !== null) throw new InvalidRequestError('give expiresAt or expiresIn, not both');
+      if (!Number.isInteger(expiresIn) || expiresIn < 0 || expiresIn > MAX_EXPIRES_IN) throw new InvalidRequestError(`expiresIn must be between 0 and ${MAX_EXPIRES_IN} seconds`);
       write.expiresAt = new Date(Date.now() + expiresIn * 1000);
     }
     if (write.accountsUrl !== undefined && write.accountsUrl !== null) write.accountsUrl = this.allowed(write.accountsUrl);
@@ -108,13 +108,8 @@ export class TokenService {
     try {
       return this.policy.resolve({ accountsUrl: url });
     } catch (err) {
-      if (err instanceof AccountsUrlNotAllowedError) throw badInput(err.message);
+      if (err instanceof AccountsUrlNotAllowedError) throw new InvalidRequestError(err.message);
       throw err;
     }
   }
-}
-
-/** Store errors the caller can act on become `BAD_USER_INPUT`; the rest stay internal. */
-export function isCallerError(err: unknown): err is TokenStoreError | ServiceError {
-  return (err instanceof TokenStoreError && (err.kind === 'INVALID_INPUT' || err.kind === 'CONFLICT')) || err instanceof ServiceError;
 }
