@@ -73,6 +73,11 @@ describe('RefreshEngine', () => {
   /** A token whose client and refresh token the Accounts server knows: a refresh of it succeeds. */
   const refreshable = (extra: TokenInput = {}) =>
     store.saveToken({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: accounts.addRefreshToken(CLIENT_ID), ...extra });
+  /** Resolves once the engine has taken its arrival read (while another process holds the lease), turn by turn of the event loop. */
+  const arrived = async () => {
+    while (!calls.includes('findTokenById')) await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+  };
   /** Whether the lease is free: another owner can take it (and then gives it back). */
   const leaseIsFree = async (id: string) => {
     const free = await stores.leases.acquireLease(id, 'probe', LEASE_MS);
@@ -186,7 +191,7 @@ describe('RefreshEngine', () => {
     const t = await refreshable({ accessToken: 'old', expiresAt: inSeconds(30) });
     expect(await stores.leases.acquireLease(t.id, 'other-process', LEASE_MS)).toBe(true);
     const waiting = engine.refresh(t.id);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await arrived();
     await store.saveToken({ id: t.id, accessToken: 'from-the-other-process', expiresAt: inSeconds(3600), lastRefreshedAt: new Date() });
     const r = await waiting;
     expect(r.accessToken).toBe('from-the-other-process');
@@ -200,7 +205,7 @@ describe('RefreshEngine', () => {
     const t = await refreshable({ accessToken: 'old', expiresAt: inSeconds(30), lastRefreshedAt: new Date(Date.now() - 60_000) });
     expect(await stores.leases.acquireLease(t.id, 'other-process', LEASE_MS)).toBe(true);
     const waiting = engine.refresh(t.id, { arrivedAt: new Date(Date.now() + 10_000) });
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await arrived();
     await store.saveToken({ id: t.id, accessToken: 'from-the-other-process', expiresAt: inSeconds(3600), lastRefreshedAt: new Date() });
     await stores.leases.releaseLease(t.id, 'other-process');
     const r = await waiting;
@@ -213,7 +218,7 @@ describe('RefreshEngine', () => {
     const t = await refreshable({ accessToken: 'old', expiresAt: inSeconds(30) });
     expect(await stores.leases.acquireLease(t.id, 'other-process', LEASE_MS)).toBe(true);
     const waiting = engine.refresh(t.id);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await arrived();
     await store.saveToken({ id: t.id, failedAt: new Date(), lastError: 'invalid_code' });
     expect(await apiError(waiting)).toMatchObject({ code: 'REFRESH_FAILED' });
     expect(accounts.count()).toBe(0);
