@@ -1,5 +1,4 @@
 import 'reflect-metadata';
-import http from 'node:http';
 import { loadConfig, type Config } from './config';
 import { ConfigError, TokenStoreError } from './errors';
 import { createLogger } from './logger';
@@ -32,10 +31,8 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     process.exit(1);
   }
 
-  const server = http.createServer(gateway.app);
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
-  server.requestTimeout = 60_000;
+  // The HTTP server of the gateway's Fastify app (timeouts set there), listening here.
+  const server = gateway.app.server;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());

@@ -1,10 +1,9 @@
-import { ApolloServer, HeaderMap } from '@apollo/server';
+import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import { expressMiddleware } from '@as-integrations/express5';
+import { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
-import cors from 'cors';
-import express, { type ErrorRequestHandler, type Express } from 'express';
+import type { FastifyInstance } from 'fastify';
 import { BREAK, GraphQLError, type ASTVisitor, type ValidationContext, type ValidationRule } from 'graphql';
 import { AuditTrail } from '../audit/audit-trail';
 import type { Config } from '../config';
@@ -25,19 +24,18 @@ import type { Stores } from '../stores/stores';
 import { NO_TOKEN_EVENTS, type TokenEvents } from '../oauth/token-events';
 import { WebhookNotifier } from '../webhooks/webhook-notifier';
 import { WebhookSender } from '../webhooks/webhook-sender';
-import { loadApiKeys, type ApiKeys } from './api-keys';
+import { loadApiKeys } from './api-keys';
 import { createErrorFormatter, storeUnavailablePlugin } from './error-format';
+import { createHttpApp } from './http-app';
 import { Metrics } from './metrics';
 import { observabilityPlugin } from './observability.plugin';
-import { RequestContext } from './request-context';
-import { createPlaygroundHandler } from './playground';
 import { queryCostPlugin } from './query-cost.plugin';
-import { requestId } from './request-id';
 
-/** A running gateway, without a socket: `main.ts` (or a test) listens with `app`. */
+/** A running gateway, not yet listening: `main.ts` (or a test) calls `app.listen()`. */
 export interface Gateway {
   readonly config: Config;
-  readonly app: Express;
+  /** The HTTP layer (Fastify), routes registered. */
+  readonly app: FastifyInstance;
   readonly stores: Stores;
   readonly engine: RefreshEngine;
   readonly scheduler: RefreshScheduler;
@@ -47,7 +45,7 @@ export interface Gateway {
   readonly audit: AuditTrail;
   /** Webhook deliveries; null when `TOKENGATE_WEBHOOK_URL` is unset. */
   readonly webhooks: WebhookSender | null;
-  /** Stops the background task, Apollo and the store. Idempotent. */
+  /** Stops the background task, the HTTP server (letting requests in flight finish), Apollo and the store. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -93,7 +91,9 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
   const scheduler = new RefreshScheduler({ tokens: stores.tokens, leases: stores.leases, engine, logger, intervalMs: config.refreshCheckSeconds * 1000, refreshAheadMs });
   const tokens = new TokenService(stores.tokens, policy, engine, refreshAheadMs, events);
 
-  const apollo = new ApolloServer<GatewayContext>({
+  // The routes are registered now and set up by app.ready(), once Apollo has started.
+  const app: FastifyInstance = createHttpApp({ config, apollo: () => apollo, apiKeys: apiKeys.keys, tokens, audit, stores, metrics, logger });
+  const apollo: ApolloServer<GatewayContext> = new ApolloServer<GatewayContext>({
     schema: gatewaySchema(),
     introspection: config.playground,
     includeStacktraceInErrorResponses: false,
@@ -108,12 +108,21 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
       guarded(maxDepthRule({ n: config.maxQueryDepth, ignoreIntrospection: false, propagateOnRejection: false, onReject: [reportTo] })),
       maxAliasesRule({ n: config.maxAliases, propagateOnRejection: false, onReject: [reportTo] }),
     ],
-    plugins: [ApolloServerPluginLandingPageDisabled(), queryCostPlugin(config.maxQueryCost), observabilityPlugin(metrics, logger), ApolloServerPluginCacheControlDisabled(), secretReadsPlugin(), storeUnavailablePlugin()],
+    plugins: [
+      ApolloServerPluginLandingPageDisabled(),
+      queryCostPlugin(config.maxQueryCost),
+      observabilityPlugin(metrics, logger),
+      ApolloServerPluginCacheControlDisabled(),
+      secretReadsPlugin(),
+      storeUnavailablePlugin(),
+      // apollo.stop() closes the HTTP server first, letting requests in flight finish.
+      fastifyApolloDrainPlugin(app),
+    ],
     logger: apolloLogger(logger),
   });
   await apollo.start();
-
-  const app = buildHttpApp({ config, apollo, apiKeys: apiKeys.keys, tokens, audit, stores, metrics, logger });
+  // Runs the route plugins: the GraphQL one needs a started Apollo server.
+  await app.ready();
   scheduler.start();
   audit.start();
 
@@ -183,95 +192,4 @@ function apolloLogger(logger: Logger) {
     warn: (m: string) => logger.warn(m),
     error: (m: string) => logger.error(m),
   };
-}
-
-interface HttpAppParts {
-  config: Config;
-  apollo: ApolloServer<GatewayContext>;
-  apiKeys: ApiKeys;
-  tokens: TokenService;
-  audit: AuditTrail;
-  stores: Stores;
-  metrics: Metrics;
-  logger: Logger;
-}
-
-/** The HTTP routes: `/healthz`, `/readyz`, `/metrics`, and `/graphql` (API and playground). */
-function buildHttpApp({ config, apollo, apiKeys, tokens, audit, stores, metrics, logger }: HttpAppParts): Express {
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('trust proxy', false);
-  app.use(requestId);
-  app.use((_req, res, next) => {
-    res.setHeader('X-Content-Type-Options', 'nosniff');
-    next();
-  });
-
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-
-  app.get('/readyz', async (_req, res) => {
-    try {
-      await withTimeout(stores.ping(), 2_000);
-      res.json({ status: 'ready', store: stores.kind });
-    } catch {
-      res.status(503).json({ status: 'unavailable', store: stores.kind });
-    }
-  });
-
-  app.get('/metrics', async (_req, res) => {
-    res.setHeader('Content-Type', metrics.registry.contentType);
-    res.send(await metrics.registry.metrics());
-  });
-
-  if (config.corsOrigins.length > 0) {
-    app.use(
-      '/graphql',
-      cors({
-        origin: config.corsOrigins,
-        methods: ['GET', 'POST', 'OPTIONS'],
-        allowedHeaders: ['authorization', 'content-type', 'apollo-require-preflight', 'x-apollo-operation-name', 'x-request-id'],
-        exposedHeaders: ['x-request-id'],
-        maxAge: 600,
-      }),
-    );
-  }
-  if (config.playground) app.get('/graphql', createPlaygroundHandler({ endpoint: '/graphql', title: 'tokengate' }));
-  app.use(
-    '/graphql',
-    (_req, res, next) => {
-      res.setHeader('Cache-Control', 'no-store');
-      next();
-    },
-    express.json({ limit: config.bodyLimitBytes }),
-    expressMiddleware(apollo, {
-      context: async ({ req, res }) => {
-        const principal = apiKeys.authenticate(req.get('authorization'));
-        if (!principal) {
-          throw new GraphQLError('A valid API key is required: Authorization: Bearer <key>', {
-            extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers: new HeaderMap([['www-authenticate', 'Bearer']]) } } as unknown as Record<string, unknown>,
-          });
-        }
-        return new RequestContext(principal, res.locals.requestId as string, res.locals.receivedAt as Date, tokens, audit, logger);
-      },
-    }),
-  );
-
-  app.use((_req, res) => {
-    res.status(404).json({ error: 'not found' });
-  });
-  const onError: ErrorRequestHandler = (err, _req, res, _next) => {
-    const status = typeof err?.status === 'number' && err.status >= 400 && err.status < 500 ? err.status : 500;
-    if (status === 500) logger.error({ err: { name: err?.name, code: err?.code, stack: err?.stack } }, 'HTTP request failed');
-    const message = status === 413 ? `The request body is larger than ${config.bodyLimitBytes} bytes` : status === 500 ? 'Internal server error' : 'The request is malformed';
-    res.status(status).json({ errors: [{ message, extensions: { code: status === 500 ? 'INTERNAL_SERVER_ERROR' : 'BAD_REQUEST' } }] });
-  };
-  app.use(onError);
-  return app;
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('timeout')), ms)))]).finally(() => clearTimeout(timer));
 }

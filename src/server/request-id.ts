@@ -1,15 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import type { RequestHandler } from 'express';
+import type { IncomingMessage } from 'node:http';
+
+const PLAIN_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
 /**
- * Accepts a caller's `X-Request-Id` when it is short and plain, else makes one;
- * echoes it in the response. Also notes when the request arrived.
+ * The id of a request (Fastify's `genReqId`): the caller's `X-Request-Id`
+ * when it is short and plain, else a new UUID. The HTTP layer echoes it in
+ * the response and every log line of the request carries it as `reqId`.
  */
-export const requestId: RequestHandler = (req, res, next) => {
-  const given = req.get('x-request-id');
-  const id = given && /^[A-Za-z0-9._:-]{1,64}$/.test(given) ? given : randomUUID();
-  res.locals.requestId = id;
-  res.locals.receivedAt = new Date();
-  res.setHeader('X-Request-Id', id);
-  next();
-};
+export function requestIdOf(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && PLAIN_ID.test(given) ? given : randomUUID();
+}

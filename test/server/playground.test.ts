@@ -1,9 +1,7 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import { expressMiddleware } from '@as-integrations/express5';
-import express from 'express';
+import { fastifyApolloHandler } from '@as-integrations/fastify';
+import Fastify, { type FastifyInstance, type RouteHandlerMethod } from 'fastify';
 import { GraphQLError } from 'graphql';
 import type { Browser, Page } from 'playwright-core';
 import { createPlaygroundHandler } from '../../src/server/playground';
@@ -13,7 +11,7 @@ import { GraphiQLPage } from '../support/graphiql-page';
 const API_KEY = 'test-key-123';
 const QUERY = '{ tokens { totalCount } }';
 
-let server: http.Server;
+let server: FastifyInstance;
 let apollo: ApolloServer;
 let baseUrl: string;
 let graphqlUrl: string;
@@ -27,30 +25,23 @@ beforeAll(async () => {
   });
   await apollo.start();
 
-  const app = express();
-  app.disable('x-powered-by');
-  app.get('/graphql', createPlaygroundHandler({ endpoint: '/graphql' }));
-  app.use(
-    '/graphql',
-    express.json(),
-    expressMiddleware(apollo, {
-      context: async ({ req }) => {
-        if (req.get('authorization') !== `Bearer ${API_KEY}`) {
-          throw new GraphQLError('A valid API key is required', { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
-        }
-        return {};
-      },
-    }),
-  );
-  server = http.createServer(app);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server = Fastify();
+  const api = fastifyApolloHandler(apollo, {
+    context: async (request) => {
+      if (request.headers.authorization !== `Bearer ${API_KEY}`) {
+        throw new GraphQLError('A valid API key is required', { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
+      }
+      return {};
+    },
+  }) as RouteHandlerMethod;
+  server.route({ method: ['GET', 'POST'], url: '/graphql', handler: createPlaygroundHandler({ endpoint: '/graphql' }, api) });
+  baseUrl = await server.listen({ port: 0, host: '127.0.0.1' });
   graphqlUrl = `${baseUrl}/graphql`;
 });
 
 afterAll(async () => {
-  server?.closeAllConnections();
-  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  server?.server.closeAllConnections();
+  await server?.close();
   await apollo?.stop();
 });
 
@@ -197,18 +188,17 @@ describe('playground over HTTP', () => {
   });
 
   it('escapes the title', async () => {
-    const app = express();
+    const app = Fastify();
     app.get('/', createPlaygroundHandler({ endpoint: '/graphql', title: '<img src=x onerror=alert(1)> & co' }));
-    const s = http.createServer(app);
-    await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+    const url = await app.listen({ port: 0, host: '127.0.0.1' });
     try {
-      const res = await fetch(`http://127.0.0.1:${(s.address() as AddressInfo).port}/`, { headers: { accept: 'text/html' } });
+      const res = await fetch(`${url}/`, { headers: { accept: 'text/html' } });
       const html = await res.text();
       expect(html).toContain('<title>&lt;img src=x onerror=alert(1)&gt; &amp; co</title>');
       expect(html).not.toContain('<img src=x');
     } finally {
-      s.closeAllConnections();
-      await new Promise<void>((resolve) => s.close(() => resolve()));
+      app.server.closeAllConnections();
+      await app.close();
     }
   });
 });

@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -71,7 +70,7 @@ export async function startTestGateway(options: TestGatewayOptions): Promise<Tes
   });
   const config = loadConfig(env);
   const gateway = await createGateway(config, { logger: createLogger(config.logLevel, sink), defaultMetrics: false });
-  const server = http.createServer(gateway.app);
+  const server = gateway.app.server;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {

@@ -1,0 +1,73 @@
+import { HeaderMap, type ApolloServer } from '@apollo/server';
+import { fastifyApolloHandler } from '@as-integrations/fastify';
+import cors from '@fastify/cors';
+import type { FastifyPluginAsync, RouteHandlerMethod } from 'fastify';
+import { GraphQLError } from 'graphql';
+import type { AuditTrail } from '../audit/audit-trail';
+import type { Config } from '../config';
+import type { Logger } from '../logger';
+import type { GatewayContext } from '../resolvers/context.type';
+import type { TokenService } from '../services/token.service';
+import type { ApiKeys } from './api-keys';
+import { createPlaygroundHandler } from './playground';
+import { RequestContext } from './request-context';
+
+export interface GraphqlRoutesOptions {
+  config: Config;
+  /** Started before this plugin runs. */
+  apollo: () => ApolloServer<GatewayContext>;
+  apiKeys: ApiKeys;
+  tokens: TokenService;
+  audit: AuditTrail;
+  logger: Logger;
+}
+
+/** Headers a browser on a configured origin may send, and read back. */
+const CORS_ALLOWED_HEADERS = ['authorization', 'content-type', 'apollo-require-preflight', 'x-apollo-operation-name', 'x-request-id'];
+
+/**
+ * `/graphql`: the GraphQL API (Apollo, with its CSRF prevention) and, when
+ * enabled, the playground for a browser navigating there. Every answer is
+ * `Cache-Control: no-store` (the playground page revalidates instead); CORS
+ * only for the configured origins. A request without a valid API key gets
+ * 401 with `WWW-Authenticate: Bearer` and an `UNAUTHENTICATED` error.
+ */
+export const graphqlRoutes: FastifyPluginAsync<GraphqlRoutesOptions> = async (app, { config, apollo, apiKeys, tokens, audit, logger }) => {
+  if (config.corsOrigins.length > 0) {
+    await app.register(cors, {
+      origin: config.corsOrigins,
+      methods: 'GET,POST,OPTIONS',
+      allowedHeaders: CORS_ALLOWED_HEADERS.join(','),
+      exposedHeaders: ['x-request-id'],
+      maxAge: 600,
+      strictPreflight: false,
+    });
+  }
+  app.addHook('onRequest', (_request, reply, done) => {
+    reply.header('cache-control', 'no-store');
+    done();
+  });
+  // Bodies that are not JSON reach Apollo unparsed, which refuses them (CSRF prevention, or a 400).
+  app.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
+
+  const api = fastifyApolloHandler(apollo(), {
+    context: async (request) => {
+      const principal = apiKeys.authenticate(request.headers.authorization);
+      if (!principal) {
+        throw new GraphQLError('A valid API key is required: Authorization: Bearer <key>', {
+          extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers: new HeaderMap([['www-authenticate', 'Bearer']]) } } as unknown as Record<string, unknown>,
+        });
+      }
+      return new RequestContext(principal, request.id, request.receivedAt, tokens, audit, logger);
+    },
+  }) as RouteHandlerMethod;
+
+  app.route({
+    method: ['GET', 'POST'],
+    url: '/graphql',
+    handler: config.playground ? createPlaygroundHandler({ endpoint: '/graphql', title: 'tokengate' }, api) : api,
+  });
+  // Apollo answers every other method (405, or 400 for CSRF prevention) and every path below /graphql.
+  app.route({ method: ['PUT', 'DELETE', 'PATCH', 'OPTIONS'], url: '/graphql', handler: api });
+  app.route({ method: ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'], url: '/graphql/*', handler: api });
+};

@@ -1,0 +1,88 @@
+import type { ApolloServer } from '@apollo/server';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import type { AuditTrail } from '../audit/audit-trail';
+import type { Config } from '../config';
+import type { Logger } from '../logger';
+import type { GatewayContext } from '../resolvers/context.type';
+import type { TokenService } from '../services/token.service';
+import type { Stores } from '../stores/stores';
+import type { ApiKeys } from './api-keys';
+import { graphqlRoutes } from './graphql.routes';
+import { healthRoutes } from './health.routes';
+import type { Metrics } from './metrics';
+import { requestIdOf } from './request-id';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** When the request arrived (before any queueing in this process). */
+    receivedAt: Date;
+  }
+}
+
+export interface HttpAppParts {
+  config: Config;
+  /** The Apollo server, started by the time the app's plugins run (`app.ready()`). */
+  apollo: () => ApolloServer<GatewayContext>;
+  apiKeys: ApiKeys;
+  tokens: TokenService;
+  audit: AuditTrail;
+  stores: Stores;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+/**
+ * Creates the gateway's Fastify instance, not listening: request ids, the
+ * common headers, error and not-found answers, and the routes, each group a
+ * plugin of its own (`/healthz`, `/readyz`, `/metrics`; `/graphql` with the
+ * playground). A later feature is one more `app.register(plugin, opts)`
+ * here.
+ *
+ * Fastify logs through the gateway's pino logger (`reqId` on every line of a
+ * request), but not each request: the GraphQL plugin writes one line per
+ * operation.
+ */
+export function createHttpApp(parts: HttpAppParts): FastifyInstance {
+  const { config, logger } = parts;
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'reqId' }),
+    genReqId: requestIdOf,
+    requestIdHeader: false,
+    // A `__proto__` key in a body is dropped (it could otherwise reach an object's prototype).
+    onProtoPoisoning: 'remove',
+    bodyLimit: config.bodyLimitBytes,
+    trustProxy: false,
+    // Requests that arrive while the server closes are answered (with `Connection: close`), not refused with 503.
+    return503OnClosing: false,
+    keepAliveTimeout: 65_000,
+    requestTimeout: 60_000,
+    routerOptions: { ignoreTrailingSlash: true, caseSensitive: false },
+  });
+  app.server.headersTimeout = 66_000;
+
+  app.decorateRequest('receivedAt', null as unknown as Date);
+  app.addHook('onRequest', (request, reply, done) => {
+    request.receivedAt = new Date();
+    reply.header('x-request-id', request.id).header('x-content-type-options', 'nosniff');
+    done();
+  });
+
+  app.setNotFoundHandler({}, (_request, reply) => {
+    void reply.code(404).type('application/json; charset=utf-8').send('{"error":"not found"}');
+  });
+  app.setErrorHandler((err: FastifyError, _request, reply) => {
+    const given = err.statusCode ?? 500;
+    const status = given >= 400 && given < 500 ? given : 500;
+    if (status === 500) logger.error({ err: { name: err.name, code: err.code, stack: err.stack } }, 'HTTP request failed');
+    const message = status === 413 ? `The request body is larger than ${config.bodyLimitBytes} bytes` : status === 500 ? 'Internal server error' : 'The request is malformed';
+    void reply
+      .code(status)
+      .type('application/json; charset=utf-8')
+      .send(JSON.stringify({ errors: [{ message, extensions: { code: status === 500 ? 'INTERNAL_SERVER_ERROR' : 'BAD_REQUEST' } }] }));
+  });
+
+  void app.register(healthRoutes, { stores: parts.stores, metrics: parts.metrics });
+  void app.register(graphqlRoutes, parts);
+  return app;
+}
