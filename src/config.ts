@@ -235,8 +235,17 @@ export function loadConfig(env: Env = process.env): Config {
   const refreshAheadSeconds = read(env, 'TOKENGATE_REFRESH_AHEAD_SECONDS', intIn(0, 1800), 300);
   const refreshCheckSeconds = read(env, 'TOKENGATE_REFRESH_CHECK_SECONDS', intIn(0, 3600), 30);
   const hookUrl = read<string | null>(env, 'TOKENGATE_WEBHOOK_URL', webhookUrl, null);
-  const hookSecret = read<string | null>(env, 'TOKENGATE_WEBHOOK_SECRET', z.string().trim().regex(/^[\x21-\x7e]{16,256}$/, 'must be 16 to 256 printable characters'), null);
-  if (hookUrl && !hookSecret) throw new ConfigError('TOKENGATE_WEBHOOK_SECRET', 'is required when TOKENGATE_WEBHOOK_URL is set (16+ printable characters; e.g. openssl rand -hex 32)');
+  const hookSecret = read<string | null>(
+    env,
+    'TOKENGATE_WEBHOOK_SECRET',
+    z
+      .string()
+      .trim()
+      .regex(/^[\x21-\x7e]{16,256}$/, 'must be 16 to 256 printable characters'),
+    null,
+  );
+  if (hookUrl && !hookSecret)
+    throw new ConfigError('TOKENGATE_WEBHOOK_SECRET', 'is required when TOKENGATE_WEBHOOK_URL is set (16+ printable characters; e.g. openssl rand -hex 32)');
 
   return {
     host: read(env, 'TOKENGATE_HOST', z.string().trim().min(1), '127.0.0.1'),
@@ -259,7 +268,12 @@ export function loadConfig(env: Env = process.env): Config {
     bodyLimitBytes: read(env, 'TOKENGATE_BODY_LIMIT', byteSize, 1024 * 1024),
     playground: read(env, 'TOKENGATE_PLAYGROUND', onOff, !production),
     production,
-    logLevel: read(env, 'TOKENGATE_LOG_LEVEL', z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { message: 'must be one of fatal, error, warn, info, debug, trace, silent' }), 'info'),
+    logLevel: read(
+      env,
+      'TOKENGATE_LOG_LEVEL',
+      z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { message: 'must be one of fatal, error, warn, info, debug, trace, silent' }),
+      'info',
+    ),
     maxQueryCost: read(env, 'TOKENGATE_MAX_QUERY_COST', intIn(10, 1_000_000), 1000),
     maxQueryDepth: read(env, 'TOKENGATE_MAX_QUERY_DEPTH', intIn(2, 100), 25),
     maxAliases: read(env, 'TOKENGATE_MAX_ALIASES', intIn(1, 1000), 30),

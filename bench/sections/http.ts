@@ -83,7 +83,11 @@ async function httpOnStore(ctx: BenchContext, kind: BenchStore): Promise<void> {
     // Warm-up: JIT, Apollo's document cache, the database's page cache.
     const warm = Math.max(1, Math.round(options.runSeconds / 2));
     for (const size of ['small', 'large'] as const) {
-      for (const [body, verify] of [[floorBody, verifyFloor], [BY_ID.body(sets[size]), BY_ID.verify], [BY_NAME.body(sets[size]), BY_NAME.verify]] as const) {
+      for (const [body, verify] of [
+        [floorBody, verifyFloor],
+        [BY_ID.body(sets[size]), BY_ID.verify],
+        [BY_NAME.body(sets[size]), BY_NAME.verify],
+      ] as const) {
         assertClean(await load(size, body, verify, warm), `warm-up ${kind}`);
       }
     }

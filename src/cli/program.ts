@@ -47,7 +47,7 @@ export function buildProgram(io: CliIo, version: string): Command {
 
   program
     .command('export')
-    .description("export every token as a Zoho FileStore CSV (10 columns, mode 0600; it holds plaintext secrets)")
+    .description('export every token as a Zoho FileStore CSV (10 columns, mode 0600; it holds plaintext secrets)')
     .argument('<file>', 'the file to write')
     .addOption(new Option('--format <format>', 'what to write').choices(['zoho-csv']).makeOptionMandatory())
     .option('--force', 'replace the file if it exists')

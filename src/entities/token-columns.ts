@@ -77,5 +77,6 @@ export const indexName = (table: string, index: (typeof TOKEN_INDEXES)[number]) 
 
 /** The row of the table as the entity types it (instants as epoch milliseconds). */
 export type OAuthTokenRecord = {
-  [C in (typeof TOKEN_COLUMNS)[number] as C['property']]: (C['type'] extends 'bigint' | 'integer' ? number : string) | (C['nullable'] extends true ? null : never);
+  [C in (typeof TOKEN_COLUMNS)[number] as C['property']]:
+    (C['type'] extends 'bigint' | 'integer' ? number : string) | (C['nullable'] extends true ? null : never);
 };

@@ -129,7 +129,11 @@ export interface CsvWriteResult {
  * @param overwrite replace an existing file (otherwise refused).
  * @throws ZohoFormatError when the file exists and `overwrite` is false.
  */
-export async function writeZohoCsv(file: string, tokens: AsyncIterable<Token>, options: { overwrite?: boolean; onToken?: (count: number) => void } = {}): Promise<CsvWriteResult> {
+export async function writeZohoCsv(
+  file: string,
+  tokens: AsyncIterable<Token>,
+  options: { overwrite?: boolean; onToken?: (count: number) => void } = {},
+): Promise<CsvWriteResult> {
   if (!options.overwrite && fs.existsSync(file)) throw new ZohoFormatError(`${file} exists: choose another file, or --force to replace it`);
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
   const fd = fs.openSync(tmp, 'wx', 0o600);

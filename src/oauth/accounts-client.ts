@@ -6,7 +6,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AccountsUrlPolicy } from './accounts-url-policy';
 import { InvalidResponseError, OAuthError, ProviderRefusedError, UpstreamUnavailableError, type UpstreamUnavailableReason } from './oauth-errors';
-import { authorizationCodeRequest, refreshTokenRequest, revokeRequest, type AuthorizationCodeParams, type RefreshTokenParams, type RevokeParams, type TokenRequest } from './token-requests';
+import {
+  authorizationCodeRequest,
+  refreshTokenRequest,
+  revokeRequest,
+  type AuthorizationCodeParams,
+  type RefreshTokenParams,
+  type RevokeParams,
+  type TokenRequest,
+} from './token-requests';
 import { processRevokeResponse, processTokenResponse, type TokenGrant } from './token-response';
 
 /** What a call to the Accounts server does. */
@@ -58,7 +66,15 @@ export interface AccountsClientOptions {
 const RETRYABLE_REASONS: ReadonlySet<UpstreamUnavailableReason> = new Set(['timeout', 'network', 'http_5xx', 'not_json', 'provider_unavailable']);
 
 /** Low-level error codes that mean the connection was never made, so the request was surely not sent. */
-const NOT_SENT_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'ENETUNREACH', 'EHOSTUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+const NOT_SENT_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EAI_NONAME',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
 
 /**
  * Talks to Zoho's Accounts server (`shared/spec/oauth.md`): refreshes access
@@ -123,7 +139,13 @@ export class AccountsClient {
    * @throws AccountsUrlNotAllowedError (nothing sent), ProviderRefusedError, UpstreamUnavailableError (InvalidResponseError included).
    */
   refresh(accountsUrl: string, params: RefreshTokenParams): Promise<TokenGrant> {
-    return this.call('refresh', accountsUrl, (origin) => refreshTokenRequest(origin, params), processTokenResponse, (err) => RETRYABLE_REASONS.has(err.reason));
+    return this.call(
+      'refresh',
+      accountsUrl,
+      (origin) => refreshTokenRequest(origin, params),
+      processTokenResponse,
+      (err) => RETRYABLE_REASONS.has(err.reason),
+    );
   }
 
   /**
@@ -133,7 +155,13 @@ export class AccountsClient {
    * @throws AccountsUrlNotAllowedError (nothing sent), ProviderRefusedError, UpstreamUnavailableError (InvalidResponseError included).
    */
   exchangeGrant(accountsUrl: string, params: AuthorizationCodeParams): Promise<TokenGrant> {
-    return this.call('grant', accountsUrl, (origin) => authorizationCodeRequest(origin, params), processTokenResponse, (err) => err.reason === 'network' && err.notSent);
+    return this.call(
+      'grant',
+      accountsUrl,
+      (origin) => authorizationCodeRequest(origin, params),
+      processTokenResponse,
+      (err) => err.reason === 'network' && err.notSent,
+    );
   }
 
   /**
@@ -142,7 +170,13 @@ export class AccountsClient {
    * @throws AccountsUrlNotAllowedError (nothing sent), ProviderRefusedError (e.g. `invalid_code` for a token the provider no longer knows), UpstreamUnavailableError.
    */
   async revoke(accountsUrl: string, params: RevokeParams): Promise<void> {
-    await this.call('revoke', accountsUrl, (origin) => revokeRequest(origin, params), (status, body) => processRevokeResponse(status, body), (err) => RETRYABLE_REASONS.has(err.reason));
+    await this.call(
+      'revoke',
+      accountsUrl,
+      (origin) => revokeRequest(origin, params),
+      (status, body) => processRevokeResponse(status, body),
+      (err) => RETRYABLE_REASONS.has(err.reason),
+    );
   }
 
   private async call<T>(
@@ -166,7 +200,14 @@ export class AccountsClient {
         return result;
       } catch (err) {
         const willRetry = err instanceof UpstreamUnavailableError && attempt < this.maxAttempts && retryable(err);
-        this.report({ kind, attempt, outcome: outcomeOf(err), durationMs: performance.now() - started, ...(status === undefined ? {} : { status }), willRetry });
+        this.report({
+          kind,
+          attempt,
+          outcome: outcomeOf(err),
+          durationMs: performance.now() - started,
+          ...(status === undefined ? {} : { status }),
+          willRetry,
+        });
         if (!willRetry) {
           if (err instanceof UpstreamUnavailableError) err.attempts = attempt;
           throw err;

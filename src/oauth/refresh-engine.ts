@@ -87,7 +87,9 @@ export class RefreshEngine {
       return joined;
     }
     const actor = options.actor ?? systemActor(trigger);
-    const flight = this.fly(id, options.force ?? true, trigger, options.waitForLease ?? true, options.arrivedAt ?? new Date(), actor).finally(() => this.flights.delete(id));
+    const flight = this.fly(id, options.force ?? true, trigger, options.waitForLease ?? true, options.arrivedAt ?? new Date(), actor).finally(() =>
+      this.flights.delete(id),
+    );
     this.flights.set(id, flight);
     return flight;
   }
@@ -127,7 +129,7 @@ export class RefreshEngine {
         if (settled) return settled;
       }
       if (!waitForLease) return current;
-      if (Date.now() > deadline) throw new ProviderUnavailableError('another gateway process holds this token\'s refresh and did not finish in time');
+      if (Date.now() > deadline) throw new ProviderUnavailableError("another gateway process holds this token's refresh and did not finish in time");
       await sleep(delay * (0.5 + Math.random()));
       delay = Math.min(delay * 2, 250);
     }
@@ -154,7 +156,9 @@ export class RefreshEngine {
       }
       return await this.refreshUpstream(current, trigger, actor);
     } finally {
-      await this.o.leases.releaseLease(id, this.owner).catch((err: unknown) => this.o.logger.warn({ tokenId: id, err: describe(err) }, 'could not release a refresh lease; it runs out by itself'));
+      await this.o.leases
+        .releaseLease(id, this.owner)
+        .catch((err: unknown) => this.o.logger.warn({ tokenId: id, err: describe(err) }, 'could not release a refresh lease; it runs out by itself'));
     }
   }
 
@@ -196,7 +200,7 @@ export class RefreshEngine {
   private settledSince(arrival: Token, current: Token): Token | null {
     const refreshed = (current.lastRefreshedAt?.getTime() ?? 0) > (arrival.lastRefreshedAt?.getTime() ?? 0);
     if (refreshed) return current;
-    const failed = current.failedAt !== null && (current.failedAt.getTime() > (arrival.failedAt?.getTime() ?? 0));
+    const failed = current.failedAt !== null && current.failedAt.getTime() > (arrival.failedAt?.getTime() ?? 0);
     if (failed) throw new RefreshRefusedError(current.lastError ?? 'unknown_error', true);
     return null;
   }
@@ -215,7 +219,10 @@ export class RefreshEngine {
     }
     const saved = await this.storeGrant(token, mode, grant, actor);
     this.o.onOutcome?.({ trigger, outcome: 'refreshed' });
-    this.o.logger.info({ tokenId: token.id, trigger, mode, rotated: Boolean(grant.refreshToken && mode === 'refresh'), expiresAt: grant.expiresAt.toISOString() }, 'token refreshed');
+    this.o.logger.info(
+      { tokenId: token.id, trigger, mode, rotated: Boolean(grant.refreshToken && mode === 'refresh'), expiresAt: grant.expiresAt.toISOString() },
+      'token refreshed',
+    );
     return saved;
   }
 
@@ -303,7 +310,9 @@ export class RefreshEngine {
     if (err instanceof UpstreamUnavailableError) {
       this.o.onOutcome?.({ trigger, outcome: 'unavailable' });
       // Nothing is written on a transient failure but its audit entry (in the background), which the webhooks read.
-      this.audit({ action: 'REFRESH', actor, tokenId: token.id, outcome: 'UNAVAILABLE', errorCode: err.reason, detail: grantType(mode) }, () => this.events.refreshUnavailable(token, err.reason));
+      this.audit({ action: 'REFRESH', actor, tokenId: token.id, outcome: 'UNAVAILABLE', errorCode: err.reason, detail: grantType(mode) }, () =>
+        this.events.refreshUnavailable(token, err.reason),
+      );
       this.o.logger.warn({ tokenId: token.id, trigger, mode, reason: err.reason }, 'the provider could not be reached; the token is unchanged');
       throw new ProviderUnavailableError('the provider could not be reached, timed out or failed; the token is unchanged', err.reason);
     }

@@ -43,7 +43,9 @@ export class RefreshScheduler {
       if (this.stopped) return;
       this.round = this.runOnce()
         .then(() => undefined)
-        .catch((err: unknown) => this.o.logger.warn({ err: { name: (err as Error)?.name, code: (err as { code?: unknown })?.code } }, 'background refresh round failed'))
+        .catch((err: unknown) =>
+          this.o.logger.warn({ err: { name: (err as Error)?.name, code: (err as { code?: unknown })?.code } }, 'background refresh round failed'),
+        )
         .finally(() => {
           this.round = null;
           if (!this.stopped) this.timer = setTimeout(tick, this.o.intervalMs).unref();
@@ -65,7 +67,9 @@ export class RefreshScheduler {
   async runOnce(): Promise<number> {
     const now = Date.now();
     for (const [id, until] of this.backoffUntil) if (until <= now) this.backoffUntil.delete(id);
-    const ids = (await this.o.leases.findRefreshCandidates(new Date(now + this.o.refreshAheadMs), this.o.batchSize ?? 200)).filter((id) => (this.backoffUntil.get(id) ?? 0) <= now);
+    const ids = (await this.o.leases.findRefreshCandidates(new Date(now + this.o.refreshAheadMs), this.o.batchSize ?? 200)).filter(
+      (id) => (this.backoffUntil.get(id) ?? 0) <= now,
+    );
     const spread = Math.min(this.o.intervalMs / 2, 5_000);
     let refreshed = 0;
     const queue = [...ids];

@@ -48,7 +48,7 @@ registerEnumType(AuditOutcome, {
   description: 'How the recorded action went',
   valuesConfig: {
     OK: { description: 'done' },
-    REFUSED: { description: "the provider refused (errorCode: its code, e.g. invalid_code)" },
+    REFUSED: { description: 'the provider refused (errorCode: its code, e.g. invalid_code)' },
     UNAVAILABLE: { description: 'the provider could not be reached, timed out or failed (errorCode: the reason)' },
     ERROR: { description: 'something else went wrong' },
   },

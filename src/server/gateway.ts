@@ -87,8 +87,26 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
   const events: TokenEvents = webhooks
     ? new WebhookNotifier({ store: stores.audit, sender: webhooks, logger, refreshAheadMs, failingAfterMs: config.webhook!.failingAfterSeconds * 1000 })
     : NO_TOKEN_EVENTS;
-  const engine = new RefreshEngine({ tokens: stores.tokens, leases: stores.leases, audit: stores.audit, client, policy, logger, refreshAheadMs, leaseMs, events, onOutcome: (e) => metrics.refreshes.inc(e) });
-  const scheduler = new RefreshScheduler({ tokens: stores.tokens, leases: stores.leases, engine, logger, intervalMs: config.refreshCheckSeconds * 1000, refreshAheadMs });
+  const engine = new RefreshEngine({
+    tokens: stores.tokens,
+    leases: stores.leases,
+    audit: stores.audit,
+    client,
+    policy,
+    logger,
+    refreshAheadMs,
+    leaseMs,
+    events,
+    onOutcome: (e) => metrics.refreshes.inc(e),
+  });
+  const scheduler = new RefreshScheduler({
+    tokens: stores.tokens,
+    leases: stores.leases,
+    engine,
+    logger,
+    intervalMs: config.refreshCheckSeconds * 1000,
+    refreshAheadMs,
+  });
   const tokens = new TokenService(stores.tokens, policy, engine, refreshAheadMs, events);
 
   // The routes are registered now and set up by app.ready(), once Apollo has started.

@@ -55,7 +55,10 @@ export const graphqlRoutes: FastifyPluginAsync<GraphqlRoutesOptions> = async (ap
       const principal = apiKeys.authenticate(request.headers.authorization);
       if (!principal) {
         throw new GraphQLError('A valid API key is required: Authorization: Bearer <key>', {
-          extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers: new HeaderMap([['www-authenticate', 'Bearer']]) } } as unknown as Record<string, unknown>,
+          extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers: new HeaderMap([['www-authenticate', 'Bearer']]) } } as unknown as Record<
+            string,
+            unknown
+          >,
         });
       }
       return new RequestContext(principal, request.id, request.receivedAt, tokens, audit, logger);

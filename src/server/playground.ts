@@ -169,7 +169,9 @@ function matchesIfNoneMatch(header: string | undefined, etag: string): boolean {
 
 /** Whether a request is a browser asking for the page: `GET`/`HEAD` preferring `text/html` to the GraphQL media types. */
 export function wantsPlaygroundPage(request: FastifyRequest): boolean {
-  return (request.method === 'GET' || request.method === 'HEAD') && preferredMediaType(request.headers.accept, [...API_MEDIA_TYPES, 'text/html']) === 'text/html';
+  return (
+    (request.method === 'GET' || request.method === 'HEAD') && preferredMediaType(request.headers.accept, [...API_MEDIA_TYPES, 'text/html']) === 'text/html'
+  );
 }
 
 /**
@@ -203,7 +205,9 @@ export function createPlaygroundHandler(options: PlaygroundOptions, api?: RouteH
   const servePage = (request: FastifyRequest, reply: FastifyReply, log: { warn(o: object, m: string): void }) => {
     if (!page) {
       page = render(options);
-      compress(page).catch((err: Error) => log.warn({ err: { name: err.name, message: err.message } }, 'the playground page could not be compressed; it is sent as it is'));
+      compress(page).catch((err: Error) =>
+        log.warn({ err: { name: err.name, message: err.message } }, 'the playground page could not be compressed; it is sent as it is'),
+      );
     }
     const rep = representationFor(page, request.headers['accept-encoding']);
     reply.headers({
@@ -229,4 +233,3 @@ export function createPlaygroundHandler(options: PlaygroundOptions, api?: RouteH
     return reply.code(406).send();
   };
 }
-

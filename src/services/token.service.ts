@@ -60,7 +60,8 @@ export class TokenService {
     const write: TokenInput = { ...rest };
     if (expiresIn !== undefined && expiresIn !== null) {
       if (input.expiresAt !== undefined && input.expiresAt !== null) throw new InvalidRequestError('give expiresAt or expiresIn, not both');
-      if (!Number.isInteger(expiresIn) || expiresIn < 0 || expiresIn > MAX_EXPIRES_IN) throw new InvalidRequestError(`expiresIn must be between 0 and ${MAX_EXPIRES_IN} seconds`);
+      if (!Number.isInteger(expiresIn) || expiresIn < 0 || expiresIn > MAX_EXPIRES_IN)
+        throw new InvalidRequestError(`expiresIn must be between 0 and ${MAX_EXPIRES_IN} seconds`);
       write.expiresAt = new Date(Date.now() + expiresIn * 1000);
     }
     if (write.accountsUrl !== undefined && write.accountsUrl !== null) write.accountsUrl = this.allowed(write.accountsUrl);

@@ -19,9 +19,7 @@ import type { Stores } from './stores';
 
 /** What opening a store needs: the parts of `Config` it reads. */
 export type StoreOptions =
-  | { kind: 'memory' }
-  | { kind: 'sqlite'; path: string; table?: string }
-  | { kind: 'mysql'; url: string; table: string; poolSize?: number };
+  { kind: 'memory' } | { kind: 'sqlite'; path: string; table?: string } | { kind: 'mysql'; url: string; table: string; poolSize?: number };
 
 /** The store options of a configuration. */
 export function storeOptionsOf(config: Config): StoreOptions {
@@ -191,7 +189,7 @@ async function assertKeysMatch(exec: SqlExecutor, dialect: SqlDialect, table: st
   if (rows[0]) {
     throw new KeyMismatchError(
       `the stored tokens were encrypted with key ${rows[0].key_id}, but the configured encryption key is ${ids.join(', ')}: ` +
-        'set TOKENGATE_ENCRYPTION_KEY (or the data directory\'s encryption.key) to the key they were written with' +
+        "set TOKENGATE_ENCRYPTION_KEY (or the data directory's encryption.key) to the key they were written with" +
         ' (while rotating keys, list the old key after the new one until tokengate keys rotate has finished)',
     );
   }

@@ -8,12 +8,25 @@ describe('token request builders', () => {
   });
 
   it('builds a grant exchange, with redirect_uri only when known', () => {
-    const withUri = authorizationCodeRequest('https://accounts.zoho.com/', { clientId: 'c', clientSecret: 's', code: '1000.code', redirectUri: 'https://app.example.com/cb?x=1&y=2' });
+    const withUri = authorizationCodeRequest('https://accounts.zoho.com/', {
+      clientId: 'c',
+      clientSecret: 's',
+      code: '1000.code',
+      redirectUri: 'https://app.example.com/cb?x=1&y=2',
+    });
     expect(withUri.url).toBe('https://accounts.zoho.com/oauth/v2/token');
-    expect(Object.fromEntries(withUri.body)).toEqual({ grant_type: 'authorization_code', client_id: 'c', client_secret: 's', redirect_uri: 'https://app.example.com/cb?x=1&y=2', code: '1000.code' });
+    expect(Object.fromEntries(withUri.body)).toEqual({
+      grant_type: 'authorization_code',
+      client_id: 'c',
+      client_secret: 's',
+      redirect_uri: 'https://app.example.com/cb?x=1&y=2',
+      code: '1000.code',
+    });
     expect(withUri.body.toString()).toContain('redirect_uri=https%3A%2F%2Fapp.example.com%2Fcb%3Fx%3D1%26y%3D2');
     for (const redirectUri of [undefined, null, '']) {
-      expect(authorizationCodeRequest('https://accounts.zoho.com', { clientId: 'c', clientSecret: 's', code: 'k', redirectUri }).body.has('redirect_uri')).toBe(false);
+      expect(authorizationCodeRequest('https://accounts.zoho.com', { clientId: 'c', clientSecret: 's', code: 'k', redirectUri }).body.has('redirect_uri')).toBe(
+        false,
+      );
     }
   });
 
@@ -24,7 +37,9 @@ describe('token request builders', () => {
   });
 
   it('refuses an empty parameter, naming it and not echoing any value', () => {
-    expect(() => refreshTokenRequest('https://accounts.zoho.com', { clientId: 'c', clientSecret: 'the-secret', refreshToken: '' })).toThrow(new TypeError('refreshToken must be a non-empty string'));
+    expect(() => refreshTokenRequest('https://accounts.zoho.com', { clientId: 'c', clientSecret: 'the-secret', refreshToken: '' })).toThrow(
+      new TypeError('refreshToken must be a non-empty string'),
+    );
     expect(() => authorizationCodeRequest('https://accounts.zoho.com', { clientId: 'c', clientSecret: '', code: 'k' })).toThrow(/^clientSecret/);
     expect(() => revokeRequest('https://accounts.zoho.com', { token: undefined as unknown as string })).toThrow(TypeError);
   });

@@ -255,7 +255,9 @@ describe('playground in headless Chromium, offline', () => {
 
     const sent = await run('keyboard');
     expect(sent).toEqual({ status: 200, authorization: `Bearer ${API_KEY}` });
-    await resultWindow().filter({ hasText: /"totalCount":\s*42/ }).waitFor({ timeout: 10_000 });
+    await resultWindow()
+      .filter({ hasText: /"totalCount":\s*42/ })
+      .waitFor({ timeout: 10_000 });
 
     // The key is not persisted (shouldPersistHeaders: false); GraphiQL stores its tabs after 500 ms.
     await page.waitForTimeout(800);
@@ -275,7 +277,9 @@ describe('playground in headless Chromium, offline', () => {
 
     const sent = await run('button');
     expect(sent).toEqual({ status: 401, authorization: undefined });
-    await resultWindow().filter({ hasText: /"code":\s*"UNAUTHENTICATED"/ }).waitFor({ timeout: 10_000 });
+    await resultWindow()
+      .filter({ hasText: /"code":\s*"UNAUTHENTICATED"/ })
+      .waitFor({ timeout: 10_000 });
     expect(await resultWindow().innerText()).not.toMatch(/totalCount/);
 
     expect(blockedRequests(page)).toEqual([]);

@@ -11,7 +11,6 @@ let db: ScratchDatabase;
 let tableCounter = 0;
 const keyrings = new WeakMap<Stores, { table: string; keyring: Keyring }>();
 
-
 async function open(table = `tokens_${++tableCounter}`, keyring = new Keyring([randomBytes(32)])): Promise<Stores> {
   const store = await openStore({ kind: 'mysql', url: db.url, table, poolSize: 8 }, keyring);
   keyrings.set(store, { table, keyring });
@@ -38,7 +37,14 @@ describeWithMysql('MySQL/MariaDB', () => {
   describe('MySQL store', () => {
     it('keeps no plaintext secret in any column', async () => {
       const store = await open('plain_check');
-      await store.tokens.saveToken({ userName: 'u@x', clientId: 'cid', clientSecret: 'the-client-secret', refreshToken: 'the-refresh-token', accessToken: 'the-access-token', grantToken: 'the-grant-token' });
+      await store.tokens.saveToken({
+        userName: 'u@x',
+        clientId: 'cid',
+        clientSecret: 'the-client-secret',
+        refreshToken: 'the-refresh-token',
+        accessToken: 'the-access-token',
+        grantToken: 'the-grant-token',
+      });
       await store.close();
       const conn = await mysql.createConnection({ uri: db.url });
       const [rows] = await conn.query('SELECT * FROM plain_check');
@@ -69,7 +75,9 @@ describeWithMysql('MySQL/MariaDB', () => {
     });
 
     it('reports an unreachable server as UNAVAILABLE, naming the operation', async () => {
-      const err = (await openStore({ kind: 'mysql', url: 'mysql://root@127.0.0.1:1/none', table: 't' }, new Keyring([randomBytes(32)])).catch((e: unknown) => e)) as TokenStoreError;
+      const err = (await openStore({ kind: 'mysql', url: 'mysql://root@127.0.0.1:1/none', table: 't' }, new Keyring([randomBytes(32)])).catch(
+        (e: unknown) => e,
+      )) as TokenStoreError;
       expect(err).toBeInstanceOf(TokenStoreError);
       expect(err.operation).toBe('open');
       expect(err.kind).toBe('UNAVAILABLE');

@@ -50,11 +50,7 @@ describe('SQLite store', () => {
     await store.tokens.saveToken({ userName: 'u@x', clientId: '1000.CLIENT', ...secrets });
     await store.close();
     // The database, its WAL and shared-memory files: every byte on disk.
-    const bytes = Buffer.concat(
-      fs
-        .readdirSync(path.dirname(file))
-        .map((f) => fs.readFileSync(path.join(path.dirname(file), f))),
-    );
+    const bytes = Buffer.concat(fs.readdirSync(path.dirname(file)).map((f) => fs.readFileSync(path.join(path.dirname(file), f))));
     expect(bytes.includes(Buffer.from('1000.CLIENT'))).toBe(true); // the test can see plain columns
     for (const value of Object.values(secrets)) {
       expect(bytes.includes(Buffer.from(value))).toBe(false);
@@ -96,7 +92,7 @@ describe('SQLite store', () => {
     await first.close();
     // Move b's access-token ciphertext into a's row: it is a valid ciphertext, of another row.
     const db = new Database(file);
-    db.prepare("UPDATE oauthtoken SET access_token = (SELECT access_token FROM oauthtoken WHERE id = ?) WHERE id = ?").run(b.id, a.id);
+    db.prepare('UPDATE oauthtoken SET access_token = (SELECT access_token FROM oauthtoken WHERE id = ?) WHERE id = ?').run(b.id, a.id);
     db.close();
     const store = await open(file, keyring);
     const read = (await store.tokens.findTokenById(a.id))!;

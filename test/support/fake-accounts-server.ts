@@ -291,7 +291,11 @@ export async function startFakeAccountsServer(options: FakeAccountsServerOptions
     },
     issueGrantCode(clientId, opts = {}) {
       const code = token();
-      grantCodes.set(code, { clientId, ...(opts.redirectUri === undefined ? {} : { redirectUri: opts.redirectUri }), expiresAt: Date.now() + (opts.ttlMs ?? 180_000) });
+      grantCodes.set(code, {
+        clientId,
+        ...(opts.redirectUri === undefined ? {} : { redirectUri: opts.redirectUri }),
+        expiresAt: Date.now() + (opts.ttlMs ?? 180_000),
+      });
       return code;
     },
     addRefreshToken(clientId, refreshToken = token()) {

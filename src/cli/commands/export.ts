@@ -20,12 +20,21 @@ export async function exportCommand(file: string, options: ExportCommandOptions,
   const stores = await openConfiguredStore(config, { mustExist: true });
   const progress = new Progress(io.stderr);
   try {
-    const result = await exportZohoCsv(stores.tokens, file, { overwrite: options.force, onProgress: (done, total) => progress.update('exporting', done, total) });
+    const result = await exportZohoCsv(stores.tokens, file, {
+      overwrite: options.force,
+      onProgress: (done, total) => progress.update('exporting', done, total),
+    });
     progress.end();
     if (result.quotedRows > 0) {
-      println(io.stderr, `tokengate: warning: ${result.quotedRows} row${result.quotedRows === 1 ? ' holds' : 's hold'} a value with a comma or a line break, written quoted: Zoho's Python SDK reads them, its TypeScript and Node SDKs cannot`);
+      println(
+        io.stderr,
+        `tokengate: warning: ${result.quotedRows} row${result.quotedRows === 1 ? ' holds' : 's hold'} a value with a comma or a line break, written quoted: Zoho's Python SDK reads them, its TypeScript and Node SDKs cannot`,
+      );
     }
-    println(io.stdout, `exported ${result.count} token${result.count === 1 ? '' : 's'} from ${describeStore(config)} to ${file} (mode 0600): the file holds plaintext secrets — keep it private and delete it when done`);
+    println(
+      io.stdout,
+      `exported ${result.count} token${result.count === 1 ? '' : 's'} from ${describeStore(config)} to ${file} (mode 0600): the file holds plaintext secrets — keep it private and delete it when done`,
+    );
   } catch (err) {
     progress.end();
     if (err instanceof ZohoFormatError) throw new CliError(err.message);

@@ -43,7 +43,13 @@ export async function tokenCommand(options: TokenCommandOptions, io: CliIo): Pro
     client = new TokengateClient({ url, apiKey: apiKeyFrom(options, io.env), secrets: 'access' });
   } catch (err) {
     if (err instanceof CliError) throw err;
-    throw new CliError((err as Error).message.replace(/^TokengateClient: /, '').replace(/^url/, '--url (or TOKENGATE_URL)').replace(/^apiKey/, 'the API key'), 2);
+    throw new CliError(
+      (err as Error).message
+        .replace(/^TokengateClient: /, '')
+        .replace(/^url/, '--url (or TOKENGATE_URL)')
+        .replace(/^apiKey/, 'the API key'),
+      2,
+    );
   }
   try {
     const token = options.force ? await client.refresh(options.id, { force: true }) : null;
