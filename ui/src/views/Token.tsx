@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState } from 'preact/hooks';
-import { ApiError, canAct, gql, isAdmin, type Session } from '../api';
+import { ApiError, CONNECT_AVAILABLE, canAct, gql, isAdmin, type Session } from '../api';
 import { Confirm, Notice, StatusBadge } from '../components';
 import { absolute, errorWords, providerLabel, relative } from '../format';
 import { href, navigate } from '../router';
@@ -176,7 +176,7 @@ export function TokenView({ id, session, notice, onSignedOut }: { id: string; se
       {message && <Notice kind={message.kind}>{message.text}</Notice>}
       {canAct(session.role) && (
         <div class="actions" role="group" aria-label="Actions">
-          {token.status === 'FAILED' && (
+          {CONNECT_AVAILABLE && token.status === 'FAILED' && (
             <a class="button primary" href={href('/connect', { tokenId: token.id, user: token.userName })}>
               Reconnect
             </a>
