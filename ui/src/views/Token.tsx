@@ -53,12 +53,12 @@ const SECRET_LABEL: Record<string, string> = {
   grantToken: 'Grant token',
 };
 
-export function TokenView({ id, session, notice, onSignedOut }: { id: string; session: Session; notice?: string | null; onSignedOut: (reason?: string) => void }) {
+export function TokenView({ id, session, onSignedOut }: { id: string; session: Session; onSignedOut: (reason?: string) => void }) {
   const [token, setToken] = useState<TokenDetail | null | undefined>(undefined);
   const [secrets, setSecrets] = useState<Record<string, string | null> | null>(null);
   const [audit, setAudit] = useState<AuditEntry[]>([]);
   const [auditNext, setAuditNext] = useState<string | null>(null);
-  const [message, setMessage] = useState<{ kind: 'ok' | 'error'; text: string } | null>(notice ? { kind: 'ok', text: notice } : null);
+  const [message, setMessage] = useState<{ kind: 'ok' | 'error'; text: string } | null>(null);
   const [confirm, setConfirm] = useState<'refresh' | 'revoke' | null>(null);
   const [busy, setBusy] = useState(false);
 
@@ -119,7 +119,7 @@ export function TokenView({ id, session, notice, onSignedOut }: { id: string; se
         await loadAudit(null);
       } else {
         await gql(REVOKE, { id });
-        navigate('/', { notice: 'revoked' });
+        navigate('/');
       }
     } catch (err) {
       fail(err);
