@@ -22,6 +22,7 @@ import { memorySection } from './sections/memory';
 import { refreshSection } from './sections/refresh';
 import { scaleoutSection } from './sections/scaleout';
 import { soakSection } from './sections/soak';
+import { providersSection } from './sections/providers';
 import { storeSection } from './sections/store';
 
 const SECTION_RUNNERS: Record<Section, (ctx: BenchContext) => Promise<void>> = {
@@ -32,6 +33,7 @@ const SECTION_RUNNERS: Record<Section, (ctx: BenchContext) => Promise<void>> = {
   memory: memorySection,
   soak: soakSection,
   dashboard: dashboardSection,
+  providers: providersSection,
 };
 
 /**

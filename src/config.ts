@@ -44,6 +44,8 @@ export interface Config {
   webhook: WebhookConfig | null;
   /** The API proxy (`/api/{tokenId}/{path}`). */
   proxy: ProxyConfig;
+  /** `TOKENGATE_PROVIDERS_FILE`: a JSON array of providers loaded at start (it wins over the database for its names); null when unset. */
+  providersFile: string | null;
 }
 
 export interface ProxyConfig {
@@ -323,6 +325,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxQueryDepth: read(env, 'TOKENGATE_MAX_QUERY_DEPTH', intIn(2, 100), 25),
     maxAliases: read(env, 'TOKENGATE_MAX_ALIASES', intIn(1, 1000), 30),
     auditRetentionDays: read(env, 'TOKENGATE_AUDIT_RETENTION_DAYS', intIn(0, 36500), 90),
+    providersFile: read<string | null>(env, 'TOKENGATE_PROVIDERS_FILE', z.string().trim().transform((v) => path.resolve(v)), null),
     webhook: hookUrl
       ? {
           url: hookUrl,

@@ -14,6 +14,10 @@ export const ErrorCode = {
   NOT_FOUND: 'NOT_FOUND',
   REFRESH_FAILED: 'REFRESH_FAILED',
   UPSTREAM_UNAVAILABLE: 'UPSTREAM_UNAVAILABLE',
+  /** The governor will not mint now and no valid access token is held: `extensions.retryAfter` in seconds. */
+  THROTTLED: 'THROTTLED',
+  /** A connect would mint one refresh token too many for that user and client. */
+  REFRESH_TOKEN_LIMIT: 'REFRESH_TOKEN_LIMIT',
   /** The token store (database) does not answer: retry later (HTTP 503 with `Retry-After`); nothing was changed. */
   STORE_UNAVAILABLE: 'STORE_UNAVAILABLE',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
@@ -47,7 +51,11 @@ export type StoreOperation =
   | 'pruneAudit'
   | 'keyUsage'
   | 'reencrypt'
-  | 'ping';
+  | 'ping'
+  | 'listProviders'
+  | 'saveProvider'
+  | 'deleteProvider'
+  | 'governor';
 
 /**
  * Why a store operation failed:

@@ -17,7 +17,7 @@
  */
 import path from 'node:path';
 
-export const SECTIONS = ['http', 'store', 'refresh', 'scaleout', 'memory', 'soak', 'dashboard'] as const;
+export const SECTIONS = ['http', 'store', 'refresh', 'scaleout', 'memory', 'soak', 'dashboard', 'providers'] as const;
 export type Section = (typeof SECTIONS)[number];
 export const STORES = ['sqlite', 'mysql'] as const;
 export type BenchStore = (typeof STORES)[number];

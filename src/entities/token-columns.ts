@@ -23,7 +23,7 @@ export interface TokenColumn {
   /** ASCII with binary collation on MySQL (ids, hashes, key ids, lease owners). */
   readonly ascii?: boolean;
   readonly primary?: boolean;
-  readonly default?: number;
+  readonly default?: number | string;
   readonly role: 'id' | 'plain' | 'instant' | 'secret' | 'hash' | 'nameHash' | 'keyId' | 'lease' | 'version';
   /** The token field a column holds (or hashes). */
   readonly field?: keyof Token;
@@ -54,6 +54,9 @@ export const TOKEN_COLUMNS = [
   { name: 'last_refreshed_at', property: 'lastRefreshedAt', ...bigint, role: 'instant', field: 'lastRefreshedAt' },
   { name: 'last_error', property: 'lastError', ...varchar(255), role: 'plain', field: 'lastError' },
   { name: 'failed_at', property: 'failedAt', ...bigint, role: 'instant', field: 'failedAt' },
+  // Every row from before providers is a Zoho token.
+  { name: 'provider', property: 'provider', type: 'varchar', length: 64, nullable: false, ascii: true, default: 'zoho', role: 'plain', field: 'provider', addedIn: 'ProviderColumns1767312000000' },
+  { name: 'throttled_until', property: 'throttledUntil', ...bigint, role: 'instant', field: 'throttledUntil', addedIn: 'ProviderColumns1767312000000' },
   { name: 'lease_owner', property: 'leaseOwner', ...varchar(64), ascii: true, role: 'lease' },
   { name: 'lease_until', property: 'leaseUntil', ...bigint, role: 'lease' },
   { name: 'created_at', property: 'createdAt', type: 'bigint', nullable: false, role: 'instant', field: 'createdAt' },

@@ -1,13 +1,26 @@
 /**
- * The client of Zoho's Accounts server: joins the pure request builders
+ * The client of a provider's token and revocation endpoints (Zoho Accounts,
+ * or a generic OAuth 2.0 server, chosen by the provider profile): joins the pure request builders
  * (`./token-requests`) and response processors (`./token-response`) with
  * HTTP, a timeout on every attempt, and bounded retries.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AccountsUrlPolicy } from './accounts-url-policy';
 import { InvalidResponseError, OAuthError, ProviderRefusedError, UpstreamUnavailableError, type UpstreamUnavailableReason } from './oauth-errors';
-import { authorizationCodeRequest, refreshTokenRequest, revokeRequest, type AuthorizationCodeParams, type RefreshTokenParams, type RevokeParams, type TokenRequest } from './token-requests';
+import { zohoProfile } from '../providers/zoho';
+import type { ProviderProfile } from '../providers/provider';
+import { authorizationCodeRequest, refreshTokenRequest, revokeRequest, type AuthorizationCodeParams, type Endpoint, type RefreshTokenParams, type RevokeParams, type TokenRequest } from './token-requests';
 import { processRevokeResponse, processTokenResponse, type TokenGrant } from './token-response';
+
+/**
+ * Where a call goes: a provider profile and, for a profile whose data center
+ * is chosen per token (Zoho), the token's accounts URL. A bare string is a
+ * Zoho accounts URL.
+ */
+export type ProviderTarget = string | { provider: ProviderProfile; accountsUrl: string | null };
+
+/** The built-in Zoho profile's endpoints (its limits do not matter here). */
+const ZOHO_ENDPOINTS = zohoProfile();
 
 /** What a call to the Accounts server does. */
 export type AccountsRequestKind = 'refresh' | 'grant' | 'revoke';
@@ -118,12 +131,13 @@ export class AccountsClient {
   }
 
   /**
-   * Gets a new access token with a refresh token (RFC 6749 §6).
+   * Gets a new access token with a refresh token (RFC 6749 §6), at the target's token endpoint.
    * @returns the checked answer; its `refreshToken` is set only when the provider rotated it.
    * @throws AccountsUrlNotAllowedError (nothing sent), ProviderRefusedError, UpstreamUnavailableError (InvalidResponseError included).
    */
-  refresh(accountsUrl: string, params: RefreshTokenParams): Promise<TokenGrant> {
-    return this.call('refresh', accountsUrl, (origin) => refreshTokenRequest(origin, params), processTokenResponse, (err) => RETRYABLE_REASONS.has(err.reason));
+  refresh(target: ProviderTarget, params: RefreshTokenParams): Promise<TokenGrant> {
+    const { provider, endpoint } = this.tokenEndpointOf(target);
+    return this.call('refresh', () => refreshTokenRequest(endpoint(), params), tokenProcessor(provider), (err) => RETRYABLE_REASONS.has(err.reason));
   }
 
   /**
@@ -132,28 +146,54 @@ export class AccountsClient {
    * @returns the checked answer, with the `refreshToken` Zoho issues on a grant exchange when it sent one.
    * @throws AccountsUrlNotAllowedError (nothing sent), ProviderRefusedError, UpstreamUnavailableError (InvalidResponseError included).
    */
-  exchangeGrant(accountsUrl: string, params: AuthorizationCodeParams): Promise<TokenGrant> {
-    return this.call('grant', accountsUrl, (origin) => authorizationCodeRequest(origin, params), processTokenResponse, (err) => err.reason === 'network' && err.notSent);
+  exchangeGrant(target: ProviderTarget, params: AuthorizationCodeParams): Promise<TokenGrant> {
+    const { provider, endpoint } = this.tokenEndpointOf(target);
+    return this.call('grant', () => authorizationCodeRequest(endpoint(), params), tokenProcessor(provider), (err) => err.reason === 'network' && err.notSent);
   }
 
   /**
    * Revokes a token at the provider (RFC 7009). Revocation is idempotent, so
-   * it is retried like a refresh.
+   * it is retried like a refresh. The client's credentials are sent only to a
+   * provider that authenticates revocations.
+   * @returns false when the provider has no revocation endpoint (nothing was sent).
    * @throws AccountsUrlNotAllowedError (nothing sent), ProviderRefusedError (e.g. `invalid_code` for a token the provider no longer knows), UpstreamUnavailableError.
    */
-  async revoke(accountsUrl: string, params: RevokeParams): Promise<void> {
-    await this.call('revoke', accountsUrl, (origin) => revokeRequest(origin, params), (status, body) => processRevokeResponse(status, body), (err) => RETRYABLE_REASONS.has(err.reason));
+  async revoke(target: ProviderTarget, params: RevokeParams): Promise<boolean> {
+    const { provider, accountsUrl } = targetOf(target);
+    if (!provider.usesAccountsUrl && provider.revocationEndpoint(null) === null) return false;
+    const endpoint = () => this.checked(provider, accountsUrl, (origin) => provider.revocationEndpoint(origin)!);
+    const request = provider.revocationAuthenticated ? params : { token: params.token, ...(params.tokenTypeHint ? { tokenTypeHint: params.tokenTypeHint } : {}) };
+    await this.call('revoke', () => revokeRequest(endpoint(), request), (status, body) => processRevokeResponse(status, body), (err) => RETRYABLE_REASONS.has(err.reason));
+    return true;
+  }
+
+  /** The token endpoint of a target, checked when the request is built. */
+  private tokenEndpointOf(target: ProviderTarget): { provider: ProviderProfile; endpoint: () => Endpoint } {
+    const { provider, accountsUrl } = targetOf(target);
+    return { provider, endpoint: () => this.checked(provider, accountsUrl, (origin) => provider.tokenEndpoint(origin)) };
+  }
+
+  /**
+   * An endpoint that may receive a client secret: a Zoho endpoint only at an
+   * allowed accounts URL (built from its normalized origin), a generic
+   * provider's only when it is that registered provider's own endpoint.
+   * @throws AccountsUrlNotAllowedError otherwise (nothing is sent).
+   */
+  private checked(provider: ProviderProfile, accountsUrl: string | null, endpointAt: (origin: string | null) => Endpoint): Endpoint {
+    if (provider.usesAccountsUrl) return endpointAt(this.policy.assertAllowed(accountsUrl ?? ''));
+    const endpoint = endpointAt(null);
+    this.policy.assertProviderEndpoint(provider.name, endpoint.url);
+    return endpoint;
   }
 
   private async call<T>(
     kind: AccountsRequestKind,
-    accountsUrl: string,
-    build: (origin: string) => TokenRequest,
+    build: () => TokenRequest,
     process: (status: number, bodyText: string, sentAt: Date) => T,
     retryable: (err: UpstreamUnavailableError) => boolean,
   ): Promise<T> {
-    // Checked before anything else: a request is only ever built from an allowed origin.
-    const request = build(this.policy.assertAllowed(accountsUrl));
+    // Checked before anything else: a request is only ever built for an allowed endpoint.
+    const request = build();
     for (let attempt = 1; ; attempt++) {
       const sentAt = new Date();
       const started = performance.now();
@@ -185,7 +225,7 @@ export class AccountsClient {
     try {
       const response = await this.fetchImpl(request.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        headers: { ...request.headers, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
         body: request.body.toString(),
         redirect: 'manual',
         signal,
@@ -218,6 +258,15 @@ export class AccountsClient {
       // A metrics hook must never change the outcome of a call.
     }
   }
+}
+
+function targetOf(target: ProviderTarget): { provider: ProviderProfile; accountsUrl: string | null } {
+  return typeof target === 'string' ? { provider: ZOHO_ENDPOINTS, accountsUrl: target } : target;
+}
+
+/** Processes a token endpoint's answer as the provider words it (an absent `expires_in` is allowed where the profile says so). */
+function tokenProcessor(provider: ProviderProfile): (status: number, bodyText: string, sentAt: Date) => TokenGrant {
+  return (status, bodyText, sentAt) => processTokenResponse(status, bodyText, sentAt, { expiryRequired: provider.expiryRequired });
 }
 
 function outcomeOf(err: unknown): AttemptOutcome {

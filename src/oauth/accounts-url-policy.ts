@@ -78,6 +78,35 @@ export class AccountsUrlPolicy {
     this.allowed = Object.freeze([...allowed]);
   }
 
+  /** Registered generic providers' endpoints (exact URLs), by provider name. */
+  private readonly providerEndpoints = new Map<string, ReadonlySet<string>>();
+
+  /**
+   * Sets the endpoints a generic provider may receive a client secret at
+   * (its token and revocation URLs); an empty list removes the provider.
+   * Called by the provider registry whenever a provider is loaded, saved or deleted.
+   */
+  setProviderEndpoints(provider: string, urls: readonly string[]): void {
+    if (urls.length === 0) this.providerEndpoints.delete(provider);
+    else this.providerEndpoints.set(provider, new Set(urls));
+  }
+
+  /**
+   * Re-checks a generic provider's endpoint right before a request is sent:
+   * only that registered provider's own token or revocation URL passes.
+   * @throws AccountsUrlNotAllowedError otherwise (naming the origin only).
+   */
+  assertProviderEndpoint(provider: string, url: string): void {
+    if (this.providerEndpoints.get(provider)?.has(url)) return;
+    let origin: string | null = null;
+    try {
+      origin = new URL(url).origin;
+    } catch {
+      // named as nothing
+    }
+    throw new AccountsUrlNotAllowedError(origin, `is not an endpoint of the registered provider ${provider}`);
+  }
+
   /** Normalizes `raw` (see {@link normalizeAccountsUrl}); does not check the allow-list. */
   normalizeAccountsUrl(raw: string): string {
     return normalizeAccountsUrl(raw);

@@ -5,7 +5,7 @@
  */
 
 /** The code of a Zoho data center. */
-export type ZohoDataCenterCode = 'US' | 'EU' | 'IN' | 'CN' | 'AU' | 'JP' | 'CA' | 'SA';
+export type ZohoDataCenterCode = 'US' | 'EU' | 'IN' | 'CN' | 'AU' | 'JP' | 'CA' | 'SA' | 'UK';
 
 /** One Zoho data center: its Accounts server and its API domain, both as origins. */
 export interface ZohoDataCenter {
@@ -16,7 +16,7 @@ export interface ZohoDataCenter {
   readonly apiDomain: string;
 }
 
-/** Every Zoho data center, in the order of `oauth.md`. */
+/** Every Zoho data center (Zoho's multi-DC list, the United Kingdom last). */
 export const ZOHO_DATA_CENTERS: readonly ZohoDataCenter[] = Object.freeze(
   (
     [
@@ -28,6 +28,7 @@ export const ZOHO_DATA_CENTERS: readonly ZohoDataCenter[] = Object.freeze(
       { code: 'JP', accountsUrl: 'https://accounts.zoho.jp', apiDomain: 'https://www.zohoapis.jp' },
       { code: 'CA', accountsUrl: 'https://accounts.zohocloud.ca', apiDomain: 'https://www.zohoapis.ca' },
       { code: 'SA', accountsUrl: 'https://accounts.zoho.sa', apiDomain: 'https://www.zohoapis.sa' },
+      { code: 'UK', accountsUrl: 'https://accounts.zoho.uk', apiDomain: 'https://www.zohoapis.uk' },
     ] as const
   ).map((dc) => Object.freeze({ ...dc })),
 );

@@ -5,11 +5,18 @@ import { ErrorCode, ServiceError, TokenStoreError, badInput } from '../errors';
 import type { Logger } from '../logger';
 import type { Metrics } from '../server/metrics';
 import { tokenStatus } from '../services/token-status';
+import { hasSecret } from '../stores/sealed-secrets';
 import type { Token } from '../stores/token';
 import type { AuditLog } from '../stores/audit-log';
 import type { LeaseStore } from '../stores/lease-store';
 import type { TokenStore } from '../stores/token-store';
 import { NO_TOKEN_EVENTS, type TokenEvents } from '../webhooks/token-events';
+import { Governor, type GovernorDecision, type MintPermit } from '../providers/governor';
+import type { GovernorStore } from '../stores/governor-store';
+import { MemoryGovernorStore } from '../stores/memory/memory-governor-store';
+import type { ProviderProfile } from '../providers/provider';
+import type { ProviderRegistry } from '../providers/provider-registry';
+import { zohoProfile } from '../providers/zoho';
 import type { AccountsClient } from './accounts-client';
 import type { AccountsUrlPolicy } from './accounts-url-policy';
 import type { TokenGrant } from './token-response';
@@ -51,7 +58,24 @@ export interface RefreshEngineOptions {
   pollMs?: number;
   /** Told when a token becomes `FAILED`, recovers, or fails transiently (webhooks). */
   events?: TokenEvents;
+  /** The providers (a token's profile by its `provider`); default: the built-in Zoho profile only. */
+  providers?: ProviderRegistry;
+  /** The governor's counters, shared by the processes on the database; default: this process's memory only. */
+  counters?: GovernorStore;
+  /** The governor every mint passes; default: one over `counters`. */
+  governor?: Governor;
 }
+
+/** Tokens a refresh answered without minting, because the governor said no and the held token is still valid. */
+const THROTTLED_ANSWERS = new WeakSet<Token>();
+
+/** Whether a refresh answered this token held instead of a new one (`Token.throttled` of the API). */
+export function isThrottledAnswer(token: Token): boolean {
+  return THROTTLED_ANSWERS.has(token);
+}
+
+/** The least validity a held token must have left to answer a refused refresh: 60 s, or a tenth of its lifetime when that is less. */
+const HELD_MIN_MS = 60_000;
 
 /**
  * Gets new access tokens from the provider, at most one upstream request per
@@ -71,10 +95,28 @@ export class RefreshEngine {
   private readonly flights = new Map<string, Promise<Token>>();
   private readonly pollMs: number;
   private readonly events: TokenEvents;
+  readonly governor: Governor;
+  private readonly counters: GovernorStore;
+  private readonly zoho = zohoProfile();
 
   constructor(private readonly o: RefreshEngineOptions) {
     this.pollMs = o.pollMs ?? 25;
     this.events = o.events ?? NO_TOKEN_EVENTS;
+    this.counters = o.counters ?? new MemoryGovernorStore(() => undefined);
+    this.governor = o.governor ?? new Governor({ store: this.counters, leaseMs: o.leaseMs, onDecision: (provider, decision) => this.decided(provider, decision) });
+  }
+
+  private decided(provider: string, decision: GovernorDecision): void {
+    this.o.metrics.governorDecisions.inc({ provider, decision });
+  }
+
+  /** A token's provider profile. @throws `BAD_USER_INPUT` when its provider is no longer registered. */
+  private async profileOf(token: Token): Promise<ProviderProfile> {
+    if (!this.o.providers) {
+      if (token.provider !== this.zoho.name) throw badInput(`no provider is registered as ${JSON.stringify(token.provider)}`);
+      return this.zoho;
+    }
+    return this.o.providers.require(token.provider);
   }
 
   /**
@@ -227,20 +269,81 @@ export class RefreshEngine {
 
   private async refreshUpstream(token: Token, trigger: RefreshTrigger, actor: AuditActor): Promise<Token> {
     const { clientId, clientSecret, mode } = credentialsOf(token);
-    const accountsUrl = this.accountsUrlOf(token);
+    const profile = await this.profileOf(token);
+    const target = { provider: profile, accountsUrl: profile.usesAccountsUrl ? this.accountsUrlOf(token) : null };
+    // The background task keeps the last two slots of every window for callers who ask.
+    const verdict = await this.governor.permit(mode, token, profile, trigger === 'background' ? 2 : 0);
+    if (!verdict.allowed) return this.onRefused(token, profile, trigger, verdict.retryAt);
     let grant: TokenGrant;
     try {
       grant =
         mode === 'refresh'
-          ? await this.o.client.refresh(accountsUrl, { clientId, clientSecret, refreshToken: token.refreshToken! })
-          : await this.o.client.exchangeGrant(accountsUrl, { clientId, clientSecret, code: token.grantToken!, redirectUri: token.redirectUrl ?? undefined });
+          ? await this.o.client.refresh(target, { clientId, clientSecret, refreshToken: token.refreshToken! })
+          : await this.o.client.exchangeGrant(target, { clientId, clientSecret, code: token.grantToken!, redirectUri: token.redirectUrl ?? undefined });
     } catch (err) {
+      await this.settleFailed(verdict.permit, token, profile, err);
       return this.onUpstreamError(token, mode, trigger, err, actor);
     }
+    await verdict.permit.minted(Date.now()).catch((e: unknown) => this.o.logger.warn({ tokenId: token.id, err: describe(e) }, 'could not record a mint for the governor'));
     const saved = await this.storeGrant(token, mode, grant, actor);
     this.o.metrics.refreshes.inc({ trigger, outcome: 'refreshed' });
-    this.o.logger.info({ tokenId: token.id, trigger, mode, rotated: Boolean(grant.refreshToken && mode === 'refresh'), expiresAt: grant.expiresAt.toISOString() }, 'token refreshed');
+    this.o.logger.info({ tokenId: token.id, trigger, mode, provider: profile.name, rotated: Boolean(grant.refreshToken && mode === 'refresh'), expiresAt: grant.expiresAt?.toISOString() ?? null }, 'token refreshed');
     return saved;
+  }
+
+  /** Tells the governor how a failed call ended: nothing minted (a refusal, a request that never left), or unknown. */
+  private async settleFailed(permit: MintPermit, token: Token, profile: ProviderProfile, err: unknown): Promise<void> {
+    try {
+      if (err instanceof ProviderRefusedError) {
+        await permit.notMinted();
+        // Zoho's rate limit: no process tries this token again before its window ends.
+        if (err.oauthError === 'access_denied') await this.governor.block(token, profile);
+      } else if (err instanceof AccountsUrlNotAllowedError || (err instanceof UpstreamUnavailableError && err.reason === 'network' && err.notSent)) {
+        await permit.notMinted();
+      } else {
+        await permit.unknown();
+      }
+    } catch (e) {
+      this.o.logger.warn({ tokenId: token.id, err: describe(e) }, 'could not record a mint for the governor');
+    }
+  }
+
+  /**
+   * The governor will not mint now. The background task leaves the token;
+   * a caller gets the held access token when it is valid long enough
+   * (`throttled: true`), else `THROTTLED` with `retryAfter`, and the token
+   * shows `THROTTLED` until then.
+   */
+  private async onRefused(token: Token, profile: ProviderProfile, trigger: RefreshTrigger, retryAt: number): Promise<Token> {
+    if (trigger === 'background') {
+      this.decided(profile.name, 'deferred');
+      return token;
+    }
+    const now = Date.now();
+    if (this.heldIsValid(token, profile, now)) {
+      this.decided(profile.name, 'held');
+      this.o.metrics.refreshes.inc({ trigger, outcome: 'throttled' });
+      THROTTLED_ANSWERS.add(token);
+      return token;
+    }
+    this.decided(profile.name, 'throttled');
+    this.o.metrics.refreshes.inc({ trigger, outcome: 'throttled' });
+    const retryAfter = Math.max(1, Math.ceil((retryAt - now) / 1000));
+    await this.counters.markThrottled(token.id, new Date(retryAt)).catch((e: unknown) => this.o.logger.warn({ tokenId: token.id, err: describe(e) }, 'could not record a THROTTLED status'));
+    throw new ServiceError(ErrorCode.THROTTLED, `the provider's issuing limits allow no new access token for this token now and none valid is held; retry in ${retryAfter} s`, { retryAfter });
+  }
+
+  /** Whether the held access token is valid for at least 60 s, or a tenth of its lifetime when that is less (unknown expiry: valid). */
+  private heldIsValid(token: Token, profile: ProviderProfile, now: number): boolean {
+    if (!hasSecret(token, 'accessToken')) return false;
+    if (token.expiresAt === null) return true;
+    const lifetimeMs =
+      profile.limits.accessTokenLifetimeSeconds !== null
+        ? profile.limits.accessTokenLifetimeSeconds * 1000
+        : token.lastRefreshedAt
+          ? token.expiresAt.getTime() - token.lastRefreshedAt.getTime()
+          : Infinity;
+    return token.expiresAt.getTime() - now >= Math.min(HELD_MIN_MS, lifetimeMs / 10);
   }
 
   /**
@@ -262,6 +365,7 @@ export class RefreshEngine {
             // A grant token is single-use: once exchanged, it is gone.
             ...(mode === 'grant' ? { grantToken: null } : {}),
             ...(base.apiDomain === null && grant.apiDomain ? { apiDomain: grant.apiDomain } : {}),
+            ...(base.throttledUntil !== null ? { throttledUntil: null } : {}),
             lastRefreshedAt: new Date(),
             lastError: null,
             failedAt: null,
@@ -350,8 +454,11 @@ export class RefreshEngine {
     let detail = 'nothing to revoke at the provider';
     if (secret && token.clientId !== null) {
       try {
-        await this.o.client.revoke(this.accountsUrlOf(token), { token: secret });
-        detail = 'revoked at the provider';
+        const profile = await this.profileOf(token);
+        const target = { provider: profile, accountsUrl: profile.usesAccountsUrl ? this.accountsUrlOf(token) : null };
+        const client = token.clientSecret ? { clientId: token.clientId, clientSecret: token.clientSecret } : undefined;
+        const sent = await this.o.client.revoke(target, { token: secret, tokenTypeHint: token.refreshToken ? 'refresh_token' : 'access_token', ...(client ? { client } : {}) });
+        detail = sent ? 'revoked at the provider' : 'the provider has no revocation endpoint';
       } catch (err) {
         if (err instanceof UpstreamUnavailableError) {
           this.audit({ action: 'REVOKE', actor, tokenId: id, outcome: 'UNAVAILABLE', errorCode: err.reason, detail: 'not revoked; the token is still stored' });

@@ -27,14 +27,20 @@ import { InvalidResponseError, ProviderRefusedError, UpstreamUnavailableError } 
 export interface TokenGrant {
   /** The new access token (non-empty). */
   accessToken: string;
-  /** When the access token expires: the time the request was sent plus `expires_in`. */
-  expiresAt: Date;
+  /** When the access token expires: the time the request was sent plus `expires_in`; null when the provider did not say (allowed only where the profile says so). */
+  expiresAt: Date | null;
   /** A refresh token: always after a grant exchange at Zoho; after a refresh only at a provider that rotates them. */
   refreshToken?: string;
   /** The API domain the provider named (`api_domain`), as an origin, e.g. `https://www.zohoapis.eu`. */
   apiDomain?: string;
   /** The token type (`token_type`), `Bearer` at Zoho; `Bearer` when the answer names none. */
   tokenType: string;
+}
+
+/** Options of {@link processTokenResponse}. */
+export interface TokenResponseOptions {
+  /** Whether a success must carry `expires_in`/`expires_in_sec` [true]; false: absent means unknown (RFC 6749 §5.1 makes it optional). */
+  expiryRequired?: boolean;
 }
 
 /** The largest lifetime accepted, in seconds (ten years): anything larger is a unit mistake. */
@@ -63,7 +69,7 @@ const TRANSIENT_OAUTH_ERRORS: ReadonlySet<string> = new Set(['server_error', 'te
  * @throws UpstreamUnavailableError no usable answer (`http_5xx`, `not_json`, `rate_limited`, `provider_unavailable`).
  * @throws InvalidResponseError a success that breaks the protocol (a missing `access_token` or lifetime, a wrong type).
  */
-export function processTokenResponse(status: number, bodyText: string, sentAt: Date): TokenGrant {
+export function processTokenResponse(status: number, bodyText: string, sentAt: Date, options: TokenResponseOptions = {}): TokenGrant {
   if (!(sentAt instanceof Date) || Number.isNaN(sentAt.getTime())) throw new TypeError('sentAt must be a valid Date');
   const json = classify(status, bodyText);
   if (json === null || typeof json !== 'object' || Array.isArray(json)) {
@@ -78,13 +84,14 @@ export function processTokenResponse(status: number, bodyText: string, sentAt: D
 
   const lifetimeField = present(body.expires_in_sec) ? 'expires_in_sec' : 'expires_in';
   const seconds = parseExpiresIn(body[lifetimeField]);
-  if (seconds === null) {
+  const absent = !present(body.expires_in_sec) && !present(body.expires_in);
+  if (seconds === null && !(absent && options.expiryRequired === false)) {
     throw invalid(status, bodyText, `the token endpoint answered without a usable ${lifetimeField} (a positive number of seconds)`, lifetimeField);
   }
 
   const grant: TokenGrant = {
     accessToken,
-    expiresAt: new Date(sentAt.getTime() + Math.round(seconds * 1000)),
+    expiresAt: seconds === null ? null : new Date(sentAt.getTime() + Math.round(seconds * 1000)),
     tokenType: 'Bearer',
   };
   if (present(body.token_type)) grant.tokenType = nonEmptyString(body.token_type, 'token_type', status, bodyText);

@@ -6,6 +6,7 @@ import { ProxyCredentialResolver } from './proxy-credential.resolver';
 import { TokenPageResolver } from './token-page.resolver';
 import { TokenSecretsResolver } from './token-secrets.resolver';
 import { TokenResolver } from './token.resolver';
+import { ProviderResolver } from './provider.resolver';
 
 let schema: GraphQLSchema | null = null;
 
@@ -16,7 +17,7 @@ let schema: GraphQLSchema | null = null;
  */
 export function gatewaySchema(): GraphQLSchema {
   schema ??= buildSchemaSync({
-    resolvers: [TokenResolver, TokenSecretsResolver, TokenPageResolver, AuditResolver, ProxyCredentialResolver],
+    resolvers: [TokenResolver, TokenSecretsResolver, TokenPageResolver, AuditResolver, ProxyCredentialResolver, ProviderResolver],
     authChecker,
     validate: false,
   });

@@ -7,6 +7,7 @@ export enum TokenStatus {
   EXPIRED = 'EXPIRED',
   PENDING_GRANT = 'PENDING_GRANT',
   FAILED = 'FAILED',
+  THROTTLED = 'THROTTLED',
 }
 
 // The enum and the service's union must stay the same set.
@@ -22,5 +23,6 @@ registerEnumType(TokenStatus, {
     EXPIRED: { description: 'access token expired (or absent); a refresh token may get a new one' },
     PENDING_GRANT: { description: 'only a grant token is held: the first refresh exchanges it' },
     FAILED: { description: 'the last refresh failed permanently (e.g. invalid_code): needs re-authorization' },
+    THROTTLED: { description: "the provider's issuing limits allow no new access token yet and none valid is held; a refresh fails with THROTTLED and retryAfter until then" },
   },
 });

@@ -38,6 +38,9 @@ export class TokenInputArgs {
   @Field(() => String, { nullable: true, description: 'must be on the allow-list; default: the data center of apiDomain, else TOKENGATE_ACCOUNTS_URL' })
   accountsUrl?: string | null;
 
+  @Field(() => String, { nullable: true, description: 'the name of a registered provider (default zoho); fixed when the token is first saved' })
+  provider?: string | null;
+
   @Field(() => GraphQLDateTimeISO, { nullable: true, description: 'either this ...' })
   expiresAt?: Date | null;
 

@@ -3,6 +3,7 @@ import { GraphQLDateTimeISO } from 'graphql-scalars';
 import type { SecretField, Token } from '../stores/token';
 import { hasSecret } from '../stores/sealed-secrets';
 import { tokenStatus } from '../services/token-status';
+import { isThrottledAnswer } from '../oauth/refresh-engine';
 import { TokenStatus } from './token-status.enum';
 
 /**
@@ -53,6 +54,12 @@ export class TokenView {
   @Field(() => String, { nullable: true, description: "the provider's error code of the last failed refresh" })
   lastError: string | null;
 
+  @Field(() => String, { description: 'the provider profile the token belongs to (zoho unless saved with another)' })
+  provider: string;
+
+  @Field({ description: 'true on a refresh result when the governor answered the held, still valid access token instead of minting (false everywhere else)' })
+  throttled: boolean;
+
   @Field(() => GraphQLDateTimeISO)
   createdAt: Date;
 
@@ -91,6 +98,8 @@ export class TokenView {
     view.hasGrantToken = hasSecret(token, 'grantToken');
     view.lastRefreshedAt = token.lastRefreshedAt;
     view.lastError = token.lastError;
+    view.provider = token.provider;
+    view.throttled = isThrottledAnswer(token);
     view.createdAt = token.createdAt;
     view.updatedAt = token.updatedAt;
     return view;

@@ -14,6 +14,7 @@ import { AccountsClient } from '../oauth/accounts-client';
 import { AccountsUrlPolicy } from '../oauth/accounts-url-policy';
 import { RefreshEngine } from '../oauth/refresh-engine';
 import { RefreshScheduler } from '../oauth/refresh-scheduler';
+import { loadProvidersFile, ProviderRegistry } from '../providers/provider-registry';
 import type { GatewayContext } from '../resolvers/context.type';
 import { gatewaySchema } from '../resolvers/schema';
 import { secretReadsPlugin } from '../resolvers/secret-reads';
@@ -93,6 +94,8 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
   if (apiKeys.generatedKeyFile) {
     logger.info({ file: apiKeys.generatedKeyFile, created: apiKeys.created }, 'TOKENGATE_API_KEYS is not set: the admin API key is in this file (mode 0600)');
   }
+  // Read before the store opens: a broken file stops the start with nothing to close.
+  const providersFromFile = config.providersFile ? loadProvidersFile(config.providersFile) : [];
   const stores = instrumentStores(await openStore(storeOptionsOf(config), keyring), metrics.storeDuration);
   const policy = new AccountsUrlPolicy({ defaultAccountsUrl: config.accountsUrl, allowed: config.allowedAccountsUrls });
   const leaseMs = config.refreshLeaseSeconds * 1000;
@@ -111,9 +114,11 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
   const events: TokenEvents = webhooks
     ? new WebhookNotifier({ store: stores.audit, sender: webhooks, logger, refreshAheadMs, failingAfterMs: config.webhook!.failingAfterSeconds * 1000 })
     : NO_TOKEN_EVENTS;
-  const engine = new RefreshEngine({ tokens: stores.tokens, leases: stores.leases, audit: stores.audit, client, policy, logger, metrics, refreshAheadMs, leaseMs, events });
+  const providers = new ProviderRegistry({ store: stores.providers, policy, fromFile: providersFromFile });
+  await providers.load();
+  const engine = new RefreshEngine({ tokens: stores.tokens, leases: stores.leases, audit: stores.audit, counters: stores.governor, client, policy, logger, metrics, refreshAheadMs, leaseMs, events, providers });
   const scheduler = new RefreshScheduler({ tokens: stores.tokens, leases: stores.leases, engine, logger, intervalMs: config.refreshCheckSeconds * 1000, refreshAheadMs });
-  const tokens = new TokenService(stores.tokens, stores.browse, policy, engine, refreshAheadMs, events);
+  const tokens = new TokenService(stores.tokens, stores.browse, policy, engine, refreshAheadMs, events, providers);
   const proxyCredentials = new ProxyCredentials(loadProxyCredentialKey(config.proxy.credentialKey, config.dataDir).key);
   const proxyAudit = new ProxyAudit(audit);
   const proxy = new ApiProxy({

@@ -33,8 +33,15 @@ export class Metrics {
 
   readonly refreshes = new Counter({
     name: 'tokengate_refresh_total',
-    help: 'Refreshes by trigger (api, background, cli, proxy) and outcome (refreshed, coalesced, not_needed, refused, unavailable, error).',
+    help: 'Refreshes by trigger (api, background, cli, proxy) and outcome (refreshed, coalesced, not_needed, throttled, refused, unavailable, error).',
     labelNames: ['trigger', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly governorDecisions = new Counter({
+    name: 'tokengate_governor_decisions_total',
+    help: 'Decisions of the governor by provider and decision (allowed, refused; held, throttled, deferred: what the caller got; blocked: access_denied closed a window).',
+    labelNames: ['provider', 'decision'] as const,
     registers: [this.registry],
   });
 

@@ -6,6 +6,8 @@ import type { Token, TokenInput, TokenMatch, TokenPage } from '../stores/token';
 import type { StatusCounts, TokenBrowse } from '../stores/token-browse';
 import type { TokenStore } from '../stores/token-store';
 import type { RefreshEngine } from '../oauth/refresh-engine';
+import { ZOHO, type ProviderProfile } from '../providers/provider';
+import type { ProviderRegistry } from '../providers/provider-registry';
 import { NO_TOKEN_EVENTS, type TokenEvents } from '../webhooks/token-events';
 
 /** The actor of calls that name none. */
@@ -14,8 +16,8 @@ const UNNAMED = systemActor('service');
 /** The largest `expiresIn` accepted: ten years, in seconds. */
 const MAX_EXPIRES_IN = 10 * 365 * 24 * 3600;
 
-/** The `saveToken` input of the API: the store's input plus `expiresIn`. */
-export type ApiTokenInput = Omit<TokenInput, 'lastRefreshedAt' | 'lastError' | 'failedAt'> & { expiresIn?: number | null };
+/** The `saveToken` input of the API: the store's input plus `expiresIn`; `provider` names a registered provider. */
+export type ApiTokenInput = Omit<TokenInput, 'lastRefreshedAt' | 'lastError' | 'failedAt' | 'throttledUntil' | 'provider'> & { expiresIn?: number | null; provider?: string | null };
 
 /**
  * The use cases of the token API — find, list, save, delete, refresh,
@@ -32,6 +34,8 @@ export class TokenService {
     readonly refreshAheadMs: number,
     /** Told when a save re-authorizes a `FAILED` token (webhooks). */
     private readonly events: TokenEvents = NO_TOKEN_EVENTS,
+    /** The registered providers; without it only Zoho tokens are saved. */
+    readonly providers: ProviderRegistry | null = null,
   ) {}
 
   findToken(match: TokenMatch): Promise<Token | null> {
@@ -68,14 +72,24 @@ export class TokenService {
    * Records a `SAVE` entry by `actor` (action `IMPORT` where `action` says so) in the same transaction.
    */
   async saveToken(input: ApiTokenInput, actor: AuditActor = UNNAMED, action: 'SAVE' | 'IMPORT' = 'SAVE'): Promise<Token> {
-    const { expiresIn, ...rest } = input;
+    const { expiresIn, provider: providerName, ...rest } = input;
     const write: TokenInput = { ...rest };
+    // The provider: a registered one, fixed when the token is first saved; its profile says whether an accounts URL applies.
+    if (providerName === null) throw badInput('provider cannot be cleared: leave it out to keep it');
+    let profile: ProviderProfile | null = null;
+    if (providerName !== undefined) {
+      profile = this.providers ? await this.providers.require(providerName) : providerName === ZOHO ? null : await Promise.reject(badInput(`no provider is registered as ${JSON.stringify(providerName.slice(0, 64))}`));
+      write.provider = providerName;
+      if (profile && !profile.usesAccountsUrl && input.accountsUrl !== undefined && input.accountsUrl !== null) {
+        throw badInput(`accountsUrl applies to Zoho tokens only: the provider ${providerName} has its own endpoints`);
+      }
+    }
     if (expiresIn !== undefined && expiresIn !== null) {
       if (input.expiresAt !== undefined && input.expiresAt !== null) throw badInput('give expiresAt or expiresIn, not both');
       if (!Number.isInteger(expiresIn) || expiresIn < 0 || expiresIn > MAX_EXPIRES_IN) throw badInput(`expiresIn must be between 0 and ${MAX_EXPIRES_IN} seconds`);
       write.expiresAt = new Date(Date.now() + expiresIn * 1000);
     }
-    if (write.accountsUrl !== undefined && write.accountsUrl !== null) write.accountsUrl = this.allowed(write.accountsUrl);
+    if (write.accountsUrl !== undefined && write.accountsUrl !== null && (profile === null || profile.usesAccountsUrl)) write.accountsUrl = this.allowed(write.accountsUrl);
     if ([input.accessToken, input.refreshToken, input.grantToken].some((v) => typeof v === 'string' && v.length > 0)) {
       write.failedAt = null;
       write.lastError = null;
@@ -85,6 +99,13 @@ export class TokenService {
       audit: { action, actor },
       complete: (token, existing) => {
         wasFailed = existing?.failedAt != null;
+        if (existing && providerName !== undefined && existing.provider !== providerName) {
+          throw new TokenStoreError('saveToken', 'INVALID_INPUT', `the token belongs to the provider ${existing.provider}; a token's provider is fixed when it is first saved`);
+        }
+        if (token.provider !== ZOHO) {
+          if (token.accountsUrl !== null) throw new TokenStoreError('saveToken', 'INVALID_INPUT', `accountsUrl applies to Zoho tokens only: the provider ${token.provider} has its own endpoints`);
+          return;
+        }
         if (token.accountsUrl !== null) return;
         try {
           token.accountsUrl = this.policy.resolve({ apiDomain: token.apiDomain ?? undefined });

@@ -8,6 +8,7 @@ const TOKENS: Methods<Stores['tokens']> = ['findToken', 'saveToken', 'deleteToke
 const LEASES: Methods<Stores['leases']> = ['acquireLease', 'releaseLease', 'findRefreshCandidates'];
 const AUDIT: Methods<Stores['audit']> = ['appendAudit', 'listAudit', 'pruneAudit'];
 const BROWSE: Methods<Stores['browse']> = ['searchTokens', 'countByStatus'];
+const GOVERNOR: Methods<Stores['governor']> = ['reserveMints', 'settleMints', 'cancelMints', 'blockSubject', 'markThrottled', 'pruneMints'];
 
 /**
  * Wraps stores so that every operation's duration lands in a histogram,
@@ -39,6 +40,7 @@ export function instrumentStores(stores: Stores, histogram: Histogram<'operation
     leases: wrap(stores.leases, LEASES),
     audit: wrap(stores.audit, AUDIT),
     browse: wrap(stores.browse, BROWSE),
+    governor: wrap(stores.governor, GOVERNOR),
     ping: () => timed('ping', () => stores.ping()),
   };
 }

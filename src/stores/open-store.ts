@@ -10,6 +10,7 @@ import { tokenEntityFor } from '../entities/oauth-token.entity';
 import { memoryStores } from './memory/memory-stores';
 import { auditLogMigration } from './sql/migrations/audit-log';
 import { tokenTableMigrations } from './sql/migrations/token-table';
+import { providerTablesMigration } from './sql/migrations/providers';
 import { MysqlExecutor } from './sql/mysql-executor';
 import { quoteIdent, type SqlDialect } from './sql/sql-dialect';
 import type { SqlExecutor } from './sql/sql-executor';
@@ -43,7 +44,7 @@ export function createDataSource(options: Exclude<StoreOptions, { kind: 'memory'
   const table = options.kind === 'mysql' ? options.table : (options.table ?? SQLITE_TABLE);
   const common = {
     entities: [tokenEntityFor(table)],
-    migrations: [...tokenTableMigrations(options.kind, table), auditLogMigration(options.kind, table)],
+    migrations: [...tokenTableMigrations(options.kind, table), auditLogMigration(options.kind, table), providerTablesMigration(options.kind, table)],
     migrationsTableName: `${table}_migrations`,
     synchronize: false,
     logging: false,

@@ -1,4 +1,6 @@
 import type { AuditLog } from './audit-log';
+import type { GovernorStore } from './governor-store';
+import type { ProviderStore } from './provider-store';
 import type { KeyRotation } from './key-rotation';
 import type { LeaseStore } from './lease-store';
 import type { TokenBrowse } from './token-browse';
@@ -18,6 +20,10 @@ export interface Stores {
   readonly keys: KeyRotation;
   /** Search by user name and counts per status (the dashboard). */
   readonly browse: TokenBrowse;
+  /** The providers an admin registered. */
+  readonly providers: ProviderStore;
+  /** The governor's counters, shared by every process on the database. */
+  readonly governor: GovernorStore;
   /** Resolves when the backend answers; throws a `TokenStoreError` `UNAVAILABLE` otherwise. */
   ping(): Promise<void>;
   /** Releases connections and files. */

@@ -26,6 +26,12 @@ export const MAX_LENGTH = {
   lastError: 255,
 } as const;
 
+/** The provider of a token saved without one. */
+export const DEFAULT_PROVIDER = 'zoho';
+
+/** A provider's name: lower case, URL-safe, at most 64 characters. */
+export const PROVIDER_NAME = /^[a-z][a-z0-9_-]{0,63}$/;
+
 /** Ids are printable ASCII without spaces: exact and ordered alike on every engine. */
 const ID_PATTERN = /^[\x21-\x7e]+$/;
 
@@ -101,7 +107,10 @@ export function validateInput(input: TokenInput, operation: StoreOperation = 'sa
   checkString('apiDomain', input.apiDomain, MAX_LENGTH.apiDomain, operation);
   checkString('accountsUrl', input.accountsUrl, MAX_LENGTH.accountsUrl, operation);
   checkString('lastError', input.lastError, MAX_LENGTH.lastError, operation);
-  for (const f of ['expiresAt', 'lastRefreshedAt', 'failedAt'] as const) checkDate(f, input[f], operation);
+  for (const f of ['expiresAt', 'lastRefreshedAt', 'failedAt', 'throttledUntil'] as const) checkDate(f, input[f], operation);
+  if (input.provider !== undefined && (typeof input.provider !== 'string' || !PROVIDER_NAME.test(input.provider))) {
+    throw new TokenStoreError(operation, 'INVALID_INPUT', 'provider must be a provider name: a lower-case letter, then lower-case letters, digits, _ or -, at most 64');
+  }
 }
 
 /** The row an upsert targets when it has no id: the first lookup rule the input selects. */
@@ -130,6 +139,8 @@ export function mergeToken(existing: Token | null, input: TokenInput, id: string
     lastRefreshedAt: null,
     lastError: null,
     failedAt: null,
+    provider: DEFAULT_PROVIDER,
+    throttledUntil: null,
     createdAt: now,
     updatedAt: now,
     version: 0,

@@ -35,6 +35,10 @@ export interface Token {
   lastError: string | null;
   /** Set when a refresh failed permanently: the token needs re-authorization (`FAILED`). */
   failedAt: Date | null;
+  /** The provider profile it belongs to (`src/providers/`): `zoho` unless saved with another. */
+  provider: string;
+  /** Until when the governor refuses to mint for it and no valid access token is held (`THROTTLED`). */
+  throttledUntil: Date | null;
   createdAt: Date;
   updatedAt: Date;
   /** Incremented by every write; used for compare-and-swap. */
@@ -59,6 +63,8 @@ export const WRITABLE_FIELDS: readonly WritableField[] = [
   'lastRefreshedAt',
   'lastError',
   'failedAt',
+  'provider',
+  'throttledUntil',
 ];
 
 /**

@@ -144,6 +144,8 @@ describe('writing a FileStore CSV', () => {
     lastRefreshedAt: null,
     lastError: null,
     failedAt: null,
+    provider: 'zoho',
+    throttledUntil: null,
     createdAt: new Date(),
     updatedAt: new Date(),
     version: 1,

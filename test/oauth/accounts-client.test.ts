@@ -105,7 +105,7 @@ describe('refresh', () => {
     expect(grant.tokenType).toBe('Bearer');
     expect(grant.apiDomain).toBe('https://www.zohoapis.com');
     expect(grant.refreshToken).toBeUndefined();
-    expect(grant.expiresAt.getTime()).toBeGreaterThanOrEqual(before + 3600_000);
+    expect(grant.expiresAt!.getTime()).toBeGreaterThanOrEqual(before + 3600_000);
     expect(server.requests).toEqual([
       expect.objectContaining({ path: '/oauth/v2/token', grantType: 'refresh_token', clientId: CLIENT_ID, encoding: 'urlencoded', contentType: 'application/x-www-form-urlencoded', accept: 'application/json' }),
     ]);
@@ -117,9 +117,9 @@ describe('refresh', () => {
     const grant = await client().refresh(server.url, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: refreshToken() });
     const after = Date.now();
     expect(after - before).toBeGreaterThanOrEqual(290);
-    expect(grant.expiresAt.getTime()).toBeGreaterThanOrEqual(before + 600_000);
-    expect(grant.expiresAt.getTime()).toBeLessThanOrEqual(before + 600_000 + 100);
-    expect(grant.expiresAt.getTime()).toBeLessThan(after + 600_000 - 150);
+    expect(grant.expiresAt!.getTime()).toBeGreaterThanOrEqual(before + 600_000);
+    expect(grant.expiresAt!.getTime()).toBeLessThanOrEqual(before + 600_000 + 100);
+    expect(grant.expiresAt!.getTime()).toBeLessThan(after + 600_000 - 150);
   });
 
   it('returns a rotated refresh token; the old one stops working', async () => {

@@ -1,8 +1,8 @@
 import { accountsUrlForApiDomain, ZOHO_ACCOUNTS_URLS, ZOHO_DATA_CENTERS } from '../../src/oauth/data-centers';
 
 describe('Zoho data centers', () => {
-  it('has the eight data centers of oauth.md', () => {
-    expect(ZOHO_DATA_CENTERS.map((dc) => dc.code)).toEqual(['US', 'EU', 'IN', 'CN', 'AU', 'JP', 'CA', 'SA']);
+  it('has the nine data centers of Zoho\'s multi-DC list, the United Kingdom included', () => {
+    expect(ZOHO_DATA_CENTERS.map((dc) => dc.code)).toEqual(['US', 'EU', 'IN', 'CN', 'AU', 'JP', 'CA', 'SA', 'UK']);
     expect(ZOHO_ACCOUNTS_URLS).toEqual([
       'https://accounts.zoho.com',
       'https://accounts.zoho.eu',
@@ -12,6 +12,7 @@ describe('Zoho data centers', () => {
       'https://accounts.zoho.jp',
       'https://accounts.zohocloud.ca',
       'https://accounts.zoho.sa',
+      'https://accounts.zoho.uk',
     ]);
     expect(Object.isFrozen(ZOHO_ACCOUNTS_URLS)).toBe(true);
   });
@@ -25,6 +26,7 @@ describe('Zoho data centers', () => {
     expect(accountsUrlForApiDomain('https://developer.zohoapis.com')).toBe('https://accounts.zoho.com');
     expect(accountsUrlForApiDomain('https://sandbox.zohoapis.com.cn')).toBe('https://accounts.zoho.com.cn');
     expect(accountsUrlForApiDomain('https://developer.zohoapis.ca')).toBe('https://accounts.zohocloud.ca');
+    expect(accountsUrlForApiDomain('https://sandbox.zohoapis.uk')).toBe('https://accounts.zoho.uk');
   });
 
   it('tolerates case, a trailing slash, a path and a bare host', () => {

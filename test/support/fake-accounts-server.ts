@@ -22,6 +22,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -53,6 +54,8 @@ export interface FakeAccountsServerOptions extends Partial<FakeAccountsSettings>
   failure?: FakeFailureMode;
   /** Called with each request's record as it is recorded, before it is answered (to order it among a test's own events). */
   onRequest?: (record: FakeRequestRecord) => void;
+  /** Serve HTTPS with this key and certificate (a data center's own host name, reached through `pinnedFetch`). */
+  tls?: { key: string | Buffer; cert: string | Buffer };
 }
 
 /** One request the server received. No secret in it. */
@@ -65,6 +68,8 @@ export interface FakeRequestRecord {
   encoding: 'urlencoded' | 'multipart' | 'query' | 'none' | 'other';
   contentType: string | null;
   accept: string | null;
+  /** The Host header: which accounts server the client meant. */
+  host: string | null;
   at: Date;
 }
 
@@ -240,6 +245,7 @@ export async function startFakeAccountsServer(options: FakeAccountsServerOptions
       encoding,
       contentType: req.headers['content-type'] ?? null,
       accept: req.headers.accept ?? null,
+      host: req.headers.host ?? null,
       at: new Date(),
     };
     requests.push(record);
@@ -265,13 +271,14 @@ export async function startFakeAccountsServer(options: FakeAccountsServerOptions
     return send(res, 404, '<html><body>Not Found</body></html>', 'text/html');
   }
 
-  const server = http.createServer((req, res) => {
+  const listener = (req: http.IncomingMessage, res: http.ServerResponse) => {
     handle(req, res).catch((err: unknown) => {
       if (closing.signal.aborted || res.headersSent) return;
       send(res, 400, JSON.stringify({ error: 'invalid_request', detail: (err as Error).message }), 'application/json');
     });
-  });
-  server.on('connection', (socket) => {
+  };
+  const server = options.tls ? https.createServer({ key: options.tls.key, cert: options.tls.cert }, listener) : http.createServer(listener);
+  server.on(options.tls ? 'secureConnection' : 'connection', (socket: Socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
@@ -282,7 +289,7 @@ export async function startFakeAccountsServer(options: FakeAccountsServerOptions
   const { port } = server.address() as AddressInfo;
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     settings,
     requests,
     issuedAccessTokens,

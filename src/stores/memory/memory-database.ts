@@ -11,6 +11,7 @@ export const copy = (t: Token): Token => ({
   expiresAt: t.expiresAt && new Date(t.expiresAt),
   lastRefreshedAt: t.lastRefreshedAt && new Date(t.lastRefreshedAt),
   failedAt: t.failedAt && new Date(t.failedAt),
+  throttledUntil: t.throttledUntil && new Date(t.throttledUntil),
   createdAt: new Date(t.createdAt),
   updatedAt: new Date(t.updatedAt),
 });

@@ -8,6 +8,8 @@ import { validateAuditPage, validateId } from '../token-rules';
 import { MemoryDatabase, guarded } from './memory-database';
 import { MemoryTokenBrowse } from './memory-token-browse';
 import { MemoryTokenStore } from './memory-token-store';
+import { MemoryGovernorStore } from './memory-governor-store';
+import { MemoryProviderStore } from './memory-provider-store';
 
 /** Refresh leases in memory (one process: they only coordinate its own callers). */
 export class MemoryLeaseStore implements LeaseStore {
@@ -101,6 +103,12 @@ export function memoryStores(db = new MemoryDatabase()): Stores {
     audit: new MemoryAuditLog(db),
     keys: new MemoryKeyRotation(),
     browse: new MemoryTokenBrowse(db),
+    providers: new MemoryProviderStore((name) => [...db.tokens.values()].filter((t) => t.provider === name).length),
+    governor: new MemoryGovernorStore((id, until) => {
+      const token = db.tokens.get(id);
+      // Not a write of the token: no new version, no index change.
+      if (token) db.tokens.set(id, { ...token, throttledUntil: until && new Date(until) });
+    }),
     ping: async () => undefined,
     close: async () => undefined,
   };

@@ -8,6 +8,8 @@ import { SqlKeyRotation } from './sql-key-rotation';
 import { SqlLeaseStore } from './sql-lease-store';
 import { SqlTokenBrowse } from './sql-token-browse';
 import { SqlTokenStore } from './sql-token-store';
+import { SqlGovernorStore } from './sql-governor-store';
+import { SqlProviderStore } from './sql-provider-store';
 import { guarded } from './store-error';
 
 /** The stores of one SQL database (SQLite or MySQL/MariaDB), over its token table and the audit table beside it. */
@@ -21,6 +23,8 @@ export function sqlStores(exec: SqlExecutor, keyring: Keyring, table: string, on
     audit,
     keys: new SqlKeyRotation(exec, keyring, t),
     browse: new SqlTokenBrowse(exec, keyring, t),
+    providers: new SqlProviderStore(exec, table),
+    governor: new SqlGovernorStore(exec, table),
     ping: () =>
       guarded('ping', exec, async () => {
         await exec.all('SELECT 1 AS ok');

@@ -48,7 +48,8 @@ function columnDefinition(dialect: SqlDialect, c: TokenColumn): string {
   const type = c.type === 'varchar' ? `varchar(${c.length})` : c.type === 'integer' && dialect === 'mysql' ? 'int' : c.type;
   if (c.primary) return `${type}${ascii} NOT NULL PRIMARY KEY`;
   const nullability = c.nullable ? ' NULL' : ' NOT NULL';
-  const fallback = c.default === undefined ? '' : dialect === 'mysql' ? ` DEFAULT '${c.default}'` : ` DEFAULT (${c.default})`;
+  const fallback =
+    c.default === undefined ? '' : typeof c.default === 'string' ? ` DEFAULT '${c.default}'` : dialect === 'mysql' ? ` DEFAULT '${c.default}'` : ` DEFAULT (${c.default})`;
   return `${type}${ascii}${nullability}${fallback}`;
 }
 
