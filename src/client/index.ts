@@ -1,14 +1,5 @@
 /**
- * `tokengate/client`: a typed client of the tokengate API for scripts and
- * services. Depends on nothing but the global `fetch` (Node 18+).
- *
- * ```ts
- * import { TokengateClient, isTokengateError } from 'tokengate/client';
- * const tg = new TokengateClient({ url: 'http://127.0.0.1:4000', apiKey: process.env.TOKENGATE_API_KEY! });
- * const accessToken = await tg.getAccessToken('42');
- * ```
+ * `tokengate/client`: the `@tokengate/client` package (packages/client),
+ * re-exported for code that imports it from the gateway package.
  */
-export { TokengateClient, type TokengateClientOptions, type SecretFields } from './tokengate-client';
-export { TokengateError, isTokengateError, type TokengateErrorCode } from './errors';
-export { createProxyFetch, gatewayError, type ProxyFetchOptions, type ProxyCredentialLike } from './proxy-fetch';
-export type { Token, TokenInput, TokenMatch, TokenPage, TokenStatus } from './types';
+export * from '@tokengate/client';

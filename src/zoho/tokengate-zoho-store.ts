@@ -17,9 +17,7 @@ import type { Token as ZohoToken } from '@zohocrm/typescript-sdk-8.0/dist/models
 import type { TokenStore as ZohoTokenStore } from '@zohocrm/typescript-sdk-8.0/dist/models/authenticator/store/token_store';
 // The SDK's modules import each other in a cycle that only its index loads in a working order.
 import { OAuthToken, SDKException, UserSignature } from '@zohocrm/typescript-sdk-8.0';
-import { TokengateClient, type TokengateClientOptions } from '../client/tokengate-client';
-import { TokengateError } from '../client/errors';
-import type { Token, TokenInput, TokenMatch } from '../client/types';
+import { TokengateClient, TokengateError, type Token, type TokenInput, type TokenMatch, type TokengateClientOptions } from '@tokengate/client';
 
 export interface TokengateZohoStoreOptions extends Omit<TokengateClientOptions, 'secrets'> {
   /**

@@ -138,6 +138,19 @@ describe('TokengateClient', () => {
     expect(html).toMatchObject({ code: 'BAD_RESPONSE', status: 502 });
   });
 
+  it('calls fetch as a plain function, never as a method (a browser fetch called on another object throws "Illegal invocation")', async () => {
+    const receivers: unknown[] = [];
+    // Behaves as a browser's fetch does: any receiver but none or the global object is refused.
+    const strictFetch = function (this: unknown, input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+      receivers.push(this);
+      if (this !== undefined && this !== globalThis) return Promise.reject(new TypeError("Failed to execute 'fetch' on 'Window': Illegal invocation"));
+      return fetch(input, init);
+    };
+    const tg = new TokengateClient({ url: gw.url, apiKey: gw.keys.operator, fetch: strictFetch as typeof fetch });
+    expect(await tg.getToken('no-such-token')).toBeNull();
+    expect(receivers).toEqual([undefined]);
+  });
+
   it('refuses a malformed URL or key up front', () => {
     expect(() => new TokengateClient({ url: 'localhost:4000', apiKey: 'k'.repeat(20) })).toThrow(/absolute http\(s\) URL/);
     expect(() => new TokengateClient({ url: 'http://127.0.0.1:4000', apiKey: '' })).toThrow(/apiKey/);

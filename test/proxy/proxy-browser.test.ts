@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import ts from 'typescript';
-import { TokengateClient } from '../../src/client/tokengate-client';
+import { TokengateClient } from '../../src/client';
 import { ProxyCredentials } from '../../src/proxy/proxy-credentials';
 import { blockedRequests, launchOfflineBrowser, newOfflinePage } from '../support/browser';
 import { startFakeAccountsServer, type FakeAccountsServer } from '../support/fake-accounts-server';
@@ -78,7 +78,7 @@ describe('API proxy from a browser page', () => {
   };
 
   beforeAll(async () => {
-    const script = ts.transpileModule(fs.readFileSync(path.resolve(__dirname, '../../src/client/proxy-fetch.ts'), 'utf8'), {
+    const script = ts.transpileModule(fs.readFileSync(path.resolve(__dirname, '../../packages/client/src/proxy-fetch.ts'), 'utf8'), {
       compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2020 },
     }).outputText;
     frontend = http.createServer((req, res) => {

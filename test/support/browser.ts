@@ -46,19 +46,20 @@ function isLocal(url: string, allowedOrigins: readonly string[]): boolean {
  * Opens a page in a new browser context (a fresh profile: no cookies, no
  * storage, service workers blocked) in which every request, of the page or
  * its workers, whose origin is not `allowedOrigin` (e.g.
- * `http://127.0.0.1:41234`, or a list of them) is aborted and recorded, WebSockets included.
+ * `http://127.0.0.1:41234`, or a list of them for a page that calls another
+ * local server) is aborted and recorded, WebSockets included.
  * A test asserts that {@link blockedRequests} stays empty to show that
  * nothing left the machine. Close it with `page.context().close()`.
  */
 export async function newOfflinePage(browser: Browser, allowedOrigin: string | readonly string[]): Promise<Page> {
-  const origin = (typeof allowedOrigin === 'string' ? [allowedOrigin] : allowedOrigin).map((o) => new URL(o).origin);
+  const origins = (typeof allowedOrigin === 'string' ? [allowedOrigin] : allowedOrigin).map((o) => new URL(o).origin);
   const context = await browser.newContext({ serviceWorkers: 'block', acceptDownloads: false });
   const blocked: string[] = [];
   blockedByContext.set(context, blocked);
 
   await context.route('**/*', async (route) => {
     const url = route.request().url();
-    if (isLocal(url, origin)) {
+    if (isLocal(url, origins)) {
       await route.continue().catch(() => undefined);
     } else {
       blocked.push(url);
@@ -66,7 +67,7 @@ export async function newOfflinePage(browser: Browser, allowedOrigin: string | r
     }
   });
   await context.routeWebSocket(
-    (url) => !isLocal(url.href.replace(/^ws/, 'http'), origin),
+    (url) => !isLocal(url.href.replace(/^ws/, 'http'), origins),
     async (ws) => {
       blocked.push(ws.url());
       await ws.close({ code: 1008, reason: 'offline test' }).catch(() => undefined);

@@ -1,6 +1,5 @@
 import fs from 'node:fs';
-import { TokengateClient } from '../../client/tokengate-client';
-import { TokengateError } from '../../client/errors';
+import { TokengateClient, TokengateError } from '@tokengate/client';
 import { CliError } from '../errors';
 import type { CliIo } from '../io';
 

@@ -1,5 +1,5 @@
-import { TokengateError } from './errors';
-import type { Token, TokenInput, TokenMatch, TokenPage, TokenStatus } from './types';
+import { TokengateError } from './errors.js';
+import type { Token, TokenInput, TokenMatch, TokenPage, TokenStatus } from './types.js';
 
 /**
  * Which secret fields the client asks for:
@@ -19,7 +19,7 @@ export interface TokengateClientOptions {
   secrets?: SecretFields;
   /** Timeout of one request in ms [30000]. */
   timeoutMs?: number;
-  /** A `fetch` to use instead of the global one. */
+  /** A `fetch` to use instead of the global one (called as a plain function, never as a method). */
   fetch?: typeof fetch;
 }
 
@@ -75,7 +75,11 @@ export class TokengateClient {
     this.apiKey = options.apiKey;
     this.selection = TOKEN_FIELDS + SECRET_SELECTION[options.secrets ?? 'access'];
     this.timeoutMs = options.timeoutMs ?? 30_000;
-    this.fetchFn = options.fetch ?? fetch;
+    // Called as a plain function: a browser's fetch called as a method of
+    // another object throws "Illegal invocation". The global one is looked up
+    // at each call, so a fetch installed after the client was made is used.
+    const custom = options.fetch;
+    this.fetchFn = custom ? (input, init) => custom(input, init) : (input, init) => globalThis.fetch(input, init);
   }
 
   /** A token by id (`tokenById`), or by Zoho's lookup rules (`token(match)`). @returns null where none. */
