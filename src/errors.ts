@@ -61,7 +61,7 @@ export type StoreOperation =
  * Why a store operation failed:
  * - `INVALID_INPUT`: the caller's input breaks a rule (empty partial, a token without any token, a malformed id);
  * - `CONFLICT`: the write would make a duplicate (a secret or user name that belongs to another token) or lost a race;
- * - `UNAVAILABLE`: the database could not be reached or timed out;
+ * - `UNAVAILABLE`: the database could not be reached or timed out, or kept rolling a write back as a lost race (retryable);
  * - `INTERNAL`: anything else (a bug, a corrupt row, a wrong key).
  */
 export type StoreErrorKind = 'INVALID_INPUT' | 'CONFLICT' | 'UNAVAILABLE' | 'INTERNAL';

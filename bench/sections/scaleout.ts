@@ -11,6 +11,9 @@
  * shows whether anything serializes across processes is that the CPU cost of
  * a request stays the same (target: within 10%). MariaDB's own CPU time per
  * request is reported beside it.
+ *
+ * Then the same on a three-node MariaDB Galera cluster (`scaleout-galera.ts`):
+ * three gateways on three nodes against one gateway on one node.
  */
 import type { BenchContext } from '../lib/context';
 import { describeLoad, runLoad, type LoadResult } from '../lib/load';
@@ -19,6 +22,7 @@ import { cpuSeconds, cpuSecondsOrNull } from '../lib/proc';
 import { figure } from '../lib/report';
 import { median, round } from '../lib/stats';
 import { BY_ID, floorBody, verifyFloor } from './http';
+import { scaleoutGalera } from './scaleout-galera';
 
 interface Run {
   processes: 1 | 2;
@@ -154,4 +158,5 @@ export async function scaleoutSection(ctx: BenchContext): Promise<void> {
     await ctx.stopGateway(a);
     await ctx.stopGateway(b);
   }
+  await scaleoutGalera(ctx);
 }

@@ -1,6 +1,6 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { STORE_ACTOR, normalizeEvent, type AuditEntry } from '../audit/audit';
 import { TokenStoreError } from '../errors';
+import { retryLostRaces } from './lost-races';
 import type { LookupSecretField, Token, TokenInput } from './token';
 import { clientMatches, generateId, givenFields, mergeToken, saveRule, validateInput, type LookupRule } from './token-rules';
 import type { SaveOptions } from './token-store';
@@ -17,9 +17,6 @@ const LABEL: Record<UniqueField, string> = {
   refreshToken: 'refresh token',
   grantToken: 'grant token',
 };
-
-/** How often a save is tried again after losing a race to a concurrent writer. */
-const SAVE_ATTEMPTS = 8;
 
 /** What `saveToken`'s upsert needs from a backend, inside one of its transactions (`Tx`). */
 export interface UpsertBackend<Tx> {
@@ -54,15 +51,10 @@ export interface UpsertBackend<Tx> {
  */
 export async function upsertToken<Tx>(backend: UpsertBackend<Tx>, input: TokenInput, options: SaveOptions): Promise<Token> {
   validateInput(input);
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await backend.transaction((tx) => upsertOnce(backend, tx, input, options));
-    } catch (err) {
-      const raced = err instanceof LostRace || ['unique', 'retry'].includes(backend.classify(err));
-      if (!raced || attempt >= SAVE_ATTEMPTS) throw err;
-      await sleep(Math.random() * 5 * attempt);
-    }
-  }
+  return retryLostRaces(
+    () => backend.transaction((tx) => upsertOnce(backend, tx, input, options)),
+    (err) => err instanceof LostRace || ['unique', 'retry'].includes(backend.classify(err)),
+  );
 }
 
 async function upsertOnce<Tx>(backend: UpsertBackend<Tx>, tx: Tx, input: TokenInput, options: SaveOptions): Promise<Token> {

@@ -109,6 +109,12 @@ export interface FakeAccountsServer {
   count(kind?: string): number;
   /** Forgets the recorded requests (not the clients or tokens). */
   resetRequests(): void;
+  /**
+   * Holds every answer (after recording its request) until the returned
+   * function is called: a slow provider whose answer comes on a test's signal.
+   * `delayMs` still applies after the release.
+   */
+  hold(): () => void;
   /** Closes the server and every connection, hung ones included. */
   close(): Promise<void>;
 }
@@ -137,6 +143,7 @@ export async function startFakeAccountsServer(options: FakeAccountsServerOptions
   const issuedAccessTokens: IssuedAccessToken[] = [];
   const sockets = new Set<Socket>();
   const closing = new AbortController();
+  let held: Promise<void> | null = null;
 
   const token = (prefix = '1000') => `${prefix}.${randomBytes(16).toString('hex')}.${randomBytes(16).toString('hex')}`;
 
@@ -250,6 +257,7 @@ export async function startFakeAccountsServer(options: FakeAccountsServerOptions
     };
     requests.push(record);
     options.onRequest?.(record);
+    if (held) await Promise.race([held, new Promise((resolve) => closing.signal.addEventListener('abort', resolve, { once: true }))]);
     if (settings.delayMs > 0) await sleep(settings.delayMs, undefined, { signal: closing.signal });
     switch (takeFailure()) {
       case 'hang':
@@ -323,6 +331,15 @@ export async function startFakeAccountsServer(options: FakeAccountsServerOptions
     },
     resetRequests() {
       requests.length = 0;
+    },
+    hold() {
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      held = gate;
+      return () => {
+        if (held === gate) held = null;
+        release();
+      };
     },
     async close() {
       closing.abort();

@@ -1,10 +1,7 @@
 import type { Pool, PoolConnection } from 'mysql2/promise';
-import type { SqlExecutor, SqlParam } from './sql-executor';
+import { classifyMysqlError } from './mysql-errors';
+import type { SqlExecutor, SqlParam, StoreFailure } from './sql-executor';
 import { TurnBatcher } from './turn-batcher';
-
-const UNAVAILABLE = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE', 'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT', 'ER_CON_COUNT_ERROR', 'ER_SERVER_SHUTDOWN', 'ER_QUERY_INTERRUPTED', 'POOL_CLOSED',
-]);
 
 /** Per-statement timeout: a statement never hangs a request. */
 const QUERY_TIMEOUT_MS = 10_000;
@@ -119,12 +116,8 @@ export class MysqlExecutor implements SqlExecutor {
     }
   }
 
-  classify(err: unknown): 'unique' | 'retry' | 'unavailable' | 'other' {
-    const code = (err as { code?: string })?.code ?? '';
-    if (code === 'ER_DUP_ENTRY') return 'unique';
-    if (code === 'ER_LOCK_DEADLOCK' || code === 'ER_LOCK_WAIT_TIMEOUT') return 'retry';
-    if (UNAVAILABLE.has(code) || (err as { fatal?: boolean })?.fatal) return 'unavailable';
-    return 'other';
+  classify(err: unknown): StoreFailure {
+    return classifyMysqlError(err);
   }
 
   async close(): Promise<void> {}

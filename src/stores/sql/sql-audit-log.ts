@@ -15,8 +15,9 @@ import {
 import { TokenStoreError } from '../../errors';
 import type { AuditLog } from '../audit-log';
 import { validateAuditPage, validateId } from '../token-rules';
+import { retryLostRaces } from '../lost-races';
 import type { SqlExecutor, SqlParam } from './sql-executor';
-import { guarded } from './store-error';
+import { guarded, lostRace } from './store-error';
 
 type NewEntry = Omit<AuditEntry, 'id'>;
 
@@ -85,8 +86,10 @@ export class SqlAuditLog implements AuditLog {
       if (events.length === 0) return;
       const entries = events.map((e) => normalizeEvent(e));
       // One transaction for the whole batch: one commit (one fsync), not one per chunk.
-      if (entries.length <= CHUNK) await this.insert(this.exec, entries);
-      else await this.exec.transaction((tx) => this.insert(tx, entries));
+      await retryLostRaces(
+        () => (entries.length <= CHUNK ? this.insert(this.exec, entries) : this.exec.transaction((tx) => this.insert(tx, entries))),
+        (err) => lostRace(this.exec, err),
+      );
     });
   }
 

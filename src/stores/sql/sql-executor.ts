@@ -3,6 +3,14 @@ import type { SqlDialect } from './sql-dialect';
 export type SqlParam = string | number | null;
 
 /**
+ * What kind of failure a driver error is: `unique` (a unique index refused
+ * the write), `retry` (a lost lock or certification race that the database
+ * rolled back, so running the statement or transaction again is safe),
+ * `unavailable` (the database cannot be reached or is not ready), `other`.
+ */
+export type StoreFailure = 'unique' | 'retry' | 'unavailable' | 'other';
+
+/**
  * The few things the SQL token store needs from a database connection:
  * parameterized statements and transactions. One implementation per engine,
  * each on the connection TypeORM opened (so pool, timeouts and migrations are
@@ -23,6 +31,6 @@ export interface SqlExecutor {
   /** `FOR UPDATE` where the engine needs it for a read that precedes a write in a transaction. */
   readonly forUpdate: string;
   /** What kind of failure a driver error is. */
-  classify(err: unknown): 'unique' | 'retry' | 'unavailable' | 'other';
+  classify(err: unknown): StoreFailure;
   close(): Promise<void>;
 }

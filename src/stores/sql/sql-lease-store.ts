@@ -1,7 +1,8 @@
 import type { LeaseStore } from '../lease-store';
+import { retryLostRaces } from '../lost-races';
 import { nowMsExpression } from './sql-dialect';
 import type { SqlExecutor } from './sql-executor';
-import { guarded } from './store-error';
+import { guarded, lostRace } from './store-error';
 
 /** Refresh leases in the token table's `lease_owner` and `lease_until` columns, timed by the database's clock. */
 export class SqlLeaseStore implements LeaseStore {
@@ -17,17 +18,26 @@ export class SqlLeaseStore implements LeaseStore {
 
   acquireLease(id: string, owner: string, ttlMs: number): Promise<boolean> {
     return guarded('acquireLease', this.exec, async () => {
-      const changed = await this.exec.run(
-        `UPDATE ${this.t} SET lease_owner = ?, lease_until = ${this.now} + ? WHERE id = ? AND (lease_owner IS NULL OR lease_owner = ? OR lease_until < ${this.now})`,
-        [owner, Math.round(ttlMs), id, owner],
-      );
-      return changed === 1;
+      try {
+        const changed = await this.exec.run(
+          `UPDATE ${this.t} SET lease_owner = ?, lease_until = ${this.now} + ? WHERE id = ? AND (lease_owner IS NULL OR lease_owner = ? OR lease_until < ${this.now})`,
+          [owner, Math.round(ttlMs), id, owner],
+        );
+        return changed === 1;
+      } catch (err) {
+        // Rolled back as a lost race (on Galera: another node took the lease at the same moment): not acquired.
+        if (lostRace(this.exec, err)) return false;
+        throw err;
+      }
     });
   }
 
   releaseLease(id: string, owner: string): Promise<void> {
     return guarded('releaseLease', this.exec, async () => {
-      await this.exec.run(`UPDATE ${this.t} SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?`, [id, owner]);
+      await retryLostRaces(
+        () => this.exec.run(`UPDATE ${this.t} SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?`, [id, owner]),
+        (err) => lostRace(this.exec, err),
+      );
     });
   }
 

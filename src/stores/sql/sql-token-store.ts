@@ -7,9 +7,10 @@ import { LOOKUP_SECRET_FIELDS, type Token, type TokenInput, type TokenMatch, typ
 import { clientMatches, decodeCursor, encodeCursor, requireLookupRule, validateId, validatePageSize, type LookupRule } from '../token-rules';
 import type { SaveOptions, TokenStore } from '../token-store';
 import { upsertToken, type UniqueField, type UpsertBackend } from '../upsert';
+import { retryLostRaces } from '../lost-races';
 import type { SqlAuditLog } from './sql-audit-log';
 import type { SqlExecutor, SqlParam } from './sql-executor';
-import { guarded } from './store-error';
+import { guarded, lostRace } from './store-error';
 import { ROW_COLUMNS, WRITE_COLUMNS, hashColumnOf, rowToToken, rowValues, type TokenRow } from './token-row';
 
 const UPDATE_SET = WRITE_COLUMNS.map((c) => `${c} = ?`).join(', ');
@@ -52,11 +53,15 @@ export class SqlTokenStore implements TokenStore {
   deleteToken(id: string, options: AuditedWrite = {}): Promise<boolean> {
     return guarded('deleteToken', this.exec, async () => {
       validateId(id, 'deleteToken');
-      return this.exec.transaction(async (tx) => {
-        const deleted = (await tx.run(`DELETE FROM ${this.t} WHERE id = ?`, [id])) > 0;
-        if (deleted) await this.audit.insert(tx, [normalizeEvent(options.audit ?? { action: 'DELETE', actor: STORE_ACTOR }, { tokenId: id })]);
-        return deleted;
-      });
+      return retryLostRaces(
+        () =>
+          this.exec.transaction(async (tx) => {
+            const deleted = (await tx.run(`DELETE FROM ${this.t} WHERE id = ?`, [id])) > 0;
+            if (deleted) await this.audit.insert(tx, [normalizeEvent(options.audit ?? { action: 'DELETE', actor: STORE_ACTOR }, { tokenId: id })]);
+            return deleted;
+          }),
+        (err) => lostRace(this.exec, err),
+      );
     });
   }
 
@@ -75,11 +80,15 @@ export class SqlTokenStore implements TokenStore {
 
   deleteTokens(options: AuditedWrite = {}): Promise<number> {
     return guarded('deleteTokens', this.exec, () =>
-      this.exec.transaction(async (tx) => {
-        // One entry per token, written by the database from the rows themselves, then the one DELETE.
-        await this.audit.insertPerToken(tx, normalizeEvent(options.audit ?? { action: 'DELETE_ALL', actor: STORE_ACTOR }), this.t);
-        return tx.run(`DELETE FROM ${this.t}`);
-      }),
+      retryLostRaces(
+        () =>
+          this.exec.transaction(async (tx) => {
+            // One entry per token, written by the database from the rows themselves, then the one DELETE.
+            await this.audit.insertPerToken(tx, normalizeEvent(options.audit ?? { action: 'DELETE_ALL', actor: STORE_ACTOR }), this.t);
+            return tx.run(`DELETE FROM ${this.t}`);
+          }),
+        (err) => lostRace(this.exec, err),
+      ),
     );
   }
 

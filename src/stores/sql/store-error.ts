@@ -17,12 +17,17 @@ export function toStoreError(operation: StoreOperation, err: unknown, exec?: Sql
     case 'unavailable':
       return new TokenStoreError(operation, 'UNAVAILABLE', 'the database is not reachable', { cause: err });
     case 'unique':
-    case 'retry':
       return new TokenStoreError(operation, 'CONFLICT', 'a concurrent write won; try again', { cause: err });
+    case 'retry':
+      // Still rolled back after the store's retries (lock or certification conflicts): retryable, nothing was written.
+      return new TokenStoreError(operation, 'UNAVAILABLE', 'the database kept rolling this back as a conflict with concurrent writes; try again', { cause: err });
     default:
       return new TokenStoreError(operation, 'INTERNAL', 'the database failed', { cause: err });
   }
 }
+
+/** Whether a statement or transaction lost a lock or certification race that the database rolled back (it had no effect). */
+export const lostRace = (exec: SqlExecutor, err: unknown) => exec.classify(err) === 'retry';
 
 /** Runs a store operation, turning every failure into a `TokenStoreError` that names it. */
 export async function guarded<T>(operation: StoreOperation, exec: SqlExecutor, fn: () => Promise<T>): Promise<T> {
