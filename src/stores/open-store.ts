@@ -16,6 +16,7 @@ import { quoteIdent, type SqlDialect } from './sql/sql-dialect';
 import type { SqlExecutor } from './sql/sql-executor';
 import { sqlStores } from './sql/sql-stores';
 import { SqliteExecutor } from './sql/sqlite-executor';
+import { ThreadedSqliteExecutor } from './sql/sqlite-writer';
 import type { Stores } from './stores';
 
 /** What opening a store needs: the parts of `Config` it reads. */
@@ -39,6 +40,9 @@ export function storeOptionsOf(config: Config): StoreOptions {
 /** The table of the SQLite store (one database per gateway, so not configurable). */
 export const SQLITE_TABLE = 'oauthtoken';
 
+/** How long a SQLite connection waits for another process's write lock instead of failing at once (ms). */
+const SQLITE_BUSY_TIMEOUT_MS = 5000;
+
 /** The TypeORM DataSource of a SQL store: entity, migrations, connection options. */
 export function createDataSource(options: Exclude<StoreOptions, { kind: 'memory' }>): DataSource {
   const table = options.kind === 'mysql' ? options.table : (options.table ?? SQLITE_TABLE);
@@ -55,8 +59,7 @@ export function createDataSource(options: Exclude<StoreOptions, { kind: 'memory'
       type: 'better-sqlite3',
       database: options.path,
       enableWAL: options.path !== ':memory:',
-      // Wait this long for another process's write lock instead of failing at once.
-      timeout: 5000,
+      timeout: SQLITE_BUSY_TIMEOUT_MS,
       prepareDatabase: (db: BetterSqlite3.Database) => {
         // Durable commits: a rotated refresh token must survive a power cut.
         db.pragma('synchronous = FULL');
@@ -97,7 +100,7 @@ export async function openStore(options: StoreOptions, keyring: Keyring): Promis
   }
   try {
     await ds.runMigrations({ transaction: 'all' });
-    const exec = executorFor(options.kind, ds);
+    const exec = executorFor(options, ds);
     await assertKeysMatch(exec, options.kind, table, keyring);
     return sqlStores(exec, keyring, table, () => ds.destroy());
   } catch (err) {
@@ -175,9 +178,11 @@ export function openFailure(options: Exclude<StoreOptions, { kind: 'memory' }>, 
   return `cannot open the mysql database: ${reason}`;
 }
 
-function executorFor(kind: SqlDialect, ds: DataSource): SqlExecutor {
-  if (kind === 'sqlite') {
-    return new SqliteExecutor((ds.driver as unknown as { databaseConnection: BetterSqlite3.Database }).databaseConnection);
+function executorFor(options: Exclude<StoreOptions, { kind: 'memory' }>, ds: DataSource): SqlExecutor {
+  if (options.kind === 'sqlite') {
+    const db = (ds.driver as unknown as { databaseConnection: BetterSqlite3.Database }).databaseConnection;
+    // A file: writes on a thread of their own (their fsyncs off the event loop). In memory, one connection is all there is.
+    return options.path === ':memory:' ? new SqliteExecutor(db) : new ThreadedSqliteExecutor(db, options.path, SQLITE_BUSY_TIMEOUT_MS);
   }
   return new MysqlExecutor((ds.driver as unknown as { pool: CallbackPool }).pool.promise());
 }

@@ -1,5 +1,6 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { SqlExecutor, SqlParam } from './sql-executor';
+import { WRITER_UNAVAILABLE } from './sqlite-writer-protocol';
 import { TurnBatcher } from './turn-batcher';
 
 /** How many transactions one commit may carry, at most. */
@@ -22,7 +23,9 @@ interface Settled {
 }
 
 /**
- * SQLite through the one better-sqlite3 connection TypeORM opened. Statements
+ * SQLite through one better-sqlite3 connection: on a file, the writer
+ * thread's for transactions (`sqlite-writer-worker.ts`) and TypeORM's for the
+ * main thread's reads; in memory, TypeORM's for everything. Statements
  * are prepared once and cached. better-sqlite3 is synchronous, but a
  * transaction body awaits between statements, so transactions (and any
  * statement issued while one is open or waiting) are queued behind one
@@ -59,6 +62,8 @@ export class SqliteExecutor implements SqlExecutor {
   private busy = false;
   /** Groups the reads outside transactions by turn of the event loop. */
   private readonly reads = new TurnBatcher();
+  /** COMMITs of transactions run so far (a group's counts once). */
+  commits = 0;
 
   constructor(private readonly db: BetterSqlite3.Database) {}
 
@@ -234,6 +239,7 @@ export class SqliteExecutor implements SqlExecutor {
       for (const s of settled) s.reject(err);
       return;
     }
+    this.commits++;
     for (const s of settled) s.resolve(s.value);
   }
 
@@ -251,7 +257,7 @@ export class SqliteExecutor implements SqlExecutor {
     const code = (err as { code?: string })?.code ?? '';
     if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY') return 'unique';
     if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') return 'retry';
-    if (code === 'SQLITE_CANTOPEN' || code === 'SQLITE_IOERR' || code === 'SQLITE_FULL' || code === 'SQLITE_READONLY') return 'unavailable';
+    if (code === WRITER_UNAVAILABLE || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_IOERR' || code === 'SQLITE_FULL' || code === 'SQLITE_READONLY') return 'unavailable';
     return 'other';
   }
 
