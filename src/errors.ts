@@ -103,16 +103,73 @@ export class KeyMismatchError extends Error {
   override readonly name = 'KeyMismatchError';
 }
 
+/*
+ * Domain errors: what went wrong, with its facts. Messages are written for the
+ * caller (no secret, no internal detail); the server maps each class to a code.
+ */
+
+/** The request cannot be carried out as asked (the caller's input: a token without credentials, a bad value). */
+export class InvalidRequestError extends Error {
+  override readonly name = 'InvalidRequestError';
+}
+
+/** No token has the id. */
+export class TokenNotFoundError extends Error {
+  override readonly name = 'TokenNotFoundError';
+}
+
 /**
- * An error the API reports as is: its code is one of the contract's, and its
- * message is written for the caller (no secret, no internal detail).
+ * The provider refused a refresh with `oauthError` (e.g. `invalid_code`);
+ * `permanent` when the token is now `FAILED` and needs re-authorization.
+ */
+export class RefreshRefusedError extends Error {
+  override readonly name = 'RefreshRefusedError';
+  constructor(
+    readonly oauthError: string,
+    readonly permanent: boolean,
+  ) {
+    super(`the provider refused the refresh (${oauthError}); the token needs re-authorization`);
+  }
+}
+
+/** The provider (or another process's refresh) did not answer in time; the token is unchanged. */
+export class ProviderUnavailableError extends Error {
+  override readonly name = 'ProviderUnavailableError';
+  constructor(
+    message: string,
+    /** Why, when the provider was asked: `timeout`, `network`, `http_503`, … */
+    readonly reason: string | null = null,
+  ) {
+    super(message);
+  }
+}
+
+/** The provider's issuing limits allow no new access token now and none valid is held: retry in `retryAfter` seconds. */
+export class ThrottledError extends Error {
+  override readonly name = 'ThrottledError';
+  constructor(
+    message: string,
+    readonly retryAfter: number,
+  ) {
+    super(message);
+  }
+}
+
+/** Concurrent writes kept changing a token while a refresh was stored: not the caller's fault. */
+export class RefreshConflictError extends Error {
+  override readonly name = 'RefreshConflictError';
+}
+
+/**
+ * An error of the GraphQL layer (resolvers, auth): its code is one of the
+ * contract's, and its message is written for the caller.
  */
 export class ServiceError extends Error {
   override readonly name = 'ServiceError';
   constructor(
     readonly code: ErrorCode,
     message: string,
-    /** Extra `extensions` for the caller, e.g. `{ oauthError: 'invalid_code' }`. */
+    /** Extra `extensions` for the caller. */
     readonly extensions: Record<string, unknown> = {},
     options?: { cause?: unknown },
   ) {
@@ -120,6 +177,5 @@ export class ServiceError extends Error {
   }
 }
 
-export const badInput = (message: string, extensions: Record<string, unknown> = {}) => new ServiceError(ErrorCode.BAD_USER_INPUT, message, extensions);
-export const notFound = (message: string) => new ServiceError(ErrorCode.NOT_FOUND, message);
+export const badInput = (message: string) => new ServiceError(ErrorCode.BAD_USER_INPUT, message);
 export const forbidden = (message = 'your API key may not do this') => new ServiceError(ErrorCode.FORBIDDEN, message);

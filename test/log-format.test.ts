@@ -17,8 +17,8 @@ describe('TOKENGATE_LOG_FORMAT=pretty', () => {
       expect(await gw.stop()).toBe(0);
       const lines = gw.output().trim().split('\n');
       expect(lines.filter((l) => l.startsWith('{'))).toEqual([]);
-      expect(lines).toContainEqual(expect.stringMatching(/^\d\d:\d\d:\d\d\.\d{3} INFO  tokengate serving on http:\/\/127\.0\.0\.1:\d+\/graphql {2}host=127\.0\.0\.1 port=\d+ store=sqlite/));
-      expect(lines).toContainEqual(expect.stringMatching(/^\d\d:\d\d:\d\d\.\d{3} INFO  graphql request {2}.*operation=tokens outcome=ok/));
+      expect(lines).toContainEqual(expect.stringMatching(/^\d\d:\d\d:\d\d\.\d{3} INFO {2}tokengate serving on http:\/\/127\.0\.0\.1:\d+\/graphql {2}host=127\.0\.0\.1 port=\d+ store=sqlite/));
+      expect(lines).toContainEqual(expect.stringMatching(/^\d\d:\d\d:\d\d\.\d{3} INFO {2}graphql request {2}.*operation=tokens outcome=ok/));
       expect(gw.output()).not.toContain(key);
     } finally {
       fs.rmSync(cwd, { recursive: true, force: true });

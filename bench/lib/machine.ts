@@ -65,7 +65,7 @@ export async function describeMachine(root: string): Promise<Machine> {
   const db = new Database(':memory:');
   const sqlite = (db.prepare('SELECT sqlite_version() AS v').get() as { v: string }).v;
   db.close();
-  let mariadb: string | null = null;
+  let mariadb: string | null;
   try {
     const conn = await mysql.createConnection({ uri: MYSQL_ADMIN_URL, connectTimeout: 3000 });
     const [rows] = await conn.query('SELECT VERSION() AS v');

@@ -68,6 +68,7 @@ export function readOptions(argv: string[] = process.argv.slice(2), env: NodeJS.
     else if (a === '--only') onlyArg = argv[++i];
     else if (a.startsWith('--only=')) onlyArg = a.slice('--only='.length);
     else if (a === '--help' || a === '-h') {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
       process.stdout.write(require('node:fs').readFileSync(path.join(root, 'bench', 'USAGE.txt'), 'utf8'));
       process.exit(0);
     } else throw new Error(`unknown argument ${a} (try --help)`);

@@ -36,6 +36,7 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
 function version(): string {
   try {
     // dist/cli/tokengate.js → ../../package.json
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- read at run time, from beside dist/
     return (require('../../package.json') as { version: string }).version;
   } catch {
     return '0.0.0';

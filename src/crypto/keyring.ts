@@ -91,12 +91,6 @@ export class Keyring {
     }
   }
 
-  /** The key id a ciphertext names, without decrypting it. */
-  static keyIdOf(ciphertext: string): string | null {
-    const [format, keyId] = ciphertext.split('.');
-    return format === FORMAT && keyId ? keyId : null;
-  }
-
   /** The lookup hash of a secret under the current key (hex, 64 chars). */
   lookupHash(value: string): string {
     return hmacHex(this.keys[0]!.hashKey, value);

@@ -12,8 +12,10 @@ export const epochMs: ValueTransformer = {
  * with the columns of `TOKEN_COLUMNS`. `tokenEntityFor(table)` makes the entity
  * for a table name (the MySQL table name is configurable).
  */
-export abstract class OAuthTokenColumns {}
+// The class carries the decorators; the interface merged into it types the columns (from TOKEN_COLUMNS).
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export abstract class OAuthTokenColumns {}
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type
 export interface OAuthTokenColumns extends OAuthTokenRecord {}
 
 for (const c of TOKEN_COLUMNS) {

@@ -68,7 +68,7 @@ export class AccountsUrlPolicy {
       try {
         return normalizeAccountsUrl(raw);
       } catch (err) {
-        throw new TypeError(`${what}: ${(err as Error).message}`);
+        throw new TypeError(`${what}: ${(err as Error).message}`, { cause: err });
       }
     };
     this.defaultAccountsUrl = normalize(options.defaultAccountsUrl, 'defaultAccountsUrl');

@@ -1,16 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { systemActor, type AuditActor, type AuditEvent } from '../audit/audit';
-import { ErrorCode, ServiceError, TokenStoreError, badInput } from '../errors';
+import { InvalidRequestError, ProviderUnavailableError, RefreshConflictError, RefreshRefusedError, ThrottledError, TokenNotFoundError, TokenStoreError } from '../errors';
 import type { Logger } from '../logger';
-import type { Metrics } from '../server/metrics';
-import { tokenStatus } from '../services/token-status';
 import { hasSecret } from '../stores/sealed-secrets';
+import { tokenStatus } from '../stores/token-status';
 import type { Token } from '../stores/token';
 import type { AuditLog } from '../stores/audit-log';
 import type { LeaseStore } from '../stores/lease-store';
 import type { TokenStore } from '../stores/token-store';
-import { NO_TOKEN_EVENTS, type TokenEvents } from '../webhooks/token-events';
+import { NO_TOKEN_EVENTS, type TokenEvents } from './token-events';
 import { Governor, type GovernorDecision, type MintPermit } from '../providers/governor';
 import type { GovernorStore } from '../stores/governor-store';
 import { MemoryGovernorStore } from '../stores/memory/memory-governor-store';
@@ -23,6 +22,9 @@ import type { TokenGrant } from './token-response';
 import { AccountsUrlNotAllowedError, ProviderRefusedError, UpstreamUnavailableError } from './oauth-errors';
 
 export type RefreshTrigger = 'api' | 'background' | 'cli' | 'proxy';
+
+/** How a refresh call ended: refreshed upstream, answered by another refresh, not needed, refused, unavailable, or another error. */
+export type RefreshOutcome = 'refreshed' | 'coalesced' | 'not_needed' | 'throttled' | 'refused' | 'unavailable' | 'error';
 
 export interface RefreshOptions {
   /** Refresh even when the token is `ACTIVE` (default true, as the API's `force`). */
@@ -49,7 +51,10 @@ export interface RefreshEngineOptions {
   client: AccountsClient;
   policy: AccountsUrlPolicy;
   logger: Logger;
-  metrics: Metrics;
+  /** Told how every refresh call ended (metrics). */
+  onOutcome?: (event: { trigger: RefreshTrigger; outcome: RefreshOutcome }) => void;
+  /** Told of every governor decision (metrics). */
+  onGovernorDecision?: (event: { provider: string; decision: GovernorDecision }) => void;
   /** A token this close to expiry is `EXPIRING` and worth refreshing. */
   refreshAheadMs: number;
   /** How long a refresh lease holds when its owner dies (must exceed the longest upstream call). */
@@ -107,13 +112,13 @@ export class RefreshEngine {
   }
 
   private decided(provider: string, decision: GovernorDecision): void {
-    this.o.metrics.governorDecisions.inc({ provider, decision });
+    this.o.onGovernorDecision?.({ provider, decision });
   }
 
   /** A token's provider profile. @throws `BAD_USER_INPUT` when its provider is no longer registered. */
   private async profileOf(token: Token): Promise<ProviderProfile> {
     if (!this.o.providers) {
-      if (token.provider !== this.zoho.name) throw badInput(`no provider is registered as ${JSON.stringify(token.provider)}`);
+      if (token.provider !== this.zoho.name) throw new InvalidRequestError(`no provider is registered as ${JSON.stringify(token.provider)}`);
       return this.zoho;
     }
     return this.o.providers.require(token.provider);
@@ -121,9 +126,8 @@ export class RefreshEngine {
 
   /**
    * Refreshes a token (or exchanges its grant token when it holds only one).
-   * @throws ServiceError `NOT_FOUND`, `BAD_USER_INPUT` (nothing to refresh with),
-   *   `REFRESH_FAILED` (the provider refused; the token is now `FAILED`),
-   *   `UPSTREAM_UNAVAILABLE` (the token is unchanged).
+   * @throws TokenNotFoundError; InvalidRequestError (nothing to refresh with);
+   *   RefreshRefusedError (the provider refused); ProviderUnavailableError (the token is unchanged).
    */
   async refresh(id: string, options: RefreshOptions = {}): Promise<Token> {
     const trigger = options.trigger ?? 'api';
@@ -132,7 +136,7 @@ export class RefreshEngine {
     for (let attempt = 0; ; attempt++) {
       const joined = this.flights.get(id);
       if (!joined) break;
-      this.o.metrics.refreshes.inc({ trigger, outcome: 'coalesced' });
+      this.o.onOutcome?.({ trigger, outcome: 'coalesced' });
       if (refused === undefined) return joined;
       const token = await joined;
       if (token.accessToken !== refused || attempt >= 1) return token;
@@ -142,6 +146,11 @@ export class RefreshEngine {
     const flight = this.fly(id, force, trigger, options.waitForLease ?? true, options.arrivedAt ?? new Date(), actor, refused).finally(() => this.flights.delete(id));
     this.flights.set(id, flight);
     return flight;
+  }
+
+  /** The refresh of this token in flight in this process, if any (a caller about to use the token waits for it). */
+  inFlight(id: string): Promise<Token> | undefined {
+    return this.flights.get(id);
   }
 
   /** Resolves once no refresh of this engine is in flight (those started meanwhile included). */
@@ -184,7 +193,7 @@ export class RefreshEngine {
         if (settled) return settled;
       }
       if (!waitForLease) return current;
-      if (Date.now() > deadline) throw new ServiceError(ErrorCode.UPSTREAM_UNAVAILABLE, 'another gateway process holds this token\'s refresh and did not finish in time');
+      if (Date.now() > deadline) throw new ProviderUnavailableError('another gateway process holds this token\'s refresh and did not finish in time');
       await sleep(delay * (0.5 + Math.random()));
       delay = Math.min(delay * 2, 250);
     }
@@ -194,7 +203,7 @@ export class RefreshEngine {
         // Re-check under the lease: a refresh may have finished since we arrived.
         const settled = this.settledSince(arrival, current);
         if (settled) {
-          this.o.metrics.refreshes.inc({ trigger, outcome: 'coalesced' });
+          this.o.onOutcome?.({ trigger, outcome: 'coalesced' });
           return settled;
         }
       } else {
@@ -203,10 +212,10 @@ export class RefreshEngine {
         const answer = this.answerOnArrival(current, force, trigger, arrivedAt, refused);
         if (answer) return answer;
         // With no earlier read to compare with, a refresh that failed for good since the caller arrived answers it too.
-        if (current.failedAt && current.failedAt.getTime() >= arrivedAt.getTime()) throw refreshFailed(current.lastError ?? 'unknown_error');
+        if (current.failedAt && current.failedAt.getTime() >= arrivedAt.getTime()) throw new RefreshRefusedError(current.lastError ?? 'unknown_error', true);
       }
       if (!force && !this.needsRefresh(current)) {
-        this.o.metrics.refreshes.inc({ trigger, outcome: 'not_needed' });
+        this.o.onOutcome?.({ trigger, outcome: 'not_needed' });
         return current;
       }
       return await this.refreshUpstream(current, trigger, actor);
@@ -217,7 +226,7 @@ export class RefreshEngine {
 
   private async read(id: string): Promise<Token> {
     const token = await this.o.tokens.findTokenById(id);
-    if (!token) throw new ServiceError(ErrorCode.NOT_FOUND, `no token has id ${JSON.stringify(id)}`);
+    if (!token) throw new TokenNotFoundError(`no token has id ${JSON.stringify(id)}`);
     return token;
   }
 
@@ -225,17 +234,17 @@ export class RefreshEngine {
    * The checks on the caller's first read of the token: the token itself when
    * it needs no refresh (`force: false`) or was refreshed since the caller
    * arrived; null when it is to be refreshed.
-   * @throws `BAD_USER_INPUT` for a token that cannot be refreshed.
+   * @throws InvalidRequestError for a token that cannot be refreshed.
    */
   private answerOnArrival(token: Token, force: boolean, trigger: RefreshTrigger, arrivedAt: Date, refused?: string): Token | null {
     if (!force && !this.needsRefresh(token)) {
-      this.o.metrics.refreshes.inc({ trigger, outcome: 'not_needed' });
+      this.o.onOutcome?.({ trigger, outcome: 'not_needed' });
       return token;
     }
     if (refused !== undefined) {
       // Another refresh already replaced the refused token: that answers it; the refused one is refreshed whenever it was stored.
       if (token.accessToken !== refused && !this.needsRefresh(token)) {
-        this.o.metrics.refreshes.inc({ trigger, outcome: 'coalesced' });
+        this.o.onOutcome?.({ trigger, outcome: 'coalesced' });
         return token;
       }
       credentialsOf(token);
@@ -243,7 +252,7 @@ export class RefreshEngine {
     }
     if (token.lastRefreshedAt && token.lastRefreshedAt.getTime() >= arrivedAt.getTime() && token.failedAt === null) {
       // Refreshed (here or by another process) after this caller arrived: that answers it.
-      this.o.metrics.refreshes.inc({ trigger, outcome: 'coalesced' });
+      this.o.onOutcome?.({ trigger, outcome: 'coalesced' });
       return token;
     }
     credentialsOf(token); // refuse a token that cannot be refreshed (before waiting for, or calling, anyone)
@@ -263,7 +272,7 @@ export class RefreshEngine {
     const refreshed = (current.lastRefreshedAt?.getTime() ?? 0) > (arrival.lastRefreshedAt?.getTime() ?? 0);
     if (refreshed) return current;
     const failed = current.failedAt !== null && (current.failedAt.getTime() > (arrival.failedAt?.getTime() ?? 0));
-    if (failed) throw refreshFailed(current.lastError ?? 'unknown_error');
+    if (failed) throw new RefreshRefusedError(current.lastError ?? 'unknown_error', true);
     return null;
   }
 
@@ -286,7 +295,7 @@ export class RefreshEngine {
     }
     await verdict.permit.minted(Date.now()).catch((e: unknown) => this.o.logger.warn({ tokenId: token.id, err: describe(e) }, 'could not record a mint for the governor'));
     const saved = await this.storeGrant(token, mode, grant, actor);
-    this.o.metrics.refreshes.inc({ trigger, outcome: 'refreshed' });
+    this.o.onOutcome?.({ trigger, outcome: 'refreshed' });
     this.o.logger.info({ tokenId: token.id, trigger, mode, provider: profile.name, rotated: Boolean(grant.refreshToken && mode === 'refresh'), expiresAt: grant.expiresAt?.toISOString() ?? null }, 'token refreshed');
     return saved;
   }
@@ -322,15 +331,15 @@ export class RefreshEngine {
     const now = Date.now();
     if (this.heldIsValid(token, profile, now)) {
       this.decided(profile.name, 'held');
-      this.o.metrics.refreshes.inc({ trigger, outcome: 'throttled' });
+      this.o.onOutcome?.({ trigger, outcome: 'throttled' });
       THROTTLED_ANSWERS.add(token);
       return token;
     }
     this.decided(profile.name, 'throttled');
-    this.o.metrics.refreshes.inc({ trigger, outcome: 'throttled' });
+    this.o.onOutcome?.({ trigger, outcome: 'throttled' });
     const retryAfter = Math.max(1, Math.ceil((retryAt - now) / 1000));
     await this.counters.markThrottled(token.id, new Date(retryAt)).catch((e: unknown) => this.o.logger.warn({ tokenId: token.id, err: describe(e) }, 'could not record a THROTTLED status'));
-    throw new ServiceError(ErrorCode.THROTTLED, `the provider's issuing limits allow no new access token for this token now and none valid is held; retry in ${retryAfter} s`, { retryAfter });
+    throw new ThrottledError(`the provider's issuing limits allow no new access token for this token now and none valid is held; retry in ${retryAfter} s`, retryAfter);
   }
 
   /** Whether the held access token is valid for at least 60 s, or a tenth of its lifetime when that is less (unknown expiry: valid). */
@@ -383,7 +392,7 @@ export class RefreshEngine {
       } catch (err) {
         if (!(err instanceof TokenStoreError && err.kind === 'CONFLICT')) throw err;
         const current = await this.o.tokens.findTokenById(used.id);
-        if (!current) throw new ServiceError(ErrorCode.NOT_FOUND, 'the token was deleted while it was being refreshed');
+        if (!current) throw new TokenNotFoundError('the token was deleted while it was being refreshed');
         const sameCredentials = mode === 'refresh' ? current.refreshToken === used.refreshToken : current.grantToken === used.grantToken;
         if (!sameCredentials) {
           // Re-authorized meanwhile: the newer credentials win over this result.
@@ -394,7 +403,7 @@ export class RefreshEngine {
         base = current;
       }
     }
-    throw new ServiceError(ErrorCode.INTERNAL_SERVER_ERROR, 'the token kept changing while its refresh was stored');
+    throw new RefreshConflictError('the token kept changing while its refresh was stored');
   }
 
   private async onUpstreamError(token: Token, mode: 'refresh' | 'grant', trigger: RefreshTrigger, err: unknown, actor: AuditActor): Promise<Token> {
@@ -424,21 +433,21 @@ export class RefreshEngine {
             this.audit(audit);
           });
       }
-      this.o.metrics.refreshes.inc({ trigger, outcome: 'refused' });
+      this.o.onOutcome?.({ trigger, outcome: 'refused' });
       this.o.logger.warn({ tokenId: token.id, trigger, mode, oauthError: err.oauthError, permanent: err.permanent }, 'the provider refused a refresh');
-      throw refreshFailed(err.oauthError);
+      throw new RefreshRefusedError(err.oauthError, err.permanent);
     }
     if (err instanceof UpstreamUnavailableError) {
-      this.o.metrics.refreshes.inc({ trigger, outcome: 'unavailable' });
+      this.o.onOutcome?.({ trigger, outcome: 'unavailable' });
       // Nothing is written on a transient failure but its audit entry (in the background), which the webhooks read.
       this.audit({ action: 'REFRESH', actor, tokenId: token.id, outcome: 'UNAVAILABLE', errorCode: err.reason, detail: grantType(mode) }, () => this.events.refreshUnavailable(token, err.reason));
       this.o.logger.warn({ tokenId: token.id, trigger, mode, reason: err.reason }, 'the provider could not be reached; the token is unchanged');
-      throw new ServiceError(ErrorCode.UPSTREAM_UNAVAILABLE, 'the provider could not be reached, timed out or failed; the token is unchanged', { reason: err.reason });
+      throw new ProviderUnavailableError('the provider could not be reached, timed out or failed; the token is unchanged', err.reason);
     }
     if (err instanceof AccountsUrlNotAllowedError) {
-      throw badInput(err.message);
+      throw new InvalidRequestError(err.message);
     }
-    this.o.metrics.refreshes.inc({ trigger, outcome: 'error' });
+    this.o.onOutcome?.({ trigger, outcome: 'error' });
     throw err;
   }
 
@@ -462,9 +471,9 @@ export class RefreshEngine {
       } catch (err) {
         if (err instanceof UpstreamUnavailableError) {
           this.audit({ action: 'REVOKE', actor, tokenId: id, outcome: 'UNAVAILABLE', errorCode: err.reason, detail: 'not revoked; the token is still stored' });
-          throw new ServiceError(ErrorCode.UPSTREAM_UNAVAILABLE, 'the provider could not be reached; the token was not revoked and is still stored', { reason: err.reason });
+          throw new ProviderUnavailableError('the provider could not be reached; the token was not revoked and is still stored', err.reason);
         }
-        if (err instanceof AccountsUrlNotAllowedError) throw badInput(err.message);
+        if (err instanceof AccountsUrlNotAllowedError) throw new InvalidRequestError(err.message);
         if (!(err instanceof ProviderRefusedError)) throw err;
         this.o.logger.info({ tokenId: id, oauthError: err.oauthError }, 'the provider refused the revocation; deleting the token anyway');
         detail = `the provider refused the revocation (${err.oauthError.slice(0, 64)}); deleted anyway`;
@@ -487,7 +496,7 @@ export class RefreshEngine {
     try {
       return this.o.policy.resolve({ accountsUrl: token.accountsUrl ?? undefined, apiDomain: token.apiDomain ?? undefined });
     } catch (err) {
-      if (err instanceof AccountsUrlNotAllowedError) throw badInput(err.message);
+      if (err instanceof AccountsUrlNotAllowedError) throw new InvalidRequestError(err.message);
       throw err;
     }
   }
@@ -495,17 +504,13 @@ export class RefreshEngine {
 
 function credentialsOf(token: Token): { clientId: string; clientSecret: string; mode: 'refresh' | 'grant' } {
   const mode = token.refreshToken ? 'refresh' : token.grantToken ? 'grant' : null;
-  if (!mode) throw badInput('the token holds no refresh token or grant token to refresh with');
-  if (!token.clientId || !token.clientSecret) throw badInput('the token needs a clientId and a clientSecret to refresh');
+  if (!mode) throw new InvalidRequestError('the token holds no refresh token or grant token to refresh with');
+  if (!token.clientId || !token.clientSecret) throw new InvalidRequestError('the token needs a clientId and a clientSecret to refresh');
   return { clientId: token.clientId, clientSecret: token.clientSecret, mode };
 }
 
 /** The OAuth grant type a refresh used, as its audit entry names it. */
 const grantType = (mode: 'refresh' | 'grant') => (mode === 'refresh' ? 'refresh_token' : 'authorization_code');
-
-function refreshFailed(oauthError: string): ServiceError {
-  return new ServiceError(ErrorCode.REFRESH_FAILED, `the provider refused the refresh (${oauthError}); the token needs re-authorization`, { oauthError });
-}
 
 /** An error's name and code for a log line, never its message (a driver message may quote a value). */
 function describe(err: unknown): { name?: string; code?: unknown } {

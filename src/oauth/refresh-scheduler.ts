@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { RefreshRefusedError } from '../errors';
 import type { Logger } from '../logger';
 import type { LeaseStore } from '../stores/lease-store';
 import type { TokenStore } from '../stores/token-store';
@@ -99,9 +100,8 @@ export class RefreshScheduler {
       await this.o.engine.refresh(id, { force: false, trigger: 'background', waitForLease: false });
       return true;
     } catch (err) {
-      const e = err as { code?: string; extensions?: { oauthError?: string } };
-      if (e.extensions?.oauthError === 'access_denied') this.backoffUntil.set(id, Date.now() + 10 * 60_000);
-      this.o.logger.debug({ tokenId: id, code: e.code }, 'background refresh did not succeed');
+      if (err instanceof RefreshRefusedError && err.oauthError === 'access_denied') this.backoffUntil.set(id, Date.now() + 10 * 60_000);
+      this.o.logger.debug({ tokenId: id, err: (err as Error)?.name }, 'background refresh did not succeed');
       return false;
     }
   }

@@ -158,7 +158,7 @@ export function loadProvidersFile(file: string): ProviderDefinition[] {
   try {
     raw = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new Error(`TOKENGATE_PROVIDERS_FILE: cannot read ${file} as JSON (${(err as NodeJS.ErrnoException).code ?? 'invalid JSON'})`);
+    throw new Error(`TOKENGATE_PROVIDERS_FILE: cannot read ${file} as JSON (${(err as NodeJS.ErrnoException).code ?? 'invalid JSON'})`, { cause: err });
   }
   if (!Array.isArray(raw)) throw new Error('TOKENGATE_PROVIDERS_FILE: the file must hold a JSON array of providers');
   const names = new Set<string>();
@@ -167,7 +167,7 @@ export function loadProvidersFile(file: string): ProviderDefinition[] {
     try {
       d = parseProviderDefinition(entry);
     } catch (err) {
-      throw new Error(`TOKENGATE_PROVIDERS_FILE: entry ${i + 1}: ${(err as Error).message}`);
+      throw new Error(`TOKENGATE_PROVIDERS_FILE: entry ${i + 1}: ${(err as Error).message}`, { cause: err });
     }
     if (names.has(d.name)) throw new Error(`TOKENGATE_PROVIDERS_FILE: entry ${i + 1}: the name ${d.name} is listed twice`);
     names.add(d.name);

@@ -5,9 +5,10 @@ import type { AuditActor } from '../audit/audit';
 import type { ProxyConfig } from '../config';
 import type { Logger } from '../logger';
 import type { RefreshEngine } from '../oauth/refresh-engine';
-import type { Principal, ApiKeys } from '../server/api-keys';
+import type { Principal } from '../resolvers/context.type';
+import type { ApiKeys } from '../server/api-keys';
 import type { Metrics } from '../server/metrics';
-import { tokenStatus } from '../services/token-status';
+import { tokenStatus } from '../stores/token-status';
 import type { Token } from '../stores/token';
 import type { TokenStore } from '../stores/token-store';
 import type { ApiHostPolicy } from './api-hosts';
@@ -113,6 +114,10 @@ export class ApiProxy {
       if (token.apiDomain !== null) this.allowedOrigin(token);
       if (status !== 'ACTIVE') {
         token = await this.o.engine.refresh(token.id, { force: false, trigger: 'proxy', actor: caller.actor, arrivedAt: meta.receivedAt });
+      } else {
+        // A refresh in flight here (e.g. after the provider refused this access token) answers with the token to use.
+        const flight = this.o.engine.inFlight(token.id);
+        if (flight) token = await flight.catch(() => token!);
       }
       const origin = this.allowedOrigin(token);
       const url = `${origin}${target.path}${target.query}`;

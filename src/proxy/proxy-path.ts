@@ -30,6 +30,7 @@ export function parseApiTarget(target: string, mount = '/api/'): ParsedApiTarget
   const path = slash < 0 ? '/' : pathPart.slice(slash);
   const problem = pathProblem(path);
   if (problem) return { ok: false, message: problem };
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
   if (/[\x00-\x20\x7f#]/.test(query)) return { ok: false, message: 'the query string holds characters that must be percent-encoded' };
   return { ok: true, tokenId, path, query };
 }
@@ -38,6 +39,7 @@ export function parseApiTarget(target: string, mount = '/api/'): ParsedApiTarget
 export function pathProblem(path: string): string | null {
   if (!path.startsWith('/')) return 'a path must start with /';
   if (path.length > 2048) return 'the path is longer than 2048 characters';
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
   if (/[\x00-\x20\x7f\\#?]/.test(path)) return 'the path holds characters that must be percent-encoded';
   if (ENCODED_SEPARATOR.test(path)) return 'the path holds an encoded slash or dot';
   const segments = path.slice(1).split('/');

@@ -1,7 +1,7 @@
 import type { AuditTrail } from '../audit/audit-trail';
+import type { Role } from '../config';
 import type { Logger } from '../logger';
 import type { ProxyCredentials } from '../proxy/proxy-credentials';
-import type { Principal } from '../server/api-keys';
 import type { TokenService } from '../services/token.service';
 import type { SecretReads } from './secret-reads';
 
@@ -19,4 +19,10 @@ export interface GatewayContext {
   secretReads?: SecretReads;
   /** Signs the API proxy's credentials (`issueProxyCredential`). */
   proxyCredentials?: ProxyCredentials;
+}
+
+/** Who a request is: the role and the name of its key (never the key). */
+export interface Principal {
+  role: Role;
+  keyName: string;
 }

@@ -1,6 +1,6 @@
 import { Arg, Authorized, Ctx, Field, ID, Int, Mutation, ObjectType, Resolver } from 'type-graphql';
 import { GraphQLDateTimeISO } from 'graphql-scalars';
-import { notFound } from '../errors';
+import { TokenNotFoundError } from '../errors';
 import type { GatewayContext } from './context.type';
 
 const STORE_COST = 10;
@@ -31,7 +31,7 @@ export class ProxyCredentialResolver {
     @Ctx() ctx: GatewayContext,
   ): Promise<ProxyCredentialView> {
     if (!ctx.proxyCredentials) throw new Error('proxy credentials are not wired into this gateway');
-    if (!(await ctx.tokens.findTokenById(tokenId))) throw notFound(`no token has id ${JSON.stringify(tokenId)}`);
+    if (!(await ctx.tokens.findTokenById(tokenId))) throw new TokenNotFoundError(`no token has id ${JSON.stringify(tokenId)}`);
     const issued = ctx.proxyCredentials.issue({ tokenId, ttlSeconds, methods, pathPrefixes, issuedBy: { role: ctx.principal.role, name: ctx.principal.keyName } });
     const out = new ProxyCredentialView();
     out.credential = issued.credential;

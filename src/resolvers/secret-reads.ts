@@ -1,7 +1,3 @@
-import type { ApolloServerPlugin } from '@apollo/server';
-import type { AuditActor } from '../audit/audit';
-import type { GatewayContext } from './context.type';
-
 /** The secret fields one request returned, by token id. */
 export class SecretReads {
   private readonly byToken = new Map<string, Set<string>>();
@@ -16,33 +12,4 @@ export class SecretReads {
   entries(): Array<{ tokenId: string; fields: string[] }> {
     return [...this.byToken].map(([tokenId, fields]) => ({ tokenId, fields: [...fields].sort() }));
   }
-}
-
-/** The actor of an API request, for the audit trail: role, key name, request id (never the key). */
-export const actorOf = (ctx: Pick<GatewayContext, 'principal' | 'requestId'>): AuditActor => ({ role: ctx.principal.role, name: ctx.principal.keyName, requestId: ctx.requestId });
-
-/**
- * When a response leaves, records one `READ_SECRET` audit entry per token
- * whose secrets it carried, naming the fields (asynchronously, batched by
- * the `AuditTrail`: the response does not wait for the audit table). Only
- * when the audit table has fallen far behind (`AuditTrail.backpressure`: more
- * than a few batches waiting) does a response that read secrets wait for it
- * to catch up, so that a client reading secrets faster than they can be
- * recorded is slowed down rather than its reads going unrecorded.
- */
-export function secretReadsPlugin(): ApolloServerPlugin<GatewayContext> {
-  return {
-    async requestDidStart() {
-      return {
-        async willSendResponse({ contextValue }) {
-          const reads = contextValue?.secretReads?.entries();
-          if (!reads || reads.length === 0 || !contextValue.audit) return;
-          const actor = actorOf(contextValue);
-          for (const { tokenId, fields } of reads) contextValue.audit.record({ action: 'READ_SECRET', actor, tokenId, fields });
-          const behind = contextValue.audit.backpressure();
-          if (behind) await behind;
-        },
-      };
-    },
-  };
 }

@@ -1,5 +1,5 @@
 import { registerEnumType } from 'type-graphql';
-import type { TokenStatus as Status } from '../services/token-status';
+import type { TokenStatus as Status } from '../stores/token-status';
 
 export enum TokenStatus {
   ACTIVE = 'ACTIVE',

@@ -3,7 +3,7 @@ import { badInput } from '../errors';
 import type { Token } from '../stores/token';
 import { MAX_PAGE_SIZE } from '../stores/token-rules';
 import type { GatewayContext } from './context.type';
-import { actorOf } from './secret-reads';
+import { actorOf } from './secret-reads.plugin';
 import { TokenInputArgs, TokenMatchArgs } from './token.input';
 import { TokenCountsView } from './token-counts.type';
 import { TokenPageView } from './token-page.type';

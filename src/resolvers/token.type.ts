@@ -2,7 +2,7 @@ import { Field, ID, ObjectType } from 'type-graphql';
 import { GraphQLDateTimeISO } from 'graphql-scalars';
 import type { SecretField, Token } from '../stores/token';
 import { hasSecret } from '../stores/sealed-secrets';
-import { tokenStatus } from '../services/token-status';
+import { tokenStatus } from '../stores/token-status';
 import { isThrottledAnswer } from '../oauth/refresh-engine';
 import { TokenStatus } from './token-status.enum';
 

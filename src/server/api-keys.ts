@@ -1,14 +1,10 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { ApiKeyEntry, Role } from '../config';
+import type { ApiKeyEntry } from '../config';
+import type { Principal } from '../resolvers/context.type';
 import { readOrCreateSecretFile } from '../crypto/key-file';
 
 export const ADMIN_KEY_FILE = 'admin.key';
 
-/** Who a request is: the role and the name of its key (never the key). */
-export interface Principal {
-  role: Role;
-  keyName: string;
-}
 
 const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
 

@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { ApiKeys, Principal } from './api-keys';
+import type { Principal } from '../resolvers/context.type';
+import type { ApiKeys } from './api-keys';
 
 /** The dashboard's session cookie: HttpOnly, so no script of the page can read it. */
 export const SESSION_COOKIE = 'tg_session';

@@ -1,7 +1,16 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
-import { ErrorCode, ServiceError, STORE_UNAVAILABLE_MESSAGE, STORE_UNAVAILABLE_RETRY_AFTER_SECONDS, TokenStoreError } from '../errors';
+import {
+  ErrorCode,
+  InvalidRequestError,
+  ProviderUnavailableError,
+  RefreshConflictError,
+  ThrottledError,
+  RefreshRefusedError,
+  ServiceError,
+  STORE_UNAVAILABLE_MESSAGE,
+  TokenNotFoundError, STORE_UNAVAILABLE_RETRY_AFTER_SECONDS, TokenStoreError } from '../errors';
 import type { Logger } from '../logger';
 
 /** Codes that Apollo and graphql-js produce for a bad request, passed through (after scrubbing). */
@@ -44,9 +53,8 @@ export function createErrorFormatter(logger: Logger) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = unwrapResolverError(error);
     const base = { locations: formatted.locations, path: formatted.path };
-    if (original instanceof ServiceError) {
-      return { ...base, message: original.message, extensions: { ...original.extensions, code: original.code } };
-    }
+    const api = apiErrorOf(original);
+    if (api) return { ...base, message: api.message, extensions: { ...api.extensions, code: api.code } };
     if (original instanceof TokenStoreError) {
       if (original.kind === 'INVALID_INPUT' || original.kind === 'CONFLICT') {
         return { ...base, message: original.detail, extensions: { code: ErrorCode.BAD_USER_INPUT } };
@@ -67,6 +75,19 @@ export function createErrorFormatter(logger: Logger) {
     logger.error({ err: errorForLog(original) }, 'unexpected error in a GraphQL request');
     return { ...base, message: GENERIC, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };
   };
+}
+
+/** The API error of a domain error (or a `ServiceError`): its contract code, message and extra extensions; null for anything else. */
+export function apiErrorOf(err: unknown): { code: ErrorCode; message: string; extensions: Record<string, unknown> } | null {
+  const of = (code: ErrorCode, extensions: Record<string, unknown> = {}) => ({ code, message: (err as Error).message, extensions });
+  if (err instanceof ServiceError) return of(err.code, err.extensions);
+  if (err instanceof InvalidRequestError) return of(ErrorCode.BAD_USER_INPUT);
+  if (err instanceof TokenNotFoundError) return of(ErrorCode.NOT_FOUND);
+  if (err instanceof RefreshRefusedError) return of(ErrorCode.REFRESH_FAILED, { oauthError: err.oauthError });
+  if (err instanceof ProviderUnavailableError) return of(ErrorCode.UPSTREAM_UNAVAILABLE, err.reason === null ? {} : { reason: err.reason });
+  if (err instanceof RefreshConflictError) return of(ErrorCode.INTERNAL_SERVER_ERROR);
+  if (err instanceof ThrottledError) return of(ErrorCode.THROTTLED, { retryAfter: err.retryAfter });
+  return null;
 }
 
 /**

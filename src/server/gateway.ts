@@ -17,7 +17,7 @@ import { RefreshScheduler } from '../oauth/refresh-scheduler';
 import { loadProvidersFile, ProviderRegistry } from '../providers/provider-registry';
 import type { GatewayContext } from '../resolvers/context.type';
 import { gatewaySchema } from '../resolvers/schema';
-import { secretReadsPlugin } from '../resolvers/secret-reads';
+import { secretReadsPlugin } from '../resolvers/secret-reads.plugin';
 import { ApiHostPolicy } from '../proxy/api-hosts';
 import { ApiProxy } from '../proxy/api-proxy';
 import { ProxyAudit } from '../proxy/proxy-audit';
@@ -26,7 +26,8 @@ import { TokenService } from '../services/token.service';
 import { instrumentStores } from '../stores/instrumented-stores';
 import { openStore, storeOptionsOf } from '../stores/open-store';
 import type { Stores } from '../stores/stores';
-import { NO_TOKEN_EVENTS, WebhookNotifier, type TokenEvents } from '../webhooks/token-events';
+import { NO_TOKEN_EVENTS, type TokenEvents } from '../oauth/token-events';
+import { WebhookNotifier } from '../webhooks/webhook-notifier';
 import { WebhookSender } from '../webhooks/webhook-sender';
 import { loadApiKeys } from './api-keys';
 import { createErrorFormatter, storeUnavailablePlugin } from './error-format';
@@ -36,9 +37,6 @@ import { HttpDrain, type DrainOptions } from './http-drain';
 import { Metrics } from './metrics';
 import { observabilityPlugin } from './observability.plugin';
 import { queryCostPlugin } from './query-cost.plugin';
-
-/** The lifecycle of a gateway, one phase at a time. */
-export type GatewayPhase = { phase: 'serving' } | { phase: 'stopping' } | { phase: 'stopped' };
 
 /** A running gateway, not yet listening: `main.ts` (or a test) calls `app.listen()`. */
 export interface Gateway {
@@ -56,7 +54,6 @@ export interface Gateway {
   readonly webhooks: WebhookSender | null;
   /** The per-minute audit of API proxy calls (written when a minute ends, or at close). */
   readonly proxyAudit: ProxyAudit;
-  readonly state: GatewayPhase;
   /**
    * Stops, in this order: the background task takes no new token and the
    * HTTP server no new connection (at once); requests in flight are answered
@@ -116,7 +113,7 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
     : NO_TOKEN_EVENTS;
   const providers = new ProviderRegistry({ store: stores.providers, policy, fromFile: providersFromFile });
   await providers.load();
-  const engine = new RefreshEngine({ tokens: stores.tokens, leases: stores.leases, audit: stores.audit, counters: stores.governor, client, policy, logger, metrics, refreshAheadMs, leaseMs, events, providers });
+  const engine = new RefreshEngine({ tokens: stores.tokens, leases: stores.leases, audit: stores.audit, counters: stores.governor, client, policy, logger, refreshAheadMs, leaseMs, events, providers, onOutcome: (e) => metrics.refreshes.inc(e), onGovernorDecision: (e) => metrics.governorDecisions.inc(e) });
   const scheduler = new RefreshScheduler({ tokens: stores.tokens, leases: stores.leases, engine, logger, intervalMs: config.refreshCheckSeconds * 1000, refreshAheadMs });
   const tokens = new TokenService(stores.tokens, stores.browse, policy, engine, refreshAheadMs, events, providers);
   const proxyCredentials = new ProxyCredentials(loadProxyCredentialKey(config.proxy.credentialKey, config.dataDir).key);
@@ -172,7 +169,6 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
   scheduler.start();
   audit.start();
 
-  let state: GatewayPhase = { phase: 'serving' };
   let closing: Promise<void> | null = null;
   return {
     config,
@@ -185,12 +181,8 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
     audit,
     webhooks,
     proxyAudit,
-    get state() {
-      return state;
-    },
     close(options) {
       closing ??= (async () => {
-        state = { phase: 'stopping' };
         const background = scheduler.stop();
         await drain.drain(options);
         await background;
@@ -202,7 +194,6 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
         proxyAudit.close();
         await audit.close();
         await stores.close();
-        state = { phase: 'stopped' };
       })();
       return closing;
     },

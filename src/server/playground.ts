@@ -95,6 +95,7 @@ function assertNoRemoteResources(html: string): void {
 
 function render(options: PlaygroundOptions): RenderedPage {
   // Loaded on first use: the module is about 9 MB of JavaScript.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded lazily
   const { renderGraphiQL } = require('@graphql-yoga/render-graphiql') as RenderGraphiQLModule;
   const graphiqlOptions: GraphiQLOptions = {
     endpoint: options.endpoint,

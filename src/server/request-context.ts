@@ -4,7 +4,7 @@ import type { ProxyCredentials } from '../proxy/proxy-credentials';
 import type { GatewayContext } from '../resolvers/context.type';
 import { SecretReads } from '../resolvers/secret-reads';
 import type { TokenService } from '../services/token.service';
-import type { Principal } from './api-keys';
+import type { Principal } from '../resolvers/context.type';
 
 /**
  * The context of one GraphQL request. Its logger (a pino child carrying the

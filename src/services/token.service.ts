@@ -1,5 +1,5 @@
 import { systemActor, type AuditActor } from '../audit/audit';
-import { badInput, ServiceError, TokenStoreError } from '../errors';
+import { InvalidRequestError, TokenStoreError } from '../errors';
 import type { AccountsUrlPolicy } from '../oauth/accounts-url-policy';
 import { AccountsUrlNotAllowedError } from '../oauth/oauth-errors';
 import type { Token, TokenInput, TokenMatch, TokenPage } from '../stores/token';
@@ -8,7 +8,7 @@ import type { TokenStore } from '../stores/token-store';
 import type { RefreshEngine } from '../oauth/refresh-engine';
 import { ZOHO, type ProviderProfile } from '../providers/provider';
 import type { ProviderRegistry } from '../providers/provider-registry';
-import { NO_TOKEN_EVENTS, type TokenEvents } from '../webhooks/token-events';
+import { NO_TOKEN_EVENTS, type TokenEvents } from '../oauth/token-events';
 
 /** The actor of calls that name none. */
 const UNNAMED = systemActor('service');
@@ -75,18 +75,18 @@ export class TokenService {
     const { expiresIn, provider: providerName, ...rest } = input;
     const write: TokenInput = { ...rest };
     // The provider: a registered one, fixed when the token is first saved; its profile says whether an accounts URL applies.
-    if (providerName === null) throw badInput('provider cannot be cleared: leave it out to keep it');
+    if (providerName === null) throw new InvalidRequestError('provider cannot be cleared: leave it out to keep it');
     let profile: ProviderProfile | null = null;
     if (providerName !== undefined) {
-      profile = this.providers ? await this.providers.require(providerName) : providerName === ZOHO ? null : await Promise.reject(badInput(`no provider is registered as ${JSON.stringify(providerName.slice(0, 64))}`));
+      profile = this.providers ? await this.providers.require(providerName) : providerName === ZOHO ? null : await Promise.reject(new InvalidRequestError(`no provider is registered as ${JSON.stringify(providerName.slice(0, 64))}`));
       write.provider = providerName;
       if (profile && !profile.usesAccountsUrl && input.accountsUrl !== undefined && input.accountsUrl !== null) {
-        throw badInput(`accountsUrl applies to Zoho tokens only: the provider ${providerName} has its own endpoints`);
+        throw new InvalidRequestError(`accountsUrl applies to Zoho tokens only: the provider ${providerName} has its own endpoints`);
       }
     }
     if (expiresIn !== undefined && expiresIn !== null) {
-      if (input.expiresAt !== undefined && input.expiresAt !== null) throw badInput('give expiresAt or expiresIn, not both');
-      if (!Number.isInteger(expiresIn) || expiresIn < 0 || expiresIn > MAX_EXPIRES_IN) throw badInput(`expiresIn must be between 0 and ${MAX_EXPIRES_IN} seconds`);
+      if (input.expiresAt !== undefined && input.expiresAt !== null) throw new InvalidRequestError('give expiresAt or expiresIn, not both');
+      if (!Number.isInteger(expiresIn) || expiresIn < 0 || expiresIn > MAX_EXPIRES_IN) throw new InvalidRequestError(`expiresIn must be between 0 and ${MAX_EXPIRES_IN} seconds`);
       write.expiresAt = new Date(Date.now() + expiresIn * 1000);
     }
     if (write.accountsUrl !== undefined && write.accountsUrl !== null && (profile === null || profile.usesAccountsUrl)) write.accountsUrl = this.allowed(write.accountsUrl);
@@ -141,13 +141,8 @@ export class TokenService {
     try {
       return this.policy.resolve({ accountsUrl: url });
     } catch (err) {
-      if (err instanceof AccountsUrlNotAllowedError) throw badInput(err.message);
+      if (err instanceof AccountsUrlNotAllowedError) throw new InvalidRequestError(err.message);
       throw err;
     }
   }
-}
-
-/** Store errors the caller can act on become `BAD_USER_INPUT`; the rest stay internal. */
-export function isCallerError(err: unknown): err is TokenStoreError | ServiceError {
-  return (err instanceof TokenStoreError && (err.kind === 'INVALID_INPUT' || err.kind === 'CONFLICT')) || err instanceof ServiceError;
 }

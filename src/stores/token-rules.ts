@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { MAX_AUDIT_PAGE } from '../audit/audit';
 import { TokenStoreError, type StoreOperation } from '../errors';
-import { LOOKUP_SECRET_FIELDS, WRITABLE_FIELDS, type LookupSecretField, type Token, type TokenInput, type TokenMatch } from './token';
+import { WRITABLE_FIELDS, type LookupSecretField, type Token, type TokenInput, type TokenMatch } from './token';
 
 /**
  * The rules every store shares (`shared/spec/token-store.md`), as pure
@@ -161,13 +161,6 @@ export function mergeToken(existing: Token | null, input: TokenInput, id: string
 /** A random, URL-safe id (never `max(id)+1`). */
 export function generateId(): string {
   return randomBytes(12).toString('base64url');
-}
-
-/** The unique values of a token other rows must not hold: its user name and lookup secrets. */
-export function uniqueValues(token: Token): { userName: string | null } & Record<LookupSecretField, string | null> {
-  const out = { userName: token.userName } as { userName: string | null } & Record<LookupSecretField, string | null>;
-  for (const f of LOOKUP_SECRET_FIELDS) out[f] = token[f];
-  return out;
 }
 
 const CURSOR_PREFIX = 'c1:';

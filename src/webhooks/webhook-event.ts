@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Token } from '../stores/token';
-import { tokenStatus, type TokenStatus } from '../services/token-status';
+import { tokenStatus, type TokenStatus } from '../stores/token-status';
 
 /**
  * - `token.failed`: a refresh failed permanently (e.g. `invalid_code`): the token needs re-authorization;

@@ -4,7 +4,7 @@ import { Keyring } from '../../src/crypto/keyring';
 import { Governor } from '../../src/providers/governor';
 import { zohoProfile } from '../../src/providers/zoho';
 import { oauth2Profile } from '../../src/providers/oauth2';
-import { tokenStatus } from '../../src/services/token-status';
+import { tokenStatus } from '../../src/stores/token-status';
 import { memoryStores } from '../../src/stores/memory/memory-stores';
 import type { Stores } from '../../src/stores/stores';
 import { openStore } from '../../src/stores/open-store';

@@ -6,7 +6,6 @@ import { AccountsUrlPolicy } from '../../src/oauth/accounts-url-policy';
 import { ZOHO_ACCOUNTS_URLS } from '../../src/oauth/data-centers';
 import { RefreshEngine } from '../../src/oauth/refresh-engine';
 import { ProviderRegistry } from '../../src/providers/provider-registry';
-import { Metrics } from '../../src/server/metrics';
 import { TokenService } from '../../src/services/token.service';
 import { memoryStores } from '../../src/stores/memory/memory-stores';
 import { startFakeAccountsServer, type FakeAccountsServer } from '../support/fake-accounts-server';
@@ -37,9 +36,8 @@ describe('Zoho UK data center', () => {
     const store = memoryStores();
     const policy = new AccountsUrlPolicy({ defaultAccountsUrl: 'https://accounts.zoho.com', allowed: [...ZOHO_ACCOUNTS_URLS] });
     const client = new AccountsClient({ policy, maxAttempts: 1, fetch: pinnedFetch({ 'accounts.zoho.uk': { port: Number(new URL(uk.url).port), ca: cert } }) });
-    const metrics = new Metrics({ defaultMetrics: false });
     const providers = new ProviderRegistry({ store: store.providers, policy });
-    const engine = new RefreshEngine({ tokens: store.tokens, leases: store.leases, audit: store.audit, counters: store.governor, client, policy, logger: createLogger('silent'), metrics, refreshAheadMs: 300_000, leaseMs: 5_000, providers });
+    const engine = new RefreshEngine({ tokens: store.tokens, leases: store.leases, audit: store.audit, counters: store.governor, client, policy, logger: createLogger('silent'), refreshAheadMs: 300_000, leaseMs: 5_000, providers });
     const service = new TokenService(store.tokens, store.browse, policy, engine, 300_000, undefined, providers);
 
     const saved = await service.saveToken({ userName: 'uk@example.co.uk', clientId: '1000.UKCLIENT', clientSecret: 'uk-secret', refreshToken: uk.addRefreshToken('1000.UKCLIENT'), apiDomain: 'https://www.zohoapis.uk' });

@@ -2,6 +2,7 @@ import { createLogger } from '../../src/logger';
 import { AccountsClient } from '../../src/oauth/accounts-client';
 import { AccountsUrlPolicy } from '../../src/oauth/accounts-url-policy';
 import { RefreshEngine } from '../../src/oauth/refresh-engine';
+import { apiErrorOf } from '../../src/server/error-format';
 import { Metrics } from '../../src/server/metrics';
 import { memoryStores } from '../../src/stores/memory/memory-stores';
 import type { Stores } from '../../src/stores/stores';
@@ -18,6 +19,15 @@ import { startFakeAccountsServer, type FakeAccountsServer } from '../support/fak
  */
 /** A time `s` seconds from now. */
 const inSeconds = (s: number) => new Date(Date.now() + s * 1000);
+
+/** The API error a failed call becomes (code, message, extensions), as the server maps it. */
+const apiError = (p: Promise<unknown>) =>
+  p.then(
+    () => {
+      throw new Error('expected a failure');
+    },
+    (e: unknown) => apiErrorOf(e),
+  );
 
 describe('RefreshEngine', () => {
   const LEASE_MS = 2_000;
@@ -63,6 +73,11 @@ describe('RefreshEngine', () => {
   /** A token whose client and refresh token the Accounts server knows: a refresh of it succeeds. */
   const refreshable = (extra: TokenInput = {}) =>
     store.saveToken({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: accounts.addRefreshToken(CLIENT_ID), ...extra });
+  /** Resolves once the engine has taken its arrival read (while another process holds the lease), turn by turn of the event loop. */
+  const arrived = async () => {
+    while (!calls.includes('findTokenById')) await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+  };
   /** Whether the lease is free: another owner can take it (and then gives it back). */
   const leaseIsFree = async (id: string) => {
     const free = await stores.leases.acquireLease(id, 'probe', LEASE_MS);
@@ -88,7 +103,7 @@ describe('RefreshEngine', () => {
       client: new AccountsClient({ policy, timeoutMs: 5_000, maxAttempts: 1 }),
       policy,
       logger: createLogger('silent'),
-      metrics,
+      onOutcome: (e) => metrics.refreshes.inc(e),
       refreshAheadMs: 300_000,
       leaseMs: LEASE_MS,
       pollMs: 5,
@@ -157,19 +172,19 @@ describe('RefreshEngine', () => {
   });
 
   it('NOT_FOUND for an unknown id, with and without force', async () => {
-    await expect(engine.refresh('nope')).rejects.toMatchObject({ code: 'NOT_FOUND' });
-    await expect(engine.refresh('nope', { force: false })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect(await apiError(engine.refresh('nope'))).toMatchObject({ code: 'NOT_FOUND' });
+    expect(await apiError(engine.refresh('nope', { force: false }))).toMatchObject({ code: 'NOT_FOUND' });
     expect(calls).not.toContain('UPSTREAM');
     expect(accounts.count()).toBe(0);
   });
 
   it('BAD_USER_INPUT for a token without credentials, and the lease is given back', async () => {
     const t = await store.saveToken({ accessToken: 'only-access' });
-    await expect(engine.refresh(t.id)).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
+    expect(await apiError(engine.refresh(t.id))).toMatchObject({ code: 'BAD_USER_INPUT' });
     expect(calls).toEqual(['acquireLease', 'findTokenById', 'releaseLease']);
     expect(await leaseIsFree(t.id)).toBe(true);
     const noSecret = await store.saveToken({ refreshToken: 'r-without-client' });
-    await expect(engine.refresh(noSecret.id)).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
+    expect(await apiError(engine.refresh(noSecret.id))).toMatchObject({ code: 'BAD_USER_INPUT' });
     expect(await leaseIsFree(noSecret.id)).toBe(true);
     expect(accounts.count()).toBe(0);
   });
@@ -178,7 +193,7 @@ describe('RefreshEngine', () => {
     const t = await store.saveToken({ accessToken: 'only-access' });
     expect(await stores.leases.acquireLease(t.id, 'other-process', LEASE_MS)).toBe(true);
     const started = Date.now();
-    await expect(engine.refresh(t.id)).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
+    expect(await apiError(engine.refresh(t.id))).toMatchObject({ code: 'BAD_USER_INPUT' });
     expect(Date.now() - started).toBeLessThan(500);
   });
 
@@ -198,7 +213,7 @@ describe('RefreshEngine', () => {
   it('a refresh that failed for good after the caller arrived answers it; one before it does not', async () => {
     const arrivedAt = new Date(Date.now() - 1_000);
     const t = await refreshable({ failedAt: new Date(Date.now() - 500), lastError: 'invalid_code' });
-    await expect(engine.refresh(t.id, { arrivedAt })).rejects.toMatchObject({ code: 'REFRESH_FAILED', extensions: { oauthError: 'invalid_code' } });
+    expect(await apiError(engine.refresh(t.id, { arrivedAt }))).toMatchObject({ code: 'REFRESH_FAILED', extensions: { oauthError: 'invalid_code' } });
     expect(accounts.count()).toBe(0);
     expect(await leaseIsFree(t.id)).toBe(true);
     // An explicit refresh of a token that failed before the caller arrived asks the provider again.
@@ -210,7 +225,7 @@ describe('RefreshEngine', () => {
     const t = await refreshable({ accessToken: 'old', expiresAt: inSeconds(30) });
     expect(await stores.leases.acquireLease(t.id, 'other-process', LEASE_MS)).toBe(true);
     const waiting = engine.refresh(t.id);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await arrived();
     await store.saveToken({ id: t.id, accessToken: 'from-the-other-process', expiresAt: inSeconds(3600), lastRefreshedAt: new Date() });
     const r = await waiting;
     expect(r.accessToken).toBe('from-the-other-process');
@@ -224,7 +239,7 @@ describe('RefreshEngine', () => {
     const t = await refreshable({ accessToken: 'old', expiresAt: inSeconds(30), lastRefreshedAt: new Date(Date.now() - 60_000) });
     expect(await stores.leases.acquireLease(t.id, 'other-process', LEASE_MS)).toBe(true);
     const waiting = engine.refresh(t.id, { arrivedAt: new Date(Date.now() + 10_000) });
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await arrived();
     await store.saveToken({ id: t.id, accessToken: 'from-the-other-process', expiresAt: inSeconds(3600), lastRefreshedAt: new Date() });
     await stores.leases.releaseLease(t.id, 'other-process');
     const r = await waiting;
@@ -237,9 +252,9 @@ describe('RefreshEngine', () => {
     const t = await refreshable({ accessToken: 'old', expiresAt: inSeconds(30) });
     expect(await stores.leases.acquireLease(t.id, 'other-process', LEASE_MS)).toBe(true);
     const waiting = engine.refresh(t.id);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await arrived();
     await store.saveToken({ id: t.id, failedAt: new Date(), lastError: 'invalid_code' });
-    await expect(waiting).rejects.toMatchObject({ code: 'REFRESH_FAILED' });
+    expect(await apiError(waiting)).toMatchObject({ code: 'REFRESH_FAILED' });
     expect(accounts.count()).toBe(0);
   });
 
@@ -256,7 +271,7 @@ describe('RefreshEngine', () => {
   it('a provider refusal: REFRESH_FAILED, the lease given back', async () => {
     // A refresh token the Accounts server does not know: it answers {"error":"invalid_code"}.
     const t = await store.saveToken({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: 'a-refresh-token-the-provider-never-issued' });
-    await expect(engine.refresh(t.id)).rejects.toMatchObject({ code: 'REFRESH_FAILED', extensions: { oauthError: 'invalid_code' } });
+    expect(await apiError(engine.refresh(t.id))).toMatchObject({ code: 'REFRESH_FAILED', extensions: { oauthError: 'invalid_code' } });
     expect(beforeUpstream()).toEqual(['acquireLease', 'findTokenById']);
     expect(accounts.count('refresh_token')).toBe(1);
     expect(issued()).toEqual([]);
@@ -267,7 +282,7 @@ describe('RefreshEngine', () => {
   it('a provider refusal that is not for good (access_denied, the rate limit): REFRESH_FAILED, the lease given back, not FAILED', async () => {
     const t = await refreshable();
     accounts.setFailure('accessDenied', 1);
-    await expect(engine.refresh(t.id)).rejects.toMatchObject({ code: 'REFRESH_FAILED', extensions: { oauthError: 'access_denied' } });
+    expect(await apiError(engine.refresh(t.id))).toMatchObject({ code: 'REFRESH_FAILED', extensions: { oauthError: 'access_denied' } });
     expect(accounts.count('refresh_token')).toBe(1);
     expect(await leaseIsFree(t.id)).toBe(true);
     const after = (await store.findTokenById(t.id))!;

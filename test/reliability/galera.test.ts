@@ -148,7 +148,7 @@ describe('a three-node Galera cluster, one gateway on each node', () => {
       return { gateway, ...send(gateways[gateway]!.url, ge.keys.operator, REFRESH, { id: tokenId }) };
     });
     const started = Date.now();
-    let sentMs = 0;
+    let sentMs: number;
     try {
       await Promise.all(requests.map((r) => r.sent));
       sentMs = Date.now() - started;

@@ -93,7 +93,7 @@ export function gatewayEnv(mysqlUrl: string, extra: Record<string, string> = {})
 
 /** Lines that look like a stack frame or a source path: never in a response. */
 const LEAKS: Array<[string, RegExp]> = [
-  ['a stack frame', /\bat [\w$.<>\[\] ]*\(?[^()\s]*:\d+:\d+\)?/],
+  ['a stack frame', /\bat [\w$.<>[\] ]*\(?[^()\s]*:\d+:\d+\)?/],
   ['a stack frame', /\n\s+at /],
   ['a file path', /(?:\/work\/|\/home\/|\/usr\/|node_modules|\/dist\/|\/src\/|[\w-]+\.(?:ts|js):\d+)/],
   ['a "stack" field', /"(?:stack|stacktrace|exception)"\s*:/i],

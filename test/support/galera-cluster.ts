@@ -311,7 +311,7 @@ export async function startGaleraCluster(options: GaleraClusterOptions = {}): Pr
             { timeout: 60_000 },
           );
         } catch (err) {
-          throw new Error(`mariadb-install-db failed for ${name}: ${(err as Error).message}`);
+          throw new Error(`mariadb-install-db failed for ${name}: ${(err as Error).message}`, { cause: err });
         }
       },
       dataDir,

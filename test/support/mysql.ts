@@ -18,7 +18,7 @@ export async function mysqlAvailable(): Promise<boolean> {
       await conn.end();
       return true;
     } catch (err) {
-      if (MYSQL_REQUIRED) throw new Error(`TOKENGATE_REQUIRE_MYSQL=1 but MariaDB does not answer at ${MYSQL_ADMIN_URL}: ${(err as Error).message}`);
+      if (MYSQL_REQUIRED) throw new Error(`TOKENGATE_REQUIRE_MYSQL=1 but MariaDB does not answer at ${MYSQL_ADMIN_URL}: ${(err as Error).message}`, { cause: err });
       return false;
     }
   })();

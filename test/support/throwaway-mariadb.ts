@@ -127,7 +127,7 @@ export async function startThrowawayMariaDb(options: ThrowawayMariaDbOptions = {
   } catch (err) {
     live.delete(inst);
     fs.rmSync(dir, { recursive: true, force: true });
-    throw new Error(`mariadb-install-db failed (is mariadb-server installed?): ${(err as Error).message}`);
+    throw new Error(`mariadb-install-db failed (is mariadb-server installed?): ${(err as Error).message}`, { cause: err });
   }
 
   let port = await freePort();

@@ -1,5 +1,5 @@
-import { hasSecret } from '../stores/sealed-secrets';
-import type { Token } from '../stores/token';
+import { hasSecret } from './sealed-secrets';
+import type { Token } from './token';
 
 /** The state of a token as the API reports it (`TokenStatus` of the contract). */
 export type TokenStatus = 'ACTIVE' | 'EXPIRING' | 'EXPIRED' | 'PENDING_GRANT' | 'FAILED' | 'THROTTLED';
