@@ -113,7 +113,7 @@ export async function startFakeZoho(options: { scale: number; perWindow?: number
         let params = new URLSearchParams();
         if (/multipart\/form-data/i.test(type)) {
           const form = await new Response(Buffer.concat(chunks), { headers: { 'content-type': type } }).formData();
-          for (const [k, v] of form) if (typeof v === 'string') params.set(k, v);
+          form.forEach((v, k) => typeof v === 'string' && params.set(k, v));
         } else params = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
         if (params.get('grant_type') !== 'refresh_token') return send(200, { error: 'unsupported_grant_type' });
         send(200, refresh(params));

@@ -3,9 +3,7 @@ import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import type { FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
 import { preferredMediaType } from './accept';
-
-type RenderGraphiQLModule = typeof import('@graphql-yoga/render-graphiql');
-type GraphiQLOptions = NonNullable<Parameters<RenderGraphiQLModule['renderGraphiQL']>[0]>;
+import { playgroundPageHtml, type GraphiQLParts } from './playground-page';
 
 /** Options of {@link createPlaygroundHandler}. */
 export interface PlaygroundOptions {
@@ -22,8 +20,11 @@ export interface PlaygroundOptions {
 /** The query a fresh playground tab starts with. */
 export const PLAYGROUND_DEFAULT_QUERY = '{ tokens { totalCount } }';
 
+/** The `Authorization` value the headers editor starts with: the schema query waits while it is there. */
+export const PLAYGROUND_PLACEHOLDER_AUTHORIZATION = 'Bearer <paste your API key>';
+
 /** The headers editor's initial text: it shows an operator where the API key goes. */
-export const PLAYGROUND_DEFAULT_HEADERS = '{"Authorization": "Bearer <paste your API key>"}';
+export const PLAYGROUND_DEFAULT_HEADERS = `{"Authorization": ${JSON.stringify(PLAYGROUND_PLACEHOLDER_AUTHORIZATION)}}`;
 
 /**
  * The Content-Security-Policy of the playground page, given the SHA-256 hash of
@@ -96,19 +97,23 @@ function assertNoRemoteResources(html: string): void {
 function render(options: PlaygroundOptions): RenderedPage {
   // Loaded on first use: the module is about 9 MB of JavaScript.
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded lazily
-  const { renderGraphiQL } = require('@graphql-yoga/render-graphiql') as RenderGraphiQLModule;
-  const graphiqlOptions: GraphiQLOptions = {
-    endpoint: options.endpoint,
-    title: escapeHtml(options.title ?? 'tokengate'),
-    defaultQuery: PLAYGROUND_DEFAULT_QUERY,
-    headers: PLAYGROUND_DEFAULT_HEADERS,
-    isHeadersEditorEnabled: true,
-    defaultEditorToolsVisibility: 'headers',
-    // The headers hold an API key: keep them out of localStorage.
-    shouldPersistHeaders: false,
-    credentials: 'same-origin',
-  };
-  const html = renderGraphiQL(graphiqlOptions);
+  const parts = require('@graphql-yoga/render-graphiql/graphiql') as GraphiQLParts;
+  const html = playgroundPageHtml(
+    {
+      endpoint: options.endpoint,
+      placeholderAuthorization: PLAYGROUND_PLACEHOLDER_AUTHORIZATION,
+      graphiql: {
+        title: escapeHtml(options.title ?? 'tokengate'),
+        defaultQuery: PLAYGROUND_DEFAULT_QUERY,
+        headers: PLAYGROUND_DEFAULT_HEADERS,
+        isHeadersEditorEnabled: true,
+        defaultEditorToolsVisibility: 'headers',
+        // The headers hold an API key: never persisted (the page's storage keeps no editor text anyway).
+        shouldPersistHeaders: false,
+      },
+    },
+    parts,
+  );
   assertNoRemoteResources(html);
 
   const scripts = [...html.matchAll(/<script>([\s\S]*?)<\/script>/g)];

@@ -29,11 +29,17 @@ describe('the gateway playground, offline in Chromium', () => {
     await page?.context().close();
   });
 
-  it('runs { tokens { totalCount } } with the key typed into the headers', async () => {
+  it('fetches the schema once the key is typed into the headers, and runs { tokens { totalCount } }', async () => {
     const ui = new GraphiQLPage(page, `${gw.url}/graphql`);
     await ui.open();
+    await ui.openDocs();
     await ui.headersTab().click();
     expect(await ui.typeInto(ui.headersEditor(), `{"Authorization": "Bearer ${gw.keys.viewer}"}`)).toBe(`{"Authorization": "Bearer ${gw.keys.viewer}"}`);
+    // The Docs pane fills in with the key, and nothing was shown before anything ran.
+    await ui.docsRootTypes().first().waitFor({ timeout: 10_000 });
+    expect(await ui.docs().innerText()).toMatch(/query:\s*Query/);
+    expect(await ui.docsError().count()).toBe(0);
+    expect(await ui.editorText(ui.resultWindow())).toBe('');
     expect(await ui.typeInto(ui.queryEditor(), '{ tokens { totalCount } }')).toBe('{ tokens { totalCount } }');
     const sent = await ui.run('button', 'totalCount');
     expect(sent.status).toBe(200);

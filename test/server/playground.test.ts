@@ -7,7 +7,7 @@ import Fastify, { type FastifyInstance, type RouteHandlerMethod } from 'fastify'
 import { GraphQLError } from 'graphql';
 import type { Browser, Page } from 'playwright-core';
 import { createPlaygroundHandler } from '../../src/server/playground';
-import { blockedRequests, launchOfflineBrowser, newOfflinePage } from '../support/browser';
+import { blockedRequests, launchOfflineBrowser, newOfflinePage, storedInBrowser } from '../support/browser';
 import { GraphiQLPage } from '../support/graphiql-page';
 
 const API_KEY = 'test-key-123';
@@ -20,8 +20,9 @@ let graphqlUrl: string;
 
 beforeAll(async () => {
   apollo = new ApolloServer({
-    typeDefs: 'type Query { tokens: TokenPage! } type TokenPage { totalCount: Int! }',
-    resolvers: { Query: { tokens: () => ({ totalCount: 42 }) } },
+    typeDefs: `type Query { tokens: TokenPage! } type TokenPage { totalCount: Int! }
+      type Mutation { saveToken(input: SaveTokenInput!): Token! } input SaveTokenInput { clientSecret: String refreshToken: String } type Token { id: ID! }`,
+    resolvers: { Query: { tokens: () => ({ totalCount: 42 }) }, Mutation: { saveToken: () => ({ id: 'token-1' }) } },
     includeStacktraceInErrorResponses: false,
     plugins: [ApolloServerPluginLandingPageDisabled()],
   });
@@ -97,14 +98,18 @@ describe('playground over HTTP', () => {
     expect(html).not.toMatch(/<script\b[^>]*\bsrc\s*=/i);
     expect(html).not.toMatch(/<link\b[^>]*\bhref\s*=\s*["']?(?:https?:)?\/\//i);
 
-    const options = JSON.parse(/renderYogaGraphiQL\(\s*window\.document\.querySelector\('#root'\),\s*(\{.*?\}),\s*\);/s.exec(html)![1]!);
-    expect(options).toMatchObject({
+    const config = JSON.parse(/startPlayground\(window\.document\.querySelector\('#root'\), (\{.*?\})\);\n/s.exec(html)![1]!);
+    expect(config).toMatchObject({
       endpoint: '/graphql',
-      defaultQuery: QUERY,
-      headers: '{"Authorization": "Bearer <paste your API key>"}',
-      isHeadersEditorEnabled: true,
-      defaultEditorToolsVisibility: 'headers',
-      shouldPersistHeaders: false,
+      placeholderAuthorization: 'Bearer <paste your API key>',
+      graphiql: {
+        title: 'tokengate',
+        defaultQuery: QUERY,
+        headers: '{"Authorization": "Bearer <paste your API key>"}',
+        isHeadersEditorEnabled: true,
+        defaultEditorToolsVisibility: 'headers',
+        shouldPersistHeaders: false,
+      },
     });
   });
 
@@ -257,6 +262,8 @@ describe('playground in headless Chromium, offline', () => {
   let page: Page;
   let pageErrors: string[];
   let cspViolations: string[];
+  /** Every POST to the endpoint the page made, in order of the answers. */
+  let posts: { status: number; authorization: string | undefined; schemaQuery: boolean }[];
 
   beforeAll(async () => {
     browser = await launchOfflineBrowser();
@@ -271,6 +278,11 @@ describe('playground in headless Chromium, offline', () => {
     pageErrors = [];
     cspViolations = [];
     page.on('pageerror', (err) => pageErrors.push(err.message));
+    posts = [];
+    page.on('response', (r) => {
+      if (r.url() !== graphqlUrl || r.request().method() !== 'POST') return;
+      posts.push({ status: r.status(), authorization: r.request().headers().authorization, schemaQuery: /\bIntrospectionQuery\b/.test(r.request().postData() ?? '') });
+    });
     await page.exposeFunction('reportCspViolation', (v: string) => cspViolations.push(v));
     await page.addInitScript(() => {
       document.addEventListener('securitypolicyviolation', (e) => {
@@ -306,12 +318,6 @@ describe('playground in headless Chromium, offline', () => {
     expect(sent).toEqual({ status: 200, authorization: `Bearer ${API_KEY}` });
     await resultWindow().filter({ hasText: /"totalCount":\s*42/ }).waitFor({ timeout: 10_000 });
 
-    // The key is not persisted (shouldPersistHeaders: false); GraphiQL stores its tabs after 500 ms.
-    await page.waitForTimeout(800);
-    const stored = await page.evaluate(() => JSON.stringify({ ...localStorage }));
-    expect(stored).toContain('totalCount');
-    expect(stored).not.toContain(API_KEY);
-
     expect(blockedRequests(page)).toEqual([]);
     expect(cspViolations).toEqual([]);
     expect(pageErrors).toEqual([]);
@@ -329,6 +335,86 @@ describe('playground in headless Chromium, offline', () => {
 
     expect(blockedRequests(page)).toEqual([]);
     expect(cspViolations).toEqual([]);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('opens with an empty result pane: no schema query goes out with the placeholder key', async () => {
+    await ui().openDocs();
+    expect(await ui().docsError().count()).toBe(0);
+    await headersTab().click();
+    await typeInto(headersEditor(), `{"Authorization": "Bearer ${API_KEY}"}`);
+
+    // Whichever comes first: the schema in the Docs pane, or text in the result pane (nothing was run).
+    await ui().docsRootTypes().or(resultWindow().locator('.view-lines').filter({ hasText: /\S/ })).first().waitFor({ timeout: 10_000 });
+    expect(await editorText(resultWindow())).toBe('');
+    // (A key typed character by character may be tried before it is whole: those refusals are not shown.)
+    expect(posts.filter((p) => p.authorization === 'Bearer <paste your API key>')).toEqual([]);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('fetches the schema for the Docs pane once a valid key is typed, after a wrong one, with no error left', async () => {
+    await ui().openDocs();
+    await headersTab().click();
+
+    const refused = page.waitForResponse((r) => r.url() === graphqlUrl && /\bIntrospectionQuery\b/.test(r.request().postData() ?? '') && r.request().headers().authorization === 'Bearer wrong-key');
+    await typeInto(headersEditor(), '{"Authorization": "Bearer wrong-key"}');
+    expect((await refused).status()).toBe(401);
+    await typeInto(headersEditor(), `{"Authorization": "Bearer ${API_KEY}"}`);
+
+    await ui().docsRootTypes().first().waitFor({ timeout: 10_000 });
+    expect(await ui().docs().innerText()).toMatch(/query:\s*Query/);
+    expect(await ui().docsError().count()).toBe(0);
+    expect(await editorText(resultWindow())).toBe('');
+    // Fetched once with the valid key; refusals of the typed-in-progress keys were not shown.
+    expect(posts.filter((p) => p.schemaQuery && p.status === 200)).toEqual([{ status: 200, authorization: `Bearer ${API_KEY}`, schemaQuery: true }]);
+    expect(posts.filter((p) => p.status !== 200 && p.status !== 401)).toEqual([]);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('keeps no query text or key in the browser: an inline clientSecret and refreshToken are in no storage, URL or reopened page', async () => {
+    // Fake timers, so that GraphiQL's delayed writes to storage (500 ms after an edit) are run, not waited for.
+    // Playwright's fake `performance` records no entries, so Monaco's keystroke-latency probe
+    // (`performance.getEntriesByName(name)[0].duration`) throws on every key: that error alone is expected here.
+    await page.clock.install();
+    await ui().open();
+
+    const mutation = 'mutation { saveToken(input: {clientSecret: "cs-SECRET-4711", refreshToken: "rt-SECRET-0815"}) { id } }';
+    await headersTab().click();
+    await typeInto(headersEditor(), `{"Authorization": "Bearer ${API_KEY}"}`);
+    await typeInto(queryEditor(), mutation);
+    const sent = await ui().run('button', 'cs-SECRET-4711');
+    expect(sent.status).toBe(200);
+    await resultWindow().filter({ hasText: /"id":\s*"token-1"/ }).waitFor({ timeout: 10_000 });
+    await page.clock.runFor(5_000);
+
+    const stored = await storedInBrowser(page);
+    for (const secret of ['cs-SECRET-4711', 'rt-SECRET-0815', 'saveToken', API_KEY]) expect(stored).not.toContain(secret);
+    const keys = Object.keys((JSON.parse(stored) as { localStorage: Record<string, string> }).localStorage);
+    expect(keys.filter((k) => !['graphiql:theme', 'graphiql:visiblePlugin', 'graphiql:docExplorerFlex', 'graphiql:secondaryEditorFlex', 'graphiql:editorFlex'].includes(k))).toEqual([]);
+    expect(page.url()).toBe(graphqlUrl);
+
+    // Opened again: a fresh editor.
+    await ui().open();
+    expect(await editorText(queryEditor())).toBe(QUERY);
+    expect(pageErrors.filter((e) => e !== "Cannot read properties of undefined (reading 'duration')")).toEqual([]);
+    expect(cspViolations).toEqual([]);
+  });
+
+  it('removes the editor text an earlier version of the page left in localStorage', async () => {
+    const oldQuery = 'mutation { saveToken(input: {clientSecret: "old-SECRET-1"}) { id } }';
+    await page.evaluate((query) => {
+      const tab = { id: 'old-tab', hash: null, title: '<untitled>', query, variables: null, headers: null, operationName: null, response: null };
+      localStorage.setItem('graphiql:tabState', JSON.stringify({ tabs: [tab], activeTabIndex: 0 }));
+      localStorage.setItem('graphiql:query', query);
+      localStorage.setItem('graphiql:theme', 'dark');
+      localStorage.setItem('another-app', 'kept');
+    }, oldQuery);
+
+    await ui().open();
+    expect(await editorText(queryEditor())).toBe(QUERY);
+    const stored = JSON.parse(await storedInBrowser(page)) as { localStorage: Record<string, string> };
+    expect(JSON.stringify(stored)).not.toContain('old-SECRET-1');
+    expect(stored.localStorage).toMatchObject({ 'graphiql:theme': 'dark', 'another-app': 'kept' });
     expect(pageErrors).toEqual([]);
   });
 });

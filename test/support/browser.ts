@@ -85,3 +85,35 @@ export function blockedRequests(page: Page): readonly string[] {
   if (!blocked) throw new Error('blockedRequests: this page was not opened with newOfflinePage');
   return [...blocked];
 }
+
+/**
+ * Everything the browser keeps for the origin of `page`, as one JSON text to
+ * search: its `localStorage` and `sessionStorage`, every record of every
+ * IndexedDB database, the URLs in its Cache Storage, and the context's cookies.
+ */
+export async function storedInBrowser(page: Page): Promise<string> {
+  const inPage = await page.evaluate(async () => {
+    const request = <T>(r: IDBRequest<T>) =>
+      new Promise<T>((resolve, reject) => {
+        r.onsuccess = () => resolve(r.result);
+        r.onerror = () => reject(r.error);
+      });
+    const indexedDb: { db: string; store: string; records: unknown[] }[] = [];
+    for (const info of await indexedDB.databases()) {
+      const db = await request(indexedDB.open(info.name!));
+      for (let i = 0; i < db.objectStoreNames.length; i++) {
+        const store = db.objectStoreNames.item(i)!;
+        indexedDb.push({ db: info.name!, store, records: await request(db.transaction(store).objectStore(store).getAll()) });
+      }
+      db.close();
+    }
+    const cacheStorage: string[] = [];
+    if (typeof caches !== 'undefined') {
+      for (const name of await caches.keys()) {
+        for (const req of await (await caches.open(name)).keys()) cacheStorage.push(`${name} ${req.url}`);
+      }
+    }
+    return { localStorage: { ...localStorage }, sessionStorage: { ...sessionStorage }, indexedDb, cacheStorage };
+  });
+  return JSON.stringify({ ...inPage, cookies: await page.context().cookies() });
+}

@@ -227,7 +227,10 @@ export async function startFakeAccountsServer(options: FakeAccountsServerOptions
         encoding = 'urlencoded';
       } else if (/^multipart\/form-data/i.test(contentType)) {
         const form = await new Response(body, { headers: { 'content-type': contentType } }).formData();
-        for (const [k, v] of form) if (typeof v === 'string') params.set(k, v);
+        // forEach, not for…of: the project's `lib` has DOM without DOM.Iterable.
+        form.forEach((v, k) => {
+          if (typeof v === 'string') params.set(k, v);
+        });
         encoding = 'multipart';
       } else {
         encoding = 'other';

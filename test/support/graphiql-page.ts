@@ -16,11 +16,23 @@ export class GraphiQLPage {
   queryEditor = (): Locator => this.page.locator('.graphiql-query-editor .monaco-editor[data-uri$="operation.graphql"]');
   resultWindow = (): Locator => this.page.locator('.graphiql-response .result-window');
   runButton = (): Locator => this.page.locator('button.graphiql-execute-button');
+  /** The Docs pane (GraphiQL's Documentation Explorer), once {@link openDocs} opened it. */
+  docs = (): Locator => this.page.locator('.graphiql-doc-explorer');
+  /** The Docs pane's root types (`query: Query`): there once the schema has been fetched. */
+  docsRootTypes = (): Locator => this.docs().locator('.graphiql-doc-explorer-root-type');
+  /** "Error fetching schema" (or any other error of the Docs pane). */
+  docsError = (): Locator => this.page.locator('.graphiql-doc-explorer-error');
 
   /** Opens the playground and waits for its query editor. */
   async open(): Promise<void> {
     await this.page.goto(this.graphqlUrl, { waitUntil: 'load' });
     await this.page.locator('.graphiql-container .graphiql-query-editor .monaco-editor').waitFor({ timeout: 15_000 });
+  }
+
+  /** Opens the Docs pane from the sidebar. */
+  async openDocs(): Promise<void> {
+    await this.page.locator('.graphiql-sidebar button[aria-label="Show Documentation Explorer"]').click();
+    await this.docs().waitFor({ timeout: 10_000 });
   }
 
   /** The text of a Monaco editor as rendered (one-line contents; Monaco renders spaces as U+00A0). */

@@ -13,7 +13,8 @@ export function pinnedFetch(pins: Record<string, { port: number; ca: string | Bu
     const url = new URL(typeof input === 'string' || input instanceof URL ? input : input.url);
     const pin = pins[url.hostname];
     if (url.protocol !== 'https:' || !pin) throw new TypeError(`fetch failed: ${url.hostname} is not pinned in this test`, { cause: { code: 'ENOTFOUND' } });
-    const headers = Object.fromEntries(new Headers(init.headers).entries());
+    const headers: Record<string, string> = {};
+    new Headers(init.headers).forEach((v, k) => (headers[k] = v));
     const body = typeof init.body === 'string' ? init.body : '';
     return new Promise<Response>((resolve, reject) => {
       const req = https.request(
