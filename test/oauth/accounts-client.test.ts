@@ -248,7 +248,8 @@ describe('exchangeGrant', () => {
   });
 
   it('is not retried after a 5xx: the single-use code may have been consumed', async () => {
-    server.setFailure('http500', 1);
+    // Every request fails (not just the next one), so a retry would show as a second request rather than pass.
+    server.setFailure('http500');
     const err = await failure(client({ maxAttempts: 3 }).exchangeGrant(server.url, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, code: grantCode() }), UpstreamUnavailableError);
     expect(err).toMatchObject({ reason: 'http_5xx', attempts: 1 });
     expect(server.count()).toBe(1);
