@@ -55,7 +55,15 @@ export type StoreOperation =
   | 'listProviders'
   | 'saveProvider'
   | 'deleteProvider'
-  | 'governor';
+  | 'governor'
+  | 'listClients'
+  | 'findClient'
+  | 'saveClient'
+  | 'deleteClient'
+  | 'reencryptClients'
+  | 'savePendingConnect'
+  | 'takePendingConnect'
+  | 'prunePendingConnects';
 
 /**
  * Why a store operation failed:

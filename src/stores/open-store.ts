@@ -11,6 +11,7 @@ import { memoryStores } from './memory/memory-stores';
 import { auditLogMigration } from './sql/migrations/audit-log';
 import { tokenTableMigrations } from './sql/migrations/token-table';
 import { providerTablesMigration } from './sql/migrations/providers';
+import { connectTablesMigration } from './sql/migrations/connect';
 import { MysqlExecutor } from './sql/mysql-executor';
 import { quoteIdent, type SqlDialect } from './sql/sql-dialect';
 import type { SqlExecutor } from './sql/sql-executor';
@@ -44,7 +45,7 @@ export function createDataSource(options: Exclude<StoreOptions, { kind: 'memory'
   const table = options.kind === 'mysql' ? options.table : (options.table ?? SQLITE_TABLE);
   const common = {
     entities: [tokenEntityFor(table)],
-    migrations: [...tokenTableMigrations(options.kind, table), auditLogMigration(options.kind, table), providerTablesMigration(options.kind, table)],
+    migrations: [...tokenTableMigrations(options.kind, table), auditLogMigration(options.kind, table), providerTablesMigration(options.kind, table), connectTablesMigration(options.kind, table)],
     migrationsTableName: `${table}_migrations`,
     synchronize: false,
     logging: false,
