@@ -17,10 +17,12 @@ export interface TokenEvents {
   recovered(token: Token): void;
   /** A refresh of the token just failed transiently (its audit entry is written or being written). */
   refreshUnavailable(token: Token, reason: string): void;
+  /** The connect flow just stored the token (new, or its credentials replaced). */
+  connected(token: Token): void;
 }
 
 /** Reports nowhere (no webhook configured). */
-export const NO_TOKEN_EVENTS: TokenEvents = { failed: () => undefined, recovered: () => undefined, refreshUnavailable: () => undefined };
+export const NO_TOKEN_EVENTS: TokenEvents = { failed: () => undefined, recovered: () => undefined, refreshUnavailable: () => undefined, connected: () => undefined };
 
 export interface WebhookNotifierOptions {
   store: AuditLog;
@@ -60,6 +62,10 @@ export class WebhookNotifier implements TokenEvents {
 
   recovered(token: Token): void {
     void this.emit(tokenEvent('token.recovered', token, this.o.refreshAheadMs, `v${token.version}`));
+  }
+
+  connected(token: Token): void {
+    void this.emit(tokenEvent('token.connected', token, this.o.refreshAheadMs, `connect@${token.id}@v${token.version}`));
   }
 
   refreshUnavailable(token: Token, reason: string): void {
