@@ -11,7 +11,7 @@ import { memoryStores } from './memory/memory-stores';
 import { auditLogMigration } from './sql/migrations/audit-log';
 import { tokenTableMigrations } from './sql/migrations/token-table';
 import { providerTablesMigration } from './sql/migrations/providers';
-import { connectTablesMigration } from './sql/migrations/connect';
+import { clientsTableOf, connectTablesMigration } from './sql/migrations/connect';
 import { MysqlExecutor } from './sql/mysql-executor';
 import { quoteIdent, type SqlDialect } from './sql/sql-dialect';
 import type { SqlExecutor } from './sql/sql-executor';
@@ -190,6 +190,18 @@ async function assertKeysMatch(exec: SqlExecutor, dialect: SqlDialect, table: st
     `SELECT key_id FROM ${quoteIdent(dialect, table)} WHERE key_id IS NOT NULL AND key_id NOT IN (${ids.map(() => '?').join(', ')}) LIMIT 1`,
     ids,
   );
+  if (!rows[0]) {
+    const clients = await exec.all<{ key_id: string }>(
+      `SELECT key_id FROM ${quoteIdent(dialect, clientsTableOf(table))} WHERE key_id NOT IN (${ids.map(() => '?').join(', ')}) LIMIT 1`,
+      ids,
+    );
+    if (clients[0]) {
+      throw new KeyMismatchError(
+        `the stored OAuth clients' secrets were encrypted with key ${clients[0].key_id}, but the configured encryption key is ${ids.join(', ')}: ` +
+          'list the key they were written with after the new one until tokengate keys rotate has finished',
+      );
+    }
+  }
   if (rows[0]) {
     throw new KeyMismatchError(
       `the stored tokens were encrypted with key ${rows[0].key_id}, but the configured encryption key is ${ids.join(', ')}: ` +

@@ -83,6 +83,8 @@ describe('SQLite store of the connect flow', () => {
     let store = await open(file, new Keyring([oldKey]));
     await store.clients.saveClient({ name: 'crm', provider: 'zoho', clientId: '1000.C', clientSecret: 'secret-under-old-key', scopes: [], redirectUrl: 'https://t.example/oauth/callback', accountsUrl: null });
     await store.close();
+    // Without the old key the store does not open: the clients' secrets would not decrypt.
+    await expect(open(file, new Keyring([newKey]))).rejects.toThrow(/OAuth clients' secrets were encrypted with key/);
     store = await open(file, new Keyring([newKey, oldKey]));
     expect(await store.clients.reencryptClients()).toBe(1);
     expect(await store.clients.reencryptClients()).toBe(0);
