@@ -12,3 +12,4 @@ export { TokengateClient, type TokengateClientOptions, type SecretFields } from 
 export { TokengateError, isTokengateError, type TokengateErrorCode } from './errors';
 export { createProxyFetch, gatewayError, type ProxyFetchOptions, type ProxyCredentialLike } from './proxy-fetch';
 export type { Token, TokenInput, TokenMatch, TokenPage, TokenStatus } from './types';
+export { startConnect, saveClient, listClients, getClient, deleteClient, type ConnectStart, type ConnectFailureReason, type GraphqlRequest, type OAuthClient, type OAuthClientInput, type StartConnectInput } from './connect';
