@@ -281,7 +281,7 @@ export class ConnectService {
     const saved = await this.saveGrant(id, existing, userName, client, profile, accountsUrl, grant, pending);
     if (!saved.ok) {
       // Nothing half-saved: the tokens the provider just issued are revoked, as no stored token holds them.
-      this.revokeLater({ provider: profile, accountsUrl }, grant.refreshToken ?? grant.accessToken, client);
+      this.revokeLater({ provider: profile, accountsUrl }, grant.refreshToken ? { token: grant.refreshToken, tokenTypeHint: 'refresh_token' } : { token: grant.accessToken, tokenTypeHint: 'access_token' }, client);
       return saved;
     }
     const token = saved.token;
@@ -289,7 +289,7 @@ export class ConnectService {
     if (previous) {
       // A reconnect never accumulates refresh tokens: the one it replaced is revoked where it was issued.
       const previousProfile = await this.o.providers.find(previous.provider);
-      if (previousProfile) this.revokeLater({ provider: previousProfile, accountsUrl: previousProfile.usesAccountsUrl ? previous.accountsUrl : null }, previous.refreshToken!, previous);
+      if (previousProfile) this.revokeLater({ provider: previousProfile, accountsUrl: previousProfile.usesAccountsUrl ? previous.accountsUrl : null }, { token: previous.refreshToken!, tokenTypeHint: 'refresh_token' }, previous);
     }
     this.events.connected(token);
     if (existing?.failedAt) this.events.recovered(token);
@@ -365,10 +365,14 @@ export class ConnectService {
   }
 
   /** Revokes a token at the provider in the background (best effort: logged, never thrown). */
-  private revokeLater(target: { provider: ProviderProfile; accountsUrl: string | null }, secret: string, credentials: { clientId: string | null; clientSecret: string | null }): void {
+  private revokeLater(
+    target: { provider: ProviderProfile; accountsUrl: string | null },
+    what: { token: string; tokenTypeHint: 'refresh_token' | 'access_token' },
+    credentials: { clientId: string | null; clientSecret: string | null },
+  ): void {
     const client = credentials.clientId && credentials.clientSecret ? { clientId: credentials.clientId, clientSecret: credentials.clientSecret } : undefined;
     const work = this.o.client
-      .revoke(target, { token: secret, tokenTypeHint: 'refresh_token', ...(client ? { client } : {}) })
+      .revoke(target, { ...what, ...(client ? { client } : {}) })
       .then(() => this.o.logger.info({ provider: target.provider.name }, 'connect: revoked a refresh token no stored token holds any more'))
       .catch((err: unknown) => this.o.logger.warn({ provider: target.provider.name, err: describe(err), oauthError: err instanceof ProviderRefusedError ? err.oauthError : undefined }, 'connect: could not revoke a replaced refresh token'));
     this.background.add(work);
