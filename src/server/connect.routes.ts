@@ -38,7 +38,8 @@ export function callbackPage(answer: Extract<CallbackAnswer, { kind: 'page' }>):
  * `no-referrer` either way, as the request's URL holds the code.
  */
 export const connectRoutes: FastifyPluginAsync<ConnectRoutesOptions> = async (app, { connect }) => {
-  app.get(CALLBACK_PATH, async (request, reply) => {
+  // No HEAD route: a link checker's HEAD must not consume the connect.
+  app.get(CALLBACK_PATH, { exposeHeadRoute: false }, async (request, reply) => {
     const answer = await connect.callback((request.query ?? {}) as Record<string, unknown>);
     void reply.header('cache-control', 'no-store').header('referrer-policy', 'no-referrer');
     if (answer.kind === 'redirect') return reply.redirect(answer.location, 302);

@@ -239,6 +239,35 @@ describe('the callback of a known connect that fails', () => {
   });
 });
 
+describe('the governor', () => {
+  afterAll(async () => {
+    // Room for the connects of the tests below (this file's exchanges all fall in one window).
+    await gw.gql(`mutation { saveProvider(provider: { name: "zoho", limits: { grantsPerWindow: 100 } }) { name } }`, {}, gw.keys.admin);
+  });
+
+  it("refuses an exchange beyond the client's grant window: reason provider_unavailable, the code not sent", async () => {
+    // The exchanges of the tests above are in the window already: one per window is over the limit.
+    const limited = await gw.gql(`mutation { saveProvider(provider: { name: "zoho", limits: { grantsPerWindow: 1 } }) { limits { grantsPerWindow } } }`, {}, gw.keys.admin);
+    expect(limited.body.data.saveProvider.limits.grantsPerWindow).toBe(1);
+    const url = await consent(await start());
+    await failing(async () => {
+      const exchanges = zoho.count('authorization_code');
+      expect(outcomeOf((await callback(url)).location)).toMatchObject({ connect: 'error', reason: 'provider_unavailable' });
+      expect(zoho.count('authorization_code')).toBe(exchanges);
+    });
+    expect(gw.logs()).toContain('the governor allows no grant exchange now');
+  });
+});
+
+describe('a HEAD request of the callback', () => {
+  it('is not answered, and leaves the connect to the browser\'s GET', async () => {
+    const url = await consent(await start());
+    const head = await fetch(url, { method: 'HEAD', redirect: 'manual' });
+    expect(head.status).toBe(404);
+    expect(outcomeOf((await callback(url)).location).connect).toBe('ok');
+  });
+});
+
 describe('without returnTo', () => {
   it('answers the outcome with the small offline page: 200 when connected, 400 when declined; never a code or a secret', async () => {
     const okUrl = await consent(await start({ returnTo: null }));
