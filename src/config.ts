@@ -46,6 +46,17 @@ export interface Config {
   proxy: ProxyConfig;
   /** `TOKENGATE_PROVIDERS_FILE`: a JSON array of providers loaded at start (it wins over the database for its names); null when unset. */
   providersFile: string | null;
+  /** The connect flow (`shared/spec/connect.md`). */
+  connect: ConnectConfig;
+}
+
+export interface ConnectConfig {
+  /** `TOKENGATE_PUBLIC_URL`: the gateway's external origin; the OAuth callback is `{publicUrl}/oauth/callback`. Null: no connect flow. */
+  publicUrl: string | null;
+  /** `TOKENGATE_CONNECT_RETURN_ORIGINS`: the origins a connect may send the browser back to (the public URL's own origin is always one). */
+  returnOrigins: string[];
+  /** `TOKENGATE_CONNECT_TTL_SECONDS`: how long a started connect waits for its callback. */
+  ttlSeconds: number;
 }
 
 export interface ProxyConfig {
@@ -148,6 +159,37 @@ const apiHostList = z.string().transform((v, ctx) => {
   }
   return out;
 });
+
+/** An origin that is https, or http for a loopback host (a browser is sent there with an authorization code or an outcome). */
+const httpsOrigin = (example: string) =>
+  z.string().transform((v, ctx) => {
+    const r = originOf(example).safeParse(v);
+    if (!r.success) {
+      ctx.addIssue({ code: 'custom', message: r.error.issues[0]!.message });
+      return z.NEVER;
+    }
+    const u = new URL(r.data);
+    if (u.protocol === 'http:' && !isLoopbackHost(u.hostname)) {
+      ctx.addIssue({ code: 'custom', message: `"${v.trim()}": plain http is allowed only for a loopback host (127.0.0.1, ::1, localhost); use https` });
+      return z.NEVER;
+    }
+    return r.data;
+  });
+
+/** Comma-separated origins, each https (or http for a loopback host). */
+const httpsOriginList = (example: string) =>
+  z.string().transform((v, ctx) => {
+    const out: string[] = [];
+    for (const item of list(v)) {
+      const r = httpsOrigin(example).safeParse(item);
+      if (!r.success) {
+        ctx.addIssue({ code: 'custom', message: r.error.issues[0]!.message });
+        return z.NEVER;
+      }
+      out.push(r.data);
+    }
+    return out;
+  });
 
 /** A secret of at least 32 bytes, in base64. */
 const credentialKey = z.string().transform((v, ctx) => {
@@ -296,6 +338,11 @@ export function loadConfig(env: Env = process.env): Config {
   const hookSecret = read<string | null>(env, 'TOKENGATE_WEBHOOK_SECRET', z.string().trim().regex(/^[\x21-\x7e]{16,256}$/, 'must be 16 to 256 printable characters'), null);
   if (hookUrl && !hookSecret) throw new ConfigError('TOKENGATE_WEBHOOK_SECRET', 'is required when TOKENGATE_WEBHOOK_URL is set (16+ printable characters; e.g. openssl rand -hex 32)');
   const proxyBodyLimit = read(env, 'TOKENGATE_PROXY_BODY_LIMIT', sizeIn(0, 1024 ** 3, '0 and 1gb'), 50 * 1024 ** 2);
+  const publicUrl = read<string | null>(env, 'TOKENGATE_PUBLIC_URL', httpsOrigin('https://tokens.example.com'), null);
+  const returnOrigins = read(env, 'TOKENGATE_CONNECT_RETURN_ORIGINS', httpsOriginList('https://app.example.com'), []);
+  if (returnOrigins.length > 0 && !publicUrl) {
+    throw new ConfigError('TOKENGATE_PUBLIC_URL', 'is required when TOKENGATE_CONNECT_RETURN_ORIGINS is set (the external origin of the gateway, e.g. https://tokens.example.com)');
+  }
   const proxyReplayLimit = read(env, 'TOKENGATE_PROXY_REPLAY_LIMIT', sizeIn(0, 64 * 1024 ** 2, '0 and 64mb (replayable bodies are held in memory)'), 1024 ** 2);
 
   return {
@@ -336,6 +383,11 @@ export function loadConfig(env: Env = process.env): Config {
           timeoutMs: read(env, 'TOKENGATE_WEBHOOK_TIMEOUT_MS', intIn(100, 60_000), 5000),
         }
       : null,
+    connect: {
+      publicUrl,
+      returnOrigins: [...new Set([...(publicUrl ? [publicUrl] : []), ...returnOrigins])],
+      ttlSeconds: read(env, 'TOKENGATE_CONNECT_TTL_SECONDS', intIn(1, 3600), 600),
+    },
     proxy: {
       allowedApiHosts: read(env, 'TOKENGATE_ALLOWED_API_HOSTS', apiHostList, []),
       bodyLimitBytes: proxyBodyLimit,

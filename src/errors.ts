@@ -55,7 +55,15 @@ export type StoreOperation =
   | 'listProviders'
   | 'saveProvider'
   | 'deleteProvider'
-  | 'governor';
+  | 'governor'
+  | 'listClients'
+  | 'findClient'
+  | 'saveClient'
+  | 'deleteClient'
+  | 'reencryptClients'
+  | 'savePendingConnect'
+  | 'takePendingConnect'
+  | 'prunePendingConnects';
 
 /**
  * Why a store operation failed:
@@ -178,4 +186,5 @@ export class ServiceError extends Error {
 }
 
 export const badInput = (message: string) => new ServiceError(ErrorCode.BAD_USER_INPUT, message);
+export const notFound = (message: string) => new ServiceError(ErrorCode.NOT_FOUND, message);
 export const forbidden = (message = 'your API key may not do this') => new ServiceError(ErrorCode.FORBIDDEN, message);

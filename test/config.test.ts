@@ -119,4 +119,30 @@ describe('loadConfig', () => {
     expect(fails({ TOKENGATE_API_KEYS: 'admin:secretpassword!' + '\u0001' }, 'TOKENGATE_API_KEYS')).not.toContain('secretpassword');
     expect(fails({ TOKENGATE_MYSQL_URL: 'mysql//user:hunter2@db' }, 'TOKENGATE_MYSQL_URL')).not.toContain('hunter2');
   });
+
+  it('reads the connect flow settings: the public URL, the return origins (the public URL always one) and the TTL', () => {
+    expect(loadConfig({}).connect).toEqual({ publicUrl: null, returnOrigins: [], ttlSeconds: 600 });
+    const c = loadConfig({
+      TOKENGATE_PUBLIC_URL: 'https://Tokens.Example.com/',
+      TOKENGATE_CONNECT_RETURN_ORIGINS: 'https://app.example.com, http://localhost:3000',
+      TOKENGATE_CONNECT_TTL_SECONDS: '1',
+    });
+    expect(c.connect).toEqual({ publicUrl: 'https://tokens.example.com', returnOrigins: ['https://tokens.example.com', 'https://app.example.com', 'http://localhost:3000'], ttlSeconds: 1 });
+    expect(loadConfig({ TOKENGATE_PUBLIC_URL: 'http://127.0.0.1:4000' }).connect.publicUrl).toBe('http://127.0.0.1:4000');
+  });
+
+  it.each([
+    [{ TOKENGATE_PUBLIC_URL: 'tokens.example.com' }, 'TOKENGATE_PUBLIC_URL'],
+    [{ TOKENGATE_PUBLIC_URL: 'https://tokens.example.com/gateway' }, 'TOKENGATE_PUBLIC_URL'],
+    [{ TOKENGATE_PUBLIC_URL: 'http://tokens.example.com' }, 'TOKENGATE_PUBLIC_URL'],
+    [{ TOKENGATE_PUBLIC_URL: 'https://user:pw@tokens.example.com' }, 'TOKENGATE_PUBLIC_URL'],
+    [{ TOKENGATE_CONNECT_RETURN_ORIGINS: 'https://app.example.com' }, 'TOKENGATE_PUBLIC_URL'],
+    [{ TOKENGATE_PUBLIC_URL: 'https://t.example.com', TOKENGATE_CONNECT_RETURN_ORIGINS: '*' }, 'TOKENGATE_CONNECT_RETURN_ORIGINS'],
+    [{ TOKENGATE_PUBLIC_URL: 'https://t.example.com', TOKENGATE_CONNECT_RETURN_ORIGINS: 'https://app.example.com/settings' }, 'TOKENGATE_CONNECT_RETURN_ORIGINS'],
+    [{ TOKENGATE_PUBLIC_URL: 'https://t.example.com', TOKENGATE_CONNECT_RETURN_ORIGINS: 'http://app.example.com' }, 'TOKENGATE_CONNECT_RETURN_ORIGINS'],
+    [{ TOKENGATE_CONNECT_TTL_SECONDS: '0' }, 'TOKENGATE_CONNECT_TTL_SECONDS'],
+    [{ TOKENGATE_CONNECT_TTL_SECONDS: 'ten' }, 'TOKENGATE_CONNECT_TTL_SECONDS'],
+  ])('refuses the connect setting %p naming %s, in one line', (env, variable) => {
+    fails(env as Record<string, string>, variable);
+  });
 });

@@ -29,6 +29,8 @@ export const AUDIT_ACTIONS = [
   'NOTIFY',
   /** Calls through the API proxy with the token in one calendar minute (`count`; `detail`: answers by status class). */
   'PROXY',
+  /** The connect flow stored the token (new, or its credentials replaced): the actor is who started the connect. */
+  'CONNECT',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -57,6 +57,8 @@ export const TOKEN_COLUMNS = [
   // Every row from before providers is a Zoho token.
   { name: 'provider', property: 'provider', type: 'varchar', length: 64, nullable: false, ascii: true, default: 'zoho', role: 'plain', field: 'provider', addedIn: 'ProviderColumns1767312000000' },
   { name: 'throttled_until', property: 'throttledUntil', ...bigint, role: 'instant', field: 'throttledUntil', addedIn: 'ProviderColumns1767312000000' },
+  // The OAuth client a connect made the token through (its name); null for every token saved or imported without one.
+  { name: 'client', property: 'client', ...varchar(64), ascii: true, role: 'plain', field: 'client', addedIn: 'TokenClientColumn1767398400000' },
   { name: 'lease_owner', property: 'leaseOwner', ...varchar(64), ascii: true, role: 'lease' },
   { name: 'lease_until', property: 'leaseUntil', ...bigint, role: 'lease' },
   { name: 'created_at', property: 'createdAt', type: 'bigint', nullable: false, role: 'instant', field: 'createdAt' },

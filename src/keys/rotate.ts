@@ -56,10 +56,12 @@ export interface RotateResult extends RotateProgress {
   remaining: KeyUsage[];
   /** The run was stopped by `signal`. */
   aborted: boolean;
+  /** OAuth clients (the connect flow) whose secret was re-encrypted. */
+  clientsReencrypted: number;
 }
 
 /** Re-encrypts every token not under `keyring`'s current key. See the module comment. */
-export async function rotateKeys(stores: Pick<Stores, 'keys' | 'audit'>, keyring: Keyring, options: RotateOptions = {}): Promise<RotateResult> {
+export async function rotateKeys(stores: Pick<Stores, 'keys' | 'audit'> & Partial<Pick<Stores, 'clients'>>, keyring: Keyring, options: RotateOptions = {}): Promise<RotateResult> {
   const current = keyring.currentKeyId;
   const batchSize = options.batchSize ?? 100;
   const maxPasses = options.maxPasses ?? 5;
@@ -95,7 +97,9 @@ export async function rotateKeys(stores: Pick<Stores, 'keys' | 'audit'>, keyring
     if (doneInPass === 0) break;
   }
 
-  const result: RotateResult = { ...progress, currentKeyId: current, failedIds: [...failedIds], remaining, aborted };
+  // The OAuth clients' secrets: a handful of rows, re-encrypted in one transaction.
+  const clientsReencrypted = aborted || !stores.clients ? 0 : await stores.clients.reencryptClients();
+  const result: RotateResult = { ...progress, currentKeyId: current, failedIds: [...failedIds], remaining, aborted, clientsReencrypted };
   if (total > 0) {
     const left = remaining.reduce((n, u) => n + u.tokens, 0);
     await stores.audit

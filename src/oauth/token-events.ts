@@ -12,7 +12,9 @@ export interface TokenEvents {
   recovered(token: Token): void;
   /** A refresh of the token just failed transiently (its audit entry is written or being written). */
   refreshUnavailable(token: Token, reason: string): void;
+  /** The connect flow just stored the token (new, or its credentials replaced). */
+  connected(token: Token): void;
 }
 
 /** Reports nowhere (no webhook configured). */
-export const NO_TOKEN_EVENTS: TokenEvents = { failed: () => undefined, recovered: () => undefined, refreshUnavailable: () => undefined };
+export const NO_TOKEN_EVENTS: TokenEvents = { failed: () => undefined, recovered: () => undefined, refreshUnavailable: () => undefined, connected: () => undefined };

@@ -13,6 +13,7 @@ export enum AuditAction {
   KEY_ROTATION = 'KEY_ROTATION',
   NOTIFY = 'NOTIFY',
   PROXY = 'PROXY',
+  CONNECT = 'CONNECT',
 }
 
 export enum AuditOutcome {
@@ -42,6 +43,7 @@ registerEnumType(AuditAction, {
     KEY_ROTATION: { description: 'tokengate keys rotate re-encrypted stored secrets under the newest key' },
     NOTIFY: { description: 'a webhook event about the token was queued (detail: its type)' },
     PROXY: { description: 'calls through the API proxy with the token in one calendar minute (count: how many; detail: answers by status class; at: the minute)' },
+    CONNECT: { description: 'the connect flow stored the token, new or with its credentials replaced (actor: who started the connect; detail: connected or reconnected)' },
   },
 });
 

@@ -3,6 +3,8 @@ import type { Role } from '../config';
 import type { Logger } from '../logger';
 import type { ProxyCredentials } from '../proxy/proxy-credentials';
 import type { TokenService } from '../services/token.service';
+import type { ClientService } from '../services/client.service';
+import type { ConnectService } from '../services/connect.service';
 import type { SecretReads } from './secret-reads';
 
 /** What every resolver gets: who is asking, and the gateway's services. */
@@ -19,6 +21,10 @@ export interface GatewayContext {
   secretReads?: SecretReads;
   /** Signs the API proxy's credentials (`issueProxyCredential`). */
   proxyCredentials?: ProxyCredentials;
+  /** The OAuth clients of the connect flow (`saveClient`, `clients`). */
+  clients?: ClientService;
+  /** The connect flow (`startConnect`). */
+  connect?: ConnectService;
 }
 
 /** Who a request is: the role and the name of its key (never the key). */

@@ -7,6 +7,7 @@ import { TokenPageResolver } from './token-page.resolver';
 import { TokenSecretsResolver } from './token-secrets.resolver';
 import { TokenResolver } from './token.resolver';
 import { ProviderResolver } from './provider.resolver';
+import { ClientResolver } from './client.resolver';
 
 let schema: GraphQLSchema | null = null;
 
@@ -17,7 +18,7 @@ let schema: GraphQLSchema | null = null;
  */
 export function gatewaySchema(): GraphQLSchema {
   schema ??= buildSchemaSync({
-    resolvers: [TokenResolver, TokenSecretsResolver, TokenPageResolver, AuditResolver, ProxyCredentialResolver, ProviderResolver],
+    resolvers: [TokenResolver, TokenSecretsResolver, TokenPageResolver, AuditResolver, ProxyCredentialResolver, ProviderResolver, ClientResolver],
     authChecker,
     validate: false,
   });

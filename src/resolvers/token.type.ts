@@ -57,6 +57,9 @@ export class TokenView {
   @Field(() => String, { description: 'the provider profile the token belongs to (zoho unless saved with another)' })
   provider: string;
 
+  @Field(() => String, { nullable: true, description: 'the OAuth client the token was connected through (its name); null for tokens saved or imported without one' })
+  client: string | null;
+
   @Field({ description: 'true on a refresh result when the governor answered the held, still valid access token instead of minting (false everywhere else)' })
   throttled: boolean;
 
@@ -99,6 +102,7 @@ export class TokenView {
     view.lastRefreshedAt = token.lastRefreshedAt;
     view.lastError = token.lastError;
     view.provider = token.provider;
+    view.client = token.client;
     view.throttled = isThrottledAnswer(token);
     view.createdAt = token.createdAt;
     view.updatedAt = token.updatedAt;

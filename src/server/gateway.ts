@@ -23,6 +23,8 @@ import { ApiProxy } from '../proxy/api-proxy';
 import { ProxyAudit } from '../proxy/proxy-audit';
 import { ProxyCredentials, loadProxyCredentialKey } from '../proxy/proxy-credentials';
 import { TokenService } from '../services/token.service';
+import { ClientService } from '../services/client.service';
+import { ConnectService } from '../services/connect.service';
 import { instrumentStores } from '../stores/instrumented-stores';
 import { openStore, storeOptionsOf } from '../stores/open-store';
 import type { Stores } from '../stores/stores';
@@ -54,6 +56,8 @@ export interface Gateway {
   readonly webhooks: WebhookSender | null;
   /** The per-minute audit of API proxy calls (written when a minute ends, or at close). */
   readonly proxyAudit: ProxyAudit;
+  /** The connect flow (`startConnect`, `GET /oauth/callback`). */
+  readonly connect: ConnectService;
   /**
    * Stops, in this order: the background task takes no new token and the
    * HTTP server no new connection (at once); requests in flight are answered
@@ -69,6 +73,10 @@ export interface GatewayDeps {
   logger: Logger;
   /** Collect Node's default process metrics (off in tests that run several gateways). */
   defaultMetrics?: boolean;
+  /** The fetch the provider client uses [globalThis.fetch]: a test plugs in another HTTP agent (e.g. a pinned host name). */
+  fetch?: typeof fetch;
+  /** The connect flow's clock, in epoch ms [Date.now]: a test expires a connect with it. */
+  now?: () => number;
 }
 
 /**
@@ -101,6 +109,7 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
     // Every attempt, with its back-off, fits inside the refresh lease.
     timeoutMs: Math.min(config.upstreamTimeoutMs, Math.floor((leaseMs - 2_000) / 3)),
     maxAttempts: 3,
+    ...(deps.fetch ? { fetch: deps.fetch } : {}),
     onAttempt: ({ kind, outcome, durationMs }) => metrics.upstreamDuration.observe({ kind, outcome }, durationMs / 1000),
   });
   const refreshAheadMs = config.refreshAheadSeconds * 1000;
@@ -116,6 +125,20 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
   const engine = new RefreshEngine({ tokens: stores.tokens, leases: stores.leases, audit: stores.audit, counters: stores.governor, client, policy, logger, refreshAheadMs, leaseMs, events, providers, onOutcome: (e) => metrics.refreshes.inc(e), onGovernorDecision: (e) => metrics.governorDecisions.inc(e) });
   const scheduler = new RefreshScheduler({ tokens: stores.tokens, leases: stores.leases, engine, logger, intervalMs: config.refreshCheckSeconds * 1000, refreshAheadMs });
   const tokens = new TokenService(stores.tokens, stores.browse, policy, engine, refreshAheadMs, events, providers);
+  const clients = new ClientService(stores.clients, providers, policy, config.connect);
+  const connect = new ConnectService({
+    clients,
+    connects: stores.connects,
+    tokens: stores.tokens,
+    providers,
+    policy,
+    client,
+    governor: engine.governor,
+    config: config.connect,
+    logger: logger.child({ component: 'connect' }),
+    events,
+    ...(deps.now ? { now: deps.now } : {}),
+  });
   const proxyCredentials = new ProxyCredentials(loadProxyCredentialKey(config.proxy.credentialKey, config.dataDir).key);
   const proxyAudit = new ProxyAudit(audit);
   const proxy = new ApiProxy({
@@ -134,7 +157,7 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
   const sessions = new DashboardSessions(keyring.subkey('dashboard-session'), apiKeys.keys);
 
   // The routes are registered now and set up by app.ready(), once Apollo has started.
-  const app: FastifyInstance = createHttpApp({ config, apollo: () => apollo, apiKeys: apiKeys.keys, sessions, tokens, audit, stores, metrics, logger, proxy, proxyCredentials });
+  const app: FastifyInstance = createHttpApp({ config, apollo: () => apollo, apiKeys: apiKeys.keys, sessions, tokens, clients, connect, audit, stores, metrics, logger, proxy, proxyCredentials });
   const drain = new HttpDrain(app, logger);
   const apollo: ApolloServer<GatewayContext> = new ApolloServer<GatewayContext>({
     schema: gatewaySchema(),
@@ -181,6 +204,7 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
     audit,
     webhooks,
     proxyAudit,
+    connect,
     close(options) {
       closing ??= (async () => {
         const background = scheduler.stop();
@@ -188,6 +212,7 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
         await background;
         // A refresh outlives the request that started it when the drain's deadline cut that request: its result is still stored.
         await engine.idle();
+        await connect.idle();
         await apollo.stop();
         proxy.close();
         await webhooks?.close();

@@ -9,6 +9,8 @@ import type { Logger } from '../logger';
 import type { ProxyCredentials } from '../proxy/proxy-credentials';
 import type { GatewayContext } from '../resolvers/context.type';
 import type { TokenService } from '../services/token.service';
+import type { ClientService } from '../services/client.service';
+import type { ConnectService } from '../services/connect.service';
 import type { ApiKeys } from './api-keys';
 import { AuthFailureLog } from './auth-failures';
 import type { DashboardSessions } from './dashboard-session';
@@ -24,6 +26,8 @@ export interface GraphqlRoutesOptions {
   apiKeys: ApiKeys;
   sessions: DashboardSessions;
   tokens: TokenService;
+  clients: ClientService;
+  connect: ConnectService;
   audit: AuditTrail;
   metrics: Metrics;
   logger: Logger;
@@ -41,7 +45,7 @@ const CORS_ALLOWED_HEADERS = ['authorization', 'content-type', 'apollo-require-p
  * 401 with `WWW-Authenticate: Bearer` and an `UNAUTHENTICATED` error, and is
  * logged (rate-limited) and counted (see {@link AuthFailureLog}).
  */
-export const graphqlRoutes: FastifyPluginAsync<GraphqlRoutesOptions> = async (app, { config, apollo, apiKeys, sessions, tokens, audit, metrics, logger, proxyCredentials }) => {
+export const graphqlRoutes: FastifyPluginAsync<GraphqlRoutesOptions> = async (app, { config, apollo, apiKeys, sessions, tokens, clients, connect, audit, metrics, logger, proxyCredentials }) => {
   const authFailures = new AuthFailureLog({ logger, counter: metrics.authFailures });
   if (config.corsOrigins.length > 0) {
     await app.register(cors, {
@@ -71,7 +75,7 @@ export const graphqlRoutes: FastifyPluginAsync<GraphqlRoutesOptions> = async (ap
           extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers: new HeaderMap([['www-authenticate', 'Bearer']]) } } as unknown as Record<string, unknown>,
         });
       }
-      return new RequestContext(principal, request.id, request.receivedAt, tokens, audit, logger, proxyCredentials);
+      return new RequestContext(principal, request.id, request.receivedAt, tokens, audit, logger, proxyCredentials, { clients, connect });
     },
   }) as RouteHandlerMethod;
 

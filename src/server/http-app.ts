@@ -7,6 +7,9 @@ import type { ApiProxy } from '../proxy/api-proxy';
 import type { ProxyCredentials } from '../proxy/proxy-credentials';
 import type { GatewayContext } from '../resolvers/context.type';
 import type { TokenService } from '../services/token.service';
+import type { ClientService } from '../services/client.service';
+import type { ConnectService } from '../services/connect.service';
+import { connectRoutes } from './connect.routes';
 import type { Stores } from '../stores/stores';
 import type { ApiKeys } from './api-keys';
 import { apiProxyRoutes } from './api-proxy.routes';
@@ -32,6 +35,10 @@ export interface HttpAppParts {
   /** Sessions of the dashboard's people (a cookie instead of an API key, on the gateway's own origin). */
   sessions: DashboardSessions;
   tokens: TokenService;
+  /** The OAuth clients of the connect flow. */
+  clients: ClientService;
+  /** The connect flow (`startConnect`, `/oauth/callback`). */
+  connect: ConnectService;
   audit: AuditTrail;
   stores: Stores;
   metrics: Metrics;
@@ -46,8 +53,8 @@ export interface HttpAppParts {
  * Creates the gateway's Fastify instance, not listening: request ids, the
  * common headers, error and not-found answers, and the routes, each group a
  * plugin of its own (`/healthz`, `/readyz`, `/metrics`; `/graphql` with the
- * playground; `/`). A later feature is one more `app.register(plugin, opts)`
- * playground; `/api/`, the API proxy). A later feature is one more `app.register(plugin, opts)`
+ * playground; `/api/`, the API proxy; `/oauth/callback`, the connect flow;
+ * `/`, the dashboard). A later feature is one more `app.register(plugin, opts)`
  * here.
  *
  * Fastify logs through the gateway's pino logger (`reqId` on every line of a
@@ -97,6 +104,7 @@ export function createHttpApp(parts: HttpAppParts): FastifyInstance {
   void app.register(healthRoutes, { stores: parts.stores, metrics: parts.metrics });
   void app.register(graphqlRoutes, parts);
   void app.register(apiProxyRoutes, { proxy: parts.proxy });
+  void app.register(connectRoutes, { connect: parts.connect });
   // The dashboard answers `/` (the playground stays at /graphql).
   void app.register(dashboardRoutes, { sessions: parts.sessions, logger });
   return app;

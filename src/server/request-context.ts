@@ -5,6 +5,8 @@ import type { GatewayContext } from '../resolvers/context.type';
 import { SecretReads } from '../resolvers/secret-reads';
 import type { TokenService } from '../services/token.service';
 import type { Principal } from '../resolvers/context.type';
+import type { ClientService } from '../services/client.service';
+import type { ConnectService } from '../services/connect.service';
 
 /**
  * The context of one GraphQL request. Its logger (a pino child carrying the
@@ -25,7 +27,14 @@ export class RequestContext implements GatewayContext {
     readonly audit: AuditTrail | undefined,
     private readonly rootLogger: Logger,
     readonly proxyCredentials?: ProxyCredentials,
-  ) {}
+    services: { clients?: ClientService; connect?: ConnectService } = {},
+  ) {
+    this.clients = services.clients;
+    this.connect = services.connect;
+  }
+
+  readonly clients?: ClientService;
+  readonly connect?: ConnectService;
 
   get logger(): Logger {
     return (this.requestLogger ??= this.rootLogger.child({ reqId: this.requestId }));

@@ -17,7 +17,7 @@ const UNNAMED = systemActor('service');
 const MAX_EXPIRES_IN = 10 * 365 * 24 * 3600;
 
 /** The `saveToken` input of the API: the store's input plus `expiresIn`; `provider` names a registered provider. */
-export type ApiTokenInput = Omit<TokenInput, 'lastRefreshedAt' | 'lastError' | 'failedAt' | 'throttledUntil' | 'provider'> & { expiresIn?: number | null; provider?: string | null };
+export type ApiTokenInput = Omit<TokenInput, 'lastRefreshedAt' | 'lastError' | 'failedAt' | 'throttledUntil' | 'provider' | 'client'> & { expiresIn?: number | null; provider?: string | null };
 
 /**
  * The use cases of the token API — find, list, save, delete, refresh,

@@ -8,6 +8,8 @@ const TOKENS: Methods<Stores['tokens']> = ['findToken', 'saveToken', 'deleteToke
 const LEASES: Methods<Stores['leases']> = ['acquireLease', 'releaseLease', 'findRefreshCandidates'];
 const AUDIT: Methods<Stores['audit']> = ['appendAudit', 'listAudit', 'pruneAudit'];
 const BROWSE: Methods<Stores['browse']> = ['searchTokens', 'countByStatus'];
+const CLIENTS: Methods<Stores['clients']> = ['listClients', 'findClient', 'saveClient', 'deleteClient', 'reencryptClients'];
+const CONNECTS: Methods<Stores['connects']> = ['savePendingConnect', 'takePendingConnect', 'prunePendingConnects'];
 const GOVERNOR: Methods<Stores['governor']> = ['reserveMints', 'settleMints', 'cancelMints', 'blockSubject', 'markThrottled', 'pruneMints'];
 
 /**
@@ -41,6 +43,8 @@ export function instrumentStores(stores: Stores, histogram: Histogram<'operation
     audit: wrap(stores.audit, AUDIT),
     browse: wrap(stores.browse, BROWSE),
     governor: wrap(stores.governor, GOVERNOR),
+    clients: wrap(stores.clients, CLIENTS),
+    connects: wrap(stores.connects, CONNECTS),
     ping: () => timed('ping', () => stores.ping()),
   };
 }

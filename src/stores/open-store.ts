@@ -11,6 +11,7 @@ import { memoryStores } from './memory/memory-stores';
 import { auditLogMigration } from './sql/migrations/audit-log';
 import { tokenTableMigrations } from './sql/migrations/token-table';
 import { providerTablesMigration } from './sql/migrations/providers';
+import { clientsTableOf, connectTablesMigration } from './sql/migrations/connect';
 import { MysqlExecutor } from './sql/mysql-executor';
 import { quoteIdent, type SqlDialect } from './sql/sql-dialect';
 import type { SqlExecutor } from './sql/sql-executor';
@@ -48,7 +49,7 @@ export function createDataSource(options: Exclude<StoreOptions, { kind: 'memory'
   const table = options.kind === 'mysql' ? options.table : (options.table ?? SQLITE_TABLE);
   const common = {
     entities: [tokenEntityFor(table)],
-    migrations: [...tokenTableMigrations(options.kind, table), auditLogMigration(options.kind, table), providerTablesMigration(options.kind, table)],
+    migrations: [...tokenTableMigrations(options.kind, table), auditLogMigration(options.kind, table), providerTablesMigration(options.kind, table), connectTablesMigration(options.kind, table)],
     migrationsTableName: `${table}_migrations`,
     synchronize: false,
     logging: false,
@@ -194,6 +195,18 @@ async function assertKeysMatch(exec: SqlExecutor, dialect: SqlDialect, table: st
     `SELECT key_id FROM ${quoteIdent(dialect, table)} WHERE key_id IS NOT NULL AND key_id NOT IN (${ids.map(() => '?').join(', ')}) LIMIT 1`,
     ids,
   );
+  if (!rows[0]) {
+    const clients = await exec.all<{ key_id: string }>(
+      `SELECT key_id FROM ${quoteIdent(dialect, clientsTableOf(table))} WHERE key_id NOT IN (${ids.map(() => '?').join(', ')}) LIMIT 1`,
+      ids,
+    );
+    if (clients[0]) {
+      throw new KeyMismatchError(
+        `the stored OAuth clients' secrets were encrypted with key ${clients[0].key_id}, but the configured encryption key is ${ids.join(', ')}: ` +
+          'list the key they were written with after the new one until tokengate keys rotate has finished',
+      );
+    }
+  }
   if (rows[0]) {
     throw new KeyMismatchError(
       `the stored tokens were encrypted with key ${rows[0].key_id}, but the configured encryption key is ${ids.join(', ')}: ` +

@@ -1,4 +1,6 @@
 import type { AuditLog } from './audit-log';
+import type { ClientStore } from './client-store';
+import type { PendingConnectStore } from './connect-store';
 import type { GovernorStore } from './governor-store';
 import type { ProviderStore } from './provider-store';
 import type { KeyRotation } from './key-rotation';
@@ -24,6 +26,10 @@ export interface Stores {
   readonly providers: ProviderStore;
   /** The governor's counters, shared by every process on the database. */
   readonly governor: GovernorStore;
+  /** The OAuth clients an admin registered (the connect flow). */
+  readonly clients: ClientStore;
+  /** The connects started and waiting for their callback, shared by every process on the database. */
+  readonly connects: PendingConnectStore;
   /** Resolves when the backend answers; throws a `TokenStoreError` `UNAVAILABLE` otherwise. */
   ping(): Promise<void>;
   /** Releases connections and files. */

@@ -24,6 +24,7 @@ export const MAX_LENGTH = {
   apiDomain: 255,
   accountsUrl: 255,
   lastError: 255,
+  client: 64,
 } as const;
 
 /** The provider of a token saved without one. */
@@ -31,6 +32,9 @@ export const DEFAULT_PROVIDER = 'zoho';
 
 /** A provider's name: lower case, URL-safe, at most 64 characters. */
 export const PROVIDER_NAME = /^[a-z][a-z0-9_-]{0,63}$/;
+
+/** An OAuth client's name (`saveClient`): URL-safe, at most 64 characters. */
+export const CLIENT_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
 /** Ids are printable ASCII without spaces: exact and ordered alike on every engine. */
 const ID_PATTERN = /^[\x21-\x7e]+$/;
@@ -108,6 +112,9 @@ export function validateInput(input: TokenInput, operation: StoreOperation = 'sa
   checkString('accountsUrl', input.accountsUrl, MAX_LENGTH.accountsUrl, operation);
   checkString('lastError', input.lastError, MAX_LENGTH.lastError, operation);
   for (const f of ['expiresAt', 'lastRefreshedAt', 'failedAt', 'throttledUntil'] as const) checkDate(f, input[f], operation);
+  if (input.client !== undefined && input.client !== null && (typeof input.client !== 'string' || !CLIENT_NAME.test(input.client))) {
+    throw new TokenStoreError(operation, 'INVALID_INPUT', 'client must be a client name: letters, digits, _ or -, at most 64');
+  }
   if (input.provider !== undefined && (typeof input.provider !== 'string' || !PROVIDER_NAME.test(input.provider))) {
     throw new TokenStoreError(operation, 'INVALID_INPUT', 'provider must be a provider name: a lower-case letter, then lower-case letters, digits, _ or -, at most 64');
   }
@@ -141,6 +148,7 @@ export function mergeToken(existing: Token | null, input: TokenInput, id: string
     failedAt: null,
     provider: DEFAULT_PROVIDER,
     throttledUntil: null,
+    client: null,
     createdAt: now,
     updatedAt: now,
     version: 0,

@@ -39,6 +39,8 @@ export interface Token {
   provider: string;
   /** Until when the governor refuses to mint for it and no valid access token is held (`THROTTLED`). */
   throttledUntil: Date | null;
+  /** The name of the OAuth client it was connected through (`saveClient`); null for tokens saved or imported without one. */
+  client: string | null;
   createdAt: Date;
   updatedAt: Date;
   /** Incremented by every write; used for compare-and-swap. */
@@ -65,6 +67,7 @@ export const WRITABLE_FIELDS: readonly WritableField[] = [
   'failedAt',
   'provider',
   'throttledUntil',
+  'client',
 ];
 
 /**

@@ -6,9 +6,10 @@ import { tokenStatus, type TokenStatus } from '../stores/token-status';
  * - `token.failed`: a refresh failed permanently (e.g. `invalid_code`): the token needs re-authorization;
  * - `token.refresh_failing`: refreshes of the token have failed transiently (provider unreachable, 5xx,
  *   timeouts) for longer than `TOKENGATE_WEBHOOK_FAILING_AFTER_SECONDS`;
- * - `token.recovered`: a `FAILED` token was saved with new credentials or refreshed successfully.
+ * - `token.recovered`: a `FAILED` token was saved with new credentials or refreshed successfully;
+ * - `token.connected`: the connect flow stored the token (a new one, or new credentials of an existing one).
  */
-export type WebhookEventType = 'token.failed' | 'token.refresh_failing' | 'token.recovered';
+export type WebhookEventType = 'token.failed' | 'token.refresh_failing' | 'token.recovered' | 'token.connected';
 
 /** The JSON body of a delivery. It never carries a secret. */
 export interface WebhookEvent {

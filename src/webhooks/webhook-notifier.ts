@@ -46,6 +46,10 @@ export class WebhookNotifier implements TokenEvents {
     void this.emit(tokenEvent('token.recovered', token, this.o.refreshAheadMs, `v${token.version}`));
   }
 
+  connected(token: Token): void {
+    void this.emit(tokenEvent('token.connected', token, this.o.refreshAheadMs, `connect@${token.id}@v${token.version}`));
+  }
+
   refreshUnavailable(token: Token, reason: string): void {
     if (this.checking.has(token.id)) return;
     this.checking.add(token.id);

@@ -146,6 +146,7 @@ describe('writing a FileStore CSV', () => {
     failedAt: null,
     provider: 'zoho',
     throttledUntil: null,
+    client: null,
     createdAt: new Date(),
     updatedAt: new Date(),
     version: 1,

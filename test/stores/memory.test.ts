@@ -2,12 +2,15 @@ import { memoryStores } from '../../src/stores/memory/memory-stores';
 import { MemoryTokenStore } from '../../src/stores/memory/memory-token-store';
 import { tokenBrowseContract } from './token-browse.contract';
 import { tokenStoreContract } from './token-store.contract';
+import { connectStoresContract } from './connect-stores.contract';
 
 tokenStoreContract('memory', {
   open: async () => memoryStores(),
 });
 
 tokenBrowseContract('memory', async () => memoryStores());
+
+connectStoresContract('memory', async () => memoryStores());
 
 describe('MemoryTokenStore', () => {
   it('hands out copies: changing a returned token changes nothing stored', async () => {

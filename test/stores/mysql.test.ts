@@ -7,6 +7,8 @@ import type { Stores } from '../../src/stores/stores';
 import { createScratchDatabase, describeWithMysql, type ScratchDatabase } from '../support/mysql';
 import { tokenBrowseContract } from './token-browse.contract';
 import { tokenStoreContract } from './token-store.contract';
+import { connectStoresContract, expectMigratedForConnect, preConnectMigrations, preConnectTokenRow } from './connect-stores.contract';
+import { DataSource } from 'typeorm';
 
 let db: ScratchDatabase;
 let tableCounter = 0;
@@ -37,6 +39,27 @@ describeWithMysql('MySQL/MariaDB', () => {
   });
 
   tokenBrowseContract('mysql', () => open());
+
+  connectStoresContract('mysql', () => open());
+
+  describe('MySQL store of the connect flow', () => {
+    it('adds the client column and the connect tables to a database made before them, by itself at open', async () => {
+      const table = 'pre_connect';
+      const keyring = new Keyring([randomBytes(32)]);
+      const ds = new DataSource({ type: 'mysql', url: db.url, entities: [], migrations: preConnectMigrations('mysql', table), migrationsTableName: `${table}_migrations` });
+      await ds.initialize();
+      await ds.runMigrations({ transaction: 'all' });
+      const row = preConnectTokenRow(keyring, table, (t) => `\`${t}\``);
+      await ds.query(row.sql, row.params);
+      await ds.destroy();
+      const store = await open(table, keyring);
+      try {
+        await expectMigratedForConnect(store);
+      } finally {
+        await store.close();
+      }
+    });
+  });
 
   describe('MySQL store', () => {
     it('keeps no plaintext secret in any column', async () => {

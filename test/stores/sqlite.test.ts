@@ -9,6 +9,8 @@ import { openStore } from '../../src/stores/open-store';
 import type { Stores } from '../../src/stores/stores';
 import { tokenBrowseContract } from './token-browse.contract';
 import { tokenStoreContract } from './token-store.contract';
+import { connectStoresContract, expectMigratedForConnect, preConnectMigrations, preConnectTokenRow } from './connect-stores.contract';
+import { DataSource } from 'typeorm';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -39,6 +41,59 @@ tokenStoreContract('sqlite', {
 });
 
 tokenBrowseContract('sqlite', () => open());
+
+connectStoresContract('sqlite', () => open());
+
+describe('SQLite store of the connect flow', () => {
+  it('adds the client column and the connect tables to a database made before them, by itself at open', async () => {
+    const file = tempDbPath();
+    const keyring = new Keyring([randomBytes(32)]);
+    const ds = new DataSource({ type: 'better-sqlite3', database: file, entities: [], migrations: preConnectMigrations('sqlite', 'oauthtoken'), migrationsTableName: 'oauthtoken_migrations' });
+    await ds.initialize();
+    await ds.runMigrations({ transaction: 'all' });
+    const row = preConnectTokenRow(keyring, 'oauthtoken', (t) => `"${t}"`);
+    await ds.query(row.sql, row.params);
+    await ds.destroy();
+    const store = await open(file, keyring);
+    try {
+      await expectMigratedForConnect(store);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('keeps no plaintext client secret or PKCE verifier in the database file', async () => {
+    const store = await open();
+    await store.clients.saveClient({ name: 'crm', provider: 'zoho', clientId: '1000.C', clientSecret: 'the-client-secret-value', scopes: [], redirectUrl: 'https://t.example/oauth/callback', accountsUrl: null });
+    const now = Date.now();
+    await store.connects.savePendingConnect({ stateHash: 'a'.repeat(64), clientRecordId: 'x', userName: 'u', scopes: [], returnTo: null, tokenId: null, replaceOldest: false, codeVerifier: 'the-code-verifier-value', actor: { role: 'operator', name: 'op' }, createdAt: new Date(now), expiresAt: new Date(now + 600_000) });
+    const { file } = files.get(store)!;
+    await store.close();
+    for (const f of [file, `${file}-wal`].filter((p) => fs.existsSync(p))) {
+      const bytes = fs.readFileSync(f);
+      expect(bytes.includes('the-client-secret-value')).toBe(false);
+      expect(bytes.includes('the-code-verifier-value')).toBe(false);
+    }
+  });
+
+  it('re-encrypts client secrets under the newest key, after which the old key is no longer needed', async () => {
+    const file = tempDbPath();
+    const oldKey = randomBytes(32);
+    const newKey = randomBytes(32);
+    let store = await open(file, new Keyring([oldKey]));
+    await store.clients.saveClient({ name: 'crm', provider: 'zoho', clientId: '1000.C', clientSecret: 'secret-under-old-key', scopes: [], redirectUrl: 'https://t.example/oauth/callback', accountsUrl: null });
+    await store.close();
+    // Without the old key the store does not open: the clients' secrets would not decrypt.
+    await expect(open(file, new Keyring([newKey]))).rejects.toThrow(/OAuth clients' secrets were encrypted with key/);
+    store = await open(file, new Keyring([newKey, oldKey]));
+    expect(await store.clients.reencryptClients()).toBe(1);
+    expect(await store.clients.reencryptClients()).toBe(0);
+    await store.close();
+    store = await open(file, new Keyring([newKey]));
+    expect((await store.clients.findClient('crm'))!.clientSecret).toBe('secret-under-old-key');
+    await store.close();
+  });
+});
 
 describe('SQLite store', () => {
   it('keeps no plaintext secret in the database file', async () => {

@@ -14,6 +14,14 @@
  *   `invalid_redirect_uri`, `unsupported_grant_type`.
  * - `POST /oauth/v2/token/revoke` takes `token` in the query or the body and
  *   answers `{"status":"success"}`, or `{"error":"invalid_code"}` for a token it does not know.
+ * - `GET /oauth/v2/auth` is the consent step of the connect flow, answered at
+ *   once (the person "consents"): a 302 to `redirect_uri` with `code`,
+ *   `state`, `location` and `accounts-server` — the data center it chose for
+ *   the user (`consentAccountsServer`, by default this server) — or with
+ *   `error=access_denied` when `consentDecision` is `deny`. The code is bound
+ *   to the chosen data center's host: exchanged at another host (the `Host`
+ *   header), it is `invalid_code`, and so is a refresh of the refresh token
+ *   it yields. Failure modes do not apply to it.
  *
  * Failure modes (`setFailure`) replace the answer of every request (both
  * endpoints), optionally for the next N requests only; requests are recorded
@@ -46,6 +54,12 @@ export interface FakeAccountsSettings {
   useExpiresInSec: boolean;
   /** The `api_domain` of every answer [`https://www.zohoapis.com`]. */
   apiDomain: string;
+  /** The consent step: the person approves (a code) or declines (`error=access_denied`) ['approve']. */
+  consentDecision: 'approve' | 'deny';
+  /** The data center the consent step names in `accounts-server` (and binds its code to); null: this server [null]. */
+  consentAccountsServer: string | null;
+  /** The `location` the consent step names (Zoho's data center code, lower case) ['us']. */
+  consentLocation: string;
 }
 
 /** Options of {@link startFakeAccountsServer}. */
@@ -71,6 +85,8 @@ export interface FakeRequestRecord {
   /** The Host header: which accounts server the client meant. */
   host: string | null;
   at: Date;
+  /** A consent request (`GET /oauth/v2/auth`): its parameters, the state as present or not only. */
+  authorization?: { responseType: string | null; scope: string | null; redirectUri: string | null; accessType: string | null; prompt: string | null; codeChallenge: string | null; hasState: boolean };
 }
 
 /** An access token the server issued. */
@@ -105,7 +121,7 @@ export interface FakeAccountsServer {
   configure(patch: Partial<FakeAccountsSettings>): void;
   /** Sets the failure mode, for the next `times` requests only when given (then back to `none`). */
   setFailure(mode: FakeFailureMode, times?: number): void;
-  /** Requests received: all; `'revoke'` for revocations; else those of that `grant_type`. */
+  /** Requests received: all; `'revoke'` for revocations; `'consent'` for consent steps; else those of that `grant_type`. */
   count(kind?: string): number;
   /** Forgets the recorded requests (not the clients or tokens). */
   resetRequests(): void;
@@ -121,6 +137,7 @@ export interface FakeAccountsServer {
 
 const TOKEN_PATH = '/oauth/v2/token';
 const REVOKE_PATH = '/oauth/v2/token/revoke';
+const AUTH_PATH = '/oauth/v2/auth';
 const MAX_BODY = 1024 * 1024;
 
 /** Starts a fake Accounts server on 127.0.0.1 (a free port). Call `close()` when done. */
@@ -131,17 +148,24 @@ export async function startFakeAccountsServer(options: FakeAccountsServerOptions
     expiresIn: options.expiresIn ?? 3600,
     useExpiresInSec: options.useExpiresInSec ?? false,
     apiDomain: options.apiDomain ?? 'https://www.zohoapis.com',
+    consentDecision: options.consentDecision ?? 'approve',
+    consentAccountsServer: options.consentAccountsServer ?? null,
+    consentLocation: options.consentLocation ?? 'us',
   };
   let failure: FakeFailureMode = options.failure ?? 'none';
   let failuresLeft = Infinity;
 
   const clients = new Map<string, string>();
   const refreshTokens = new Map<string, string>(); // refresh token → client id
-  const grantCodes = new Map<string, { clientId: string; redirectUri?: string; expiresAt: number }>();
+  const grantCodes = new Map<string, { clientId: string; redirectUri?: string; expiresAt: number; host?: string }>();
+  /** Refresh tokens usable only at one host (those of a code the consent step bound to a data center). */
+  const refreshHosts = new Map<string, string>();
   const revokedAccessTokens = new Set<string>();
   const requests: FakeRequestRecord[] = [];
   const issuedAccessTokens: IssuedAccessToken[] = [];
   const sockets = new Set<Socket>();
+  /** This server's own URL (known once it listens). */
+  let ownUrl = '';
   const closing = new AbortController();
   let held: Promise<void> | null = null;
 
@@ -169,13 +193,14 @@ export async function startFakeAccountsServer(options: FakeAccountsServerOptions
     };
   }
 
-  function tokenEndpoint(params: URLSearchParams): Record<string, unknown> {
+  function tokenEndpoint(params: URLSearchParams, host: string | null): Record<string, unknown> {
     const clientId = params.get('client_id');
     if (!clientId || !clients.has(clientId) || clients.get(clientId) !== params.get('client_secret')) return { error: 'invalid_client' };
     switch (params.get('grant_type')) {
       case 'refresh_token': {
         const used = params.get('refresh_token') ?? '';
         if (refreshTokens.get(used) !== clientId) return { error: 'invalid_code' };
+        if (refreshHosts.has(used) && refreshHosts.get(used) !== host) return { error: 'invalid_code' };
         if (!settings.rotateRefreshTokens) return issue(clientId, 'refresh', used);
         const next = token();
         refreshTokens.delete(used);
@@ -188,10 +213,12 @@ export async function startFakeAccountsServer(options: FakeAccountsServerOptions
         if (!grant || grant.clientId !== clientId) return { error: 'invalid_code' };
         grantCodes.delete(code); // single-use, even when what follows fails
         if (grant.expiresAt < Date.now()) return { error: 'invalid_code' };
+        if (grant.host !== undefined && grant.host !== host) return { error: 'invalid_code' };
         const redirectUri = params.get('redirect_uri');
         if (grant.redirectUri !== undefined && redirectUri !== null && redirectUri !== grant.redirectUri) return { error: 'invalid_redirect_uri' };
         const refreshToken = token();
         refreshTokens.set(refreshToken, clientId);
+        if (grant.host !== undefined) refreshHosts.set(refreshToken, grant.host);
         return { ...issue(clientId, 'grant', refreshToken), refresh_token: refreshToken };
       }
       default:
@@ -244,6 +271,35 @@ export async function startFakeAccountsServer(options: FakeAccountsServerOptions
     res.end(body);
   }
 
+  /** The consent step: the person approves at once (or declines); a 302 back to the redirect URI. */
+  function consent(params: URLSearchParams, res: http.ServerResponse): void {
+    const clientId = params.get('client_id');
+    const redirectUri = params.get('redirect_uri');
+    if (!clientId || !clients.has(clientId) || params.get('response_type') !== 'code' || !redirectUri) {
+      return send(res, 400, '<html><body>Invalid authorization request</body></html>', 'text/html');
+    }
+    let target: URL;
+    try {
+      target = new URL(redirectUri);
+    } catch {
+      return send(res, 400, '<html><body>Invalid redirect_uri</body></html>', 'text/html');
+    }
+    const state = params.get('state');
+    if (settings.consentDecision === 'deny') {
+      target.searchParams.set('error', 'access_denied');
+    } else {
+      const dataCenter = settings.consentAccountsServer ?? ownUrl;
+      const code = token();
+      grantCodes.set(code, { clientId, redirectUri, expiresAt: Date.now() + 180_000, host: new URL(dataCenter).host });
+      target.searchParams.set('code', code);
+      target.searchParams.set('location', settings.consentLocation);
+      target.searchParams.set('accounts-server', dataCenter);
+    }
+    if (state !== null) target.searchParams.set('state', state);
+    res.writeHead(302, { location: target.toString(), 'content-length': '0' });
+    res.end();
+  }
+
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const { params, encoding } = await readParams(req, url);
@@ -257,9 +313,23 @@ export async function startFakeAccountsServer(options: FakeAccountsServerOptions
       accept: req.headers.accept ?? null,
       host: req.headers.host ?? null,
       at: new Date(),
+      ...(path === AUTH_PATH
+        ? {
+            authorization: {
+              responseType: params.get('response_type'),
+              scope: params.get('scope'),
+              redirectUri: params.get('redirect_uri'),
+              accessType: params.get('access_type'),
+              prompt: params.get('prompt'),
+              codeChallenge: params.get('code_challenge'),
+              hasState: params.has('state'),
+            },
+          }
+        : {}),
     };
     requests.push(record);
     options.onRequest?.(record);
+    if (path === AUTH_PATH && req.method === 'GET') return consent(params, res);
     if (held) await Promise.race([held, new Promise((resolve) => closing.signal.addEventListener('abort', resolve, { once: true }))]);
     if (settings.delayMs > 0) await sleep(settings.delayMs, undefined, { signal: closing.signal });
     switch (takeFailure()) {
@@ -277,7 +347,7 @@ export async function startFakeAccountsServer(options: FakeAccountsServerOptions
         break;
     }
     if (req.method !== 'POST') return send(res, 405, JSON.stringify({ error: 'invalid_request' }), 'application/json');
-    if (path === TOKEN_PATH) return send(res, 200, JSON.stringify(tokenEndpoint(params)), 'application/json;charset=UTF-8');
+    if (path === TOKEN_PATH) return send(res, 200, JSON.stringify(tokenEndpoint(params, req.headers.host ?? null)), 'application/json;charset=UTF-8');
     if (path === REVOKE_PATH) return send(res, 200, JSON.stringify(revokeEndpoint(params)), 'application/json;charset=UTF-8');
     return send(res, 404, '<html><body>Not Found</body></html>', 'text/html');
   }
@@ -298,6 +368,7 @@ export async function startFakeAccountsServer(options: FakeAccountsServerOptions
     server.listen(0, '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
+  ownUrl = `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
 
   return {
     url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
@@ -330,6 +401,7 @@ export async function startFakeAccountsServer(options: FakeAccountsServerOptions
     count(kind) {
       if (kind === undefined) return requests.length;
       if (kind === 'revoke') return requests.filter((r) => r.path === REVOKE_PATH).length;
+      if (kind === 'consent') return requests.filter((r) => r.path === AUTH_PATH).length;
       return requests.filter((r) => r.grantType === kind).length;
     },
     resetRequests() {

@@ -12,10 +12,14 @@
  *   and the old one stops working at once.
  * - `POST /revoke` (RFC 7009): the client authenticates as at `/token`; any
  *   token, known or not, is answered 200 with an empty body (§2.2).
+ * - `GET /authorize` (RFC 6749 §4.1.1) consents at once: a 302 to
+ *   `redirect_uri` with a single-use `code` and the `state`. With a PKCE
+ *   challenge (RFC 7636, `S256` only), the code is exchanged
+ *   (`grant_type=authorization_code`) only with the matching `code_verifier`.
  * Records every request (path, grant type, how the client authenticated,
  * never a secret) and every access token issued.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -32,6 +36,10 @@ export interface FakeOAuth2Server {
   readonly url: string;
   readonly tokenUrl: string;
   readonly revocationUrl: string;
+  /** The authorization endpoint (the consent step of the connect flow). */
+  readonly authorizationUrl: string;
+  /** The PKCE challenge of every consent, in order (null: none was sent). */
+  readonly challenges: ReadonlyArray<string | null>;
   readonly requests: readonly OAuth2RequestRecord[];
   /** Every access token issued, in order. */
   readonly issuedAccessTokens: readonly string[];
@@ -51,6 +59,8 @@ export async function startFakeOAuth2Server(options: { expiresIn?: number | null
   const requests: OAuth2RequestRecord[] = [];
   const issued: string[] = [];
   const revoked: string[] = [];
+  const codes = new Map<string, { clientId: string; redirectUri: string; challenge: string | null }>();
+  const challenges: Array<string | null> = [];
   const token = (p: string) => `${p}-${randomBytes(16).toString('hex')}`;
 
   /** The authenticated client, or the 401 answer. */
@@ -84,7 +94,25 @@ export async function startFakeOAuth2Server(options: { expiresIn?: number | null
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const path = new URL(req.url ?? '/', 'http://x').pathname;
+      const url = new URL(req.url ?? '/', 'http://x');
+      const path = url.pathname;
+      if (req.method === 'GET' && path === '/authorize') {
+        const q = url.searchParams;
+        const clientId = q.get('client_id') ?? '';
+        const redirectUri = q.get('redirect_uri');
+        if (!clients.has(clientId) || q.get('response_type') !== 'code' || !redirectUri || (q.has('code_challenge') && q.get('code_challenge_method') !== 'S256')) {
+          res.writeHead(400, { 'content-type': 'text/plain' });
+          return res.end('invalid authorization request');
+        }
+        const code = token('code');
+        codes.set(code, { clientId, redirectUri, challenge: q.get('code_challenge') });
+        challenges.push(q.get('code_challenge'));
+        const back = new URL(redirectUri);
+        back.searchParams.set('code', code);
+        if (q.has('state')) back.searchParams.set('state', q.get('state')!);
+        res.writeHead(302, { location: back.toString() });
+        return res.end();
+      }
       const params = /^application\/x-www-form-urlencoded/i.test(req.headers['content-type'] ?? '') ? new URLSearchParams(Buffer.concat(chunks).toString('utf8')) : new URLSearchParams();
       const record: OAuth2RequestRecord = { path, grantType: params.get('grant_type'), clientAuth: 'none', clientId: null, status: 0 };
       requests.push(record);
@@ -100,6 +128,20 @@ export async function startFakeOAuth2Server(options: { expiresIn?: number | null
           revoked.push(value);
         }
         return answer(res, record, 200, null);
+      }
+      if (params.get('grant_type') === 'authorization_code') {
+        const grant = codes.get(params.get('code') ?? '');
+        codes.delete(params.get('code') ?? '');
+        if (!grant || grant.clientId !== auth.clientId || grant.redirectUri !== params.get('redirect_uri')) return answer(res, record, 400, { error: 'invalid_grant' });
+        const verifier = params.get('code_verifier');
+        if (grant.challenge !== null && (verifier === null || createHash('sha256').update(verifier).digest('base64url') !== grant.challenge)) {
+          return answer(res, record, 400, { error: 'invalid_grant', error_description: 'PKCE verification failed' });
+        }
+        const refreshToken = token('rt');
+        refreshTokens.set(refreshToken, auth.clientId);
+        const accessToken = token('at');
+        issued.push(accessToken);
+        return answer(res, record, 200, { access_token: accessToken, token_type: 'Bearer', refresh_token: refreshToken, expires_in: 3600 });
       }
       if (params.get('grant_type') !== 'refresh_token') return answer(res, record, 400, { error: 'unsupported_grant_type' });
       const used = params.get('refresh_token');
@@ -120,6 +162,8 @@ export async function startFakeOAuth2Server(options: { expiresIn?: number | null
     url,
     tokenUrl: `${url}/token`,
     revocationUrl: `${url}/revoke`,
+    authorizationUrl: `${url}/authorize`,
+    challenges,
     requests,
     issuedAccessTokens: issued,
     revoked,

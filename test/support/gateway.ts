@@ -35,6 +35,10 @@ export interface TestGatewayOptions {
   store: StoreKind;
   /** Extra environment (e.g. TOKENGATE_ACCOUNTS_URL of a fake Accounts server). */
   env?: Record<string, string>;
+  /** The port to listen on [0: any free one]; e.g. one `TOKENGATE_PUBLIC_URL` names. */
+  port?: number;
+  /** What the gateway is built with besides its configuration: the provider client's `fetch`, the connect flow's clock. */
+  deps?: { fetch?: typeof fetch; now?: () => number };
 }
 
 export function testKeys(): TestKeys {
@@ -69,9 +73,9 @@ export async function startTestGateway(options: TestGatewayOptions): Promise<Tes
     },
   });
   const config = loadConfig(env);
-  const gateway = await createGateway(config, { logger: createLogger(config.logLevel, sink), defaultMetrics: false });
+  const gateway = await createGateway(config, { logger: createLogger(config.logLevel, sink), defaultMetrics: false, ...options.deps });
   const server = gateway.app.server;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     url,

@@ -10,6 +10,7 @@ import type { Browser, Page } from 'playwright-core';
 import { blockedRequests, launchOfflineBrowser, newOfflinePage } from '../support/browser';
 import { startFakeAccountsServer, type FakeAccountsServer } from '../support/fake-accounts-server';
 import { startTestGateway, type TestGateway } from '../support/gateway';
+import { freePort } from '../support/process-gateway';
 
 const SHOTS = path.join(__dirname, '..', '..', 'test-output', 'dashboard');
 const AXE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
@@ -26,7 +27,9 @@ beforeAll(async () => {
   fs.mkdirSync(SHOTS, { recursive: true });
   accounts = await startFakeAccountsServer();
   accounts.addClient('1000.DASHCLIENT', 'dash-secret-0123456789');
-  gw = await startTestGateway({ store: 'sqlite', env: { TOKENGATE_ACCOUNTS_URL: accounts.url } });
+  // The connect flow sends the browser back to the gateway's own origin: the public URL is the one it listens at.
+  const port = await freePort();
+  gw = await startTestGateway({ store: 'sqlite', port, env: { TOKENGATE_ACCOUNTS_URL: accounts.url, TOKENGATE_PUBLIC_URL: `http://127.0.0.1:${port}` } });
   browser = await launchOfflineBrowser();
   const refresh = accounts.addRefreshToken('1000.DASHCLIENT');
   const active = await gw.gateway.stores.tokens.saveToken({
@@ -212,5 +215,104 @@ describe('dashboard in Chromium', () => {
     } finally {
       await page.context().close();
     }
+  });
+
+  describe('the connect flow', () => {
+    beforeAll(async () => {
+      const saved = await gw.gql(`mutation($c: ClientInput!) { saveClient(client: $c) { name } }`, { c: { name: 'dash', clientId: '1000.DASHCLIENT', clientSecret: 'dash-secret-0123456789', scopes: ['ZohoCRM.modules.ALL'] } }, gw.keys.admin);
+      expect(saved.body.errors).toBeUndefined();
+    });
+
+    /** A page allowed to reach the gateway and the fake provider (its consent step), and nothing else. */
+    const openConnectPage = () => newOfflinePage(browser, [gw.url, accounts.url]);
+
+    it('reconnects a FAILED token: Reconnect, consent at the provider, back on the token page showing Active', async () => {
+      const failing = await gw.gateway.stores.tokens.saveToken({
+        userName: 'cara@example.com',
+        clientId: '1000.DASHCLIENT',
+        clientSecret: 'dash-secret-0123456789',
+        refreshToken: '1000.refresh-cara-revoked-value',
+        expiresAt: new Date(Date.now() - 60_000),
+        accountsUrl: accounts.url,
+        lastError: 'invalid_code',
+        failedAt: new Date(),
+      });
+      const page = await openConnectPage();
+      try {
+        await signIn(page, gw.keys.operator);
+        await page.getByRole('row', { name: /cara@example.com/ }).getByText('Failed').waitFor();
+        await page.getByRole('link', { name: 'cara@example.com' }).click();
+        await page.getByRole('heading', { name: 'cara@example.com' }).waitFor();
+        await page.getByRole('link', { name: 'Reconnect' }).click();
+        await page.getByRole('heading', { name: 'Reconnect' }).waitFor();
+        expect(await page.getByLabel('User name').inputValue()).toBe('cara@example.com');
+        const consents = accounts.count('consent');
+        await page.getByRole('button', { name: 'Continue to the provider' }).click();
+        // The provider's consent step, then the gateway's callback, then the dashboard again, on the same token.
+        await page.waitForURL(`${gw.url}/#/tokens/${encodeURIComponent(failing.id)}`);
+        await page.getByText('Connected: the new token is stored.').waitFor();
+        await page.getByRole('heading', { name: 'cara@example.com' }).waitFor();
+        await page.locator('.status-line').getByText('Active').waitFor();
+        expect(accounts.count('consent')).toBe(consents + 1);
+        const stored = await gw.gateway.stores.tokens.findTokenById(failing.id);
+        expect(stored).toMatchObject({ failedAt: null, lastError: null, client: 'dash' });
+        expect(stored!.createdAt).toEqual(failing.createdAt);
+        expect(await page.getByRole('link', { name: 'Reconnect' }).count()).toBe(0);
+        expect(blockedRequests(page)).toEqual([]);
+        await page.screenshot({ path: path.join(SHOTS, 'reconnected.png'), fullPage: true });
+      } finally {
+        await page.context().close();
+      }
+    });
+
+    it("connects a new account: Connect an account, consent, the new token's page", async () => {
+      const page = await openConnectPage();
+      try {
+        await signIn(page, gw.keys.operator);
+        await page.getByRole('link', { name: 'Connect an account' }).click();
+        await page.getByRole('heading', { name: 'Connect an account' }).waitFor();
+        await page.getByLabel('OAuth client').selectOption('dash');
+        await page.getByLabel('User name').fill('dora@example.com');
+        await page.screenshot({ path: path.join(SHOTS, 'connect.png'), fullPage: true });
+        await page.getByRole('button', { name: 'Continue to the provider' }).click();
+        await page.waitForURL(/#\/tokens\//);
+        await page.getByRole('heading', { name: 'dora@example.com' }).waitFor();
+        await page.locator('.status-line').getByText('Active').waitFor();
+        const token = await gw.gateway.stores.tokens.findToken({ userName: 'dora@example.com' });
+        expect(page.url()).toBe(`${gw.url}/#/tokens/${encodeURIComponent(token!.id)}`);
+        expect(token).toMatchObject({ client: 'dash', accountsUrl: accounts.url });
+        // The way back carried no secret: the address bar never held the code after the callback.
+        expect(page.url()).not.toContain('code=');
+        expect(blockedRequests(page)).toEqual([]);
+      } finally {
+        await page.context().close();
+      }
+    });
+
+    it('shows why when the person declines at the provider', async () => {
+      accounts.configure({ consentDecision: 'deny' });
+      const page = await openConnectPage();
+      try {
+        await signIn(page, gw.keys.operator);
+        await page.getByRole('link', { name: 'Connect an account' }).click();
+        await page.getByLabel('User name').fill('eve@example.com');
+        await page.getByRole('button', { name: 'Continue to the provider' }).click();
+        await page.getByText('The connection was not made. The consent was declined at the provider.').waitFor();
+        expect(await gw.gateway.stores.tokens.findToken({ userName: 'eve@example.com' })).toBeNull();
+      } finally {
+        accounts.configure({ consentDecision: 'approve' });
+        await page.context().close();
+      }
+    });
+
+    it('offers no Connect to a viewer', async () => {
+      const page = await openConnectPage();
+      try {
+        await signIn(page, gw.keys.viewer);
+        expect(await page.getByRole('link', { name: 'Connect an account' }).count()).toBe(0);
+      } finally {
+        await page.context().close();
+      }
+    });
   });
 });

@@ -80,8 +80,8 @@ export async function gql<T>(query: string, variables: Record<string, unknown> =
   return body.data as T;
 }
 
-/** Whether the gateway has the connect flow (`startConnect`, `clients`): not yet, so Connect and Reconnect stay hidden. */
-export const CONNECT_AVAILABLE = false;
+/** Whether the gateway has the connect flow (`startConnect`, `clients`): it has, so Connect and Reconnect are shown to operators and admins. */
+export const CONNECT_AVAILABLE = true;
 
 export const canAct = (role: Role) => role === 'operator' || role === 'admin';
 export const isAdmin = (role: Role) => role === 'admin';

@@ -1,4 +1,6 @@
 import { TokengateError } from './errors.js';
+import * as connect from './connect.js';
+import type { ConnectStart, OAuthClient, OAuthClientInput, StartConnectInput } from './connect.js';
 import type { Token, TokenInput, TokenMatch, TokenPage, TokenStatus } from './types.js';
 
 /**
@@ -174,6 +176,39 @@ export class TokengateClient {
   async revokeToken(id: string): Promise<boolean> {
     return (await this.request<{ revokeToken: boolean }>(`mutation RevokeToken($id: ID!) { revokeToken(id: $id) }`, { id })).revokeToken;
   }
+
+  /**
+   * Starts connecting an account (the connect flow): the provider's consent
+   * URL, to open in the person's browser; the gateway's callback stores the
+   * token and sends the browser to `returnTo`. Needs an operator key.
+   * @example
+   * const { authorizationUrl } = await tg.startConnect({ client: 'crm', userName: 'ana@example.com', returnTo: 'https://app.example.com/settings' });
+   */
+  startConnect(input: StartConnectInput): Promise<ConnectStart> {
+    return connect.startConnect(this.bound, input);
+  }
+
+  /** Registers an OAuth client for the connect flow, or replaces the one of that name. Needs an admin key. */
+  saveClient(client: OAuthClientInput): Promise<OAuthClient> {
+    return connect.saveClient(this.bound, client);
+  }
+
+  /** Every OAuth client of the connect flow, by name. */
+  listClients(): Promise<OAuthClient[]> {
+    return connect.listClients(this.bound);
+  }
+
+  /** An OAuth client by name (its secret with `{ secret: true }`, admin keys only). @returns null where none. */
+  getClient(name: string, options: { secret?: boolean } = {}): Promise<OAuthClient | null> {
+    return connect.getClient(this.bound, name, options);
+  }
+
+  /** Deletes an OAuth client; its tokens keep working. @returns false where none. Needs an admin key. */
+  deleteClient(name: string): Promise<boolean> {
+    return connect.deleteClient(this.bound, name);
+  }
+
+  private readonly bound: connect.GraphqlRequest = (query, variables) => this.request(query, variables);
 
   /**
    * Sends one GraphQL operation. Any error in the answer rejects the call

@@ -65,6 +65,7 @@ export async function keysRotateCommand(options: KeysRotateOptions, io: CliIo): 
           `(${result.reencrypted} by this run${others ? `, ${others} by gateway writes or deletions meanwhile` : ''})`,
       );
     }
+    if (result.clientsReencrypted > 0) println(io.stderr, `re-encrypted the secrets of ${plural(result.clientsReencrypted, 'OAuth client')} under the current key`);
     if (result.failedIds.length > 0) {
       throw new CliError(`${plural(result.failedIds.length, 'token')} did not decrypt and were left as they are`, 1, result.failedIds.slice(0, 50).map((id) => `  token ${id}`));
     }

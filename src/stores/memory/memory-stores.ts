@@ -10,6 +10,7 @@ import { MemoryTokenBrowse } from './memory-token-browse';
 import { MemoryTokenStore } from './memory-token-store';
 import { MemoryGovernorStore } from './memory-governor-store';
 import { MemoryProviderStore } from './memory-provider-store';
+import { MemoryClientStore, MemoryConnectStore } from './memory-client-store';
 
 /** Refresh leases in memory (one process: they only coordinate its own callers). */
 export class MemoryLeaseStore implements LeaseStore {
@@ -109,6 +110,8 @@ export function memoryStores(db = new MemoryDatabase()): Stores {
       // Not a write of the token: no new version, no index change.
       if (token) db.tokens.set(id, { ...token, throttledUntil: until && new Date(until) });
     }),
+    clients: new MemoryClientStore(db),
+    connects: new MemoryConnectStore(),
     ping: async () => undefined,
     close: async () => undefined,
   };

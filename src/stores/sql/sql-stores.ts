@@ -11,6 +11,8 @@ import { SqlTokenStore } from './sql-token-store';
 import { SqlGovernorStore } from './sql-governor-store';
 import { SqlProviderStore } from './sql-provider-store';
 import { guarded } from './store-error';
+import { SqlClientStore } from './sql-client-store';
+import { SqlConnectStore } from './sql-connect-store';
 
 /** The stores of one SQL database (SQLite or MySQL/MariaDB), over its token table and the audit table beside it. */
 export function sqlStores(exec: SqlExecutor, keyring: Keyring, table: string, onClose: () => Promise<void>): Stores {
@@ -25,6 +27,8 @@ export function sqlStores(exec: SqlExecutor, keyring: Keyring, table: string, on
     browse: new SqlTokenBrowse(exec, keyring, t),
     providers: new SqlProviderStore(exec, table),
     governor: new SqlGovernorStore(exec, table),
+    clients: new SqlClientStore(exec, keyring, table, t),
+    connects: new SqlConnectStore(exec, keyring, table),
     ping: () =>
       guarded('ping', exec, async () => {
         await exec.all('SELECT 1 AS ok');
