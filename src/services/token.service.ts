@@ -4,6 +4,7 @@ import type { AccountsUrlPolicy } from '../oauth/accounts-url-policy';
 import { AccountsUrlNotAllowedError } from '../oauth/oauth-errors';
 import type { Token, TokenInput, TokenMatch, TokenPage } from '../stores/token';
 import type { StatusCounts, TokenBrowse } from '../stores/token-browse';
+import type { TokenStatus } from '../stores/token-status';
 import type { TokenStore } from '../stores/token-store';
 import type { RefreshEngine } from '../oauth/refresh-engine';
 import { ZOHO, type ProviderProfile } from '../providers/provider';
@@ -54,9 +55,9 @@ export class TokenService {
     return this.store.countTokens();
   }
 
-  /** A page of the tokens whose user name contains `text` (all tokens when it is blank). */
-  searchTokens(text: string | null, first: number, after: string | null): Promise<TokenPage> {
-    return this.browse.searchTokens({ userNameContains: text }, first, after);
+  /** A page of the tokens whose user name contains `text` (all tokens when it is blank) and, given `status`, in that status at `now`. */
+  searchTokens(text: string | null, first: number, after: string | null, status: TokenStatus | null = null, now: Date = new Date()): Promise<TokenPage> {
+    return this.browse.searchTokens({ userNameContains: text, status: status === null ? null : { is: status, now, windowMs: this.refreshAheadMs } }, first, after);
   }
 
   /** How many tokens are in each state now. */

@@ -51,6 +51,18 @@ beforeAll(async () => {
     failedAt: new Date(),
   });
   failedId = failed.id;
+  // Held back by the governor: no valid access token, and no new one before the window opens.
+  await gw.gateway.stores.tokens.saveToken({
+    userName: 'carol@example.com',
+    clientId: '1000.DASHCLIENT',
+    clientSecret: 'dash-secret-0123456789',
+    refreshToken: '1000.refresh-carol-throttled-value',
+    accessToken: '1000.access-carol-old-value',
+    expiresAt: new Date(Date.now() - 60_000),
+    accountsUrl: accounts.url,
+    throttledUntil: new Date(Date.now() + 3_600_000),
+  });
+  secrets.push('1000.refresh-carol-throttled-value', '1000.access-carol-old-value');
   secrets.push(refresh, '1000.access-ana-secret-value', 'dash-secret-0123456789', '1000.refresh-bob-revoked-value', '1000.access-bob-old-value');
 }, 120_000);
 
@@ -134,6 +146,29 @@ describe('dashboard in Chromium', () => {
       expect(asked.data.tokenById).toEqual({ accessToken: null, refreshToken: null });
       expect(asked.errors[0].extensions.code).toBe('FORBIDDEN');
       await expectNoSecretReceived(bodies);
+    } finally {
+      await page.context().close();
+    }
+  });
+
+  it('counts THROTTLED connections and lists only them when their count is chosen', async () => {
+    const { page } = await openPage();
+    try {
+      await signIn(page, gw.keys.viewer);
+      await page.getByRole('row', { name: /carol@example.com/ }).getByText('Throttled').waitFor();
+      const throttled = page.getByRole('link', { name: 'Throttled: 1' });
+      await throttled.waitFor();
+      await page.getByRole('link', { name: 'Total: 3' }).waitFor();
+      await throttled.click();
+      await page.getByRole('row', { name: /ana@example.com/ }).waitFor({ state: 'detached' });
+      expect(await page.locator('table.tokens tbody tr').allInnerTexts()).toEqual([expect.stringContaining('carol@example.com')]);
+      expect(await throttled.getAttribute('aria-current')).toBe('true');
+      expect(page.url()).toBe(`${gw.url}/#/?status=THROTTLED`);
+      await page.getByText('Page 1 of 1').waitFor();
+      // Another status lists its own, and none of carol's.
+      await page.getByRole('link', { name: 'Failed: 1' }).click();
+      await page.getByRole('row', { name: /carol@example.com/ }).waitFor({ state: 'detached' });
+      expect(await page.locator('table.tokens tbody tr').allInnerTexts()).toEqual([expect.stringContaining('bob@example.com')]);
     } finally {
       await page.context().close();
     }
