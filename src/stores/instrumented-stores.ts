@@ -8,7 +8,7 @@ const TOKENS: Methods<Stores['tokens']> = ['findToken', 'saveToken', 'deleteToke
 const LEASES: Methods<Stores['leases']> = ['acquireLease', 'releaseLease', 'findRefreshCandidates'];
 const AUDIT: Methods<Stores['audit']> = ['appendAudit', 'listAudit', 'pruneAudit'];
 const BROWSE: Methods<Stores['browse']> = ['searchTokens', 'countByStatus'];
-const GOVERNOR: Methods<Stores['governor']> = ['reserveMints', 'settleMints', 'cancelMints', 'blockSubject', 'markThrottled', 'pruneMints'];
+const GOVERNOR: Methods<Stores['governor']> = ['reserveMints', 'readSubjects', 'settleMints', 'cancelMints', 'blockSubject', 'markThrottled', 'pruneMints'];
 
 /**
  * Wraps stores so that every operation's duration lands in a histogram,

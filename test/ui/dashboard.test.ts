@@ -174,6 +174,24 @@ describe('dashboard in Chromium', () => {
     }
   });
 
+  it("shows the governor's remaining budget of each connection", async () => {
+    const refresh = accounts.addRefreshToken('1000.DASHCLIENT');
+    const dave = await gw.gateway.stores.tokens.saveToken({ userName: 'dave@example.com', clientId: '1000.DASHCLIENT', clientSecret: 'dash-secret-0123456789', refreshToken: refresh, accountsUrl: accounts.url });
+    secrets.push(refresh);
+    for (let i = 0; i < 3; i++) expect((await gw.gql(`mutation { refresh(id: "${dave.id}") { id } }`, {}, gw.keys.operator)).body.errors).toBeUndefined();
+    const { page } = await openPage();
+    try {
+      await signIn(page, gw.keys.viewer);
+      await page.getByRole('columnheader', { name: 'Budget' }).waitFor();
+      const row = page.getByRole('row', { name: /dave@example.com/ });
+      await row.getByText('7 of 10 left').waitFor();
+      expect(await row.getByText('7 of 10 left').getAttribute('title')).toMatch(/^Access tokens the provider still issues for this connection in any 10 min\. All 10 are available again in (9|10) min\.$/);
+      await page.getByRole('row', { name: /carol@example.com/ }).getByText('10 of 10 left').waitFor();
+    } finally {
+      await page.context().close();
+    }
+  });
+
   it('lets an operator refresh after confirming, and shows only the access token on request', async () => {
     const { page } = await openPage();
     try {

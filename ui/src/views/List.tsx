@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, gql, type Session } from '../api';
 import { Notice, StatusBadge } from '../components';
-import { STATUSES, STATUS_LABEL, absolute, errorWords, providerLabel, relative, type Status } from '../format';
+import { STATUSES, STATUS_LABEL, absolute, budgetHelp, budgetWords, errorWords, providerLabel, relative, type Status } from '../format';
 import { href, navigate, type Route } from '../router';
 import { TOKEN_ROW_FIELDS, type TokenRow } from '../queries';
 
@@ -17,14 +17,24 @@ interface Counts {
   throttled: number;
   failed: number;
 }
+interface Budget {
+  accessTokensLeft: number;
+  accessTokensPerWindow: number;
+  windowSeconds: number;
+  resetsAt: string | null;
+  nextAt: string | null;
+}
+interface ListRow extends TokenRow {
+  budget: Budget | null;
+}
 interface ListData {
   tokenCounts: Counts;
-  tokens: { nodes: TokenRow[]; endCursor: string | null; hasNextPage: boolean };
+  tokens: { nodes: ListRow[]; endCursor: string | null; hasNextPage: boolean };
 }
 
 const LIST = `query List($first: Int!, $after: String, $q: String, $status: TokenStatus) {
   tokenCounts { total active expiring expired pendingGrant throttled failed }
-  tokens(first: $first, after: $after, userNameContains: $q, status: $status) { nodes { ${TOKEN_ROW_FIELDS} } endCursor hasNextPage }
+  tokens(first: $first, after: $after, userNameContains: $q, status: $status) { nodes { ${TOKEN_ROW_FIELDS} budget { accessTokensLeft accessTokensPerWindow windowSeconds resetsAt nextAt } } endCursor hasNextPage }
 }`;
 
 const COUNT_KEY: Record<Status, keyof Counts> = {
@@ -142,6 +152,7 @@ export function ListView({ route, onSignedOut }: { session: Session; route: Rout
                   <th scope="col">Expires</th>
                   <th scope="col">Last refresh</th>
                   <th scope="col">Last error</th>
+                  <th scope="col">Budget</th>
                 </tr>
               </thead>
               <tbody>
@@ -157,6 +168,7 @@ export function ListView({ route, onSignedOut }: { session: Session; route: Rout
                     <td title={absolute(t.expiresAt)}>{relative(t.expiresAt, now)}</td>
                     <td title={absolute(t.lastRefreshedAt)}>{relative(t.lastRefreshedAt, now)}</td>
                     <td>{errorWords(t.lastError)}</td>
+                    <td title={budgetHelp(t.budget, now)}>{budgetWords(t.budget, now)}</td>
                   </tr>
                 ))}
               </tbody>
