@@ -168,7 +168,7 @@ export function ListView({ route, onSignedOut }: { session: Session; route: Rout
                     <td title={absolute(t.expiresAt)}>{relative(t.expiresAt, now)}</td>
                     <td title={absolute(t.lastRefreshedAt)}>{relative(t.lastRefreshedAt, now)}</td>
                     <td>{errorWords(t.lastError)}</td>
-                    <td title={budgetHelp(t.budget, now)}>{budgetWords(t.budget, now)}</td>
+                    <td class="budget" title={budgetHelp(t.budget, now)}>{budgetWords(t.budget, now)}</td>
                   </tr>
                 ))}
               </tbody>
