@@ -1,7 +1,8 @@
 /**
  * The dashboard in Debian Chromium against a real gateway (SQLite) and the
  * fake Zoho Accounts server: sign-in per role, what each role is shown and
- * sent, refresh and revoke, 100,000 tokens paged and searched, accessibility.
+ * sent, THROTTLED counted and filtered, the governor's budget, refresh and
+ * revoke, accessibility (100,000 tokens: dashboard-100k.test.ts).
  * Screenshots go to test-output/dashboard/ for a person to look at.
  */
 import fs from 'node:fs';
