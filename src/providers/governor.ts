@@ -35,6 +35,28 @@ export interface MintPermit {
   unknown(): Promise<void>;
 }
 
+/** What is left of a token's issuing budget at one instant (instants in epoch ms). */
+export interface TokenBudget {
+  /** Access tokens a caller may still have minted now: the room in the window and under the alive cap; 0 while the provider blocks the token. */
+  left: number;
+  /** The provider's access tokens per window. */
+  perWindow: number;
+  /** The rolling window, in seconds. */
+  windowSeconds: number;
+  /** When every mint counted now has left the window (the whole budget is back, and any block has ended); null when none is counted. */
+  resetsAt: number | null;
+  /** When the governor lets the next mint through, when it would refuse one now; null when it would allow one. */
+  nextAt: number | null;
+}
+
+interface CountedLimit {
+  cap: number;
+  /** How long a mint counts (the window, or the token lifetime). */
+  ms: number;
+  /** When each counted mint stops counting. */
+  leaving: number[];
+}
+
 export type GovernorVerdict = { allowed: true; permit: MintPermit } | { allowed: false; reason: RefusalReason; retryAt: number };
 
 export interface GovernorOptions {
@@ -142,28 +164,79 @@ export class Governor {
     const refuse = (reason: RefusalReason, retryAt: number) => {
       if (!worst || retryAt > worst.retryAt) worst = { reason, retryAt };
     };
-    const windowMs = limits.windowSeconds === null ? null : limits.windowSeconds * 1000;
-    const lifetimeMs = limits.accessTokenLifetimeSeconds === null ? null : limits.accessTokenLifetimeSeconds * 1000;
     for (const state of states) {
       if (state.blockedUntil !== null && state.blockedUntil > now) refuse('blocked', state.blockedUntil);
-      // Counted at its response time (in flight: now); expected to stop counting a window after its latest possible response.
-      const counted = state.mints.map((m) => ({ at: this.mintTime(m, now), latest: m.mintedAt ?? m.reservedAt + this.o.leaseMs, aliveUntil: m.aliveUntil }));
       const isGrant = state.subject.startsWith('g:');
-      const perWindow = isGrant ? limits.grantsPerWindow : limits.accessTokensPerWindow;
-      if (windowMs !== null && perWindow !== null) {
-        const inWindow = counted.filter((c) => c.at > now - windowMs).map((c) => c.latest + windowMs);
-        const retryAt = nextFree(inWindow, perWindow - reserve, now + windowMs);
+      const counted = this.counted(state, limits, now);
+      if (counted.window !== null) {
+        const retryAt = nextFree(counted.window.leaving, counted.window.cap - reserve, now + counted.window.ms);
         if (retryAt !== null) refuse(isGrant ? 'grants' : 'window', retryAt);
       }
-      if (!isGrant && limits.maxAliveAccessTokens !== null && lifetimeMs !== null) {
-        const aliveUntil = state.mints
-          .map((m, i) => (m.mintedAt === null ? counted[i]!.latest + lifetimeMs : m.aliveUntil))
-          .filter((u): u is number => u !== null && u > now);
-        const retryAt = nextFree(aliveUntil, limits.maxAliveAccessTokens - reserve, now + lifetimeMs);
+      if (counted.alive !== null) {
+        const retryAt = nextFree(counted.alive.leaving, counted.alive.cap - reserve, now + counted.alive.ms);
         if (retryAt !== null) refuse('alive', retryAt);
       }
     }
     return worst;
+  }
+
+  /**
+   * What a subject's limits count at `now`: for its window (per-window
+   * limit) and for the alive cap, the instants at which each counted mint
+   * stops counting; null where the limit does not apply to it.
+   */
+  private counted(state: SubjectState, limits: ProviderLimits, now: number): { window: CountedLimit | null; alive: CountedLimit | null } {
+    const windowMs = limits.windowSeconds === null ? null : limits.windowSeconds * 1000;
+    const lifetimeMs = limits.accessTokenLifetimeSeconds === null ? null : limits.accessTokenLifetimeSeconds * 1000;
+    // Counted at its response time (in flight: now); expected to stop counting a window after its latest possible response.
+    const counted = state.mints.map((m) => ({ at: this.mintTime(m, now), latest: m.mintedAt ?? m.reservedAt + this.o.leaseMs }));
+    const isGrant = state.subject.startsWith('g:');
+    const perWindow = isGrant ? limits.grantsPerWindow : limits.accessTokensPerWindow;
+    const window =
+      windowMs !== null && perWindow !== null ? { cap: perWindow, ms: windowMs, leaving: counted.filter((c) => c.at > now - windowMs).map((c) => c.latest + windowMs) } : null;
+    const alive =
+      !isGrant && limits.maxAliveAccessTokens !== null && lifetimeMs !== null
+        ? {
+            cap: limits.maxAliveAccessTokens,
+            ms: lifetimeMs,
+            leaving: state.mints.map((m, i) => (m.mintedAt === null ? counted[i]!.latest + lifetimeMs : m.aliveUntil)).filter((u): u is number => u !== null && u > now),
+          }
+        : null;
+    return { window, alive };
+  }
+
+  /**
+   * What is left of each token's issuing budget now, for people to see (the
+   * dashboard): read in one call of the store for all of them, without a
+   * lock (a decision is still made by `permit`).
+   * @returns per token id, its budget, or null when its provider (null: unknown) limits no access tokens per window.
+   */
+  async budgets(tokens: ReadonlyArray<{ id: string; profile: ProviderProfile | null }>): Promise<Map<string, TokenBudget | null>> {
+    const out = new Map<string, TokenBudget | null>(tokens.map((t) => [t.id, null]));
+    const limited = tokens.filter((t): t is { id: string; profile: ProviderProfile } => t.profile !== null && t.profile.limits.accessTokensPerWindow !== null && t.profile.limits.windowSeconds !== null);
+    if (limited.length === 0) return out;
+    const now = this.now();
+    const longest = Math.max(...limited.map((t) => t.profile.limits.windowSeconds! * 1000));
+    const states = new Map((await this.o.store.readSubjects(limited.map(Governor.tokenSubject), now - longest, now)).map((s) => [s.subject, s]));
+    for (const { id, profile } of limited) {
+      const subject = Governor.tokenSubject({ id });
+      const state = states.get(subject) ?? { subject, mints: [], blockedUntil: null };
+      const limits = profile.limits;
+      const { window, alive } = this.counted(state, limits, now);
+      const blockedUntil = state.blockedUntil !== null && state.blockedUntil > now ? state.blockedUntil : null;
+      let left = Math.max(0, window!.cap - window!.leaving.length);
+      if (alive !== null) left = Math.min(left, Math.max(0, alive.cap - alive.leaving.length));
+      if (blockedUntil !== null) left = 0;
+      const ends = blockedUntil === null ? window!.leaving : [...window!.leaving, blockedUntil];
+      out.set(id, {
+        left,
+        perWindow: window!.cap,
+        windowSeconds: limits.windowSeconds!,
+        resetsAt: ends.length === 0 ? null : Math.max(...ends),
+        nextAt: this.judge([state], limits, now, 0)?.retryAt ?? null,
+      });
+    }
+    return out;
   }
 
   /**

@@ -4,6 +4,7 @@ import { AuditResolver } from './audit.resolver';
 import { authChecker } from './auth-checker';
 import { ProxyCredentialResolver } from './proxy-credential.resolver';
 import { TokenPageResolver } from './token-page.resolver';
+import { TokenBudgetResolver } from './token-budget.resolver';
 import { TokenSecretsResolver } from './token-secrets.resolver';
 import { TokenResolver } from './token.resolver';
 import { ProviderResolver } from './provider.resolver';
@@ -18,7 +19,7 @@ let schema: GraphQLSchema | null = null;
  */
 export function gatewaySchema(): GraphQLSchema {
   schema ??= buildSchemaSync({
-    resolvers: [TokenResolver, TokenSecretsResolver, TokenPageResolver, AuditResolver, ProxyCredentialResolver, ProviderResolver, ClientResolver],
+    resolvers: [TokenResolver, TokenSecretsResolver, TokenBudgetResolver, TokenPageResolver, AuditResolver, ProxyCredentialResolver, ProviderResolver, ClientResolver],
     authChecker,
     validate: false,
   });

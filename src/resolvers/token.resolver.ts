@@ -8,6 +8,7 @@ import { TokenInputArgs, TokenMatchArgs } from './token.input';
 import { TokenCountsView } from './token-counts.type';
 import { TokenPageView } from './token-page.type';
 import { TokenView } from './token.type';
+import { TokenStatus } from './token-status.enum';
 
 /** The cost of a root field that reads or writes the store, for the query cost limit. */
 const STORE_COST = 10;
@@ -35,11 +36,15 @@ export class TokenResolver {
     @Arg('first', () => Int, { nullable: true, defaultValue: 100 }) first: number | null,
     @Arg('after', () => String, { nullable: true }) after: string | null,
     @Arg('userNameContains', () => String, { nullable: true, description: 'only tokens whose user name contains this text (case-insensitive)' }) userNameContains: string | null,
+    @Arg('status', () => TokenStatus, { nullable: true, description: 'only tokens in this status now (as tokenCounts counts them)' }) status: TokenStatus | null,
     @Ctx() ctx: GatewayContext,
   ): Promise<TokenPageView> {
     const size = first ?? 100;
     if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) throw badInput(`first must be between 1 and ${MAX_PAGE_SIZE}`);
-    const page = userNameContains ? await ctx.tokens.searchTokens(userNameContains, size, after ?? null) : await ctx.tokens.listTokens(size, after ?? null);
+    const page =
+      userNameContains || status
+        ? await ctx.tokens.searchTokens(userNameContains ?? null, size, after ?? null, status ?? null, ctx.receivedAt)
+        : await ctx.tokens.listTokens(size, after ?? null);
     const out = new TokenPageView();
     out.nodes = page.nodes.map((t) => view(ctx, t)!);
     out.endCursor = page.endCursor;
@@ -51,7 +56,7 @@ export class TokenResolver {
   @Query(() => TokenCountsView, { description: 'How many tokens are in each status now (one query over the table)', complexity: STORE_COST })
   async tokenCounts(@Ctx() ctx: GatewayContext): Promise<TokenCountsView> {
     const counts = await ctx.tokens.countByStatus(ctx.receivedAt);
-    return Object.assign(new TokenCountsView(), { throttled: 0, ...counts });
+    return Object.assign(new TokenCountsView(), counts);
   }
 
   @Authorized()

@@ -9,6 +9,8 @@ import { DashboardSessions, SESSION_COOKIE, readCookie, sameSiteFetch } from './
 export interface DashboardRoutesOptions {
   sessions: DashboardSessions;
   logger: Logger;
+  /** `TOKENGATE_PUBLIC_URL`, when set: an https one marks the session cookie `Secure` whatever the request says. */
+  publicUrl?: string | null;
 }
 
 /** The files of the built dashboard that are served. */
@@ -55,6 +57,22 @@ export function sessionPrincipal(sessions: DashboardSessions, request: FastifyRe
   return sessions.verify(readCookie(request.headers.cookie, SESSION_COOKIE));
 }
 
+/**
+ * Whether the session cookie is marked `Secure`: when the person's page is on
+ * an https origin. That is known from the request itself (TLS to this
+ * process) or, behind a proxy that ends TLS, from the `Origin` a browser
+ * sends with the sign-in (`https://…`: the origin its page is on).
+ * `X-Forwarded-Proto` is not trusted (`trustProxy` is off). A client that
+ * claims an https origin over plain http only gets a cookie its browser will
+ * not send over http: the flag never weakens the cookie. An https
+ * `TOKENGATE_PUBLIC_URL` says so for every request.
+ */
+export function secureCookie(request: FastifyRequest, publicUrl: string | null = null): boolean {
+  if (request.protocol === 'https' || publicUrl?.startsWith('https://')) return true;
+  const origin = request.headers.origin;
+  return typeof origin === 'string' && origin.startsWith('https://');
+}
+
 /** The best encoding of the page that the client accepts (br, then gzip), or null for none. */
 function negotiate(header: string | string[] | undefined): 'br' | 'gzip' | null {
   const accepted = new Set(
@@ -78,7 +96,7 @@ function error(reply: FastifyReply, status: number, code: string, message: strin
  * pre-compressed), and `/session` (sign in with an API key for an HttpOnly
  * session cookie, who am I, sign out).
  */
-export const dashboardRoutes: FastifyPluginAsync<DashboardRoutesOptions> = async (app, { sessions, logger }) => {
+export const dashboardRoutes: FastifyPluginAsync<DashboardRoutesOptions> = async (app, { sessions, logger, publicUrl = null }) => {
   const dir = dashboardAssetsDir();
   if (dir) {
     await app.register(fastifyStatic, {
@@ -139,7 +157,7 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardRoutesOptions> = async
       logger.warn({ reqId: request.id, remoteAddress: request.socket.remoteAddress }, 'dashboard sign-in with an unknown API key');
       return error(reply, 401, 'UNAUTHENTICATED', 'that API key is not valid');
     }
-    const secure = request.protocol === 'https' ? '; Secure' : '';
+    const secure = secureCookie(request, publicUrl) ? '; Secure' : '';
     void reply.header('set-cookie', `${SESSION_COOKIE}=${session.value}; Path=/; HttpOnly; SameSite=Strict${secure}`);
     logger.info({ reqId: request.id, keyName: session.principal.keyName, role: session.principal.role }, 'dashboard sign-in');
     return { role: session.principal.role, keyName: session.principal.keyName };
@@ -147,6 +165,7 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardRoutesOptions> = async
 
   app.delete('/session', async (request, reply) => {
     if (!fromOwnOrigin(request)) return error(reply, 403, 'FORBIDDEN', 'sign out from the dashboard page');
-    return reply.header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`).code(204).send();
+    const secure = secureCookie(request, publicUrl) ? '; Secure' : '';
+    return reply.header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0${secure}`).code(204).send();
   });
 };

@@ -106,6 +106,6 @@ export function createHttpApp(parts: HttpAppParts): FastifyInstance {
   void app.register(apiProxyRoutes, { proxy: parts.proxy });
   void app.register(connectRoutes, { connect: parts.connect });
   // The dashboard answers `/` (the playground stays at /graphql).
-  void app.register(dashboardRoutes, { sessions: parts.sessions, logger });
+  void app.register(dashboardRoutes, { sessions: parts.sessions, logger, publicUrl: config.connect.publicUrl });
   return app;
 }

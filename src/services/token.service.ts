@@ -4,9 +4,12 @@ import type { AccountsUrlPolicy } from '../oauth/accounts-url-policy';
 import { AccountsUrlNotAllowedError } from '../oauth/oauth-errors';
 import type { Token, TokenInput, TokenMatch, TokenPage } from '../stores/token';
 import type { StatusCounts, TokenBrowse } from '../stores/token-browse';
+import type { TokenStatus } from '../stores/token-status';
 import type { TokenStore } from '../stores/token-store';
 import type { RefreshEngine } from '../oauth/refresh-engine';
+import type { TokenBudget } from '../providers/governor';
 import { ZOHO, type ProviderProfile } from '../providers/provider';
+import { zohoProfile } from '../providers/zoho';
 import type { ProviderRegistry } from '../providers/provider-registry';
 import { NO_TOKEN_EVENTS, type TokenEvents } from '../oauth/token-events';
 
@@ -54,10 +57,28 @@ export class TokenService {
     return this.store.countTokens();
   }
 
-  /** A page of the tokens whose user name contains `text` (all tokens when it is blank). */
-  searchTokens(text: string | null, first: number, after: string | null): Promise<TokenPage> {
-    return this.browse.searchTokens({ userNameContains: text }, first, after);
+  /** A page of the tokens whose user name contains `text` (all tokens when it is blank) and, given `status`, in that status at `now`. */
+  searchTokens(text: string | null, first: number, after: string | null, status: TokenStatus | null = null, now: Date = new Date()): Promise<TokenPage> {
+    return this.browse.searchTokens({ userNameContains: text, status: status === null ? null : { is: status, now, windowMs: this.refreshAheadMs } }, first, after);
   }
+
+  /**
+   * What is left of each token's issuing budget now, by the governor's
+   * counters: one read of the counters for all of them (a page of the list).
+   * @returns per token id; null where its provider limits no access tokens per window (or is no longer registered).
+   */
+  async budgets(tokens: ReadonlyArray<Pick<Token, 'id' | 'provider'>>): Promise<Map<string, TokenBudget | null>> {
+    const names = [...new Set(tokens.map((t) => t.provider))];
+    const profiles = new Map(await Promise.all(names.map(async (name) => [name, await this.profileNamed(name)] as const)));
+    return this.engine.governor.budgets(tokens.map((t) => ({ id: t.id, profile: profiles.get(t.provider) ?? null })));
+  }
+
+  private async profileNamed(name: string): Promise<ProviderProfile | null> {
+    if (this.providers) return this.providers.find(name);
+    return name === ZOHO ? (this.zoho ??= zohoProfile()) : null;
+  }
+
+  private zoho: ProviderProfile | undefined;
 
   /** How many tokens are in each state now. */
   countByStatus(now: Date): Promise<StatusCounts> {

@@ -37,6 +37,14 @@ export interface GovernorStore {
    */
   reserveMints(subjects: readonly string[], since: number, now: number, decide: (states: SubjectState[]) => boolean): Promise<string[] | null>;
 
+  /**
+   * Reads the states of many subjects at once, without a lock (for showing:
+   * a decision uses `reserveMints`): one query for all their mints, one for
+   * their blocks, whatever their number.
+   * @returns one state per distinct subject, in the order given; a subject never counted has no mints and no block.
+   */
+  readSubjects(subjects: readonly string[], since: number, now: number): Promise<SubjectState[]>;
+
   /** Records when the mints' response arrived, and until when each minted token counts as alive (null: not counted). */
   settleMints(ids: readonly string[], mintedAt: number, aliveUntil: number | null): Promise<void>;
 

@@ -10,7 +10,7 @@ const AUDIT: Methods<Stores['audit']> = ['appendAudit', 'listAudit', 'pruneAudit
 const BROWSE: Methods<Stores['browse']> = ['searchTokens', 'countByStatus'];
 const CLIENTS: Methods<Stores['clients']> = ['listClients', 'findClient', 'saveClient', 'deleteClient', 'reencryptClients'];
 const CONNECTS: Methods<Stores['connects']> = ['savePendingConnect', 'takePendingConnect', 'prunePendingConnects'];
-const GOVERNOR: Methods<Stores['governor']> = ['reserveMints', 'settleMints', 'cancelMints', 'blockSubject', 'markThrottled', 'pruneMints'];
+const GOVERNOR: Methods<Stores['governor']> = ['reserveMints', 'readSubjects', 'settleMints', 'cancelMints', 'blockSubject', 'markThrottled', 'pruneMints'];
 
 /**
  * Wraps stores so that every operation's duration lands in a histogram,

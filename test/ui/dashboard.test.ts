@@ -1,7 +1,8 @@
 /**
  * The dashboard in Debian Chromium against a real gateway (SQLite) and the
  * fake Zoho Accounts server: sign-in per role, what each role is shown and
- * sent, refresh and revoke, 100,000 tokens paged and searched, accessibility.
+ * sent, THROTTLED counted and filtered, the governor's budget, refresh and
+ * revoke, accessibility (100,000 tokens: dashboard-100k.test.ts).
  * Screenshots go to test-output/dashboard/ for a person to look at.
  */
 import fs from 'node:fs';
@@ -54,6 +55,18 @@ beforeAll(async () => {
     failedAt: new Date(),
   });
   failedId = failed.id;
+  // Held back by the governor: no valid access token, and no new one before the window opens.
+  await gw.gateway.stores.tokens.saveToken({
+    userName: 'carol@example.com',
+    clientId: '1000.DASHCLIENT',
+    clientSecret: 'dash-secret-0123456789',
+    refreshToken: '1000.refresh-carol-throttled-value',
+    accessToken: '1000.access-carol-old-value',
+    expiresAt: new Date(Date.now() - 60_000),
+    accountsUrl: accounts.url,
+    throttledUntil: new Date(Date.now() + 3_600_000),
+  });
+  secrets.push('1000.refresh-carol-throttled-value', '1000.access-carol-old-value');
   secrets.push(refresh, '1000.access-ana-secret-value', 'dash-secret-0123456789', '1000.refresh-bob-revoked-value', '1000.access-bob-old-value');
 }, 120_000);
 
@@ -137,6 +150,47 @@ describe('dashboard in Chromium', () => {
       expect(asked.data.tokenById).toEqual({ accessToken: null, refreshToken: null });
       expect(asked.errors[0].extensions.code).toBe('FORBIDDEN');
       await expectNoSecretReceived(bodies);
+    } finally {
+      await page.context().close();
+    }
+  });
+
+  it('counts THROTTLED connections and lists only them when their count is chosen', async () => {
+    const { page } = await openPage();
+    try {
+      await signIn(page, gw.keys.viewer);
+      await page.getByRole('row', { name: /carol@example.com/ }).getByText('Throttled').waitFor();
+      const throttled = page.getByRole('link', { name: 'Throttled: 1' });
+      await throttled.waitFor();
+      await page.getByRole('link', { name: 'Total: 3' }).waitFor();
+      await throttled.click();
+      await page.getByRole('row', { name: /ana@example.com/ }).waitFor({ state: 'detached' });
+      expect(await page.locator('table.tokens tbody tr').allInnerTexts()).toEqual([expect.stringContaining('carol@example.com')]);
+      expect(await throttled.getAttribute('aria-current')).toBe('true');
+      expect(page.url()).toBe(`${gw.url}/#/?status=THROTTLED`);
+      await page.getByText('Page 1 of 1').waitFor();
+      // Another status lists its own, and none of carol's.
+      await page.getByRole('link', { name: 'Failed: 1' }).click();
+      await page.getByRole('row', { name: /carol@example.com/ }).waitFor({ state: 'detached' });
+      expect(await page.locator('table.tokens tbody tr').allInnerTexts()).toEqual([expect.stringContaining('bob@example.com')]);
+    } finally {
+      await page.context().close();
+    }
+  });
+
+  it("shows the governor's remaining budget of each connection", async () => {
+    const refresh = accounts.addRefreshToken('1000.DASHCLIENT');
+    const dave = await gw.gateway.stores.tokens.saveToken({ userName: 'dave@example.com', clientId: '1000.DASHCLIENT', clientSecret: 'dash-secret-0123456789', refreshToken: refresh, accountsUrl: accounts.url });
+    secrets.push(refresh);
+    for (let i = 0; i < 3; i++) expect((await gw.gql(`mutation { refresh(id: "${dave.id}") { id } }`, {}, gw.keys.operator)).body.errors).toBeUndefined();
+    const { page } = await openPage();
+    try {
+      await signIn(page, gw.keys.viewer);
+      await page.getByRole('columnheader', { name: 'Budget' }).waitFor();
+      const row = page.getByRole('row', { name: /dave@example.com/ });
+      await row.getByText('7 of 10 left').waitFor();
+      expect(await row.getByText('7 of 10 left').getAttribute('title')).toMatch(/^Access tokens the provider still issues for this connection in any 10 min\. All 10 are available again in (9|10) min\.$/);
+      await page.getByRole('row', { name: /carol@example.com/ }).getByText('10 of 10 left').waitFor();
     } finally {
       await page.context().close();
     }

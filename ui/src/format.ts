@@ -86,3 +86,27 @@ export function relative(iso: string | null | undefined, now = Date.now()): stri
 export function absolute(iso: string | null | undefined): string {
   return iso ? new Date(iso).toLocaleString() : '';
 }
+
+/** The governor's remaining budget of a token, as the API's `Token.budget` gives it. */
+export interface BudgetLike {
+  accessTokensLeft: number;
+  accessTokensPerWindow: number;
+  windowSeconds: number;
+  resetsAt: string | null;
+  nextAt: string | null;
+}
+
+/** "7 of 10 left", "0 of 10 left · next in 4 min"; "—" where the provider has no such limit. */
+export function budgetWords(budget: BudgetLike | null | undefined, now = Date.now()): string {
+  if (!budget) return '—';
+  const left = `${budget.accessTokensLeft} of ${budget.accessTokensPerWindow} left`;
+  return budget.nextAt ? `${left} · next ${relative(budget.nextAt, now)}` : left;
+}
+
+/** The budget's explanation for a title attribute. */
+export function budgetHelp(budget: BudgetLike | null | undefined, now = Date.now()): string {
+  if (!budget) return 'The provider puts no limit on access tokens per window.';
+  const window = budget.windowSeconds % 60 === 0 ? `${budget.windowSeconds / 60} min` : `${budget.windowSeconds} s`;
+  const whole = budget.resetsAt ? ` All ${budget.accessTokensPerWindow} are available again ${relative(budget.resetsAt, now)}.` : '';
+  return `Access tokens the provider still issues for this connection in any ${window}.${whole}`;
+}

@@ -13,19 +13,26 @@ export class MemoryGovernorStore implements GovernorStore {
   constructor(private readonly throttle: (tokenId: string, until: Date | null) => void) {}
 
   async reserveMints(subjects: readonly string[], since: number, now: number, decide: (states: SubjectState[]) => boolean): Promise<string[] | null> {
-    const states = subjects.map((subject) => ({
+    if (!decide(this.statesOf(subjects, since, now))) return null;
+    return subjects.map((subject) => {
+      const id = String(this.nextId++);
+      this.mints.set(id, { id, subject, reservedAt: now, mintedAt: null, aliveUntil: null });
+      return id;
+    });
+  }
+
+  async readSubjects(subjects: readonly string[], since: number, now: number): Promise<SubjectState[]> {
+    return this.statesOf([...new Set(subjects)], since, now);
+  }
+
+  private statesOf(subjects: readonly string[], since: number, now: number): SubjectState[] {
+    return subjects.map((subject) => ({
       subject,
       blockedUntil: this.blocks.get(subject) ?? null,
       mints: [...this.mints.values()]
         .filter((m) => m.subject === subject && (m.mintedAt === null || m.mintedAt > since || (m.aliveUntil ?? 0) > now))
         .map(({ subject: _s, ...m }) => m),
     }));
-    if (!decide(states)) return null;
-    return subjects.map((subject) => {
-      const id = String(this.nextId++);
-      this.mints.set(id, { id, subject, reservedAt: now, mintedAt: null, aliveUntil: null });
-      return id;
-    });
   }
 
   async settleMints(ids: readonly string[], mintedAt: number, aliveUntil: number | null): Promise<void> {

@@ -1,6 +1,7 @@
-import type { Token, TokenPage } from '../token';
-import type { StatusCounts, TokenBrowse, TokenFilter } from '../token-browse';
+import type { TokenPage } from '../token';
+import { COUNT_OF, validateStatusFilter, type StatusCounts, type TokenBrowse, type TokenFilter } from '../token-browse';
 import { decodeCursor, encodeCursor, validateFilterText, validatePageSize } from '../token-rules';
+import { tokenStatus } from '../token-status';
 import { MemoryDatabase, copy, guarded } from './memory-database';
 
 /** Search and status counts over the tokens in memory (a scan: the memory store is for tests and trials). */
@@ -11,11 +12,14 @@ export class MemoryTokenBrowse implements TokenBrowse {
     return guarded('searchTokens', () => {
       const size = validatePageSize(first);
       const text = validateFilterText(filter.userNameContains)?.toLowerCase() ?? null;
+      const status = validateStatusFilter(filter.status);
       const afterId = after ? decodeCursor(after) : null;
       const matches: string[] = [];
       for (const id of this.db.ids()) {
         if (afterId !== null && id <= afterId) continue;
-        if (text !== null && !(this.db.tokens.get(id)!.userName ?? '').toLowerCase().includes(text)) continue;
+        const token = this.db.tokens.get(id)!;
+        if (text !== null && !(token.userName ?? '').toLowerCase().includes(text)) continue;
+        if (status !== null && tokenStatus(token, status.now.getTime(), status.windowMs) !== status.is) continue;
         matches.push(id);
         if (matches.length > size) break;
       }
@@ -27,22 +31,12 @@ export class MemoryTokenBrowse implements TokenBrowse {
 
   async countByStatus(now: Date, windowMs: number): Promise<StatusCounts> {
     return guarded('countByStatus', () => {
-      const counts: StatusCounts = { total: 0, active: 0, expiring: 0, expired: 0, pendingGrant: 0, failed: 0 };
+      const counts: StatusCounts = { total: 0, active: 0, expiring: 0, expired: 0, pendingGrant: 0, throttled: 0, failed: 0 };
       for (const token of this.db.tokens.values()) {
         counts.total++;
-        counts[stateOf(token, now.getTime(), windowMs)]++;
+        counts[COUNT_OF[tokenStatus(token, now.getTime(), windowMs)]]++;
       }
       return counts;
     });
   }
-}
-
-/** The same rules as the SQL counts and the API's status. */
-function stateOf(t: Token, now: number, windowMs: number): Exclude<keyof StatusCounts, 'total'> {
-  if (t.failedAt) return 'failed';
-  const expires = t.expiresAt?.getTime() ?? null;
-  if (t.accessToken !== null && (expires === null || expires > now + windowMs)) return 'active';
-  if (t.accessToken !== null && expires !== null && expires > now) return 'expiring';
-  if (t.refreshToken === null && t.grantToken !== null) return 'pendingGrant';
-  return 'expired';
 }

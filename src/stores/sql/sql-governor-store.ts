@@ -84,6 +84,28 @@ export class SqlGovernorStore implements GovernorStore {
     });
   }
 
+  readSubjects(subjects: readonly string[], since: number, now: number): Promise<SubjectState[]> {
+    return this.guard(async () => {
+      const distinct = [...new Set(subjects)];
+      if (distinct.length === 0) return [];
+      const marks = distinct.map(() => '?').join(', ');
+      const blocks = new Map<string, number | null>();
+      for (const row of await this.exec.all<{ subject: string; blocked_until: number | string | null }>(`SELECT subject, blocked_until FROM ${this.governor} WHERE subject IN (${marks}) AND blocked_until IS NOT NULL`, distinct)) {
+        blocks.set(row.subject, num(row.blocked_until));
+      }
+      const mints = new Map<string, MintRecord[]>();
+      for (const row of await this.exec.all<MintRow>(
+        `SELECT id, subject, reserved_at, minted_at, alive_until FROM ${this.mints} WHERE subject IN (${marks}) AND (minted_at IS NULL OR minted_at > ? OR alive_until > ?)`,
+        [...distinct, since, now],
+      )) {
+        const list = mints.get(row.subject) ?? [];
+        list.push(mintOf(row));
+        mints.set(row.subject, list);
+      }
+      return distinct.map((subject) => ({ subject, blockedUntil: blocks.get(subject) ?? null, mints: mints.get(subject) ?? [] }));
+    });
+  }
+
   settleMints(ids: readonly string[], mintedAt: number, aliveUntil: number | null): Promise<void> {
     return this.guard(async () => {
       if (ids.length === 0) return;

@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, gql, type Session } from '../api';
 import { Notice, StatusBadge } from '../components';
-import { STATUSES, STATUS_LABEL, absolute, errorWords, providerLabel, relative, type Status } from '../format';
+import { STATUSES, STATUS_LABEL, absolute, budgetHelp, budgetWords, errorWords, providerLabel, relative, type Status } from '../format';
 import { href, navigate, type Route } from '../router';
 import { TOKEN_ROW_FIELDS, type TokenRow } from '../queries';
 
@@ -17,14 +17,24 @@ interface Counts {
   throttled: number;
   failed: number;
 }
+interface Budget {
+  accessTokensLeft: number;
+  accessTokensPerWindow: number;
+  windowSeconds: number;
+  resetsAt: string | null;
+  nextAt: string | null;
+}
+interface ListRow extends TokenRow {
+  budget: Budget | null;
+}
 interface ListData {
   tokenCounts: Counts;
-  tokens: { nodes: TokenRow[]; endCursor: string | null; hasNextPage: boolean };
+  tokens: { nodes: ListRow[]; endCursor: string | null; hasNextPage: boolean };
 }
 
-const LIST = `query List($first: Int!, $after: String, $q: String) {
+const LIST = `query List($first: Int!, $after: String, $q: String, $status: TokenStatus) {
   tokenCounts { total active expiring expired pendingGrant throttled failed }
-  tokens(first: $first, after: $after, userNameContains: $q) { nodes { ${TOKEN_ROW_FIELDS} } endCursor hasNextPage }
+  tokens(first: $first, after: $after, userNameContains: $q, status: $status) { nodes { ${TOKEN_ROW_FIELDS} budget { accessTokensLeft accessTokensPerWindow windowSeconds resetsAt nextAt } } endCursor hasNextPage }
 }`;
 
 const COUNT_KEY: Record<Status, keyof Counts> = {
@@ -36,12 +46,15 @@ const COUNT_KEY: Record<Status, keyof Counts> = {
   FAILED: 'failed',
 };
 
-/** Cursors of the pages before the current one, per search: kept while the person moves between views. */
+/** Cursors of the pages before the current one, per search and status: kept while the person moves between views. */
 const backStack = new Map<string, string[]>();
+const stackKey = (q: string, status: Status | null) => `${status ?? ''}\n${q}`;
 
 export function ListView({ route, onSignedOut }: { session: Session; route: Route; onSignedOut: (reason?: string) => void }) {
   const q = route.params.get('q') ?? '';
   const after = route.params.get('after');
+  const rawStatus = route.params.get('status');
+  const status = (STATUSES as readonly string[]).includes(rawStatus ?? '') ? (rawStatus as Status) : null;
   const [data, setData] = useState<ListData | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [now, setNow] = useState(Date.now());
@@ -49,7 +62,7 @@ export function ListView({ route, onSignedOut }: { session: Session; route: Rout
 
   const load = useCallback(async () => {
     try {
-      const d = await gql<ListData>(LIST, { first: PAGE, after, q: q || null });
+      const d = await gql<ListData>(LIST, { first: PAGE, after, q: q || null, status });
       setData(d);
       setNow(Date.now());
       setError(null);
@@ -57,7 +70,7 @@ export function ListView({ route, onSignedOut }: { session: Session; route: Rout
       if (err instanceof ApiError && err.code === 'UNAUTHENTICATED') return onSignedOut('Your session has ended: sign in again.');
       setError(err instanceof ApiError ? err.message : 'The gateway cannot be reached.');
     }
-  }, [q, after]);
+  }, [q, after, status]);
 
   useEffect(() => {
     void load();
@@ -67,38 +80,47 @@ export function ListView({ route, onSignedOut }: { session: Session; route: Rout
     return () => clearInterval(timer);
   }, [load]);
 
-  const stack = backStack.get(q) ?? [];
+  const key = stackKey(q, status);
+  const stack = backStack.get(key) ?? [];
 
   function search(e: Event) {
     e.preventDefault();
     const value = searchRef.current!.value.trim();
-    backStack.set(value, []);
-    navigate('/', { q: value });
+    backStack.set(stackKey(value, status), []);
+    navigate('/', { q: value, status });
   }
   function next() {
     if (!data?.tokens.endCursor) return;
-    backStack.set(q, [...stack, after ?? '']);
-    navigate('/', { q, after: data.tokens.endCursor });
+    backStack.set(key, [...stack, after ?? '']);
+    navigate('/', { q, status, after: data.tokens.endCursor });
   }
   function previous() {
     const prev = stack.slice(0, -1);
     const target = stack[stack.length - 1] ?? '';
-    backStack.set(q, prev);
-    navigate('/', { q, after: target || null });
+    backStack.set(key, prev);
+    navigate('/', { q, status, after: target || null });
   }
+  /** The list of one status (or of all, with null), from its first page. */
+  const filterHref = (s: Status | null) => href('/', { q, status: s });
+  const resetStack = (s: Status | null) => () => backStack.set(stackKey(q, s), []);
+  const matching = q ? null : listedCount(data, status);
 
-  const counts = data?.tokenCounts;
+  const tokenCounts = data?.tokenCounts;
   return (
     <main id="main" tabIndex={-1}>
       <h1>Connections</h1>
-      {counts && (
-        <ul class="counts" aria-label="Connections by status">
+      {tokenCounts && (
+        <ul class="counts" aria-label="Connections by status (choose one to list only those)">
           <li>
-            <span class="count">{counts.total}</span> total
+            <a href={filterHref(null)} onClick={resetStack(null)} aria-current={status === null ? 'true' : undefined} aria-label={`Total: ${tokenCounts.total}`}>
+              Total <span class="count">{tokenCounts.total}</span>
+            </a>
           </li>
           {STATUSES.map((s) => (
             <li key={s}>
-              <StatusBadge status={s} /> <span class="count" aria-label={`${STATUS_LABEL[s]}: ${counts[COUNT_KEY[s]]}`}>{counts[COUNT_KEY[s]]}</span>
+              <a href={filterHref(s)} onClick={resetStack(s)} aria-current={status === s ? 'true' : undefined} aria-label={`${STATUS_LABEL[s]}: ${tokenCounts[COUNT_KEY[s]]}`}>
+                <StatusBadge status={s} /> <span class="count">{tokenCounts[COUNT_KEY[s]]}</span>
+              </a>
             </li>
           ))}
         </ul>
@@ -107,8 +129,8 @@ export function ListView({ route, onSignedOut }: { session: Session; route: Rout
         <label for="q">Search by user name</label>
         <input id="q" ref={searchRef} type="search" defaultValue={q} placeholder="ana@example.com" />
         <button type="submit">Search</button>
-        {q && (
-          <a href={href('/')} onClick={() => backStack.set('', [])}>
+        {(q || status) && (
+          <a href={href('/')} onClick={() => backStack.set(stackKey('', null), [])}>
             Clear
           </a>
         )}
@@ -118,7 +140,10 @@ export function ListView({ route, onSignedOut }: { session: Session; route: Rout
         <>
           <div class="table-wrap">
             <table class="tokens">
-              <caption class="sr-only">Stored connections{q ? ` matching “${q}”` : ''}</caption>
+              <caption class="sr-only">
+                Stored connections{status ? ` ${STATUS_LABEL[status].toLowerCase()}` : ''}
+                {q ? ` matching “${q}”` : ''}
+              </caption>
               <thead>
                 <tr>
                   <th scope="col">User</th>
@@ -127,6 +152,7 @@ export function ListView({ route, onSignedOut }: { session: Session; route: Rout
                   <th scope="col">Expires</th>
                   <th scope="col">Last refresh</th>
                   <th scope="col">Last error</th>
+                  <th scope="col">Budget</th>
                 </tr>
               </thead>
               <tbody>
@@ -142,19 +168,20 @@ export function ListView({ route, onSignedOut }: { session: Session; route: Rout
                     <td title={absolute(t.expiresAt)}>{relative(t.expiresAt, now)}</td>
                     <td title={absolute(t.lastRefreshedAt)}>{relative(t.lastRefreshedAt, now)}</td>
                     <td>{errorWords(t.lastError)}</td>
+                    <td class="budget" title={budgetHelp(t.budget, now)}>{budgetWords(t.budget, now)}</td>
                   </tr>
                 ))}
               </tbody>
             </table>
           </div>
-          {data.tokens.nodes.length === 0 && <p>{q ? 'No connection matches this search.' : 'No connections yet.'}</p>}
+          {data.tokens.nodes.length === 0 && <p>{q || status ? 'No connection matches this search.' : 'No connections yet.'}</p>}
           <nav class="pager" aria-label="Pages">
             <button type="button" onClick={previous} disabled={!after}>
               ← Previous
             </button>
             <span>
               Page {stack.length + 1}
-              {counts && !q ? ` of ${Math.max(1, Math.ceil(counts.total / PAGE))}` : ''}
+              {matching !== null ? ` of ${Math.max(1, Math.ceil(matching / PAGE))}` : ''}
             </span>
             <button type="button" onClick={next} disabled={!data.tokens.hasNextPage}>
               Next →
@@ -164,4 +191,11 @@ export function ListView({ route, onSignedOut }: { session: Session; route: Rout
       )}
     </main>
   );
+}
+
+/** How many tokens the list pages through, when the counts say it (not for a search by user name). */
+function listedCount(data: ListData | null, status: Status | null): number | null {
+  if (!data) return null;
+  const c = data.tokenCounts;
+  return status === null ? c.total : c[COUNT_KEY[status]];
 }
