@@ -69,7 +69,7 @@ export interface RefreshEngineOptions {
   counters?: GovernorStore;
   /** The governor every mint passes; default: one over `counters`. */
   governor?: Governor;
-  /** Time: the waits for another process's refresh, and the times written [the real clock]. */
+  /** What a caller waits by while another process refreshes (the pauses and the deadline) [the real clock]. Stored times are the wall clock's. */
   clock?: Clock;
 }
 
@@ -114,7 +114,7 @@ export class RefreshEngine {
     this.clock = o.clock ?? systemClock;
     this.events = o.events ?? NO_TOKEN_EVENTS;
     this.counters = o.counters ?? new MemoryGovernorStore(() => undefined);
-    this.governor = o.governor ?? new Governor({ store: this.counters, leaseMs: o.leaseMs, now: () => this.clock.now(), onDecision: (provider, decision) => this.decided(provider, decision) });
+    this.governor = o.governor ?? new Governor({ store: this.counters, leaseMs: o.leaseMs, onDecision: (provider, decision) => this.decided(provider, decision) });
   }
 
   private decided(provider: string, decision: GovernorDecision): void {
@@ -149,7 +149,7 @@ export class RefreshEngine {
     }
     const actor = options.actor ?? systemActor(trigger);
     const force = refused !== undefined || (options.force ?? true);
-    const flight = this.fly(id, force, trigger, options.waitForLease ?? true, options.arrivedAt ?? new Date(this.clock.now()), actor, refused).finally(() => this.flights.delete(id));
+    const flight = this.fly(id, force, trigger, options.waitForLease ?? true, options.arrivedAt ?? new Date(), actor, refused).finally(() => this.flights.delete(id));
     this.flights.set(id, flight);
     return flight;
   }
@@ -270,7 +270,7 @@ export class RefreshEngine {
   }
 
   /** Whether a token is worth a refresh: not `ACTIVE` (a `FAILED` one only when asked explicitly). */
-  needsRefresh(token: Token, now = this.clock.now()): boolean {
+  needsRefresh(token: Token, now = Date.now()): boolean {
     return tokenStatus(token, now, this.o.refreshAheadMs) !== 'ACTIVE';
   }
 
@@ -303,7 +303,7 @@ export class RefreshEngine {
       await this.settleFailed(verdict.permit, token, profile, err);
       return this.onUpstreamError(token, mode, trigger, err, actor);
     }
-    await verdict.permit.minted(this.clock.now()).catch((e: unknown) => this.o.logger.warn({ tokenId: token.id, err: describe(e) }, 'could not record a mint for the governor'));
+    await verdict.permit.minted(Date.now()).catch((e: unknown) => this.o.logger.warn({ tokenId: token.id, err: describe(e) }, 'could not record a mint for the governor'));
     const saved = await this.storeGrant(token, mode, grant, actor);
     this.o.onOutcome?.({ trigger, outcome: 'refreshed' });
     this.o.logger.info({ tokenId: token.id, trigger, mode, provider: profile.name, rotated: Boolean(grant.refreshToken && mode === 'refresh'), expiresAt: grant.expiresAt?.toISOString() ?? null }, 'token refreshed');
@@ -338,7 +338,7 @@ export class RefreshEngine {
       this.decided(profile.name, 'deferred');
       return token;
     }
-    const now = this.clock.now();
+    const now = Date.now();
     if (this.heldIsValid(token, profile, now)) {
       this.decided(profile.name, 'held');
       this.o.onOutcome?.({ trigger, outcome: 'throttled' });
@@ -385,7 +385,7 @@ export class RefreshEngine {
             ...(mode === 'grant' ? { grantToken: null } : {}),
             ...(base.apiDomain === null && grant.apiDomain ? { apiDomain: grant.apiDomain } : {}),
             ...(base.throttledUntil !== null ? { throttledUntil: null } : {}),
-            lastRefreshedAt: new Date(this.clock.now()),
+            lastRefreshedAt: new Date(),
             lastError: null,
             failedAt: null,
           },
@@ -426,7 +426,7 @@ export class RefreshEngine {
         let becameFailed = false;
         await this.o.tokens
           .saveToken(
-            { id: token.id, lastError: err.oauthError.slice(0, 255), ...(err.permanent ? { failedAt: new Date(this.clock.now()) } : {}) },
+            { id: token.id, lastError: err.oauthError.slice(0, 255), ...(err.permanent ? { failedAt: new Date() } : {}) },
             {
               ifVersion: current.version,
               audit,

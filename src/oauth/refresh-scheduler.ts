@@ -18,7 +18,7 @@ export interface RefreshSchedulerOptions {
   concurrency?: number;
   /** Tokens looked at per round (default 200). */
   batchSize?: number;
-  /** The waits between rounds and before each refresh [the real clock]. */
+  /** What the task waits by: between rounds, before each refresh, and a refused token's back-off [the real clock]. Expiry is read by the wall clock. */
   clock?: Clock;
 }
 
@@ -78,7 +78,7 @@ export class RefreshScheduler {
   async runOnce(): Promise<number> {
     const now = this.clock.now();
     for (const [id, until] of this.backoffUntil) if (until <= now) this.backoffUntil.delete(id);
-    const ids = (await this.o.leases.findRefreshCandidates(new Date(now + this.o.refreshAheadMs), this.o.batchSize ?? 200)).filter((id) => (this.backoffUntil.get(id) ?? 0) <= now);
+    const ids = (await this.o.leases.findRefreshCandidates(new Date(Date.now() + this.o.refreshAheadMs), this.o.batchSize ?? 200)).filter((id) => (this.backoffUntil.get(id) ?? 0) <= now);
     const spread = Math.min(this.o.intervalMs / 2, 5_000);
     let refreshed = 0;
     const queue = [...ids];
@@ -105,7 +105,7 @@ export class RefreshScheduler {
       if (token.expiresAt && token.lastRefreshedAt) {
         const lifetime = token.expiresAt.getTime() - token.lastRefreshedAt.getTime();
         const window = Math.min(this.o.refreshAheadMs, lifetime / 2);
-        if (token.expiresAt.getTime() - this.clock.now() > window) return false;
+        if (token.expiresAt.getTime() - Date.now() > window) return false;
       }
       await this.o.engine.refresh(id, { force: false, trigger: 'background', waitForLease: false });
       return true;
