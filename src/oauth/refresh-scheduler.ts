@@ -93,6 +93,7 @@ export class RefreshScheduler {
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.o.concurrency ?? 4, queue.length) }, worker));
+    this.o.logger.debug({ candidates: ids.length, refreshed }, 'background refresh round done');
     return refreshed;
   }
 
