@@ -8,6 +8,7 @@ import { startFakeAccountsServer, type FakeAccountsServer } from '../support/fak
 import { testKeys } from '../support/gateway';
 import { createScratchDatabase, describeWithMysql, type ScratchDatabase } from '../support/mysql';
 import { spawnGateway, type GatewayProcess } from '../support/process-gateway';
+import { Changes } from '../support/changes';
 
 jest.setTimeout(90_000);
 
@@ -106,29 +107,20 @@ describeWithMysql('key rotation while two gateway processes serve', () => {
     let stop = false;
     const failures: string[] = [];
     const done: Array<{ at: number; kind: 'lookup' | 'refresh' }> = [];
-    const progress = new Set<() => void>();
+    const progress = new Changes();
     const record = (kind: 'lookup' | 'refresh') => {
       done.push({ at: Date.now(), kind });
-      for (const p of [...progress]) p();
+      progress.changed();
     };
     /** Resolves once the load has done `n` lookups and `n` refreshes since `since` (rejects if a worker fails). */
     const loadDid = (n: number, since: number) =>
-      Promise.race([
-        new Promise<void>((resolve) => {
-          const check = () => {
-            const after = done.filter((d) => d.at > since);
-            if (after.filter((d) => d.kind === 'lookup').length >= n && after.filter((d) => d.kind === 'refresh').length >= n) {
-              progress.delete(check);
-              resolve();
-            }
-          };
-          progress.add(check);
-          check();
-        }),
-        Promise.all(load).then(() => {
-          if (!stop) throw new Error('the load ended early');
-        }),
-      ]);
+      progress.until(
+        () => {
+          const after = done.filter((d) => d.at > since);
+          return after.filter((d) => d.kind === 'lookup').length >= n && after.filter((d) => d.kind === 'refresh').length >= n;
+        },
+        { failed: Promise.all(load) },
+      );
     const worker = async (w: number) => {
       for (let n = 0; !stop; n++) {
         const gw = (w + n) % 2 ? a : b;
