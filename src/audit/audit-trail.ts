@@ -32,6 +32,8 @@ export interface AuditTrailOptions {
   pruneEveryMs?: number;
   /** Where `tokengate_audit_entries_lost_total` (read entries dropped or not written) is registered. */
   registry?: Registry;
+  /** The clock `warnEveryMs` is measured by, in epoch ms [Date.now]; tests pass a controlled one. */
+  now?: () => number;
 }
 
 type LostReason = 'overflow' | 'store';
@@ -214,7 +216,7 @@ export class AuditTrail {
   private lose(reason: LostReason, n: number, err?: unknown): void {
     this.lost.inc({ reason }, n);
     this.unreported[reason] += n;
-    const now = Date.now();
+    const now = (this.o.now ?? Date.now)();
     if (now - this.lastWarnAt < this.warnEveryMs) return;
     this.lastWarnAt = now;
     const lost = this.unreported;

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { systemActor, type AuditActor, type AuditEvent } from '../audit/audit';
+import { systemClock, type Clock } from '../clock';
 import { InvalidRequestError, ProviderUnavailableError, RefreshConflictError, RefreshRefusedError, ThrottledError, TokenNotFoundError, TokenStoreError } from '../errors';
 import type { Logger } from '../logger';
 import { hasSecret } from '../stores/sealed-secrets';
@@ -69,6 +69,8 @@ export interface RefreshEngineOptions {
   counters?: GovernorStore;
   /** The governor every mint passes; default: one over `counters`. */
   governor?: Governor;
+  /** What a caller waits by while another process refreshes (the pauses and the deadline) [the real clock]. Stored times are the wall clock's. */
+  clock?: Clock;
 }
 
 /** Tokens a refresh answered without minting, because the governor said no and the held token is still valid. */
@@ -103,9 +105,13 @@ export class RefreshEngine {
   readonly governor: Governor;
   private readonly counters: GovernorStore;
   private readonly zoho = zohoProfile();
+  private readonly clock: Clock;
+  /** Audit entries written in the background, and what follows them (webhook events). */
+  private readonly background = new Set<Promise<void>>();
 
   constructor(private readonly o: RefreshEngineOptions) {
     this.pollMs = o.pollMs ?? 25;
+    this.clock = o.clock ?? systemClock;
     this.events = o.events ?? NO_TOKEN_EVENTS;
     this.counters = o.counters ?? new MemoryGovernorStore(() => undefined);
     this.governor = o.governor ?? new Governor({ store: this.counters, leaseMs: o.leaseMs, onDecision: (provider, decision) => this.decided(provider, decision) });
@@ -153,9 +159,13 @@ export class RefreshEngine {
     return this.flights.get(id);
   }
 
-  /** Resolves once no refresh of this engine is in flight (those started meanwhile included). */
+  /**
+   * Resolves once no refresh of this engine is in flight (those started meanwhile included),
+   * nor an audit entry one wrote in the background, nor the event told after it.
+   */
   async idle(): Promise<void> {
-    while (this.flights.size > 0) await Promise.allSettled([...this.flights.values()]);
+    while (this.flights.size > 0 || this.background.size > 0) await Promise.allSettled([...this.flights.values(), ...this.background]);
+    await this.events.idle?.();
   }
 
   /**
@@ -179,7 +189,7 @@ export class RefreshEngine {
     }
 
     // Another process may be refreshing it: take the lease or wait for its result.
-    const deadline = Date.now() + this.o.leaseMs + 5_000;
+    const deadline = this.clock.now() + this.o.leaseMs + 5_000;
     let delay = this.pollMs;
     while (!(await this.o.leases.acquireLease(id, this.owner, this.o.leaseMs))) {
       const current = await this.read(id);
@@ -193,8 +203,8 @@ export class RefreshEngine {
         if (settled) return settled;
       }
       if (!waitForLease) return current;
-      if (Date.now() > deadline) throw new ProviderUnavailableError('another gateway process holds this token\'s refresh and did not finish in time');
-      await sleep(delay * (0.5 + Math.random()));
+      if (this.clock.now() > deadline) throw new ProviderUnavailableError('another gateway process holds this token\'s refresh and did not finish in time');
+      await this.clock.sleep(delay * (0.5 + Math.random()));
       delay = Math.min(delay * 2, 250);
     }
     try {
@@ -486,10 +496,12 @@ export class RefreshEngine {
 
   /** Records an entry on its own, in the background (nothing else is written), then runs `then`. */
   private audit(event: AuditEvent, then?: () => void): void {
-    void this.o.audit
+    const task = this.o.audit
       .appendAudit([event])
       .catch((e: unknown) => this.o.logger.warn({ tokenId: event.tokenId, err: describe(e) }, 'could not write an audit entry'))
-      .then(then);
+      .then(then)
+      .finally(() => this.background.delete(task));
+    this.background.add(task);
   }
 
   private accountsUrlOf(token: Token): string {

@@ -1,4 +1,4 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+import { systemClock, type Clock } from '../clock';
 import { RefreshRefusedError } from '../errors';
 import type { Logger } from '../logger';
 import type { LeaseStore } from '../stores/lease-store';
@@ -18,6 +18,8 @@ export interface RefreshSchedulerOptions {
   concurrency?: number;
   /** Tokens looked at per round (default 200). */
   batchSize?: number;
+  /** What the task waits by: between rounds, before each refresh, and a refused token's back-off [the real clock]. Expiry is read by the wall clock. */
+  clock?: Clock;
 }
 
 /**
@@ -29,30 +31,37 @@ export interface RefreshSchedulerOptions {
  * it taken or already refreshed, skip it.
  */
 export class RefreshScheduler {
-  private timer: NodeJS.Timeout | null = null;
-  private round: Promise<void> | null = null;
+  /** The rounds, one after another, until stop(). */
+  private loop: Promise<void> | null = null;
   private stopped = false;
-  /** Aborted by stop(): ends the random waits before each refresh at once. */
+  /** Aborted by stop(): ends the wait for the next round and the random waits before each refresh at once. */
   private readonly stopping = new AbortController();
   /** Tokens refused with a back-off code (`access_denied`): not retried before this time. */
   private readonly backoffUntil = new Map<string, number>();
+  private readonly clock: Clock;
 
-  constructor(private readonly o: RefreshSchedulerOptions) {}
+  constructor(private readonly o: RefreshSchedulerOptions) {
+    this.clock = o.clock ?? systemClock;
+  }
 
   start(): void {
-    if (this.o.intervalMs <= 0 || this.timer) return;
-    const tick = () => {
-      if (this.stopped) return;
-      this.round = this.runOnce()
-        .then(() => undefined)
-        .catch((err: unknown) => this.o.logger.warn({ err: { name: (err as Error)?.name, code: (err as { code?: unknown })?.code } }, 'background refresh round failed'))
-        .finally(() => {
-          this.round = null;
-          if (!this.stopped) this.timer = setTimeout(tick, this.o.intervalMs).unref();
-        });
-    };
+    if (this.o.intervalMs <= 0 || this.loop || this.stopped) return;
+    this.loop = this.run();
+  }
+
+  private async run(): Promise<void> {
     // First round after a random part of the interval, so processes started together spread out.
-    this.timer = setTimeout(tick, Math.random() * Math.min(this.o.intervalMs, 5_000)).unref();
+    let wait = Math.random() * Math.min(this.o.intervalMs, 5_000);
+    for (;;) {
+      // Unref'd, as a timer: the task never keeps the process alive.
+      const waited = await this.clock.sleep(wait, { signal: this.stopping.signal, ref: false }).then(
+        () => true,
+        () => false,
+      );
+      if (!waited || this.stopped) return;
+      await this.runOnce().catch((err: unknown) => this.o.logger.warn({ err: { name: (err as Error)?.name, code: (err as { code?: unknown })?.code } }, 'background refresh round failed'));
+      wait = this.o.intervalMs;
+    }
   }
 
   /**
@@ -62,27 +71,29 @@ export class RefreshScheduler {
   async stop(): Promise<void> {
     this.stopped = true;
     this.stopping.abort();
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    await this.round;
+    await this.loop;
   }
 
   /** One round: refreshes what is due. @returns how many tokens were refreshed upstream or found refreshed. */
   async runOnce(): Promise<number> {
-    const now = Date.now();
+    const now = this.clock.now();
     for (const [id, until] of this.backoffUntil) if (until <= now) this.backoffUntil.delete(id);
-    const ids = (await this.o.leases.findRefreshCandidates(new Date(now + this.o.refreshAheadMs), this.o.batchSize ?? 200)).filter((id) => (this.backoffUntil.get(id) ?? 0) <= now);
+    const ids = (await this.o.leases.findRefreshCandidates(new Date(Date.now() + this.o.refreshAheadMs), this.o.batchSize ?? 200)).filter((id) => (this.backoffUntil.get(id) ?? 0) <= now);
     const spread = Math.min(this.o.intervalMs / 2, 5_000);
     let refreshed = 0;
     const queue = [...ids];
     const worker = async () => {
       for (let id = queue.shift(); id !== undefined && !this.stopped; id = queue.shift()) {
-        const waited = await sleep(Math.random() * (spread / Math.max(1, ids.length)), true, { signal: this.stopping.signal }).catch(() => false);
+        const waited = await this.clock.sleep(Math.random() * (spread / Math.max(1, ids.length)), { signal: this.stopping.signal }).then(
+          () => true,
+          () => false,
+        );
         if (!waited || this.stopped) return;
         if (await this.refreshOne(id)) refreshed++;
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.o.concurrency ?? 4, queue.length) }, worker));
+    this.o.logger.debug({ candidates: ids.length, refreshed }, 'background refresh round done');
     return refreshed;
   }
 
@@ -100,7 +111,7 @@ export class RefreshScheduler {
       await this.o.engine.refresh(id, { force: false, trigger: 'background', waitForLease: false });
       return true;
     } catch (err) {
-      if (err instanceof RefreshRefusedError && err.oauthError === 'access_denied') this.backoffUntil.set(id, Date.now() + 10 * 60_000);
+      if (err instanceof RefreshRefusedError && err.oauthError === 'access_denied') this.backoffUntil.set(id, this.clock.now() + 10 * 60_000);
       this.o.logger.debug({ tokenId: id, err: (err as Error)?.name }, 'background refresh did not succeed');
       return false;
     }

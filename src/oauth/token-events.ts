@@ -14,6 +14,8 @@ export interface TokenEvents {
   refreshUnavailable(token: Token, reason: string): void;
   /** The connect flow just stored the token (new, or its credentials replaced). */
   connected(token: Token): void;
+  /** Resolves once what the calls so far started in the background is done (shutdown, tests). */
+  idle?(): Promise<void>;
 }
 
 /** Reports nowhere (no webhook configured). */

@@ -6,6 +6,7 @@ import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import type { FastifyInstance } from 'fastify';
 import { BREAK, GraphQLError, type ASTVisitor, type ValidationContext, type ValidationRule } from 'graphql';
 import { AuditTrail } from '../audit/audit-trail';
+import type { Clock } from '../clock';
 import type { Config } from '../config';
 import { loadEncryptionKeys } from '../crypto/key-file';
 import { Keyring } from '../crypto/keyring';
@@ -77,6 +78,8 @@ export interface GatewayDeps {
   fetch?: typeof fetch;
   /** The connect flow's clock, in epoch ms [Date.now]: a test expires a connect with it. */
   now?: () => number;
+  /** The clock of the refresh engine, the background task and the webhooks [the real clock]; tests pass one they control. */
+  clock?: Clock;
 }
 
 /**
@@ -85,7 +88,7 @@ export interface GatewayDeps {
  * routes. Knows nothing of sockets.
  */
 export async function createGateway(config: Config, deps: GatewayDeps): Promise<Gateway> {
-  const { logger } = deps;
+  const { logger, clock } = deps;
   const metrics = new Metrics({ defaultMetrics: deps.defaultMetrics });
   const encryption = loadEncryptionKeys(config.encryptionKeys, config.dataDir);
   const keyring = new Keyring(encryption.keys);
@@ -115,15 +118,15 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
   const refreshAheadMs = config.refreshAheadSeconds * 1000;
   const audit = new AuditTrail({ store: stores.audit, logger, retentionDays: config.auditRetentionDays, registry: metrics.registry });
   const webhooks = config.webhook
-    ? new WebhookSender({ ...config.webhook, logger: logger.child({ component: 'webhooks' }), registry: metrics.registry })
+    ? new WebhookSender({ ...config.webhook, logger: logger.child({ component: 'webhooks' }), registry: metrics.registry, clock })
     : null;
   const events: TokenEvents = webhooks
-    ? new WebhookNotifier({ store: stores.audit, sender: webhooks, logger, refreshAheadMs, failingAfterMs: config.webhook!.failingAfterSeconds * 1000 })
+    ? new WebhookNotifier({ store: stores.audit, sender: webhooks, logger, refreshAheadMs, failingAfterMs: config.webhook!.failingAfterSeconds * 1000, clock })
     : NO_TOKEN_EVENTS;
   const providers = new ProviderRegistry({ store: stores.providers, policy, fromFile: providersFromFile });
   await providers.load();
-  const engine = new RefreshEngine({ tokens: stores.tokens, leases: stores.leases, audit: stores.audit, counters: stores.governor, client, policy, logger, refreshAheadMs, leaseMs, events, providers, onOutcome: (e) => metrics.refreshes.inc(e), onGovernorDecision: (e) => metrics.governorDecisions.inc(e) });
-  const scheduler = new RefreshScheduler({ tokens: stores.tokens, leases: stores.leases, engine, logger, intervalMs: config.refreshCheckSeconds * 1000, refreshAheadMs });
+  const engine = new RefreshEngine({ tokens: stores.tokens, leases: stores.leases, audit: stores.audit, counters: stores.governor, client, policy, logger, refreshAheadMs, leaseMs, events, providers, clock, onOutcome: (e) => metrics.refreshes.inc(e), onGovernorDecision: (e) => metrics.governorDecisions.inc(e) });
+  const scheduler = new RefreshScheduler({ tokens: stores.tokens, leases: stores.leases, engine, logger, intervalMs: config.refreshCheckSeconds * 1000, refreshAheadMs, clock });
   const tokens = new TokenService(stores.tokens, stores.browse, policy, engine, refreshAheadMs, events, providers);
   const clients = new ClientService(stores.clients, providers, policy, config.connect);
   const connect = new ConnectService({

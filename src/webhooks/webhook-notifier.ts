@@ -1,4 +1,5 @@
 import { systemActor, type AuditAction } from '../audit/audit';
+import { systemClock, type Clock } from '../clock';
 import type { Logger } from '../logger';
 import type { TokenEvents } from '../oauth/token-events';
 import type { Token } from '../stores/token';
@@ -13,6 +14,8 @@ export interface WebhookNotifierOptions {
   refreshAheadMs: number;
   /** `token.refresh_failing` once transient failures have lasted this long. */
   failingAfterMs: number;
+  /** Whose `now` the threshold is measured by [the real clock]. */
+  clock?: Clock;
 }
 
 const WEBHOOKS = systemActor('webhooks');
@@ -35,27 +38,44 @@ const SCAN_PAGE = 200;
  */
 export class WebhookNotifier implements TokenEvents {
   private readonly checking = new Set<string>();
+  /** Checks and audit notes under way. */
+  private readonly pending = new Set<Promise<void>>();
+  private readonly clock: Clock;
 
-  constructor(private readonly o: WebhookNotifierOptions) {}
+  constructor(private readonly o: WebhookNotifierOptions) {
+    this.clock = o.clock ?? systemClock;
+  }
+
+  /** Resolves once the checks and `NOTIFY` entries started so far are done (the events themselves are the sender's). */
+  async idle(): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+  }
+
+  private track(task: Promise<void>): void {
+    const tracked = task.finally(() => this.pending.delete(tracked));
+    this.pending.add(tracked);
+  }
 
   failed(token: Token): void {
-    void this.emit(tokenEvent('token.failed', token, this.o.refreshAheadMs, `failed@${token.failedAt?.getTime() ?? token.version}`));
+    this.track(this.emit(tokenEvent('token.failed', token, this.o.refreshAheadMs, `failed@${token.failedAt?.getTime() ?? token.version}`)));
   }
 
   recovered(token: Token): void {
-    void this.emit(tokenEvent('token.recovered', token, this.o.refreshAheadMs, `v${token.version}`));
+    this.track(this.emit(tokenEvent('token.recovered', token, this.o.refreshAheadMs, `v${token.version}`)));
   }
 
   connected(token: Token): void {
-    void this.emit(tokenEvent('token.connected', token, this.o.refreshAheadMs, `connect@${token.id}@v${token.version}`));
+    this.track(this.emit(tokenEvent('token.connected', token, this.o.refreshAheadMs, `connect@${token.id}@v${token.version}`)));
   }
 
   refreshUnavailable(token: Token, reason: string): void {
     if (this.checking.has(token.id)) return;
     this.checking.add(token.id);
-    void this.checkFailing(token, reason)
-      .catch((err: unknown) => this.o.logger.warn({ tokenId: token.id, err: { name: (err as Error)?.name, code: (err as { code?: unknown })?.code } }, 'could not check how long refreshes have been failing'))
-      .finally(() => this.checking.delete(token.id));
+    this.track(
+      this.checkFailing(token, reason)
+        .catch((err: unknown) => this.o.logger.warn({ tokenId: token.id, err: { name: (err as Error)?.name, code: (err as { code?: unknown })?.code } }, 'could not check how long refreshes have been failing'))
+        .finally(() => this.checking.delete(token.id)),
+    );
   }
 
   private async checkFailing(token: Token, reason: string): Promise<void> {
@@ -75,7 +95,7 @@ export class WebhookNotifier implements TokenEvents {
       if (!entries.hasNextPage) break;
       after = entries.endCursor;
     }
-    if (!since || notified || Date.now() - since.getTime() < this.o.failingAfterMs) return;
+    if (!since || notified || this.clock.now() - since.getTime() < this.o.failingAfterMs) return;
     await this.emit(tokenEvent('token.refresh_failing', token, this.o.refreshAheadMs, `since@${since.getTime()}`, { failingSince: since.toISOString(), reason }));
   }
 

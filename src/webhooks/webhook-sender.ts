@@ -1,5 +1,5 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Counter, type Registry } from 'prom-client';
+import { systemClock, type Clock } from '../clock';
 import type { Logger } from '../logger';
 import type { WebhookEvent } from './webhook-event';
 import { SIGNATURE_HEADER, signWebhook } from './webhook-signature';
@@ -21,6 +21,8 @@ export interface WebhookSenderOptions {
   concurrency?: number;
   /** Where `tokengate_webhook_deliveries_total` is registered. */
   registry?: Registry;
+  /** The waits between attempts, and the grace of `close` [the real clock]. */
+  clock?: Clock;
 }
 
 /** Statuses worth another attempt: the receiver is down or busy. Any other 4xx (and 3xx) is final. */
@@ -47,8 +49,10 @@ export class WebhookSender {
   private active = 0;
   private readonly waiting: Array<() => void> = [];
   private readonly deliveries: Counter<'type' | 'outcome'>;
+  private readonly clock: Clock;
 
   constructor(private readonly o: WebhookSenderOptions) {
+    this.clock = o.clock ?? systemClock;
     this.maxAttempts = o.maxAttempts ?? 8;
     this.backoffMs = o.backoffMs ?? 1000;
     this.maxBackoffMs = o.maxBackoffMs ?? 60_000;
@@ -83,8 +87,10 @@ export class WebhookSender {
   /** Stops: waits up to `graceMs` for deliveries under way, then abandons the rest (logged). */
   async close(graceMs = 2000): Promise<void> {
     const done = this.idle();
-    const timer = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
+    const graceOver = new AbortController();
+    const timer = this.clock.sleep(graceMs, { signal: graceOver.signal, ref: false }).catch(() => undefined);
     await Promise.race([done, timer]);
+    graceOver.abort();
     if (this.pending.size > 0) this.o.logger.warn({ events: this.pending.size }, 'gateway stopping: abandoning webhook deliveries still pending');
     this.stopping.abort();
     await done;
@@ -109,7 +115,7 @@ export class WebhookSender {
       const delay = Math.min(this.maxBackoffMs, this.backoffMs * 2 ** (attempt - 1)) * (0.75 + Math.random() * 0.5);
       this.o.logger.debug({ eventId: event.id, type: event.type, attempt, failure: result.failure, retryInMs: Math.round(delay) }, 'webhook delivery failed; retrying');
       try {
-        await sleep(delay, undefined, { signal: this.stopping.signal, ref: false });
+        await this.clock.sleep(delay, { signal: this.stopping.signal, ref: false });
       } catch {
         this.deliveries.inc({ type: event.type, outcome: 'gave_up' });
         return; // stopping

@@ -194,11 +194,12 @@ describe('read audit when the store fails', () => {
   it('logs again after warnEveryMs, with the count lost since the last warning', async () => {
     const store = await openSqlite();
     await store.close();
-    const { trail, lost, warnings } = trailOn(store.audit, { flushMs: 600_000, batchSize: 100, warnEveryMs: 50 });
+    let now = 1_000_000;
+    const { trail, lost, warnings } = trailOn(store.audit, { flushMs: 600_000, batchSize: 100, warnEveryMs: 50, now: () => now });
     for (let i = 0; i < 300; i++) trail.record({ action: 'READ_SECRET', actor: admin, tokenId: `w${i}`, fields: ['accessToken'] });
     await trail.flush();
     expect(warnings()).toHaveLength(1);
-    await new Promise((r) => setTimeout(r, 80));
+    now += 80;
     trail.record({ action: 'READ_SECRET', actor: admin, tokenId: 'w-late', fields: ['accessToken'] });
     await trail.close();
     expect(await lost()).toEqual({ overflow: 0, store: 301 });

@@ -6,7 +6,6 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../support/process-gateway';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -18,15 +17,20 @@ describe('tokengate serve', () => {
     const port = await freePort();
     const child = spawn(process.execPath, [CLI, 'serve'], { cwd, env: { PATH: process.env.PATH ?? '', TOKENGATE_PORT: String(port), TOKENGATE_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+    // It logs (at info) once it listens; the test waits for that line, or for the process to end.
+    const serving = new Promise<boolean>((resolve) => {
+      const onData = (c: Buffer) => {
+        out += c.toString();
+        if (out.includes(`tokengate serving on http://127.0.0.1:${port}/graphql`)) resolve(true);
+      };
+      child.stdout!.on('data', onData);
+      child.stderr!.on('data', onData);
+      child.once('close', () => resolve(false));
+    });
     const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
     try {
-      let ok = false;
-      for (let i = 0; i < 200 && !ok; i++) {
-        ok = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
-        if (!ok) await sleep(50);
-      }
+      expect(await serving).toBe(true);
+      const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
       expect(ok).toBe(true);
       expect(fs.existsSync(path.join(cwd, 'data', 'tokengate.db'))).toBe(true);
       const key = fs.readFileSync(path.join(cwd, 'data', 'admin.key'), 'utf8').trim();

@@ -8,6 +8,7 @@ import { startFakeAccountsServer, type FakeAccountsServer } from '../support/fak
 import { testKeys } from '../support/gateway';
 import { createScratchDatabase, describeWithMysql, type ScratchDatabase } from '../support/mysql';
 import { spawnGateway, type GatewayProcess } from '../support/process-gateway';
+import { Changes } from '../support/changes';
 
 jest.setTimeout(90_000);
 
@@ -106,6 +107,20 @@ describeWithMysql('key rotation while two gateway processes serve', () => {
     let stop = false;
     const failures: string[] = [];
     const done: Array<{ at: number; kind: 'lookup' | 'refresh' }> = [];
+    const progress = new Changes();
+    const record = (kind: 'lookup' | 'refresh') => {
+      done.push({ at: Date.now(), kind });
+      progress.changed();
+    };
+    /** Resolves once the load has done `n` lookups and `n` refreshes since `since` (rejects if a worker fails). */
+    const loadDid = (n: number, since: number) =>
+      progress.until(
+        () => {
+          const after = done.filter((d) => d.at > since);
+          return after.filter((d) => d.kind === 'lookup').length >= n && after.filter((d) => d.kind === 'refresh').length >= n;
+        },
+        { failed: Promise.all(load) },
+      );
     const worker = async (w: number) => {
       for (let n = 0; !stop; n++) {
         const gw = (w + n) % 2 ? a : b;
@@ -113,21 +128,22 @@ describeWithMysql('key rotation while two gateway processes serve', () => {
         if (n % 3 === 2) {
           const r = await gql(gw, `mutation($id: ID!) { refresh(id: $id) { id accessToken } }`, { id: t.id }, keys.operator);
           if (r.errors || !r.data.refresh.accessToken) failures.push(`refresh ${t.id}: ${JSON.stringify(r.errors)}`);
-          done.push({ at: Date.now(), kind: 'refresh' });
+          record('refresh');
         } else {
           const r = await gql(gw, `query($rt: String!, $c: String!) { token(match: { refreshToken: $rt, clientId: $c }) { id refreshToken clientSecret } }`, { rt: t.refreshToken, c: clientId });
           if (r.errors || r.data.token?.id !== t.id || r.data.token.refreshToken !== t.refreshToken || r.data.token.clientSecret !== clientSecret) {
             failures.push(`lookup ${t.id}: ${JSON.stringify(r.errors ?? r.data)}`);
           }
-          done.push({ at: Date.now(), kind: 'lookup' });
+          record('lookup');
         }
       }
     };
     const load = Array.from({ length: 6 }, (_, w) => worker(w));
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The load is under way on both processes before the rotation starts, and goes on after it ends.
+    await loadDid(3, 0);
 
     const rotation = await tokengate(['keys', 'rotate', '--batch-size', '10', '--pause-ms', '30'], { ...env, TOKENGATE_ENCRYPTION_KEY: `${newKey},${oldKey}` });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await loadDid(3, rotation.endedAt);
     stop = true;
     await Promise.all(load);
 

@@ -80,7 +80,7 @@ describe('fake Accounts server', () => {
       () => 'answered',
       () => 'failed',
     );
-    while (hung.count() === 0) await new Promise((r) => setTimeout(r, 5));
+    await hung.received(1);
     const started = Date.now();
     await hung.close();
     expect(Date.now() - started).toBeLessThan(1000);

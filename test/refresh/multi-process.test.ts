@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { startFakeAccountsServer, type FakeAccountsServer } from '../support/fake-accounts-server';
 import { testKeys } from '../support/gateway';
 import { createScratchDatabase, describeWithMysql, type ScratchDatabase } from '../support/mysql';
@@ -78,7 +77,7 @@ describeWithMysql('refresh across gateway processes on one MariaDB database', ()
     accounts.configure({ delayMs: 3_000 });
     const dying = gql(a, `mutation($id: ID!) { refresh(id: $id) { accessToken } }`, { id }, keys.operator).catch(() => 'killed');
     // Wait until A's request is at the provider: A holds the lease.
-    for (let i = 0; i < 100 && accounts.count('refresh_token') === 0; i++) await sleep(20);
+    await accounts.received(1, 'refresh_token');
     expect(accounts.count('refresh_token')).toBe(1);
     await a.kill();
     expect(await dying).toBe('killed');
@@ -97,9 +96,14 @@ describeWithMysql('refresh across gateway processes on one MariaDB database', ()
     const id = await saveToken(writer, { accessToken: 'about-to-expire', expiresIn: 60 });
     await writer.stop();
     running.splice(0);
-    const [a, b] = [await start({ TOKENGATE_REFRESH_CHECK_SECONDS: '1' }), await start({ TOKENGATE_REFRESH_CHECK_SECONDS: '1' })];
-    for (let i = 0; i < 100 && accounts.count('refresh_token') === 0; i++) await sleep(50);
-    await sleep(3_000); // several more rounds on both processes
+    // At debug level each process logs the end of every background round.
+    const background = { TOKENGATE_REFRESH_CHECK_SECONDS: '1', TOKENGATE_LOG_LEVEL: 'debug' };
+    const [a, b] = [await start(background), await start(background)];
+    await accounts.received(1, 'refresh_token');
+    // Several more rounds on both processes.
+    const rounds = (gw: GatewayProcess) => gw.output().split('background refresh round done').length - 1;
+    const [ra, rb] = [rounds(a), rounds(b)];
+    await Promise.all([a.untilOutput(() => rounds(a) >= ra + 3), b.untilOutput(() => rounds(b) >= rb + 3)]);
     expect(accounts.count('refresh_token')).toBe(1);
     const r = await gql(b, `query($id: ID!) { tokenById(id: $id) { status accessToken } }`, { id });
     expect(r.data.tokenById.status).toBe('ACTIVE');

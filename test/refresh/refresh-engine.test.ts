@@ -9,6 +9,7 @@ import type { Stores } from '../../src/stores/stores';
 import type { TokenInput } from '../../src/stores/token';
 import type { TokenStore } from '../../src/stores/token-store';
 import { startFakeAccountsServer, type FakeAccountsServer } from '../support/fake-accounts-server';
+import { AdvancingClock } from '../support/test-clocks';
 
 /**
  * The refresh engine on its own, over the memory store: which store calls a
@@ -16,6 +17,7 @@ import { startFakeAccountsServer, type FakeAccountsServer } from '../support/fak
  * refresh lease (another process is played by a second lease owner).
  * The upstream is the real AccountsClient talking to the fake Accounts server
  * (a real HTTP server on 127.0.0.1); the store is only observed, never stubbed.
+ * The engine's clock is the test's: a waiter's sleeps are seen, and ended at once.
  */
 /** A time `s` seconds from now. */
 const inSeconds = (s: number) => new Date(Date.now() + s * 1000);
@@ -40,6 +42,7 @@ describe('RefreshEngine', () => {
   let calls: string[] = [];
   let metrics: Metrics;
   let engine: RefreshEngine;
+  let clock: AdvancingClock;
 
   beforeAll(async () => {
     accounts = await startFakeAccountsServer({ onRequest: () => calls.push('UPSTREAM') });
@@ -73,11 +76,13 @@ describe('RefreshEngine', () => {
   /** A token whose client and refresh token the Accounts server knows: a refresh of it succeeds. */
   const refreshable = (extra: TokenInput = {}) =>
     store.saveToken({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: accounts.addRefreshToken(CLIENT_ID), ...extra });
-  /** Resolves once the engine has taken its arrival read (while another process holds the lease), turn by turn of the event loop. */
+  /** Resolves once the engine, having taken its arrival read while another process holds the lease, waits to read again. */
   const arrived = async () => {
-    while (!calls.includes('findTokenById')) await new Promise((resolve) => setImmediate(resolve));
-    await new Promise((resolve) => setImmediate(resolve));
+    await clock.sleeping(1);
+    expect(calls).toContain('findTokenById');
   };
+  /** Ends the engine's wait now: it reads the token again (or takes the lease) at once. */
+  const wakeUp = () => clock.advance(250);
   /** Whether the lease is free: another owner can take it (and then gives it back). */
   const leaseIsFree = async (id: string) => {
     const free = await stores.leases.acquireLease(id, 'probe', LEASE_MS);
@@ -93,6 +98,7 @@ describe('RefreshEngine', () => {
     accounts.resetRequests();
     issuedBefore = accounts.issuedAccessTokens.length;
     metrics = new Metrics({ defaultMetrics: false });
+    clock = new AdvancingClock();
     // As the gateway builds them; the tokens name no accounts URL, so they are refreshed at the default: the fake server.
     const policy = new AccountsUrlPolicy({ defaultAccountsUrl: accounts.url, allowed: [] });
     engine = new RefreshEngine({
@@ -107,6 +113,7 @@ describe('RefreshEngine', () => {
       refreshAheadMs: 300_000,
       leaseMs: LEASE_MS,
       pollMs: 5,
+      clock,
     });
   });
 
@@ -192,9 +199,9 @@ describe('RefreshEngine', () => {
   it('BAD_USER_INPUT at once, without waiting, while another process holds the lease', async () => {
     const t = await store.saveToken({ accessToken: 'only-access' });
     expect(await stores.leases.acquireLease(t.id, 'other-process', LEASE_MS)).toBe(true);
-    const started = Date.now();
     expect(await apiError(engine.refresh(t.id))).toMatchObject({ code: 'BAD_USER_INPUT' });
-    expect(Date.now() - started).toBeLessThan(500);
+    expect(clock.sleeps).toEqual([]); // never waited for the lease
+
   });
 
   it('a refresh completed after the caller arrived answers it (coalesced), on the one read under the lease', async () => {
@@ -227,6 +234,7 @@ describe('RefreshEngine', () => {
     const waiting = engine.refresh(t.id);
     await arrived();
     await store.saveToken({ id: t.id, accessToken: 'from-the-other-process', expiresAt: inSeconds(3600), lastRefreshedAt: new Date() });
+    wakeUp();
     const r = await waiting;
     expect(r.accessToken).toBe('from-the-other-process');
     expect(accounts.count()).toBe(0);
@@ -242,6 +250,7 @@ describe('RefreshEngine', () => {
     await arrived();
     await store.saveToken({ id: t.id, accessToken: 'from-the-other-process', expiresAt: inSeconds(3600), lastRefreshedAt: new Date() });
     await stores.leases.releaseLease(t.id, 'other-process');
+    wakeUp();
     const r = await waiting;
     expect(r.accessToken).toBe('from-the-other-process');
     expect(accounts.count()).toBe(0);
@@ -254,6 +263,7 @@ describe('RefreshEngine', () => {
     const waiting = engine.refresh(t.id);
     await arrived();
     await store.saveToken({ id: t.id, failedAt: new Date(), lastError: 'invalid_code' });
+    wakeUp();
     expect(await apiError(waiting)).toMatchObject({ code: 'REFRESH_FAILED' });
     expect(accounts.count()).toBe(0);
   });

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Changes } from '../support/changes';
 import { startFakeAccountsServer, type FakeAccountsServer } from '../support/fake-accounts-server';
 import type { GatewayProcess } from '../support/process-gateway';
 import { startThrowawayMariaDb, type ThrowawayMariaDb } from '../support/throwaway-mariadb';
@@ -102,6 +103,8 @@ describe('a database outage under steady load', () => {
     let phase: Phase = 'before';
     let running = true;
     const samples: Sample[] = [];
+    /** Told of every sample and probe: the phases end on what the load and the probes saw, not after guessed times. */
+    const progress = new Changes();
     const acked = new Map<string, any>(); // id → the token as the last acknowledged save returned it
     const attemptedNames = new Set<string>();
     const worker = async (w: number) => {
@@ -140,7 +143,8 @@ describe('a database outage under steady load', () => {
           res = await gql(BY_ID, { id: seed.id });
         }
         samples.push({ ...res, op, phase: at === phase ? at : (`${at}>${phase}` as Phase), startedAt, endedAt: Date.now() });
-        await sleep(15);
+        progress.changed();
+        await sleep(15); // the load's pace (each worker's think time)
       }
     };
 
@@ -152,14 +156,19 @@ describe('a database outage under steady load', () => {
         const r = await getStatus(g.url, '/readyz', 15_000);
         // A probe that straddles a phase change belongs to neither phase (as the workers' samples).
         readyz.push({ at, status: r.status, ms: r.ms, phase: p === phase ? p : (`${p}>${phase}` as Phase) });
-        await sleep(100);
+        progress.changed();
+        await sleep(100); // the probe's pace
       }
     };
 
     // More workers than pooled connections: requests also queue for a connection.
     const workers = Array.from({ length: 12 }, (_, w) => worker(w));
     const watching = monitor();
-    await sleep(2_000);
+    const failed = Promise.all([...workers, watching]);
+    /** Resolves once `check` holds on the samples and probes so far; gives up after `ms` (the checks below then say what is missing). */
+    const until = (check: () => boolean, ms: number) => progress.until(check, { failed, timeoutMs: ms }).catch((err: Error) => console.log(err.message));
+    // Every worker under way (five requests each: one of each kind), /readyz answered.
+    await until(() => samples.filter((s) => s.phase === 'before').length >= 60 && readyz.filter((r) => r.phase === 'before').length >= 2, 60_000);
 
     phase = 'stopping';
     const stopAt = Date.now();
@@ -168,7 +177,11 @@ describe('a database outage under steady load', () => {
     else db.freeze();
     const stoppedAt = Date.now();
     phase = 'down';
-    await sleep(DOWN_MS[outage]);
+    // The outage lasts its time (for a freeze: past every driver timeout), and until enough requests and probes were answered in it.
+    await Promise.all([
+      sleep(DOWN_MS[outage]),
+      until(() => samples.filter((s) => s.startedAt >= stoppedAt).length >= (outage === 'freeze' ? 5 : 20) && readyz.filter((r) => r.at >= stoppedAt).length > 3, DOWN_MS[outage] + 60_000),
+    ]);
 
     phase = 'starting';
     const startAt = Date.now();
@@ -176,17 +189,16 @@ describe('a database outage under steady load', () => {
     else await db.start();
     const startedAt = Date.now();
     phase = 'recovering';
-    let readyAt = 0;
-    while (Date.now() - startedAt < RECOVERY_BOUND_MS + 5_000) {
-      if ((await getStatus(g.url, '/readyz')).status === 200) {
-        readyAt = Date.now();
-        break;
-      }
-      await sleep(50);
-    }
-    await sleep(1_000);
+    // Ready again when a probe sent since the start answers 200.
+    const readyAgain = () => readyz.find((r) => r.at >= startedAt && r.status === 200);
+    await until(() => readyAgain() !== undefined, RECOVERY_BOUND_MS + 5_000);
+    const ready = readyAgain();
+    const readyAt = ready ? ready.at + ready.ms : 0;
+    // Recovering until the load has been answered 60 times since (the pool's connections all used again, many times over).
+    await until(() => samples.filter((s) => s.startedAt >= readyAt).length >= 60, 60_000);
     phase = 'after';
-    await sleep(3_000);
+    // After: ten requests a worker, and a few probes.
+    await until(() => samples.filter((s) => s.phase === 'after').length >= 120 && readyz.filter((r) => r.phase === 'after').length >= 3, 60_000);
     running = false;
     await Promise.all([...workers, watching]);
 

@@ -4,6 +4,7 @@ import { startFakeAccountsServer, type FakeAccountsServer, type FakeRequestRecor
 import { galeraMissing, startGaleraCluster, type GaleraCluster } from '../support/galera-cluster';
 import type { GatewayProcess } from '../support/process-gateway';
 import { ALL_TOKEN_FIELDS, errorCodes, gatewayEnv, getStatus, gqlAt, leakIn, startGateway, type GatewayEnv, type GqlResult } from './helpers';
+import { untilTrue } from '../support/log-watch';
 
 jest.setTimeout(300_000);
 
@@ -250,11 +251,12 @@ describe('a three-node Galera cluster, one gateway on each node', () => {
     // The node rejoins (IST from the others): its gateway serves again without a restart.
     await cluster.nodes[victim]!.start();
     await cluster.waitForSize(3);
-    const deadline = Date.now() + 15_000;
-    while ((await getStatus(gateways[victim]!.url, '/readyz')).status !== 200) {
-      expect(Date.now()).toBeLessThan(deadline);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    // Asked again as soon as it answers (each probe is a round trip to the gateway and its node).
+    await untilTrue(
+      async () => (await getStatus(gateways[victim]!.url, '/readyz')).status === 200,
+      15_000,
+      () => new Error(`gateway ${victim + 1}'s /readyz was not 200 within 15 s of its node rejoining`),
+    );
     const after = await burst([0, 1, 2]);
     expect({ upstreamCalls: after.upstreamCalls, errors: tally(after.answers, after.issued[0]) }).toEqual({ upstreamCalls: 1, errors: {} });
   });

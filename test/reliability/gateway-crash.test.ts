@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { Changes } from '../support/changes';
 import { startFakeAccountsServer, type FakeAccountsServer } from '../support/fake-accounts-server';
 import type { GatewayProcess } from '../support/process-gateway';
 import { startThrowawayMariaDb, type ThrowawayMariaDb } from '../support/throwaway-mariadb';
@@ -87,6 +87,9 @@ describe('a gateway process killed with SIGKILL in the middle of writes and refr
     const refreshErrors: string[] = [];
     const leaks: string[] = [];
     let refreshesDone = 0;
+    /** Refreshes answered without error, per gateway. */
+    const refreshedOn = [0, 0, 0];
+    const progress = new Changes();
     let running = true;
     let killed = false;
     let seq = 0;
@@ -125,6 +128,7 @@ describe('a gateway process killed with SIGKILL in the middle of writes and refr
           writes.push({ gateway: g, user, accessToken, outcome: 'acked' });
           idOf.set(user, r.body.data.saveToken.id);
         }
+        progress.changed();
       }
     };
     const refresher = async (g: number, w: number) => {
@@ -138,16 +142,27 @@ describe('a gateway process killed with SIGKILL in the middle of writes and refr
         if (leak) leaks.push(leak);
         if (r.status === 0 && !alive(g)) break;
         if (r.status !== 200 || r.body?.errors) refreshErrors.push(`refresh on ${g} of ${target.clientId}: ${r.status} ${r.failure ?? ''} ${JSON.stringify(r.body?.errors ?? null).slice(0, 300)}`);
-        else refreshesDone++;
+        else {
+          refreshesDone++;
+          refreshedOn[g]!++;
+        }
+        progress.changed();
       }
     };
     const load = [0, 1, 2].flatMap((g) => [saver(g, 0), saver(g, 1), refresher(g, 0), refresher(g, 1)]);
+    const acked = (g: number) => writes.filter((w) => w.gateway === g && w.outcome === 'acked').length;
+    /** Resolves once each of `gs` has acknowledged `n` more writes and answered `n` more refreshes than now. */
+    const loadDid = (gs: number[], n: number) => {
+      const base = gs.map((g) => ({ g, writes: acked(g), refreshes: refreshedOn[g]! }));
+      return progress.until(() => base.every((b) => acked(b.g) >= b.writes + n && refreshedOn[b.g]! >= b.refreshes + n), { failed: Promise.all(load) });
+    };
 
-    await sleep(2_500);
+    // The load is under way on every gateway.
+    await loadDid([0, 1, 2], 10);
     // The victim takes the lease of the lease token, and its request is at the provider...
     slow.configure({ delayMs: 10_000 });
     const dying = gql(victim, REFRESH, { id: leaseId });
-    for (let i = 0; i < 200 && slow.count('refresh_token') === 0; i++) await sleep(10);
+    await slow.received(1, 'refresh_token');
     expect(slow.count('refresh_token')).toBe(1);
     const leaseTakenAt = Date.now();
     // ... when it dies, in the middle of its writes and refreshes.
@@ -168,7 +183,8 @@ describe('a gateway process killed with SIGKILL in the middle of writes and refr
     expect(tookOverAt - leaseTakenAt).toBeGreaterThanOrEqual(LEASE_SECONDS * 1000 - 1_000);
     expect(tookOverAt - leaseTakenAt).toBeLessThan(LEASE_SECONDS * 1000 + 3_000);
 
-    await sleep(1_000);
+    // The survivors go on serving the load.
+    await loadDid([1, 2], 10);
     running = false;
     await Promise.all(load);
 

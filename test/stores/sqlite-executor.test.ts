@@ -380,7 +380,7 @@ describe('SqliteExecutor read batching', () => {
     const slow = s.exec
       .transaction(async (tx) => {
         await tx.run("INSERT INTO t (v) VALUES ('slow')");
-        await new Promise((resolve) => setTimeout(resolve, 30));
+        for (let turn = 0; turn < 3; turn++) await new Promise((resolve) => setImmediate(resolve));
         return 'slow';
       })
       .then(() => order.push('slow'));

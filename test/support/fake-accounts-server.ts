@@ -126,6 +126,11 @@ export interface FakeAccountsServer {
   /** Forgets the recorded requests (not the clients or tokens). */
   resetRequests(): void;
   /**
+   * Resolves once `count(kind)` reaches `n` (at once if it has): a request
+   * counts as soon as it is recorded, before it is answered.
+   */
+  received(n: number, kind?: string): Promise<void>;
+  /**
    * Holds every answer (after recording its request) until the returned
    * function is called: a slow provider whose answer comes on a test's signal.
    * `delayMs` still applies after the release.
@@ -168,6 +173,7 @@ export async function startFakeAccountsServer(options: FakeAccountsServerOptions
   let ownUrl = '';
   const closing = new AbortController();
   let held: Promise<void> | null = null;
+  const arrivals: Array<{ n: number; kind: string | undefined; resolve: () => void }> = [];
 
   const token = (prefix = '1000') => `${prefix}.${randomBytes(16).toString('hex')}.${randomBytes(16).toString('hex')}`;
 
@@ -266,6 +272,13 @@ export async function startFakeAccountsServer(options: FakeAccountsServerOptions
     return { params, encoding };
   }
 
+  function count(kind?: string): number {
+    if (kind === undefined) return requests.length;
+    if (kind === 'revoke') return requests.filter((r) => r.path === REVOKE_PATH).length;
+    if (kind === 'consent') return requests.filter((r) => r.path === AUTH_PATH).length;
+    return requests.filter((r) => r.grantType === kind).length;
+  }
+
   function send(res: http.ServerResponse, status: number, body: string, contentType: string): void {
     res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
     res.end(body);
@@ -329,6 +342,10 @@ export async function startFakeAccountsServer(options: FakeAccountsServerOptions
     };
     requests.push(record);
     options.onRequest?.(record);
+    for (const a of arrivals.filter((x) => count(x.kind) >= x.n)) {
+      arrivals.splice(arrivals.indexOf(a), 1);
+      a.resolve();
+    }
     if (path === AUTH_PATH && req.method === 'GET') return consent(params, res);
     if (held) await Promise.race([held, new Promise((resolve) => closing.signal.addEventListener('abort', resolve, { once: true }))]);
     if (settings.delayMs > 0) await sleep(settings.delayMs, undefined, { signal: closing.signal });
@@ -398,14 +415,13 @@ export async function startFakeAccountsServer(options: FakeAccountsServerOptions
       failure = none ? 'none' : mode;
       failuresLeft = none ? Infinity : (times ?? Infinity);
     },
-    count(kind) {
-      if (kind === undefined) return requests.length;
-      if (kind === 'revoke') return requests.filter((r) => r.path === REVOKE_PATH).length;
-      if (kind === 'consent') return requests.filter((r) => r.path === AUTH_PATH).length;
-      return requests.filter((r) => r.grantType === kind).length;
-    },
+    count,
     resetRequests() {
       requests.length = 0;
+    },
+    received(n, kind) {
+      if (count(kind) >= n) return Promise.resolve();
+      return new Promise((resolve) => arrivals.push({ n, kind, resolve }));
     },
     hold() {
       let release!: () => void;

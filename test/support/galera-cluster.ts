@@ -29,14 +29,16 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
+import { occurrences, untilLogged, untilTrue } from './log-watch';
 import { freePort } from './throwaway-mariadb';
 
 const execFileAsync = promisify(execFile);
 
 const MARIADBD = process.env.TOKENGATE_MARIADBD ?? '/usr/sbin/mariadbd';
+/** What a node logs once it is synchronized with the group. */
+const SYNCED = 'Synchronized with group, ready for connections';
 const INSTALL_DB = process.env.TOKENGATE_MARIADB_INSTALL_DB ?? 'mariadb-install-db';
 export const GALERA_PROVIDER = process.env.TOKENGATE_GALERA_PROVIDER ?? '/usr/lib/galera/libgalera_smm.so';
 
@@ -239,11 +241,14 @@ export async function startGaleraCluster(options: GaleraClusterOptions = {}): Pr
       }
     };
 
+    /** How many times the log said the node is synchronized when it was last started. */
+    let syncedBefore = 0;
     const running = () => proc.child !== null && proc.child.exitCode === null && proc.child.signalCode === null;
 
     const spawnServer = (extra: string[], providerExtra: string[] = []) => {
       if (running()) throw new Error(`${name} is already running`);
       // Its own process group: a kill reaches the SST scripts it starts too.
+      syncedBefore = occurrences(errorLog, SYNCED);
       const child = spawn(MARIADBD, args(extra, providerExtra), { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
       proc.child = child;
       fs.writeFileSync(path.join(nodeDir, 'group'), String(child.pid));
@@ -253,16 +258,21 @@ export async function startGaleraCluster(options: GaleraClusterOptions = {}): Pr
     };
 
     const waitSynced = async (what: string) => {
-      const deadline = Date.now() + startTimeoutMs;
-      for (;;) {
-        if (!running()) throw new Error(`${name} exited while ${what}:\n${log()}`);
-        const s = await wsrep();
-        if (s.wsrep_local_state_comment === 'Synced' && s.wsrep_ready === 'ON') return;
-        if (Date.now() > deadline) {
-          killGroup(proc.child);
-          throw new Error(`${name} was not Synced ${startTimeoutMs} ms after ${what}:\n${log()}`);
-        }
-        await sleep(200);
+      // The node logs when it is synchronized with the group; its status says so too, a moment later at most.
+      try {
+        await untilLogged(errorLog, SYNCED, syncedBefore, { timeoutMs: startTimeoutMs, gone: exited, what: log });
+        await untilTrue(
+          async () => {
+            const s = await wsrep();
+            return s.wsrep_local_state_comment === 'Synced' && s.wsrep_ready === 'ON';
+          },
+          startTimeoutMs,
+          () => new Error('its status never said Synced'),
+        );
+      } catch (err) {
+        if (!running()) throw new Error(`${name} exited while ${what}:\n${log()}`, { cause: err });
+        killGroup(proc.child);
+        throw new Error(`${name} was not Synced ${startTimeoutMs} ms after ${what} (${(err as Error).message.split('\n')[0]}):\n${log()}`, { cause: err });
       }
     };
 
@@ -401,13 +411,9 @@ export async function startGaleraCluster(options: GaleraClusterOptions = {}): Pr
   };
 }
 
-/** Polls `check` until it holds; throws after `timeoutMs`. */
-async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(100);
-  }
+/** Asks `check` again each turn (every check is a round trip to the nodes) until it holds; throws after `timeoutMs`. */
+function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  return untilTrue(check, timeoutMs, () => new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
 }
 
 let mysqlIds: Promise<{ uid: number; gid: number }> | null = null;

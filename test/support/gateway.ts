@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
+import type { Clock } from '../../src/clock';
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { createGateway, type Gateway } from '../../src/server/gateway';
@@ -37,8 +38,11 @@ export interface TestGatewayOptions {
   env?: Record<string, string>;
   /** The port to listen on [0: any free one]; e.g. one `TOKENGATE_PUBLIC_URL` names. */
   port?: number;
-  /** What the gateway is built with besides its configuration: the provider client's `fetch`, the connect flow's clock. */
-  deps?: { fetch?: typeof fetch; now?: () => number };
+  /**
+   * What the gateway is built with besides its configuration: the provider client's `fetch`, the connect flow's clock,
+   * the clock of the refresh engine, the background task and the webhooks.
+   */
+  deps?: { fetch?: typeof fetch; now?: () => number; clock?: Clock };
 }
 
 export function testKeys(): TestKeys {

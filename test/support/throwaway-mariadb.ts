@@ -22,11 +22,14 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
+import { occurrences, untilLogged } from './log-watch';
 
 const execFileAsync = promisify(execFile);
 
 const MARIADBD = process.env.TOKENGATE_MARIADBD ?? '/usr/sbin/mariadbd';
 const INSTALL_DB = process.env.TOKENGATE_MARIADB_INSTALL_DB ?? 'mariadb-install-db';
+/** What the server logs once it listens. */
+const READY = 'ready for connections';
 
 /** A running (or stopped) throwaway MariaDB server. */
 export interface ThrowawayMariaDb {
@@ -188,6 +191,7 @@ export async function startThrowawayMariaDb(options: ThrowawayMariaDbOptions = {
 
   const start = async (): Promise<void> => {
     if (inst.child && inst.child.exitCode === null && inst.child.signalCode === null) throw new Error('the throwaway MariaDB is already running');
+    const readyBefore = occurrences(errorLog, READY);
     const child = spawn(MARIADBD, args(), { stdio: ['ignore', 'pipe', 'pipe'] });
     inst.child = child;
     child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
@@ -209,17 +213,18 @@ export async function startThrowawayMariaDb(options: ThrowawayMariaDbOptions = {
     );
     watchdog.unref();
     inst.watchdog = watchdog;
-    const deadline = Date.now() + startTimeoutMs;
-    let gone = false;
-    void exited.then(() => (gone = true));
-    // (Whether it still runs is asked first: a server of someone else's on the port must not pass for it.)
-    while (gone || !(await answers()) || gone) {
-      if (gone) throw new Error(`the throwaway MariaDB exited while starting:\n${log()}`);
-      if (Date.now() > deadline) {
-        child.kill('SIGKILL');
-        throw new Error(`the throwaway MariaDB did not answer in ${startTimeoutMs} ms:\n${log()}`);
-      }
-      await sleep(100);
+    // Ready once it logs so (it listens by then); whether it answers is asked after, so that a
+    // server of someone else's on the port does not pass for it.
+    try {
+      await untilLogged(errorLog, READY, readyBefore, { timeoutMs: startTimeoutMs, gone: exited, what: log });
+    } catch (err) {
+      if (/exited before/.test((err as Error).message)) throw new Error(`the throwaway MariaDB exited while starting:\n${log()}`, { cause: err });
+      child.kill('SIGKILL');
+      throw new Error(`the throwaway MariaDB did not answer in ${startTimeoutMs} ms:\n${log()}`, { cause: err });
+    }
+    if (!(await answers())) {
+      child.kill('SIGKILL');
+      throw new Error(`the throwaway MariaDB logged that it is ready but does not answer:\n${log()}`);
     }
   };
 

@@ -84,13 +84,17 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
       held = null;
     },
     async waitFor(n, timeoutMs = 10_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (deliveries.length < n) {
-        if (Date.now() > deadline) throw new Error(`expected ${n} webhook deliveries, got ${deliveries.length}`);
-        await new Promise<void>((resolve) => {
-          waiters.push(resolve);
-          setTimeout(resolve, 50);
+      if (deliveries.length < n) {
+        // Woken by each delivery as it arrives; the timer only bounds the wait.
+        let timer: NodeJS.Timeout | undefined;
+        const timedOut = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`expected ${n} webhook deliveries, got ${deliveries.length}`)), timeoutMs);
         });
+        try {
+          while (deliveries.length < n) await Promise.race([new Promise<void>((resolve) => waiters.push(resolve)), timedOut]);
+        } finally {
+          clearTimeout(timer);
+        }
       }
       return deliveries.slice(0, n);
     },

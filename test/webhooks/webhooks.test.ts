@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { signWebhook, verifyWebhookSignature } from '../../src/webhooks/webhook-signature';
 import { startFakeAccountsServer, type FakeAccountsServer } from '../support/fake-accounts-server';
 import { startTestGateway, type StoreKind, type TestGateway } from '../support/gateway';
+import { AdvancingClock } from '../support/test-clocks';
 import { startWebhookReceiver, type ReceivedDelivery, type WebhookReceiver } from './webhook-receiver';
 
 const SECRET = 'whsec-' + randomBytes(16).toString('hex');
@@ -46,13 +46,15 @@ describe('webhook signature', () => {
 /**
  * Webhook deliveries from a gateway to a real HTTP receiver: the events of
  * a token's health, signed, retried, never carrying a secret, never holding
- * up a request.
+ * up a request. The gateway's clock runs in real time, and the test moves it
+ * ahead past the `refresh_failing` threshold instead of sleeping through it.
  */
 function webhookContract(store: StoreKind): void {
   describe(`webhooks (${store})`, () => {
     let accounts: FakeAccountsServer;
     let receiver: WebhookReceiver;
     let gw: TestGateway;
+    const clock = new AdvancingClock();
     const clientId = '1000.HOOKS';
     const clientSecret = 'hooks-client-secret-' + randomBytes(8).toString('hex');
     const secrets = new Set<string>([clientSecret, SECRET]);
@@ -63,6 +65,7 @@ function webhookContract(store: StoreKind): void {
       receiver = await startWebhookReceiver();
       gw = await startTestGateway({
         store,
+        deps: { clock },
         env: {
           TOKENGATE_ACCOUNTS_URL: accounts.url,
           TOKENGATE_UPSTREAM_TIMEOUT_MS: '400',
@@ -98,6 +101,11 @@ function webhookContract(store: StoreKind): void {
       expect(r.errors).toBeUndefined();
       return r.data.saveToken.id as string;
     };
+    /** Resolves once every event the requests so far caused was delivered or given up on (and none is still being decided). */
+    const settled = async () => {
+      await gw.gateway.engine.idle();
+      await gw.gateway.webhooks!.idle();
+    };
     const refresh = (id: string) => gql(`mutation($id: ID!) { refresh(id: $id) { status accessToken } }`, { id });
     /** What a receiver checks: the signature over the raw body, and that no secret is in it. */
     const checkDelivery = (d: ReceivedDelivery) => {
@@ -128,7 +136,7 @@ function webhookContract(store: StoreKind): void {
       const saved = await gql(`mutation($t: TokenInput!) { saveToken(token: $t) { status } }`, { t: { id, refreshToken: fresh } });
       expect(saved.data.saveToken.status).toBe('EXPIRED');
       const deliveries = await receiver.waitFor(2);
-      await sleep(200);
+      await settled();
       expect(receiver.deliveries).toHaveLength(2);
       checkDelivery(deliveries[1]!);
       expect(deliveries[1]!.body).toMatchObject({ type: 'token.recovered', token: { id, status: 'EXPIRED', lastError: null } });
@@ -154,22 +162,22 @@ function webhookContract(store: StoreKind): void {
       const id = await saveRefreshable();
       accounts.setFailure('http500');
       expect((await refresh(id)).errors?.[0]?.extensions.code).toBe('UPSTREAM_UNAVAILABLE');
-      await sleep(300);
+      await settled();
       expect(receiver.deliveries).toHaveLength(0); // not failing for 1 s yet
-      await sleep(900);
+      clock.advance(1_200);
       expect((await refresh(id)).errors?.[0]?.extensions.code).toBe('UPSTREAM_UNAVAILABLE');
       const [failing] = await receiver.waitFor(1);
       checkDelivery(failing!);
       expect(failing!.body).toMatchObject({ type: 'token.refresh_failing', reason: 'http_5xx', token: { id, status: 'EXPIRED' } });
-      expect(Date.now() - Date.parse(failing!.body.failingSince)).toBeGreaterThanOrEqual(1000);
+      expect(clock.now() - Date.parse(failing!.body.failingSince)).toBeGreaterThanOrEqual(1000);
       // Still failing: no second event for the same run.
       expect((await refresh(id)).errors?.[0]?.extensions.code).toBe('UPSTREAM_UNAVAILABLE');
-      await sleep(300);
+      await settled();
       expect(receiver.deliveries).toHaveLength(1);
       // A success ends the run (a FAILED token it was not: no token.recovered).
       accounts.setFailure('none');
       expect((await refresh(id)).errors).toBeUndefined();
-      await sleep(200);
+      await settled();
       expect(receiver.deliveries).toHaveLength(1);
     });
 
