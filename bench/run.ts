@@ -65,7 +65,9 @@ async function main(): Promise<number> {
     throw new Error('MariaDB does not answer at 127.0.0.1:3306 (TOKENGATE_TEST_MYSQL_URL): start it, or run with BENCH_STORES=sqlite');
   }
   const machine = await describeMachine(options.root);
-  log(`tokengate bench: ${machine.cores} cores (${machine.cpuModel}), Node ${machine.node}, SQLite ${machine.sqlite}, MariaDB ${machine.mariadb ?? 'n/a'}, load average ${machine.loadAverageAtStart}; commit ${machine.git.commit ?? '?'}${machine.git.srcModified ? ' with src/ changes' : ''}`);
+  log(
+    `tokengate bench: ${machine.cores} cores (${machine.cpuModel}), Node ${machine.node}, SQLite ${machine.sqlite}, MariaDB ${machine.mariadb ?? 'n/a'}, load average ${machine.loadAverageAtStart}; commit ${machine.git.commit ?? '?'}${machine.git.srcModified ? ' with src/ changes' : ''}`,
+  );
   log(
     `sections ${options.sections.join(', ')}; stores ${options.stores.join(', ')}; ${options.sizes.small} and ${options.sizes.large} tokens; ` +
       `${options.runSeconds} s runs, ${options.pairs} pairs, ${options.connections} connections` +
@@ -117,7 +119,14 @@ async function main(): Promise<number> {
     finishedAt: new Date().toISOString(),
     durationSeconds,
     machine: { ...machine, loadAverageAtEnd: loadAverage() },
-    options: { sizes: options.sizes, runSeconds: options.runSeconds, pairs: options.pairs, connections: options.connections, sections: options.sections, stores: options.stores },
+    options: {
+      sizes: options.sizes,
+      runSeconds: options.runSeconds,
+      pairs: options.pairs,
+      connections: options.connections,
+      sections: options.sections,
+      stores: options.stores,
+    },
     seeding,
     figures: ctx.figures,
     notes: ctx.notes,
@@ -125,10 +134,14 @@ async function main(): Promise<number> {
   writeResults(options.outFile, results);
 
   process.stdout.write(`\n${textTable(ctx.figures)}\n\n`);
-  process.stdout.write(`machine: ${machine.cores} cores, ${machine.cpuModel}; Node ${machine.node}; load average ${machine.loadAverageAtStart} → ${results.machine.loadAverageAtEnd}\n`);
+  process.stdout.write(
+    `machine: ${machine.cores} cores, ${machine.cpuModel}; Node ${machine.node}; load average ${machine.loadAverageAtStart} → ${results.machine.loadAverageAtEnd}\n`,
+  );
   for (const n of ctx.notes) process.stdout.write(`note: ${n}\n`);
   const missed = ctx.figures.filter((f) => f.met === false);
-  process.stdout.write(`${ctx.figures.filter((f) => f.met === true).length} targets met, ${missed.length} missed; took ${Math.floor(durationSeconds / 60)} min ${durationSeconds % 60} s\n`);
+  process.stdout.write(
+    `${ctx.figures.filter((f) => f.met === true).length} targets met, ${missed.length} missed; took ${Math.floor(durationSeconds / 60)} min ${durationSeconds % 60} s\n`,
+  );
   process.stdout.write(`results: ${path.relative(process.cwd(), options.outFile)}\n`);
   if (results.complete && updateBenchmarksMd(path.join(options.root, 'BENCHMARKS.md'), results)) process.stdout.write('BENCHMARKS.md: latest table updated\n');
   return failed.length > 0 ? 1 : 0;

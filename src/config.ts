@@ -335,13 +335,25 @@ export function loadConfig(env: Env = process.env): Config {
   const refreshAheadSeconds = read(env, 'TOKENGATE_REFRESH_AHEAD_SECONDS', intIn(0, 1800), 300);
   const refreshCheckSeconds = read(env, 'TOKENGATE_REFRESH_CHECK_SECONDS', intIn(0, 3600), 30);
   const hookUrl = read<string | null>(env, 'TOKENGATE_WEBHOOK_URL', webhookUrl, null);
-  const hookSecret = read<string | null>(env, 'TOKENGATE_WEBHOOK_SECRET', z.string().trim().regex(/^[\x21-\x7e]{16,256}$/, 'must be 16 to 256 printable characters'), null);
-  if (hookUrl && !hookSecret) throw new ConfigError('TOKENGATE_WEBHOOK_SECRET', 'is required when TOKENGATE_WEBHOOK_URL is set (16+ printable characters; e.g. openssl rand -hex 32)');
+  const hookSecret = read<string | null>(
+    env,
+    'TOKENGATE_WEBHOOK_SECRET',
+    z
+      .string()
+      .trim()
+      .regex(/^[\x21-\x7e]{16,256}$/, 'must be 16 to 256 printable characters'),
+    null,
+  );
+  if (hookUrl && !hookSecret)
+    throw new ConfigError('TOKENGATE_WEBHOOK_SECRET', 'is required when TOKENGATE_WEBHOOK_URL is set (16+ printable characters; e.g. openssl rand -hex 32)');
   const proxyBodyLimit = read(env, 'TOKENGATE_PROXY_BODY_LIMIT', sizeIn(0, 1024 ** 3, '0 and 1gb'), 50 * 1024 ** 2);
   const publicUrl = read<string | null>(env, 'TOKENGATE_PUBLIC_URL', httpsOrigin('https://tokens.example.com'), null);
   const returnOrigins = read(env, 'TOKENGATE_CONNECT_RETURN_ORIGINS', httpsOriginList('https://app.example.com'), []);
   if (returnOrigins.length > 0 && !publicUrl) {
-    throw new ConfigError('TOKENGATE_PUBLIC_URL', 'is required when TOKENGATE_CONNECT_RETURN_ORIGINS is set (the external origin of the gateway, e.g. https://tokens.example.com)');
+    throw new ConfigError(
+      'TOKENGATE_PUBLIC_URL',
+      'is required when TOKENGATE_CONNECT_RETURN_ORIGINS is set (the external origin of the gateway, e.g. https://tokens.example.com)',
+    );
   }
   const proxyReplayLimit = read(env, 'TOKENGATE_PROXY_REPLAY_LIMIT', sizeIn(0, 64 * 1024 ** 2, '0 and 64mb (replayable bodies are held in memory)'), 1024 ** 2);
 
@@ -366,13 +378,26 @@ export function loadConfig(env: Env = process.env): Config {
     bodyLimitBytes: read(env, 'TOKENGATE_BODY_LIMIT', byteSize, 1024 * 1024),
     playground: read(env, 'TOKENGATE_PLAYGROUND', onOff, !production),
     production,
-    logLevel: read(env, 'TOKENGATE_LOG_LEVEL', z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { message: 'must be one of fatal, error, warn, info, debug, trace, silent' }), 'info'),
+    logLevel: read(
+      env,
+      'TOKENGATE_LOG_LEVEL',
+      z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { message: 'must be one of fatal, error, warn, info, debug, trace, silent' }),
+      'info',
+    ),
     logFormat: read(env, 'TOKENGATE_LOG_FORMAT', z.enum(['json', 'pretty'], { message: 'must be json or pretty' }), 'json'),
     maxQueryCost: read(env, 'TOKENGATE_MAX_QUERY_COST', intIn(10, 1_000_000), 1000),
     maxQueryDepth: read(env, 'TOKENGATE_MAX_QUERY_DEPTH', intIn(2, 100), 25),
     maxAliases: read(env, 'TOKENGATE_MAX_ALIASES', intIn(1, 1000), 30),
     auditRetentionDays: read(env, 'TOKENGATE_AUDIT_RETENTION_DAYS', intIn(0, 36500), 90),
-    providersFile: read<string | null>(env, 'TOKENGATE_PROVIDERS_FILE', z.string().trim().transform((v) => path.resolve(v)), null),
+    providersFile: read<string | null>(
+      env,
+      'TOKENGATE_PROVIDERS_FILE',
+      z
+        .string()
+        .trim()
+        .transform((v) => path.resolve(v)),
+      null,
+    ),
     webhook: hookUrl
       ? {
           url: hookUrl,

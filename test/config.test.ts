@@ -89,7 +89,13 @@ describe('loadConfig', () => {
   });
 
   it('reads the API proxy settings', () => {
-    expect(loadConfig({}).proxy).toEqual({ allowedApiHosts: [], bodyLimitBytes: 50 * 1024 ** 2, replayLimitBytes: 1024 ** 2, timeoutMs: 60_000, credentialKey: null });
+    expect(loadConfig({}).proxy).toEqual({
+      allowedApiHosts: [],
+      bodyLimitBytes: 50 * 1024 ** 2,
+      replayLimitBytes: 1024 ** 2,
+      timeoutMs: 60_000,
+      credentialKey: null,
+    });
     const key = Buffer.alloc(32, 7).toString('base64');
     const c = loadConfig({
       TOKENGATE_ALLOWED_API_HOSTS: 'https://crm.example.com, http://127.0.0.1:8443,https://API.example.org:8443/',
@@ -127,7 +133,11 @@ describe('loadConfig', () => {
       TOKENGATE_CONNECT_RETURN_ORIGINS: 'https://app.example.com, http://localhost:3000',
       TOKENGATE_CONNECT_TTL_SECONDS: '1',
     });
-    expect(c.connect).toEqual({ publicUrl: 'https://tokens.example.com', returnOrigins: ['https://tokens.example.com', 'https://app.example.com', 'http://localhost:3000'], ttlSeconds: 1 });
+    expect(c.connect).toEqual({
+      publicUrl: 'https://tokens.example.com',
+      returnOrigins: ['https://tokens.example.com', 'https://app.example.com', 'http://localhost:3000'],
+      ttlSeconds: 1,
+    });
     expect(loadConfig({ TOKENGATE_PUBLIC_URL: 'http://127.0.0.1:4000' }).connect.publicUrl).toBe('http://127.0.0.1:4000');
   });
 
@@ -138,7 +148,10 @@ describe('loadConfig', () => {
     [{ TOKENGATE_PUBLIC_URL: 'https://user:pw@tokens.example.com' }, 'TOKENGATE_PUBLIC_URL'],
     [{ TOKENGATE_CONNECT_RETURN_ORIGINS: 'https://app.example.com' }, 'TOKENGATE_PUBLIC_URL'],
     [{ TOKENGATE_PUBLIC_URL: 'https://t.example.com', TOKENGATE_CONNECT_RETURN_ORIGINS: '*' }, 'TOKENGATE_CONNECT_RETURN_ORIGINS'],
-    [{ TOKENGATE_PUBLIC_URL: 'https://t.example.com', TOKENGATE_CONNECT_RETURN_ORIGINS: 'https://app.example.com/settings' }, 'TOKENGATE_CONNECT_RETURN_ORIGINS'],
+    [
+      { TOKENGATE_PUBLIC_URL: 'https://t.example.com', TOKENGATE_CONNECT_RETURN_ORIGINS: 'https://app.example.com/settings' },
+      'TOKENGATE_CONNECT_RETURN_ORIGINS',
+    ],
     [{ TOKENGATE_PUBLIC_URL: 'https://t.example.com', TOKENGATE_CONNECT_RETURN_ORIGINS: 'http://app.example.com' }, 'TOKENGATE_CONNECT_RETURN_ORIGINS'],
     [{ TOKENGATE_CONNECT_TTL_SECONDS: '0' }, 'TOKENGATE_CONNECT_TTL_SECONDS'],
     [{ TOKENGATE_CONNECT_TTL_SECONDS: 'ten' }, 'TOKENGATE_CONNECT_TTL_SECONDS'],

@@ -21,7 +21,10 @@ describe('the start-up log about the encryption key', () => {
     const first = await spawnGateway({}, { cwd });
     expect(await first.stop()).toBe(0);
     const key = fs.readFileSync(file, 'utf8').trim();
-    const generated = first.output().split('\n').find((l) => l.includes('"msg":"generated the encryption key'));
+    const generated = first
+      .output()
+      .split('\n')
+      .find((l) => l.includes('"msg":"generated the encryption key'));
     expect(generated).toBeDefined();
     expect(JSON.parse(generated!)).toMatchObject({ level: 'warn', file });
     expect(generated).toMatch(/back it up/);
@@ -30,7 +33,10 @@ describe('the start-up log about the encryption key', () => {
     // Later starts still say where it is (the file is not new any more).
     const second = await spawnGateway({}, { cwd });
     expect(await second.stop()).toBe(0);
-    const line = second.output().split('\n').find((l) => l.includes(file));
+    const line = second
+      .output()
+      .split('\n')
+      .find((l) => l.includes(file));
     expect(line).toMatch(/"msg":"the encryption key is in this file: back it up/);
     expect(second.output()).not.toContain('generated the encryption key');
     expect(second.output()).not.toContain(key);

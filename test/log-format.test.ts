@@ -13,11 +13,19 @@ describe('TOKENGATE_LOG_FORMAT=pretty', () => {
     try {
       const gw = await spawnGateway({ TOKENGATE_LOG_FORMAT: 'pretty' }, { cwd, timeoutMs: 60_000 });
       const key = fs.readFileSync(path.join(cwd, 'data', 'admin.key'), 'utf8').trim();
-      await fetch(`${gw.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: '{"query":"{ tokens { totalCount } }"}' });
+      await fetch(`${gw.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        body: '{"query":"{ tokens { totalCount } }"}',
+      });
       expect(await gw.stop()).toBe(0);
       const lines = gw.output().trim().split('\n');
       expect(lines.filter((l) => l.startsWith('{'))).toEqual([]);
-      expect(lines).toContainEqual(expect.stringMatching(/^\d\d:\d\d:\d\d\.\d{3} INFO {2}tokengate serving on http:\/\/127\.0\.0\.1:\d+\/graphql {2}host=127\.0\.0\.1 port=\d+ store=sqlite/));
+      expect(lines).toContainEqual(
+        expect.stringMatching(
+          /^\d\d:\d\d:\d\d\.\d{3} INFO {2}tokengate serving on http:\/\/127\.0\.0\.1:\d+\/graphql {2}host=127\.0\.0\.1 port=\d+ store=sqlite/,
+        ),
+      );
       expect(lines).toContainEqual(expect.stringMatching(/^\d\d:\d\d:\d\d\.\d{3} INFO {2}graphql request {2}.*operation=tokens outcome=ok/));
       expect(gw.output()).not.toContain(key);
     } finally {

@@ -26,7 +26,11 @@ describe('the gateway process (npm start)', () => {
       const key = fs.readFileSync(path.join(data, 'admin.key'), 'utf8').trim();
       expect(gw.output()).toContain(path.join(data, 'admin.key'));
       expect(gw.output()).not.toContain(key);
-      const r = await fetch(`${gw.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: '{"query":"{ tokens { totalCount } }"}' });
+      const r = await fetch(`${gw.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        body: '{"query":"{ tokens { totalCount } }"}',
+      });
       expect(await r.json()).toEqual({ data: { tokens: { totalCount: 0 } } });
     } finally {
       expect(await gw.stop()).toBe(0);
@@ -37,7 +41,11 @@ describe('the gateway process (npm start)', () => {
     const first = await spawnGateway({}, { cwd });
     const key = fs.readFileSync(path.join(cwd, 'data', 'admin.key'), 'utf8').trim();
     const gql = (url: string, query: string) =>
-      fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: JSON.stringify({ query }) }).then((r) => r.json());
+      fetch(`${url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        body: JSON.stringify({ query }),
+      }).then((r) => r.json());
     await gql(first.url, 'mutation { saveToken(token: { id: "keep", refreshToken: "r" }) { id } }');
     expect(await first.stop()).toBe(0);
     expect(first.output()).toContain('stopped');
@@ -57,9 +65,18 @@ describe('the gateway process (npm start)', () => {
   it('refuses to start with the wrong encryption key', async () => {
     const first = await spawnGateway({}, { cwd });
     const key = fs.readFileSync(path.join(cwd, 'data', 'admin.key'), 'utf8').trim();
-    await fetch(`${first.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: '{"query":"mutation { saveToken(token: { refreshToken: \\"r\\" }) { id } }"}' });
+    await fetch(`${first.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+      body: '{"query":"mutation { saveToken(token: { refreshToken: \\"r\\" }) { id } }"}',
+    });
     await first.stop();
-    const r = spawnSync(process.execPath, [MAIN], { cwd, env: { PATH: process.env.PATH, TOKENGATE_PORT: '0', TOKENGATE_ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64') }, encoding: 'utf8', timeout: 20_000 });
+    const r = spawnSync(process.execPath, [MAIN], {
+      cwd,
+      env: { PATH: process.env.PATH, TOKENGATE_PORT: '0', TOKENGATE_ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64') },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/encrypted with key .* TOKENGATE_ENCRYPTION_KEY/);
   });

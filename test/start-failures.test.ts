@@ -85,7 +85,10 @@ describeWithMysql('a gateway that cannot open its MariaDB store', () => {
   it('says it timed out when the server never answers', async () => {
     const silent = await startSilentServer();
     try {
-      expectOneLine(await start(`mysql://${user}:${PASSWORD}@127.0.0.1:${silent.port}/test`, cwd), new RegExp(`timed out connecting to 127\\.0\\.0\\.1:${silent.port}`));
+      expectOneLine(
+        await start(`mysql://${user}:${PASSWORD}@127.0.0.1:${silent.port}/test`, cwd),
+        new RegExp(`timed out connecting to 127\\.0\\.0\\.1:${silent.port}`),
+      );
     } finally {
       await silent.close();
     }

@@ -161,7 +161,9 @@ export class Datasets {
     const size = this.sizes.large;
     const started = performance.now();
     const t = await this.target(kind, size);
-    this.log(`seeding ${kind} with ${size.toLocaleString('en-US')} tokens: a copy of the ${small.size.toLocaleString('en-US')}, then the rest through the store`);
+    this.log(
+      `seeding ${kind} with ${size.toLocaleString('en-US')} tokens: a copy of the ${small.size.toLocaleString('en-US')}, then the rest through the store`,
+    );
     if (kind === 'sqlite') {
       const src = new Database((small.storeOptions as { path: string }).path);
       try {

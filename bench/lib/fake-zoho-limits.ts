@@ -40,7 +40,13 @@ export interface FakeZoho {
   close(): Promise<void>;
 }
 
-export async function startFakeZoho(options: { scale: number; perWindow?: number; windowSeconds?: number; maxAlive?: number; lifetimeSeconds?: number }): Promise<FakeZoho> {
+export async function startFakeZoho(options: {
+  scale: number;
+  perWindow?: number;
+  windowSeconds?: number;
+  maxAlive?: number;
+  lifetimeSeconds?: number;
+}): Promise<FakeZoho> {
   const windowMs = ((options.windowSeconds ?? 600) * 1000) / options.scale;
   const lifetimeMs = ((options.lifetimeSeconds ?? 3600) * 1000) / options.scale;
   const perWindow = options.perWindow ?? 10;
@@ -49,7 +55,16 @@ export async function startFakeZoho(options: { scale: number; perWindow?: number
   const clients = new Map<string, string>();
   const refreshTokens = new Map<string, { clientId: string; mints: number[]; alive: string[]; blockedUntil: number }>();
   const access = new Map<string, { expiresAt: number; invalidated: boolean; reported: boolean }>();
-  const stats: FakeZohoStats = { refreshRequests: 0, minted: 0, accessDenied: 0, invalidatedInUse: 0, expiredInUse: 0, validCalls: 0, firstAccessDeniedMs: null, maxPerWindowSeen: 0 };
+  const stats: FakeZohoStats = {
+    refreshRequests: 0,
+    minted: 0,
+    accessDenied: 0,
+    invalidatedInUse: 0,
+    expiredInUse: 0,
+    validCalls: 0,
+    firstAccessDeniedMs: null,
+    maxPerWindowSeen: 0,
+  };
 
   function refresh(params: URLSearchParams): Record<string, unknown> {
     stats.refreshRequests++;

@@ -46,8 +46,12 @@ export interface BenchOptions {
 
 function list<T extends string>(name: string, raw: string | undefined, allowed: readonly T[]): T[] | null {
   if (raw === undefined || raw.trim() === '') return null;
-  const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
-  for (const item of items) if (!allowed.includes(item as T)) throw new Error(`${name}: unknown value ${JSON.stringify(item)} (expected one of ${allowed.join(', ')})`);
+  const items = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const item of items)
+    if (!allowed.includes(item as T)) throw new Error(`${name}: unknown value ${JSON.stringify(item)} (expected one of ${allowed.join(', ')})`);
   return allowed.filter((a) => items.includes(a));
 }
 
@@ -78,7 +82,8 @@ export function readOptions(argv: string[] = process.argv.slice(2), env: NodeJS.
   let sizes = quick ? { small: 10_000, large: 20_000 } : { small: 10_000, large: 100_000 };
   if (env.BENCH_SIZES) {
     const [s, l] = env.BENCH_SIZES.split(',').map((v) => Number(v.trim()));
-    if (!Number.isInteger(s) || !Number.isInteger(l) || s! < 100 || l! <= s!) throw new Error('BENCH_SIZES must be two whole numbers, small,large (small >= 100, large > small)');
+    if (!Number.isInteger(s) || !Number.isInteger(l) || s! < 100 || l! <= s!)
+      throw new Error('BENCH_SIZES must be two whole numbers, small,large (small >= 100, large > small)');
     sizes = { small: s!, large: l! };
   }
   const runSeconds = int('BENCH_SECONDS', env.BENCH_SECONDS, quick ? 2 : 6, 1);

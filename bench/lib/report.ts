@@ -59,7 +59,22 @@ const OP_TEXT: Record<Target['op'], string> = { '>=': '≥', '<=': '≤', '<': '
 
 export function formatQuantity(value: number, unit: string): string {
   if (!Number.isFinite(value)) return 'n/a';
-  const digits = unit === 'ms' ? (value < 10 ? 2 : value < 100 ? 1 : 0) : unit === 'ratio' ? 2 : unit.endsWith('/req') ? (value < 10 ? 2 : 0) : Math.abs(value) < 10 && !Number.isInteger(value) ? 2 : 0;
+  const digits =
+    unit === 'ms'
+      ? value < 10
+        ? 2
+        : value < 100
+          ? 1
+          : 0
+      : unit === 'ratio'
+        ? 2
+        : unit.endsWith('/req')
+          ? value < 10
+            ? 2
+            : 0
+          : Math.abs(value) < 10 && !Number.isInteger(value)
+            ? 2
+            : 0;
   const n = value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
   return unit === '' ? n : `${n} ${unit}`;
 }

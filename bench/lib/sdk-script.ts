@@ -19,7 +19,12 @@ async function main(): Promise<void> {
   const base = env.BENCH_SDK_ACCOUNTS!;
   const environment = DataCenter.setEnvironment(base, `${base}/oauth/v2/token`, base);
   const store = new Z.FileStore(env.BENCH_SDK_STORE_FILE!);
-  const token = new Z.OAuthBuilder().clientId(env.BENCH_SDK_CLIENT_ID).clientSecret(env.BENCH_SDK_CLIENT_SECRET).refreshToken(env.BENCH_SDK_REFRESH_TOKEN).findUser(false).build();
+  const token = new Z.OAuthBuilder()
+    .clientId(env.BENCH_SDK_CLIENT_ID)
+    .clientSecret(env.BENCH_SDK_CLIENT_SECRET)
+    .refreshToken(env.BENCH_SDK_REFRESH_TOKEN)
+    .findUser(false)
+    .build();
   await new Z.InitializeBuilder().environment(environment).token(token).store(store).initialize();
   const counts = { calls: 0, validToken: 0, accessDenied: 0, otherErrors: 0, crmRejected: 0 };
   await token.getToken();

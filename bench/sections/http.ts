@@ -77,7 +77,10 @@ export async function httpSection(ctx: BenchContext): Promise<void> {
 /** A bare Apollo server (bench/floors/bare-apollo.ts) in a process of its own. */
 async function startBareApollo(kind: 'express' | 'fastify'): Promise<{ url: string; pid: number; child: ChildProcess }> {
   const port = await freePort();
-  const child = spawn(process.execPath, [path.join(__dirname, '..', 'floors', 'bare-apollo.js'), kind], { env: { PATH: process.env.PATH ?? '', PORT: String(port), NODE_ENV: 'production' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [path.join(__dirname, '..', 'floors', 'bare-apollo.js'), kind], {
+    env: { PATH: process.env.PATH ?? '', PORT: String(port), NODE_ENV: 'production' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   await new Promise<void>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (c: Buffer) => {
@@ -107,7 +110,15 @@ async function httpFloors(ctx: BenchContext): Promise<void> {
   type Name = keyof typeof targets;
   try {
     const load = (name: Name, seconds = options.runSeconds) =>
-      runLoad({ url: targets[name].url, pid: targets[name].pid, connections: options.connections, seconds, body: floorBody, verify: verifyFloor, apiKey: ctx.keys.viewer });
+      runLoad({
+        url: targets[name].url,
+        pid: targets[name].pid,
+        connections: options.connections,
+        seconds,
+        body: floorBody,
+        verify: verifyFloor,
+        apiKey: ctx.keys.viewer,
+      });
     const names: Name[] = ['express', 'fastify', 'gateway'];
     for (const name of names) assertClean(await load(name, Math.max(1, Math.round(options.runSeconds / 2))), `warm-up ${name}`);
     const runs: Record<Name, LoadResult[]> = { express: [], fastify: [], gateway: [] };
@@ -117,13 +128,24 @@ async function httpFloors(ctx: BenchContext): Promise<void> {
         assertClean(r, `floor ${name}`);
         runs[name].push(r);
       }
-      log(`  round ${i + 1}: express ${describeLoad(runs.express[i]!)} | fastify ${describeLoad(runs.fastify[i]!)} | gateway ${describeLoad(runs.gateway[i]!)}`);
+      log(
+        `  round ${i + 1}: express ${describeLoad(runs.express[i]!)} | fastify ${describeLoad(runs.fastify[i]!)} | gateway ${describeLoad(runs.gateway[i]!)}`,
+      );
     }
     const rps = (name: Name) => round(median(runs[name].map((r) => r.rps)));
     const cpu = (name: Name) => round(median(runs[name].map((r) => r.cpuUsPerRequest!)));
     const ratio = (a: Name, b: Name) => round(median(runs[a].map((r, i) => r.rps / runs[b][i]!.rps)), 3);
     const express5 = (v: number) => ({ label: 'bare Apollo on express 5', value: v, unit: 'req/s' });
-    ctx.add(figure({ id: 'http.floor.express.rps', section: 'http', label: 'bare Apollo on express 5 { __typename }: requests/s', value: rps('express'), unit: 'req/s', detail: { cpuUsPerRequest: cpu('express') } }));
+    ctx.add(
+      figure({
+        id: 'http.floor.express.rps',
+        section: 'http',
+        label: 'bare Apollo on express 5 { __typename }: requests/s',
+        value: rps('express'),
+        unit: 'req/s',
+        detail: { cpuUsPerRequest: cpu('express') },
+      }),
+    );
     ctx.add(
       figure({
         id: 'http.floor.fastify.rps',
@@ -173,7 +195,11 @@ async function httpOnStore(ctx: BenchContext, kind: BenchStore): Promise<void> {
     // Warm-up: JIT, Apollo's document cache, the database's page cache.
     const warm = Math.max(1, Math.round(options.runSeconds / 2));
     for (const size of ['small', 'large'] as const) {
-      for (const [body, verify] of [[floorBody, verifyFloor], [BY_ID.body(sets[size]), BY_ID.verify], [BY_NAME.body(sets[size]), BY_NAME.verify]] as const) {
+      for (const [body, verify] of [
+        [floorBody, verifyFloor],
+        [BY_ID.body(sets[size]), BY_ID.verify],
+        [BY_NAME.body(sets[size]), BY_NAME.verify],
+      ] as const) {
         assertClean(await load(size, body, verify, warm), `warm-up ${kind}`);
       }
     }

@@ -61,7 +61,9 @@ async function walk(ctx: BenchContext, kind: BenchStore, ds: Dataset, limit: (ty
     const endKb = statusKb(gw.pid, 'VmRSS');
     if (seen !== ds.size) throw new Error(`paging saw ${seen} tokens, expected ${ds.size}`);
     // The V8 heap at the end, from the gateway's own metrics (prom-client's default metrics).
-    const metrics = await fetch(`${gw.url}/metrics`).then((r) => r.text()).catch(() => '');
+    const metrics = await fetch(`${gw.url}/metrics`)
+      .then((r) => r.text())
+      .catch(() => '');
     const mb = (v: number | null) => (v === null ? null : round(v / 2 ** 20, 1));
     const heap = {
       heapUsedMb: mb(metric(metrics, 'tokengate_nodejs_heap_size_used_bytes')),

@@ -46,7 +46,9 @@ export async function providersSection(ctx: BenchContext): Promise<void> {
   }
   const simulatedSeconds = ctx.options.quick ? 600 : 3600;
   const seconds = simulatedSeconds / SCALE;
-  log(`providers: ${TOKENS} tokens × ${SCRIPTS_PER_TOKEN} scripts forcing refreshes for a simulated ${simulatedSeconds / 60} minutes (${seconds} s, time ×${SCALE})`);
+  log(
+    `providers: ${TOKENS} tokens × ${SCRIPTS_PER_TOKEN} scripts forcing refreshes for a simulated ${simulatedSeconds / 60} minutes (${seconds} s, time ×${SCALE})`,
+  );
 
   // 1. Through three gateway processes on one MariaDB database.
   const zoho = await startFakeZoho({ scale: SCALE });
@@ -59,15 +61,25 @@ export async function providersSection(ctx: BenchContext): Promise<void> {
     const gws: GatewayProcess[] = [];
     for (let i = 0; i < 3; i++) gws.push(await ctx.startGateway(`providers-${i}`, env));
     const gql = async (url: string, key: string, query: string, variables: Record<string, unknown> = {}) => {
-      const r = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: JSON.stringify({ query, variables }) });
+      const r = await fetch(`${url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        body: JSON.stringify({ query, variables }),
+      });
       return (await r.json()) as { data?: any; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> };
     };
     // Zoho's limits, compressed like the fake's.
-    const limits = await gql(gws[0]!.url, ctx.keys.admin, `mutation { saveProvider(provider: { name: "zoho", limits: { windowSeconds: ${600 / SCALE}, accessTokenLifetimeSeconds: ${3600 / SCALE} } }) { limits { accessTokensPerWindow windowSeconds maxAliveAccessTokens accessTokenLifetimeSeconds } } }`);
+    const limits = await gql(
+      gws[0]!.url,
+      ctx.keys.admin,
+      `mutation { saveProvider(provider: { name: "zoho", limits: { windowSeconds: ${600 / SCALE}, accessTokenLifetimeSeconds: ${3600 / SCALE} } }) { limits { accessTokensPerWindow windowSeconds maxAliveAccessTokens accessTokenLifetimeSeconds } } }`,
+    );
     if (limits.errors) throw new Error(`saveProvider: ${limits.errors[0]!.message}`);
     const ids: string[] = [];
     for (let t = 0; t < TOKENS; t++) {
-      const r = await gql(gws[0]!.url, ctx.keys.operator, `mutation($t: TokenInput!) { saveToken(token: $t) { id } }`, { t: { userName: `gov-${t}@example.com`, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: zoho.addRefreshToken(CLIENT_ID) } });
+      const r = await gql(gws[0]!.url, ctx.keys.operator, `mutation($t: TokenInput!) { saveToken(token: $t) { id } }`, {
+        t: { userName: `gov-${t}@example.com`, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: zoho.addRefreshToken(CLIENT_ID) },
+      });
       ids.push(r.data.saveToken.id);
     }
     // Let every process read the new limits (the registry re-reads every 2 s).
@@ -81,7 +93,9 @@ export async function providersSection(ctx: BenchContext): Promise<void> {
         if (r.data?.refresh?.accessToken) {
           gateway.validToken++;
           if (r.data.refresh.throttled) gateway.heldToken++;
-          const crm = await fetch(`${zoho.url}/crm/v8/users`, { headers: { authorization: `Zoho-oauthtoken ${r.data.refresh.accessToken}` } }).catch(() => null);
+          const crm = await fetch(`${zoho.url}/crm/v8/users`, { headers: { authorization: `Zoho-oauthtoken ${r.data.refresh.accessToken}` } }).catch(
+            () => null,
+          );
           if (crm && !crm.ok) gateway.crmRejected++;
         } else if (code === 'THROTTLED' && typeof r.errors?.[0]?.extensions?.retryAfter === 'number') {
           gateway.throttledWithRetryAfter++;
@@ -111,37 +125,39 @@ export async function providersSection(ctx: BenchContext): Promise<void> {
   const scriptFile = path.join(__dirname, '../lib/sdk-script.js');
   await Promise.all(
     refreshTokens.flatMap((rt, t) =>
-      Array.from({ length: SCRIPTS_PER_TOKEN }, (_, i) =>
-        new Promise<void>((resolve, reject) => {
-          const child = spawn(process.execPath, [scriptFile], {
-            cwd: dir,
-            env: {
-              PATH: process.env.PATH ?? '',
-              NODE_PATH: path.join(ctx.options.root, 'node_modules'),
-              BENCH_SDK_ACCOUNTS: sdkZoho.url,
-              BENCH_SDK_CLIENT_ID: CLIENT_ID,
-              BENCH_SDK_CLIENT_SECRET: CLIENT_SECRET,
-              BENCH_SDK_REFRESH_TOKEN: rt,
-              BENCH_SDK_STORE_FILE: path.join(dir, `tokens-${t}-${i}.txt`),
-              BENCH_SDK_SECONDS: String(seconds),
-            },
-            stdio: ['ignore', 'pipe', 'pipe'],
-          });
-          let out = '';
-          let errText = '';
-          child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-          child.stderr.on('data', (c: Buffer) => (errText += c.toString()));
-          child.on('close', (code) => {
-            const line = out.trim().split('\n').at(-1) ?? '';
-            try {
-              const c = JSON.parse(line) as typeof sdk;
-              for (const k of Object.keys(sdk) as Array<keyof typeof sdk>) sdk[k] += c[k];
-              resolve();
-            } catch {
-              reject(new Error(`SDK script exited with ${code}: ${errText.slice(-500)}`));
-            }
-          });
-        }),
+      Array.from(
+        { length: SCRIPTS_PER_TOKEN },
+        (_, i) =>
+          new Promise<void>((resolve, reject) => {
+            const child = spawn(process.execPath, [scriptFile], {
+              cwd: dir,
+              env: {
+                PATH: process.env.PATH ?? '',
+                NODE_PATH: path.join(ctx.options.root, 'node_modules'),
+                BENCH_SDK_ACCOUNTS: sdkZoho.url,
+                BENCH_SDK_CLIENT_ID: CLIENT_ID,
+                BENCH_SDK_CLIENT_SECRET: CLIENT_SECRET,
+                BENCH_SDK_REFRESH_TOKEN: rt,
+                BENCH_SDK_STORE_FILE: path.join(dir, `tokens-${t}-${i}.txt`),
+                BENCH_SDK_SECONDS: String(seconds),
+              },
+              stdio: ['ignore', 'pipe', 'pipe'],
+            });
+            let out = '';
+            let errText = '';
+            child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+            child.stderr.on('data', (c: Buffer) => (errText += c.toString()));
+            child.on('close', (code) => {
+              const line = out.trim().split('\n').at(-1) ?? '';
+              try {
+                const c = JSON.parse(line) as typeof sdk;
+                for (const k of Object.keys(sdk) as Array<keyof typeof sdk>) sdk[k] += c[k];
+                resolve();
+              } catch {
+                reject(new Error(`SDK script exited with ${code}: ${errText.slice(-500)}`));
+              }
+            });
+          }),
       ),
     ),
   );
@@ -150,18 +166,60 @@ export async function providersSection(ctx: BenchContext): Promise<void> {
   log(`  SDK alone: Zoho ${JSON.stringify(sdkStats)}; scripts ${JSON.stringify(sdk)}`);
 
   const add = (id: string, label: string, value: number, unit: string, target?: { op: '==' | '<=' | '>='; value: number }, detail?: Record<string, unknown>) =>
-    ctx.add(figure({ id: `providers.${id}`, section: 'providers', label, value, unit, ...(target ? { target: { of: 'value', ...target } } : {}), ...(detail ? { detail } : {}) }));
+    ctx.add(
+      figure({
+        id: `providers.${id}`,
+        section: 'providers',
+        label,
+        value,
+        unit,
+        ...(target ? { target: { of: 'value', ...target } } : {}),
+        ...(detail ? { detail } : {}),
+      }),
+    );
   const both = (s: FakeZohoStats) => ({ ...s });
-  add('gateway.access_denied', 'governor simulation, 3 gateways: access_denied answered by Zoho', gwStats.accessDenied, '', { op: '==', value: 0 }, { zoho: both(gwStats), calls: gateway });
-  add('gateway.invalidated_in_use', 'governor simulation, 3 gateways: access tokens invalidated (or expired) while in use', gwStats.invalidatedInUse + gwStats.expiredInUse, '', { op: '==', value: 0 });
-  add('gateway.unanswered', 'governor simulation, 3 gateways: calls answered neither a valid token nor THROTTLED+retryAfter', gateway.other, '', { op: '==', value: 0 });
+  add(
+    'gateway.access_denied',
+    'governor simulation, 3 gateways: access_denied answered by Zoho',
+    gwStats.accessDenied,
+    '',
+    { op: '==', value: 0 },
+    { zoho: both(gwStats), calls: gateway },
+  );
+  add(
+    'gateway.invalidated_in_use',
+    'governor simulation, 3 gateways: access tokens invalidated (or expired) while in use',
+    gwStats.invalidatedInUse + gwStats.expiredInUse,
+    '',
+    { op: '==', value: 0 },
+  );
+  add('gateway.unanswered', 'governor simulation, 3 gateways: calls answered neither a valid token nor THROTTLED+retryAfter', gateway.other, '', {
+    op: '==',
+    value: 0,
+  });
   add('gateway.calls', 'governor simulation, 3 gateways: refresh calls made', gateway.calls, '');
-  add('gateway.valid', 'governor simulation, 3 gateways: answered a valid token (held: throttled=true)', gateway.validToken, '', undefined, { held: gateway.heldToken, crmRejected: gateway.crmRejected });
+  add('gateway.valid', 'governor simulation, 3 gateways: answered a valid token (held: throttled=true)', gateway.validToken, '', undefined, {
+    held: gateway.heldToken,
+    crmRejected: gateway.crmRejected,
+  });
   add('gateway.throttled', 'governor simulation, 3 gateways: answered THROTTLED with retryAfter', gateway.throttledWithRetryAfter, '');
   add('gateway.minted', 'governor simulation, 3 gateways: access tokens minted by Zoho', gwStats.minted, '');
-  add('sdk.access_denied', 'governor simulation, SDK alone: access_denied answered by Zoho', sdkStats.accessDenied, '', undefined, { zoho: both(sdkStats), calls: sdk });
-  add('sdk.first_access_denied', 'governor simulation, SDK alone: first access_denied after (real seconds)', sdkStats.firstAccessDeniedMs === null ? NaN : sdkStats.firstAccessDeniedMs / 1000, 's');
-  add('sdk.invalidated_in_use', 'governor simulation, SDK alone: access tokens invalidated (or expired) while in use', sdkStats.invalidatedInUse + sdkStats.expiredInUse, '');
+  add('sdk.access_denied', 'governor simulation, SDK alone: access_denied answered by Zoho', sdkStats.accessDenied, '', undefined, {
+    zoho: both(sdkStats),
+    calls: sdk,
+  });
+  add(
+    'sdk.first_access_denied',
+    'governor simulation, SDK alone: first access_denied after (real seconds)',
+    sdkStats.firstAccessDeniedMs === null ? NaN : sdkStats.firstAccessDeniedMs / 1000,
+    's',
+  );
+  add(
+    'sdk.invalidated_in_use',
+    'governor simulation, SDK alone: access tokens invalidated (or expired) while in use',
+    sdkStats.invalidatedInUse + sdkStats.expiredInUse,
+    '',
+  );
   add('sdk.calls', 'governor simulation, SDK alone: forced refreshes', sdk.calls, '', undefined, { sdk });
   add('sdk.minted', 'governor simulation, SDK alone: access tokens minted by Zoho', sdkStats.minted, '');
 }

@@ -76,13 +76,21 @@ async function refreshOn(ctx: BenchContext, kind: BenchStore): Promise<void> {
       for (let i = 0; i < CALLERS; i += 100) {
         const batch = await Promise.all(Array.from({ length: Math.min(100, CALLERS - i) }, () => RawHttpConnection.open(hostname, Number(port))));
         conns.push(...batch);
-        await Promise.all(batch.map(async (c) => {
-          const a = await c.request(health);
-          if (a.status !== 200) throw new Error(`/healthz answered ${a.status}`);
-        }));
+        await Promise.all(
+          batch.map(async (c) => {
+            const a = await c.request(health);
+            if (a.status !== 200) throw new Error(`/healthz answered ${a.status}`);
+          }),
+        );
       }
       const body = JSON.stringify({ query: REFRESH, variables: { id } });
-      const bytes = requestBytes('POST', `${hostname}:${port}`, '/graphql', { 'Content-Type': 'application/json', Authorization: `Bearer ${ctx.keys.operator}` }, body);
+      const bytes = requestBytes(
+        'POST',
+        `${hostname}:${port}`,
+        '/graphql',
+        { 'Content-Type': 'application/json', Authorization: `Bearer ${ctx.keys.operator}` },
+        body,
+      );
 
       const fire = async (label: string): Promise<Burst> => {
         await sleep(300);
@@ -117,7 +125,9 @@ async function refreshOn(ctx: BenchContext, kind: BenchStore): Promise<void> {
           gatewayCpuUsPerCall: round(cpuUs),
           upstreamAtMs: accounts.requests[0] ? accounts.requests[0].at.getTime() - startedAt : null,
         };
-        log(`  ${kind} ${label}: ${burst.upstream} upstream call(s), ${burst.distinctAccessTokens} access token(s), ${failures} failed, p50 ${burst.p50} ms, p99 ${burst.p99} ms, max ${burst.max} ms; upstream call at ${burst.upstreamAtMs ?? '?'} ms; gateway CPU ${burst.gatewayCpuUsPerCall} µs/call`);
+        log(
+          `  ${kind} ${label}: ${burst.upstream} upstream call(s), ${burst.distinctAccessTokens} access token(s), ${failures} failed, p50 ${burst.p50} ms, p99 ${burst.p99} ms, max ${burst.max} ms; upstream call at ${burst.upstreamAtMs ?? '?'} ms; gateway CPU ${burst.gatewayCpuUsPerCall} µs/call`,
+        );
         return burst;
       };
 

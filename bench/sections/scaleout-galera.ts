@@ -100,7 +100,8 @@ export async function scaleoutGalera(ctx: BenchContext): Promise<void> {
       const second = pair % 2 === 0 ? await measure(3) : await measure(1);
       const [one, three] = first.gateways === 1 ? [first, second] : [second, first];
       pairs.push({ one, three });
-      const text = (r: Run) => `${r.rps} req/s, gateway CPU ${r.gatewayCpuUsPerRequest} µs/req, cluster ${r.clusterCpuUsPerRequest} µs/req [${r.loads.map(describeLoad).join(' + ')}]`;
+      const text = (r: Run) =>
+        `${r.rps} req/s, gateway CPU ${r.gatewayCpuUsPerRequest} µs/req, cluster ${r.clusterCpuUsPerRequest} µs/req [${r.loads.map(describeLoad).join(' + ')}]`;
       log(`  Galera round ${pair + 1}: one gateway on one node ${text(one)} | three gateways on three nodes ${text(three)}`);
     }
     const med = (f: (p: { one: Run; three: Run }) => number) => round(median(pairs.map(f)), 3);

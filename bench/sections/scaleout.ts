@@ -61,7 +61,10 @@ export async function scaleoutSection(ctx: BenchContext): Promise<void> {
       const l = floor ? floorLoad : load;
       const cpu0 = cpuSeconds(a.pid) + cpuSeconds(b.pid);
       const db0 = mariadbCpu();
-      const loads = processes === 1 ? [await l(a, options.connections)] : await Promise.all([l(a, Math.ceil(options.connections / 2)), l(b, Math.floor(options.connections / 2))]);
+      const loads =
+        processes === 1
+          ? [await l(a, options.connections)]
+          : await Promise.all([l(a, Math.ceil(options.connections / 2)), l(b, Math.floor(options.connections / 2))]);
       const cpu1 = cpuSeconds(a.pid) + cpuSeconds(b.pid);
       const db1 = mariadbCpu();
       for (const l of loads) if (l.failures > 0) throw new Error(`scaleout: ${l.failures} requests failed (e.g. ${l.sample})`);
@@ -88,7 +91,8 @@ export async function scaleoutSection(ctx: BenchContext): Promise<void> {
         one = await measure(1);
       }
       pairs.push({ one, two });
-      const text = (r: Run) => `${r.rps} req/s, gateway CPU ${r.gatewayCpuUsPerRequest} µs/req, MariaDB ${r.mariadbCpuUsPerRequest ?? '?'} µs/req [${r.loads.map(describeLoad).join(' + ')}]`;
+      const text = (r: Run) =>
+        `${r.rps} req/s, gateway CPU ${r.gatewayCpuUsPerRequest} µs/req, MariaDB ${r.mariadbCpuUsPerRequest ?? '?'} µs/req [${r.loads.map(describeLoad).join(' + ')}]`;
       log(`  round ${pair + 1}: one process ${text(one)} | two processes ${text(two)}`);
     }
 
@@ -99,7 +103,9 @@ export async function scaleoutSection(ctx: BenchContext): Promise<void> {
       const one = await measure(1, true);
       const two = await measure(2, true);
       floorPairs.push({ one, two });
-      log(`  control round ${pair + 1} ({ __typename }): one process ${one.rps} req/s, ${one.gatewayCpuUsPerRequest} µs/req | two processes ${two.rps} req/s, ${two.gatewayCpuUsPerRequest} µs/req`);
+      log(
+        `  control round ${pair + 1} ({ __typename }): one process ${one.rps} req/s, ${one.gatewayCpuUsPerRequest} µs/req | two processes ${two.rps} req/s, ${two.gatewayCpuUsPerRequest} µs/req`,
+      );
     }
 
     const med = (f: (p: { one: Run; two: Run }) => number) => round(median(pairs.map(f)), 3);

@@ -172,8 +172,13 @@ function loopBlocks(file: string, fromMs: number, toMs: number, warmupS: number,
     maxMs: max(seconds),
     maxAfterWarmupMs: max(seconds.filter((x) => x.s > warmupS)),
     secondsOver: seconds.filter((x) => x.ms > LOOP_BLOCK_TARGET_MS).length,
-    longest: [...seconds].sort((a, b) => b.ms - a.ms).slice(0, 5).map((x) => ({ atS: round(x.s, 1), ms: x.ms })),
-    windows: Array.from({ length: windowCount }, (_, i) => max(seconds.filter((x) => x.s > i * windowS && x.s <= (i + 1) * windowS + (i === windowCount - 1 ? 2 : 0)))),
+    longest: [...seconds]
+      .sort((a, b) => b.ms - a.ms)
+      .slice(0, 5)
+      .map((x) => ({ atS: round(x.s, 1), ms: x.ms })),
+    windows: Array.from({ length: windowCount }, (_, i) =>
+      max(seconds.filter((x) => x.s > i * windowS && x.s <= (i + 1) * windowS + (i === windowCount - 1 ? 2 : 0))),
+    ),
   };
 }
 
@@ -254,7 +259,14 @@ function post(agent: http.Agent, host: string, port: number, auth: string, body:
       else resolve(value!);
     };
     const req = http.request(
-      { host, port, path: '/graphql', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: auth } },
+      {
+        host,
+        port,
+        path: '/graphql',
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: auth },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -546,7 +558,17 @@ async function soakOn(ctx: BenchContext, kind: BenchStore): Promise<void> {
       OPS.map((op) => {
         const s = stats.get(op)!;
         const l = s.latency.sorted();
-        return [op, { sent: s.sent, ok: s.ok, errors: s.errors, p50: round(percentile(l, 50), 2), p99: round(percentile(l, 99), 2), max: round(l[l.length - 1] ?? NaN, 1) }];
+        return [
+          op,
+          {
+            sent: s.sent,
+            ok: s.ok,
+            errors: s.errors,
+            p50: round(percentile(l, 50), 2),
+            p99: round(percentile(l, 99), 2),
+            max: round(l[l.length - 1] ?? NaN, 1),
+          },
+        ];
       }),
     );
     const windowRows = windows.map((w) => {
@@ -577,7 +599,13 @@ async function soakOn(ctx: BenchContext, kind: BenchStore): Promise<void> {
         `load generator ${cpu.benchCores} cores (event-loop delay p99 ${cpu.benchLoopDelayP99Ms} ms, max ${cpu.benchLoopDelayMaxMs} ms), send lag max ${round(maxSendLagMs, 1)} ms, in flight max ${maxInFlight}; load average ${cpu.loadAverageAtEnd}`,
     );
     if (errors > 0) log(`  soak ${kind}: the gateway's last output:\n${gw.output().slice(-2000) || '(none)'}`);
-    if (errors > 0) ctx.notes.push(`soak ${kind}: ${errors} of ${sent} requests failed: ${errorReasons.slice(0, 3).map((r) => `${r.reason} (${r.count}×)`).join('; ')}`);
+    if (errors > 0)
+      ctx.notes.push(
+        `soak ${kind}: ${errors} of ${sent} requests failed: ${errorReasons
+          .slice(0, 3)
+          .map((r) => `${r.reason} (${r.count}×)`)
+          .join('; ')}`,
+      );
 
     ctx.add(
       figure({
@@ -589,7 +617,17 @@ async function soakOn(ctx: BenchContext, kind: BenchStore): Promise<void> {
         reference: { label: 'asked', value: RATE, unit: 'req/s' },
         ratio: round(achieved / RATE, 3),
         target: { of: 'ratio', op: '>=', value: RATE_TARGET },
-        detail: { seconds, sent, answeredInRun: okInRun, maxSendLagMs: round(maxSendLagMs, 1), maxInFlight, upstreamRefreshes: upstream, cpu, perOp, windows: windowRows },
+        detail: {
+          seconds,
+          sent,
+          answeredInRun: okInRun,
+          maxSendLagMs: round(maxSendLagMs, 1),
+          maxInFlight,
+          upstreamRefreshes: upstream,
+          cpu,
+          perOp,
+          windows: windowRows,
+        },
       }),
     );
     ctx.add(

@@ -43,7 +43,8 @@ interface RawDriver {
   close(): Promise<void> | void;
 }
 
-const RAW_UPDATE = (table: string) => `UPDATE ${table} SET ${WRITE_COLUMNS.map((c) => (c === 'version' ? 'version = version + 1' : `${c} = ?`)).join(', ')} WHERE id = ?`;
+const RAW_UPDATE = (table: string) =>
+  `UPDATE ${table} SET ${WRITE_COLUMNS.map((c) => (c === 'version' ? 'version = version + 1' : `${c} = ?`)).join(', ')} WHERE id = ?`;
 const RAW_FIND = (table: string) => `SELECT ${ROW_COLUMNS} FROM ${table} WHERE user_name_hash = ?`;
 const RAW_ROW = (table: string) => `SELECT id, ${WRITE_COLUMNS.join(', ')} FROM ${table} WHERE id = ?`;
 
@@ -70,7 +71,14 @@ function sqliteRaw(ds: Dataset): RawDriver {
 }
 
 function mysqlRaw(ds: Dataset): RawDriver {
-  const pool = mysql.createPool({ uri: (ds.storeOptions as { url: string }).url, connectionLimit: 16, maxIdle: 16, charset: 'utf8mb4_bin', timezone: 'Z', enableKeepAlive: true });
+  const pool = mysql.createPool({
+    uri: (ds.storeOptions as { url: string }).url,
+    connectionLimit: 16,
+    maxIdle: 16,
+    charset: 'utf8mb4_bin',
+    timezone: 'Z',
+    enableKeepAlive: true,
+  });
   const t = `\`${MYSQL_TABLE}\``;
   const findSql = RAW_FIND(t);
   const updateSql = RAW_UPDATE(t);
@@ -176,7 +184,11 @@ async function storeOn(ctx: BenchContext, kind: BenchStore): Promise<void> {
     const storeSave = () =>
       throughput(seconds, inFlight, false, () => {
         const i = prepared.length + Math.floor(Math.random() * storeSaveRows);
-        return store.saveToken({ userName: ds.userNames[i]!, accessToken: `1000.${randomBytes(16).toString('hex')}.${randomBytes(16).toString('hex')}`, expiresAt: new Date(Date.now() + 3_600_000) });
+        return store.saveToken({
+          userName: ds.userNames[i]!,
+          accessToken: `1000.${randomBytes(16).toString('hex')}.${randomBytes(16).toString('hex')}`,
+          expiresAt: new Date(Date.now() + 3_600_000),
+        });
       });
 
     const ops: Array<{ op: 'findToken' | 'saveToken'; raw: () => Promise<number>; store: () => Promise<number>; rawText: string }> = [

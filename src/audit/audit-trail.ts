@@ -120,7 +120,15 @@ export class AuditTrail {
    */
   record(event: AuditEvent): void {
     if (this.closed) return;
-    const key = [event.action, event.tokenId ?? '', event.actor.role, event.actor.name, [...(event.fields ?? [])].sort().join(','), event.outcome ?? 'OK', event.detail ?? ''].join('|');
+    const key = [
+      event.action,
+      event.tokenId ?? '',
+      event.actor.role,
+      event.actor.name,
+      [...(event.fields ?? [])].sort().join(','),
+      event.outcome ?? 'OK',
+      event.detail ?? '',
+    ].join('|');
     const same = this.pending.get(key);
     if (same) {
       same.count = (same.count ?? 1) + (event.count ?? 1);

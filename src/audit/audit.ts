@@ -126,10 +126,14 @@ export const MAX_AUDIT_PAGE = 1000;
 /** Column limits (the SQL table's). */
 export const AUDIT_LIMITS = { actorName: 64, errorCode: 255, fields: 255, detail: 255, requestId: 128 } as const;
 
-const clip = (v: string | null | undefined, max: number): string | null => (v === null || v === undefined || v === '' ? null : v.length > max ? v.slice(0, max) : v);
+const clip = (v: string | null | undefined, max: number): string | null =>
+  v === null || v === undefined || v === '' ? null : v.length > max ? v.slice(0, max) : v;
 
 /** An event made complete and safe to store: defaults filled, strings clipped to their columns. */
-export function normalizeEvent(event: AuditEvent, defaults: { tokenId?: string | null; fields?: readonly string[]; detail?: string | null } = {}): Omit<AuditEntry, 'id'> {
+export function normalizeEvent(
+  event: AuditEvent,
+  defaults: { tokenId?: string | null; fields?: readonly string[]; detail?: string | null } = {},
+): Omit<AuditEntry, 'id'> {
   const fields = (event.fields ?? defaults.fields ?? []).filter((f) => /^[A-Za-z_]+$/.test(f));
   return {
     at: event.at ?? new Date(),

@@ -54,7 +54,10 @@ export function policyOf(config: Config): AccountsUrlPolicy {
  */
 export async function openConfiguredStore(config: Config, options: { mustExist?: boolean } = {}): Promise<Stores> {
   if (config.store === 'memory') {
-    throw new CliError('TOKENGATE_STORE=memory keeps tokens inside one gateway process only: set TOKENGATE_STORE=sqlite or mysql (with the same settings as the gateway)', 2);
+    throw new CliError(
+      'TOKENGATE_STORE=memory keeps tokens inside one gateway process only: set TOKENGATE_STORE=sqlite or mysql (with the same settings as the gateway)',
+      2,
+    );
   }
   if (options.mustExist && config.store === 'sqlite' && !fs.existsSync(config.sqlitePath)) {
     throw new CliError(`there is no SQLite store at ${config.sqlitePath} (set TOKENGATE_DATA_DIR or TOKENGATE_SQLITE_PATH as for the gateway)`);

@@ -47,7 +47,7 @@ export function buildProgram(io: CliIo, version: string): Command {
 
   program
     .command('export')
-    .description("export every token as a Zoho FileStore CSV (10 columns, mode 0600; it holds plaintext secrets)")
+    .description('export every token as a Zoho FileStore CSV (10 columns, mode 0600; it holds plaintext secrets)')
     .argument('<file>', 'the file to write, or - for standard output')
     .addOption(new Option('--format <format>', 'what to write').choices(['zoho-csv']).makeOptionMandatory())
     .option('--force', 'replace the file if it exists')
@@ -65,12 +65,17 @@ export function buildProgram(io: CliIo, version: string): Command {
 
   program
     .command('connect')
-    .description("start connecting an account through an OAuth client (startConnect) and print the provider's consent URL to open in a browser; needs a running gateway and an operator key")
+    .description(
+      "start connecting an account through an OAuth client (startConnect) and print the provider's consent URL to open in a browser; needs a running gateway and an operator key",
+    )
     .requiredOption('--client <name>', 'the OAuth client, by name (or id), as saveClient registered it')
     .option('--user <userName>', 'the user the token is saved under (the token of that user name is updated)')
     .option('--token-id <id>', 'reconnect this token in place (e.g. a FAILED one) instead')
     .option('--scope <scopes>', "comma-separated scopes (default: the client's)")
-    .option('--return-to <url>', 'where the browser goes back to with the outcome (an origin of TOKENGATE_CONNECT_RETURN_ORIGINS); default: a page of the gateway')
+    .option(
+      '--return-to <url>',
+      'where the browser goes back to with the outcome (an origin of TOKENGATE_CONNECT_RETURN_ORIGINS); default: a page of the gateway',
+    )
     .option('--replace-oldest', "at the provider's refresh-token limit, replace the user's oldest refresh token")
     .addOption(new Option('--url <url>', 'the gateway').env('TOKENGATE_URL').default('http://127.0.0.1:4000'))
     .option('--api-key-file <file>', 'a file holding the API key (default: the TOKENGATE_API_KEY variable)')

@@ -27,7 +27,10 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
       return err.exitCode;
     }
     // Not expected: say so without a stack trace or driver message (they may quote values).
-    println(io.stderr, `tokengate: failed unexpectedly (${(err as Error)?.name ?? 'error'}${(err as { code?: unknown })?.code ? ` ${(err as { code?: unknown }).code}` : ''})`);
+    println(
+      io.stderr,
+      `tokengate: failed unexpectedly (${(err as Error)?.name ?? 'error'}${(err as { code?: unknown })?.code ? ` ${(err as { code?: unknown }).code}` : ''})`,
+    );
     if (io.env.TOKENGATE_DEBUG === '1') println(io.stderr, String((err as Error)?.stack ?? err));
     return 1;
   }

@@ -40,7 +40,12 @@ export function readOrCreateSecretFile(dataDir: string, name: string, generate: 
 export function loadEncryptionKeys(
   configured: Buffer[] | null,
   dataDir: string,
-): { keys: Buffer[]; source: string; /** The key file, when the keys come from one. */ file: string | null; /** Whether this call generated the file. */ created: boolean } {
+): {
+  keys: Buffer[];
+  source: string;
+  /** The key file, when the keys come from one. */ file: string | null;
+  /** Whether this call generated the file. */ created: boolean;
+} {
   if (configured) return { keys: configured, source: 'TOKENGATE_ENCRYPTION_KEY', file: null, created: false };
   const { value, file, created } = readOrCreateSecretFile(dataDir, ENCRYPTION_KEY_FILE, () => randomBytes(32).toString('base64'));
   const parsed = encryptionKeyList.safeParse(value);

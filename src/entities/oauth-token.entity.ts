@@ -41,7 +41,11 @@ export function tokenEntityFor(table: string): typeof OAuthTokenColumns {
     class OAuthToken extends OAuthTokenColumns {}
     Object.defineProperty(OAuthToken, 'name', { value: `OAuthToken_${table}` });
     for (const index of TOKEN_INDEXES) {
-      Index(indexName(table, index), index.columns.map((c) => propertyOf.get(c)!), { unique: index.unique })(OAuthToken);
+      Index(
+        indexName(table, index),
+        index.columns.map((c) => propertyOf.get(c)!),
+        { unique: index.unique },
+      )(OAuthToken);
     }
     Entity({ name: table })(OAuthToken);
     entity = OAuthToken;

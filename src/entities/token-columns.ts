@@ -55,7 +55,18 @@ export const TOKEN_COLUMNS = [
   { name: 'last_error', property: 'lastError', ...varchar(255), role: 'plain', field: 'lastError' },
   { name: 'failed_at', property: 'failedAt', ...bigint, role: 'instant', field: 'failedAt' },
   // Every row from before providers is a Zoho token.
-  { name: 'provider', property: 'provider', type: 'varchar', length: 64, nullable: false, ascii: true, default: 'zoho', role: 'plain', field: 'provider', addedIn: 'ProviderColumns1767312000000' },
+  {
+    name: 'provider',
+    property: 'provider',
+    type: 'varchar',
+    length: 64,
+    nullable: false,
+    ascii: true,
+    default: 'zoho',
+    role: 'plain',
+    field: 'provider',
+    addedIn: 'ProviderColumns1767312000000',
+  },
   { name: 'throttled_until', property: 'throttledUntil', ...bigint, role: 'instant', field: 'throttledUntil', addedIn: 'ProviderColumns1767312000000' },
   // The OAuth client a connect made the token through (its name); null for every token saved or imported without one.
   { name: 'client', property: 'client', ...varchar(64), ascii: true, role: 'plain', field: 'client', addedIn: 'TokenClientColumn1767398400000' },
@@ -82,5 +93,6 @@ export const indexName = (table: string, index: (typeof TOKEN_INDEXES)[number]) 
 
 /** The row of the table as the entity types it (instants as epoch milliseconds). */
 export type OAuthTokenRecord = {
-  [C in (typeof TOKEN_COLUMNS)[number] as C['property']]: (C['type'] extends 'bigint' | 'integer' ? number : string) | (C['nullable'] extends true ? null : never);
+  [C in (typeof TOKEN_COLUMNS)[number] as C['property']]:
+    (C['type'] extends 'bigint' | 'integer' ? number : string) | (C['nullable'] extends true ? null : never);
 };

@@ -163,7 +163,11 @@ function throttled(report: ((p: ImportProgress) => void) | undefined): (p: Impor
  * @throws ImportFailedError when a write failed (what was written is put back).
  * @throws ZohoFormatError (from the reader) when the source cannot be read at all.
  */
-export async function importTokens(store: TokenStore, rows: AsyncIterable<SourceRow> | Iterable<SourceRow>, options: ImportOptions = {}): Promise<ImportResult> {
+export async function importTokens(
+  store: TokenStore,
+  rows: AsyncIterable<SourceRow> | Iterable<SourceRow>,
+  options: ImportOptions = {},
+): Promise<ImportResult> {
   const concurrency = options.concurrency ?? 8;
   const progress = throttled(options.onProgress);
 
@@ -339,7 +343,11 @@ async function planRow(store: TokenStore | null, c: Candidate, policy: AccountsU
 const IMPORT_ACTOR = systemActor('cli-import');
 
 /** Puts written tokens back as they were. @returns the ids that could not be. */
-async function rollBack(store: TokenStore, undo: Array<{ id: string; previous: Token | null; fields: ImportedField[] }>, progress: (p: ImportProgress) => void): Promise<string[]> {
+async function rollBack(
+  store: TokenStore,
+  undo: Array<{ id: string; previous: Token | null; fields: ImportedField[] }>,
+  progress: (p: ImportProgress) => void,
+): Promise<string[]> {
   const unrestored: string[] = [];
   let done = 0;
   for (const u of [...undo].reverse()) {

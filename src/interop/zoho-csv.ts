@@ -129,7 +129,11 @@ export interface CsvWriteResult {
  * @param overwrite replace an existing file (otherwise refused).
  * @throws ZohoFormatError when the file exists and `overwrite` is false.
  */
-export async function writeZohoCsv(file: string, tokens: AsyncIterable<Token>, options: { overwrite?: boolean; onToken?: (count: number) => void } = {}): Promise<CsvWriteResult> {
+export async function writeZohoCsv(
+  file: string,
+  tokens: AsyncIterable<Token>,
+  options: { overwrite?: boolean; onToken?: (count: number) => void } = {},
+): Promise<CsvWriteResult> {
   if (!options.overwrite && fs.existsSync(file)) throw new ZohoFormatError(`${file} exists: choose another file, or --force to replace it`);
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
   const fd = fs.openSync(tmp, 'wx', 0o600);
@@ -170,20 +174,25 @@ export async function writeZohoCsv(file: string, tokens: AsyncIterable<Token>, o
  * {@link writeZohoCsv}) to a stream, e.g. standard output, waiting for the
  * stream to drain as it goes. Does not end the stream.
  */
-export async function writeZohoCsvStream(out: NodeJS.WritableStream, tokens: AsyncIterable<Token>, options: { onToken?: (count: number) => void } = {}): Promise<CsvWriteResult> {
+export async function writeZohoCsvStream(
+  out: NodeJS.WritableStream,
+  tokens: AsyncIterable<Token>,
+  options: { onToken?: (count: number) => void } = {},
+): Promise<CsvWriteResult> {
   let count = 0;
   let quotedRows = 0;
   const write = async (chunk: string) => {
-    if (!out.write(chunk)) await new Promise<void>((resolve, reject) => {
-      const done = (err?: Error) => {
-        out.off('drain', done);
-        out.off('error', done);
-        if (err) reject(err);
-        else resolve();
-      };
-      out.once('drain', done);
-      out.once('error', done);
-    });
+    if (!out.write(chunk))
+      await new Promise<void>((resolve, reject) => {
+        const done = (err?: Error) => {
+          out.off('drain', done);
+          out.off('error', done);
+          if (err) reject(err);
+          else resolve();
+        };
+        out.once('drain', done);
+        out.once('error', done);
+      });
   };
   let buffer = ZOHO_CSV_HEADER;
   for await (const token of tokens) {

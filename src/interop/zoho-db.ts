@@ -85,7 +85,14 @@ function text(v: unknown): string | null {
 export async function* readZohoDbTable(url: string, table = 'oauthtoken'): AsyncGenerator<SourceRow> {
   checkUrl(url);
   const quoted = quoteTableName(table);
-  const conn = mysql.createConnection({ uri: url, connectTimeout: 5000, supportBigNumbers: true, bigNumberStrings: true, dateStrings: true, charset: 'utf8mb4' });
+  const conn = mysql.createConnection({
+    uri: url,
+    connectTimeout: 5000,
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+    dateStrings: true,
+    charset: 'utf8mb4',
+  });
   let completed = false;
   conn.on('error', () => undefined); // surfaced through the query stream
   try {

@@ -61,7 +61,11 @@ export interface RotateResult extends RotateProgress {
 }
 
 /** Re-encrypts every token not under `keyring`'s current key. See the module comment. */
-export async function rotateKeys(stores: Pick<Stores, 'keys' | 'audit'> & Partial<Pick<Stores, 'clients'>>, keyring: Keyring, options: RotateOptions = {}): Promise<RotateResult> {
+export async function rotateKeys(
+  stores: Pick<Stores, 'keys' | 'audit'> & Partial<Pick<Stores, 'clients'>>,
+  keyring: Keyring,
+  options: RotateOptions = {},
+): Promise<RotateResult> {
   const current = keyring.currentKeyId;
   const batchSize = options.batchSize ?? 100;
   const maxPasses = options.maxPasses ?? 5;

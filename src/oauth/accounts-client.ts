@@ -9,7 +9,16 @@ import type { AccountsUrlPolicy } from './accounts-url-policy';
 import { InvalidResponseError, OAuthError, ProviderRefusedError, UpstreamUnavailableError, type UpstreamUnavailableReason } from './oauth-errors';
 import { zohoProfile } from '../providers/zoho';
 import type { ProviderProfile } from '../providers/provider';
-import { authorizationCodeRequest, refreshTokenRequest, revokeRequest, type AuthorizationCodeParams, type Endpoint, type RefreshTokenParams, type RevokeParams, type TokenRequest } from './token-requests';
+import {
+  authorizationCodeRequest,
+  refreshTokenRequest,
+  revokeRequest,
+  type AuthorizationCodeParams,
+  type Endpoint,
+  type RefreshTokenParams,
+  type RevokeParams,
+  type TokenRequest,
+} from './token-requests';
 import { processRevokeResponse, processTokenResponse, type TokenGrant } from './token-response';
 
 /**
@@ -71,7 +80,15 @@ export interface AccountsClientOptions {
 const RETRYABLE_REASONS: ReadonlySet<UpstreamUnavailableReason> = new Set(['timeout', 'network', 'http_5xx', 'not_json', 'provider_unavailable']);
 
 /** Low-level error codes that mean the connection was never made, so the request was surely not sent. */
-const NOT_SENT_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'ENETUNREACH', 'EHOSTUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+const NOT_SENT_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EAI_NONAME',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
 
 /**
  * Talks to Zoho's Accounts server (`shared/spec/oauth.md`): refreshes access
@@ -137,7 +154,12 @@ export class AccountsClient {
    */
   refresh(target: ProviderTarget, params: RefreshTokenParams): Promise<TokenGrant> {
     const { provider, endpoint } = this.tokenEndpointOf(target);
-    return this.call('refresh', () => refreshTokenRequest(endpoint(), params), tokenProcessor(provider), (err) => RETRYABLE_REASONS.has(err.reason));
+    return this.call(
+      'refresh',
+      () => refreshTokenRequest(endpoint(), params),
+      tokenProcessor(provider),
+      (err) => RETRYABLE_REASONS.has(err.reason),
+    );
   }
 
   /**
@@ -148,7 +170,12 @@ export class AccountsClient {
    */
   exchangeGrant(target: ProviderTarget, params: AuthorizationCodeParams): Promise<TokenGrant> {
     const { provider, endpoint } = this.tokenEndpointOf(target);
-    return this.call('grant', () => authorizationCodeRequest(endpoint(), params), tokenProcessor(provider), (err) => err.reason === 'network' && err.notSent);
+    return this.call(
+      'grant',
+      () => authorizationCodeRequest(endpoint(), params),
+      tokenProcessor(provider),
+      (err) => err.reason === 'network' && err.notSent,
+    );
   }
 
   /**
@@ -162,8 +189,15 @@ export class AccountsClient {
     const { provider, accountsUrl } = targetOf(target);
     if (!provider.usesAccountsUrl && provider.revocationEndpoint(null) === null) return false;
     const endpoint = () => this.checked(provider, accountsUrl, (origin) => provider.revocationEndpoint(origin)!);
-    const request = provider.revocationAuthenticated ? params : { token: params.token, ...(params.tokenTypeHint ? { tokenTypeHint: params.tokenTypeHint } : {}) };
-    await this.call('revoke', () => revokeRequest(endpoint(), request), (status, body) => processRevokeResponse(status, body), (err) => RETRYABLE_REASONS.has(err.reason));
+    const request = provider.revocationAuthenticated
+      ? params
+      : { token: params.token, ...(params.tokenTypeHint ? { tokenTypeHint: params.tokenTypeHint } : {}) };
+    await this.call(
+      'revoke',
+      () => revokeRequest(endpoint(), request),
+      (status, body) => processRevokeResponse(status, body),
+      (err) => RETRYABLE_REASONS.has(err.reason),
+    );
     return true;
   }
 
@@ -206,7 +240,14 @@ export class AccountsClient {
         return result;
       } catch (err) {
         const willRetry = err instanceof UpstreamUnavailableError && attempt < this.maxAttempts && retryable(err);
-        this.report({ kind, attempt, outcome: outcomeOf(err), durationMs: performance.now() - started, ...(status === undefined ? {} : { status }), willRetry });
+        this.report({
+          kind,
+          attempt,
+          outcome: outcomeOf(err),
+          durationMs: performance.now() - started,
+          ...(status === undefined ? {} : { status }),
+          willRetry,
+        });
         if (!willRetry) {
           if (err instanceof UpstreamUnavailableError) err.attempts = attempt;
           throw err;

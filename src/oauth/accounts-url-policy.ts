@@ -30,7 +30,8 @@ export function normalizeAccountsUrl(raw: string): string {
   // `search`/`hash` are empty for a bare `?`/`#`: look at the serialization too.
   if (url.search !== '' || url.href.includes('?')) throw new AccountsUrlNotAllowedError(origin, 'must not carry a query');
   if (url.hash !== '' || url.href.includes('#')) throw new AccountsUrlNotAllowedError(origin, 'must not carry a fragment');
-  if (url.pathname !== '/' && url.pathname !== '') throw new AccountsUrlNotAllowedError(origin, 'must not carry a path (give the origin only, e.g. https://accounts.zoho.com)');
+  if (url.pathname !== '/' && url.pathname !== '')
+    throw new AccountsUrlNotAllowedError(origin, 'must not carry a path (give the origin only, e.g. https://accounts.zoho.com)');
   return origin;
 }
 

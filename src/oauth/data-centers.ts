@@ -76,4 +76,3 @@ export function accountsUrlForApiDomain(apiDomain: string): string | null {
   if (url.protocol !== 'https:' || url.port !== '' || url.username !== '' || url.password !== '') return null;
   return ACCOUNTS_BY_API_HOST.get(url.hostname) ?? null;
 }
-

@@ -123,14 +123,7 @@ export class ProviderRefusedError extends OAuthError {
  *   `temporarily_unavailable` (the provider's own failure, not a verdict on the token);
  * - `invalid_response`: see {@link InvalidResponseError}.
  */
-export type UpstreamUnavailableReason =
-  | 'timeout'
-  | 'network'
-  | 'http_5xx'
-  | 'not_json'
-  | 'rate_limited'
-  | 'provider_unavailable'
-  | 'invalid_response';
+export type UpstreamUnavailableReason = 'timeout' | 'network' | 'http_5xx' | 'not_json' | 'rate_limited' | 'provider_unavailable' | 'invalid_response';
 
 /** Options of {@link UpstreamUnavailableError}. */
 export interface UpstreamUnavailableOptions extends OAuthErrorOptions {
@@ -163,7 +156,12 @@ export class UpstreamUnavailableError extends OAuthError {
   /** For `network` errors: the request surely did not reach the provider. */
   readonly notSent: boolean;
 
-  constructor(reason: UpstreamUnavailableReason, message: string, options: UpstreamUnavailableOptions = {}, code: 'UPSTREAM_UNAVAILABLE' | 'INVALID_RESPONSE' = OAuthErrorCode.UPSTREAM_UNAVAILABLE) {
+  constructor(
+    reason: UpstreamUnavailableReason,
+    message: string,
+    options: UpstreamUnavailableOptions = {},
+    code: 'UPSTREAM_UNAVAILABLE' | 'INVALID_RESPONSE' = OAuthErrorCode.UPSTREAM_UNAVAILABLE,
+  ) {
     super(code, message, options);
     this.reason = reason;
     if (options.status !== undefined) this.status = options.status;
@@ -235,7 +233,9 @@ export function redactBody(body: string): string {
   try {
     const parsed: unknown = JSON.parse(body);
     if (parsed !== null && typeof parsed === 'object') {
-      kept = JSON.stringify(parsed, (key, value: unknown) => (key !== '' && SECRET_KEY.test(key) && (typeof value === 'string' || typeof value === 'number') ? '[redacted]' : value));
+      kept = JSON.stringify(parsed, (key, value: unknown) =>
+        key !== '' && SECRET_KEY.test(key) && (typeof value === 'string' || typeof value === 'number') ? '[redacted]' : value,
+      );
     }
   } catch {
     // Not JSON: kept as text.

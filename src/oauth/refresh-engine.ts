@@ -1,7 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { systemActor, type AuditActor, type AuditEvent } from '../audit/audit';
 import { systemClock, type Clock } from '../clock';
-import { InvalidRequestError, ProviderUnavailableError, RefreshConflictError, RefreshRefusedError, ThrottledError, TokenNotFoundError, TokenStoreError } from '../errors';
+import {
+  InvalidRequestError,
+  ProviderUnavailableError,
+  RefreshConflictError,
+  RefreshRefusedError,
+  ThrottledError,
+  TokenNotFoundError,
+  TokenStoreError,
+} from '../errors';
 import type { Logger } from '../logger';
 import { hasSecret } from '../stores/sealed-secrets';
 import { tokenStatus } from '../stores/token-status';
@@ -114,7 +122,8 @@ export class RefreshEngine {
     this.clock = o.clock ?? systemClock;
     this.events = o.events ?? NO_TOKEN_EVENTS;
     this.counters = o.counters ?? new MemoryGovernorStore(() => undefined);
-    this.governor = o.governor ?? new Governor({ store: this.counters, leaseMs: o.leaseMs, onDecision: (provider, decision) => this.decided(provider, decision) });
+    this.governor =
+      o.governor ?? new Governor({ store: this.counters, leaseMs: o.leaseMs, onDecision: (provider, decision) => this.decided(provider, decision) });
   }
 
   private decided(provider: string, decision: GovernorDecision): void {
@@ -149,7 +158,9 @@ export class RefreshEngine {
     }
     const actor = options.actor ?? systemActor(trigger);
     const force = refused !== undefined || (options.force ?? true);
-    const flight = this.fly(id, force, trigger, options.waitForLease ?? true, options.arrivedAt ?? new Date(), actor, refused).finally(() => this.flights.delete(id));
+    const flight = this.fly(id, force, trigger, options.waitForLease ?? true, options.arrivedAt ?? new Date(), actor, refused).finally(() =>
+      this.flights.delete(id),
+    );
     this.flights.set(id, flight);
     return flight;
   }
@@ -179,7 +190,15 @@ export class RefreshEngine {
    *   (a lease is two writes); only a token that needs a refresh takes the
    *   lease and is re-read under it (3 round trips, as before).
    */
-  private async fly(id: string, force: boolean, trigger: RefreshTrigger, waitForLease: boolean, arrivedAt: Date, actor: AuditActor, refused?: string): Promise<Token> {
+  private async fly(
+    id: string,
+    force: boolean,
+    trigger: RefreshTrigger,
+    waitForLease: boolean,
+    arrivedAt: Date,
+    actor: AuditActor,
+    refused?: string,
+  ): Promise<Token> {
     // The token as this caller first saw it: the baseline against which a refresh by another process shows.
     let arrival: Token | null = null;
     if (!force) {
@@ -203,7 +222,7 @@ export class RefreshEngine {
         if (settled) return settled;
       }
       if (!waitForLease) return current;
-      if (this.clock.now() > deadline) throw new ProviderUnavailableError('another gateway process holds this token\'s refresh and did not finish in time');
+      if (this.clock.now() > deadline) throw new ProviderUnavailableError("another gateway process holds this token's refresh and did not finish in time");
       await this.clock.sleep(delay * (0.5 + Math.random()));
       delay = Math.min(delay * 2, 250);
     }
@@ -230,7 +249,9 @@ export class RefreshEngine {
       }
       return await this.refreshUpstream(current, trigger, actor);
     } finally {
-      await this.o.leases.releaseLease(id, this.owner).catch((err: unknown) => this.o.logger.warn({ tokenId: id, err: describe(err) }, 'could not release a refresh lease; it runs out by itself'));
+      await this.o.leases
+        .releaseLease(id, this.owner)
+        .catch((err: unknown) => this.o.logger.warn({ tokenId: id, err: describe(err) }, 'could not release a refresh lease; it runs out by itself'));
     }
   }
 
@@ -281,7 +302,7 @@ export class RefreshEngine {
   private settledSince(arrival: Token, current: Token): Token | null {
     const refreshed = (current.lastRefreshedAt?.getTime() ?? 0) > (arrival.lastRefreshedAt?.getTime() ?? 0);
     if (refreshed) return current;
-    const failed = current.failedAt !== null && (current.failedAt.getTime() > (arrival.failedAt?.getTime() ?? 0));
+    const failed = current.failedAt !== null && current.failedAt.getTime() > (arrival.failedAt?.getTime() ?? 0);
     if (failed) throw new RefreshRefusedError(current.lastError ?? 'unknown_error', true);
     return null;
   }
@@ -303,10 +324,22 @@ export class RefreshEngine {
       await this.settleFailed(verdict.permit, token, profile, err);
       return this.onUpstreamError(token, mode, trigger, err, actor);
     }
-    await verdict.permit.minted(Date.now()).catch((e: unknown) => this.o.logger.warn({ tokenId: token.id, err: describe(e) }, 'could not record a mint for the governor'));
+    await verdict.permit
+      .minted(Date.now())
+      .catch((e: unknown) => this.o.logger.warn({ tokenId: token.id, err: describe(e) }, 'could not record a mint for the governor'));
     const saved = await this.storeGrant(token, mode, grant, actor);
     this.o.onOutcome?.({ trigger, outcome: 'refreshed' });
-    this.o.logger.info({ tokenId: token.id, trigger, mode, provider: profile.name, rotated: Boolean(grant.refreshToken && mode === 'refresh'), expiresAt: grant.expiresAt?.toISOString() ?? null }, 'token refreshed');
+    this.o.logger.info(
+      {
+        tokenId: token.id,
+        trigger,
+        mode,
+        provider: profile.name,
+        rotated: Boolean(grant.refreshToken && mode === 'refresh'),
+        expiresAt: grant.expiresAt?.toISOString() ?? null,
+      },
+      'token refreshed',
+    );
     return saved;
   }
 
@@ -348,8 +381,13 @@ export class RefreshEngine {
     this.decided(profile.name, 'throttled');
     this.o.onOutcome?.({ trigger, outcome: 'throttled' });
     const retryAfter = Math.max(1, Math.ceil((retryAt - now) / 1000));
-    await this.counters.markThrottled(token.id, new Date(retryAt)).catch((e: unknown) => this.o.logger.warn({ tokenId: token.id, err: describe(e) }, 'could not record a THROTTLED status'));
-    throw new ThrottledError(`the provider's issuing limits allow no new access token for this token now and none valid is held; retry in ${retryAfter} s`, retryAfter);
+    await this.counters
+      .markThrottled(token.id, new Date(retryAt))
+      .catch((e: unknown) => this.o.logger.warn({ tokenId: token.id, err: describe(e) }, 'could not record a THROTTLED status'));
+    throw new ThrottledError(
+      `the provider's issuing limits allow no new access token for this token now and none valid is held; retry in ${retryAfter} s`,
+      retryAfter,
+    );
   }
 
   /** Whether the held access token is valid for at least 60 s, or a tenth of its lifetime when that is less (unknown expiry: valid). */
@@ -450,7 +488,9 @@ export class RefreshEngine {
     if (err instanceof UpstreamUnavailableError) {
       this.o.onOutcome?.({ trigger, outcome: 'unavailable' });
       // Nothing is written on a transient failure but its audit entry (in the background), which the webhooks read.
-      this.audit({ action: 'REFRESH', actor, tokenId: token.id, outcome: 'UNAVAILABLE', errorCode: err.reason, detail: grantType(mode) }, () => this.events.refreshUnavailable(token, err.reason));
+      this.audit({ action: 'REFRESH', actor, tokenId: token.id, outcome: 'UNAVAILABLE', errorCode: err.reason, detail: grantType(mode) }, () =>
+        this.events.refreshUnavailable(token, err.reason),
+      );
       this.o.logger.warn({ tokenId: token.id, trigger, mode, reason: err.reason }, 'the provider could not be reached; the token is unchanged');
       throw new ProviderUnavailableError('the provider could not be reached, timed out or failed; the token is unchanged', err.reason);
     }
@@ -476,7 +516,11 @@ export class RefreshEngine {
         const profile = await this.profileOf(token);
         const target = { provider: profile, accountsUrl: profile.usesAccountsUrl ? this.accountsUrlOf(token) : null };
         const client = token.clientSecret ? { clientId: token.clientId, clientSecret: token.clientSecret } : undefined;
-        const sent = await this.o.client.revoke(target, { token: secret, tokenTypeHint: token.refreshToken ? 'refresh_token' : 'access_token', ...(client ? { client } : {}) });
+        const sent = await this.o.client.revoke(target, {
+          token: secret,
+          tokenTypeHint: token.refreshToken ? 'refresh_token' : 'access_token',
+          ...(client ? { client } : {}),
+        });
         detail = sent ? 'revoked at the provider' : 'the provider has no revocation endpoint';
       } catch (err) {
         if (err instanceof UpstreamUnavailableError) {

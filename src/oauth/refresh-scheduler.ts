@@ -59,7 +59,9 @@ export class RefreshScheduler {
         () => false,
       );
       if (!waited || this.stopped) return;
-      await this.runOnce().catch((err: unknown) => this.o.logger.warn({ err: { name: (err as Error)?.name, code: (err as { code?: unknown })?.code } }, 'background refresh round failed'));
+      await this.runOnce().catch((err: unknown) =>
+        this.o.logger.warn({ err: { name: (err as Error)?.name, code: (err as { code?: unknown })?.code } }, 'background refresh round failed'),
+      );
       wait = this.o.intervalMs;
     }
   }
@@ -78,7 +80,9 @@ export class RefreshScheduler {
   async runOnce(): Promise<number> {
     const now = this.clock.now();
     for (const [id, until] of this.backoffUntil) if (until <= now) this.backoffUntil.delete(id);
-    const ids = (await this.o.leases.findRefreshCandidates(new Date(Date.now() + this.o.refreshAheadMs), this.o.batchSize ?? 200)).filter((id) => (this.backoffUntil.get(id) ?? 0) <= now);
+    const ids = (await this.o.leases.findRefreshCandidates(new Date(Date.now() + this.o.refreshAheadMs), this.o.batchSize ?? 200)).filter(
+      (id) => (this.backoffUntil.get(id) ?? 0) <= now,
+    );
     const spread = Math.min(this.o.intervalMs / 2, 5_000);
     let refreshed = 0;
     const queue = [...ids];

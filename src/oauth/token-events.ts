@@ -19,4 +19,9 @@ export interface TokenEvents {
 }
 
 /** Reports nowhere (no webhook configured). */
-export const NO_TOKEN_EVENTS: TokenEvents = { failed: () => undefined, recovered: () => undefined, refreshUnavailable: () => undefined, connected: () => undefined };
+export const NO_TOKEN_EVENTS: TokenEvents = {
+  failed: () => undefined,
+  recovered: () => undefined,
+  refreshUnavailable: () => undefined,
+  connected: () => undefined,
+};

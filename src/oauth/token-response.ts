@@ -151,12 +151,18 @@ function classify(status: number, bodyText: string): unknown {
   try {
     json = JSON.parse(bodyText);
   } catch {
-    throw new UpstreamUnavailableError('not_json', `the provider answered HTTP ${status} with a body that is not JSON`, { status, response: { status, body: bodyText } });
+    throw new UpstreamUnavailableError('not_json', `the provider answered HTTP ${status} with a body that is not JSON`, {
+      status,
+      response: { status, body: bodyText },
+    });
   }
   if (json !== null && typeof json === 'object' && !Array.isArray(json) && present((json as Record<string, unknown>).error)) {
     const error = new ProviderRefusedError(String((json as Record<string, unknown>).error), status, { response: { status, body: bodyText } });
     if (TRANSIENT_OAUTH_ERRORS.has(error.oauthError)) {
-      throw new UpstreamUnavailableError('provider_unavailable', `the provider reported its own failure: ${error.oauthError} (HTTP ${status})`, { status, response: { status, body: bodyText } });
+      throw new UpstreamUnavailableError('provider_unavailable', `the provider reported its own failure: ${error.oauthError} (HTTP ${status})`, {
+        status,
+        response: { status, body: bodyText },
+      });
     }
     throw error;
   }
@@ -177,7 +183,8 @@ function present(value: unknown): boolean {
 }
 
 function nonEmptyString(value: unknown, field: string, status: number, bodyText: string): string {
-  if (typeof value !== 'string' || value.length === 0) throw invalid(status, bodyText, `the token endpoint answered with a ${field} that is not a non-empty string`, field);
+  if (typeof value !== 'string' || value.length === 0)
+    throw invalid(status, bodyText, `the token endpoint answered with a ${field} that is not a non-empty string`, field);
   return value;
 }
 

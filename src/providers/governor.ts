@@ -193,13 +193,17 @@ export class Governor {
     const isGrant = state.subject.startsWith('g:');
     const perWindow = isGrant ? limits.grantsPerWindow : limits.accessTokensPerWindow;
     const window =
-      windowMs !== null && perWindow !== null ? { cap: perWindow, ms: windowMs, leaving: counted.filter((c) => c.at > now - windowMs).map((c) => c.latest + windowMs) } : null;
+      windowMs !== null && perWindow !== null
+        ? { cap: perWindow, ms: windowMs, leaving: counted.filter((c) => c.at > now - windowMs).map((c) => c.latest + windowMs) }
+        : null;
     const alive =
       !isGrant && limits.maxAliveAccessTokens !== null && lifetimeMs !== null
         ? {
             cap: limits.maxAliveAccessTokens,
             ms: lifetimeMs,
-            leaving: state.mints.map((m, i) => (m.mintedAt === null ? counted[i]!.latest + lifetimeMs : m.aliveUntil)).filter((u): u is number => u !== null && u > now),
+            leaving: state.mints
+              .map((m, i) => (m.mintedAt === null ? counted[i]!.latest + lifetimeMs : m.aliveUntil))
+              .filter((u): u is number => u !== null && u > now),
           }
         : null;
     return { window, alive };
@@ -213,7 +217,10 @@ export class Governor {
    */
   async budgets(tokens: ReadonlyArray<{ id: string; profile: ProviderProfile | null }>): Promise<Map<string, TokenBudget | null>> {
     const out = new Map<string, TokenBudget | null>(tokens.map((t) => [t.id, null]));
-    const limited = tokens.filter((t): t is { id: string; profile: ProviderProfile } => t.profile !== null && t.profile.limits.accessTokensPerWindow !== null && t.profile.limits.windowSeconds !== null);
+    const limited = tokens.filter(
+      (t): t is { id: string; profile: ProviderProfile } =>
+        t.profile !== null && t.profile.limits.accessTokensPerWindow !== null && t.profile.limits.windowSeconds !== null,
+    );
     if (limited.length === 0) return out;
     const now = this.now();
     const longest = Math.max(...limited.map((t) => t.profile.limits.windowSeconds! * 1000));

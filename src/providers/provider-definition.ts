@@ -35,7 +35,7 @@ export function parseProviderDefinition(raw: unknown): ProviderDefinition {
     return { name, tokenUrl: null, authorizationUrl: null, revocationUrl: null, clientAuthMethod: 'client_secret_post', pkce: false, limits };
   }
   const tokenUrl = endpointUrl(input.tokenUrl, 'tokenUrl');
-  if (tokenUrl === null) throw new ProviderDefinitionError('tokenUrl is required (the provider\'s RFC 6749 token endpoint)');
+  if (tokenUrl === null) throw new ProviderDefinitionError("tokenUrl is required (the provider's RFC 6749 token endpoint)");
   const method = input.clientAuthMethod ?? 'client_secret_basic';
   if (typeof method !== 'string' || !(CLIENT_AUTH_METHODS as readonly string[]).includes(method)) {
     throw new ProviderDefinitionError(`clientAuthMethod must be one of ${CLIENT_AUTH_METHODS.join(', ')}`);
@@ -86,7 +86,8 @@ function endpointUrl(raw: unknown, field: string): string | null {
   } catch {
     throw new ProviderDefinitionError(`${field} must be an absolute http(s) URL such as https://idp.example.com/oauth/token`);
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ProviderDefinitionError(`${field} must be an absolute http(s) URL such as https://idp.example.com/oauth/token`);
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw new ProviderDefinitionError(`${field} must be an absolute http(s) URL such as https://idp.example.com/oauth/token`);
   if (url.username !== '' || url.password !== '') throw new ProviderDefinitionError(`${field} (${url.origin}) must not carry credentials`);
   if (url.hash !== '' || url.href.includes('#')) throw new ProviderDefinitionError(`${field} (${url.origin}) must not carry a fragment`);
   return url.href;

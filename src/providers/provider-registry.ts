@@ -86,7 +86,9 @@ export class ProviderRegistry {
   /** Every provider, Zoho first, then by name. */
   async list(): Promise<RegisteredProvider[]> {
     await this.load();
-    return [...this.byName.values()].sort((a, b) => (a.profile.name === ZOHO ? -1 : b.profile.name === ZOHO ? 1 : a.profile.name.localeCompare(b.profile.name)));
+    return [...this.byName.values()].sort((a, b) =>
+      a.profile.name === ZOHO ? -1 : b.profile.name === ZOHO ? 1 : a.profile.name.localeCompare(b.profile.name),
+    );
   }
 
   /**
@@ -96,7 +98,8 @@ export class ProviderRegistry {
    */
   async save(input: unknown): Promise<ProviderProfile> {
     const definition = parse(input);
-    if (this.fileNames.has(definition.name)) throw badInput(`the provider ${definition.name} is defined by TOKENGATE_PROVIDERS_FILE, which wins over the database: change it there`);
+    if (this.fileNames.has(definition.name))
+      throw badInput(`the provider ${definition.name} is defined by TOKENGATE_PROVIDERS_FILE, which wins over the database: change it there`);
     await this.o.store.saveProvider(definition);
     await this.load();
     return this.byName.get(definition.name)!.profile;

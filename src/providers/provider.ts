@@ -28,7 +28,14 @@ export interface ProviderLimits {
   accessTokenLifetimeSeconds: number | null;
 }
 
-export const LIMIT_FIELDS = ['accessTokensPerWindow', 'windowSeconds', 'maxAliveAccessTokens', 'refreshTokensPerUser', 'grantsPerWindow', 'accessTokenLifetimeSeconds'] as const satisfies ReadonlyArray<keyof ProviderLimits>;
+export const LIMIT_FIELDS = [
+  'accessTokensPerWindow',
+  'windowSeconds',
+  'maxAliveAccessTokens',
+  'refreshTokensPerUser',
+  'grantsPerWindow',
+  'accessTokenLifetimeSeconds',
+] as const satisfies ReadonlyArray<keyof ProviderLimits>;
 
 /** No limit at all: a generic provider's default. */
 export const NO_LIMITS: ProviderLimits = Object.freeze({

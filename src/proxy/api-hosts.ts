@@ -25,14 +25,15 @@ export class ApiHostPolicy {
     try {
       url = new URL(apiDomain.trim());
     } catch {
-      return { ok: false, host: apiDomain.slice(0, 100), reason: 'the token\'s apiDomain is not a URL' };
+      return { ok: false, host: apiDomain.slice(0, 100), reason: "the token's apiDomain is not a URL" };
     }
     const host = url.host;
     if (url.username || url.password || url.search || url.hash || (url.pathname !== '/' && url.pathname !== '')) {
-      return { ok: false, host, reason: 'the token\'s apiDomain must be a bare origin (scheme, host and port)' };
+      return { ok: false, host, reason: "the token's apiDomain must be a bare origin (scheme, host and port)" };
     }
     if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) return { ok: false, host, reason: `plain http to ${host} is not allowed` };
-    if (!this.allowed.has(url.origin.toLowerCase())) return { ok: false, host, reason: `${url.origin} is not an allowed API host (TOKENGATE_ALLOWED_API_HOSTS)` };
+    if (!this.allowed.has(url.origin.toLowerCase()))
+      return { ok: false, host, reason: `${url.origin} is not an allowed API host (TOKENGATE_ALLOWED_API_HOSTS)` };
     return { ok: true, origin: url.origin };
   }
 }

@@ -110,7 +110,8 @@ export class ApiProxy {
       if (!token) throw proxyError('NOT_FOUND', `no token has id ${JSON.stringify(target.tokenId)}`);
       audited = { tokenId: token.id, actor: caller.actor };
       const status = tokenStatus(token, Date.now(), this.o.refreshAheadMs);
-      if (status === 'FAILED') throw proxyError('REFRESH_FAILED', `the token needs re-authorization (its last refresh was refused: ${token.lastError ?? 'unknown_error'})`);
+      if (status === 'FAILED')
+        throw proxyError('REFRESH_FAILED', `the token needs re-authorization (its last refresh was refused: ${token.lastError ?? 'unknown_error'})`);
       if (token.apiDomain !== null) this.allowedOrigin(token);
       if (status !== 'ACTIVE') {
         token = await this.o.engine.refresh(token.id, { force: false, trigger: 'proxy', actor: caller.actor, arrivedAt: meta.receivedAt });
@@ -144,7 +145,11 @@ export class ApiProxy {
       return this.respond(answer, res, method, null);
     } catch (err) {
       const answer = toProxyError(err);
-      if (answer.code === 'INTERNAL_SERVER_ERROR') this.o.logger.error({ reqId: meta.requestId, err: { name: (err as Error)?.name, code: (err as { code?: unknown })?.code, stack: (err as Error)?.stack } }, 'API proxy request failed');
+      if (answer.code === 'INTERNAL_SERVER_ERROR')
+        this.o.logger.error(
+          { reqId: meta.requestId, err: { name: (err as Error)?.name, code: (err as { code?: unknown })?.code, stack: (err as Error)?.stack } },
+          'API proxy request failed',
+        );
       else if (answer.status >= 500) this.o.logger.warn({ reqId: meta.requestId, code: answer.code, status: answer.status }, answer.message);
       sendProxyError(res, answer);
     }
@@ -245,7 +250,14 @@ export class ApiProxy {
    * came. @throws 504 when it does not start answering within the timeout,
    * 502 when it cannot be reached, 413 when a streamed body outgrows the limit.
    */
-  private send(method: string, url: string, callerHeaders: IncomingMessage['headers'], token: Token, body: Body, res: ServerResponse): Promise<IncomingMessage> {
+  private send(
+    method: string,
+    url: string,
+    callerHeaders: IncomingMessage['headers'],
+    token: Token,
+    body: Body,
+    res: ServerResponse,
+  ): Promise<IncomingMessage> {
     const target = new URL(url);
     const headers: OutgoingHttpHeaders = forwardedRequestHeaders(callerHeaders);
     headers.authorization = authorizationFor(token, token.accessToken!);
@@ -253,7 +265,11 @@ export class ApiProxy {
     else if (body.kind === 'stream' && body.length !== null) headers['content-length'] = body.length;
     const timeoutMs = this.o.config.timeoutMs;
     return new Promise<IncomingMessage>((resolve, reject) => {
-      const upstream = (target.protocol === 'https:' ? https : http).request(target, { method, headers, agent: this.agents[target.protocol as 'http:' | 'https:'] });
+      const upstream = (target.protocol === 'https:' ? https : http).request(target, {
+        method,
+        headers,
+        agent: this.agents[target.protocol as 'http:' | 'https:'],
+      });
       let settled = false;
       const fail = (err: ProxyError) => {
         if (settled) return;

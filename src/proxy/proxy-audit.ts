@@ -43,10 +43,13 @@ export class ProxyAudit {
     tally.byClass.set(statusClass, (tally.byClass.get(statusClass) ?? 0) + 1);
     if (tally.actors.size < 8) tally.actors.set(`${actor.role}:${actor.name}`, { role: actor.role, name: actor.name });
     // Wake up just after this minute ends.
-    this.timer ??= setTimeout(() => {
-      this.timer = null;
-      this.flush(this.clock());
-    }, minute + MINUTE - now + 50).unref();
+    this.timer ??= setTimeout(
+      () => {
+        this.timer = null;
+        this.flush(this.clock());
+      },
+      minute + MINUTE - now + 50,
+    ).unref();
   }
 
   /** Hands the entries of every minute that ended before `now` (all of them by default) to the audit trail. */
@@ -55,7 +58,10 @@ export class ProxyAudit {
       if (t.minute + MINUTE > now) continue;
       this.tallies.delete(key);
       const actors = [...t.actors.values()];
-      const classes = [...t.byClass.entries()].sort().map(([c, n]) => `${c}:${n}`).join(' ');
+      const classes = [...t.byClass.entries()]
+        .sort()
+        .map(([c, n]) => `${c}:${n}`)
+        .join(' ');
       const stamp = new Date(t.minute).toISOString().slice(0, 16) + 'Z';
       this.trail.record({
         action: 'PROXY',
@@ -68,10 +74,13 @@ export class ProxyAudit {
     }
     if (this.tallies.size > 0 && !this.timer && now !== Infinity) {
       const at = this.clock();
-      this.timer = setTimeout(() => {
-        this.timer = null;
-        this.flush(this.clock());
-      }, MINUTE - (at % MINUTE) + 50).unref();
+      this.timer = setTimeout(
+        () => {
+          this.timer = null;
+          this.flush(this.clock());
+        },
+        MINUTE - (at % MINUTE) + 50,
+      ).unref();
     }
   }
 

@@ -60,14 +60,19 @@ export class ProxyCredentials {
    * Signs a credential. Checks and normalizes its input.
    * @throws ServiceError `BAD_USER_INPUT` for a ttl outside 1..3600, an unknown method or a refused prefix.
    */
-  issue(input: { tokenId: string; ttlSeconds: number; methods: readonly string[]; pathPrefixes: readonly string[]; issuedBy: { role: Role; name: string } }, now = Date.now()): { credential: string; expiresAt: Date } {
+  issue(
+    input: { tokenId: string; ttlSeconds: number; methods: readonly string[]; pathPrefixes: readonly string[]; issuedBy: { role: Role; name: string } },
+    now = Date.now(),
+  ): { credential: string; expiresAt: Date } {
     const { ttlSeconds } = input;
-    if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > MAX_CREDENTIAL_TTL_SECONDS) throw badInput(`ttlSeconds must be between 1 and ${MAX_CREDENTIAL_TTL_SECONDS}`);
+    if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > MAX_CREDENTIAL_TTL_SECONDS)
+      throw badInput(`ttlSeconds must be between 1 and ${MAX_CREDENTIAL_TTL_SECONDS}`);
     const methods = [...new Set(input.methods.map((m) => m.trim().toUpperCase()))];
     if (methods.length === 0) throw badInput('methods must name at least one method, e.g. ["GET"]');
     const unknown = methods.find((m) => !(GRANTABLE_METHODS as readonly string[]).includes(m));
     if (unknown !== undefined) throw badInput(`methods: ${JSON.stringify(unknown.slice(0, 16))} is not one of ${GRANTABLE_METHODS.join(', ')}`);
-    if (input.pathPrefixes.length === 0 || input.pathPrefixes.length > MAX_PREFIXES) throw badInput(`pathPrefixes must hold 1 to ${MAX_PREFIXES} prefixes, e.g. ["/crm/v8/Leads"]`);
+    if (input.pathPrefixes.length === 0 || input.pathPrefixes.length > MAX_PREFIXES)
+      throw badInput(`pathPrefixes must hold 1 to ${MAX_PREFIXES} prefixes, e.g. ["/crm/v8/Leads"]`);
     const prefixes = input.pathPrefixes.map((p, i) => {
       try {
         return normalizePrefix(p.trim());
@@ -113,7 +118,10 @@ export class ProxyCredentials {
       return { ok: false, reason: 'malformed' };
     }
     if (exp * 1000 <= now) return { ok: false, reason: 'expired' };
-    return { ok: true, grant: { tokenId: sub, methods: mth, pathPrefixes: pfx, expiresAt: new Date(exp * 1000), issuedBy: { role: by[0] as Role, name: by[1]! } } };
+    return {
+      ok: true,
+      grant: { tokenId: sub, methods: mth, pathPrefixes: pfx, expiresAt: new Date(exp * 1000), issuedBy: { role: by[0] as Role, name: by[1]! } },
+    };
   }
 
   private sign(data: string): string {

@@ -31,10 +31,12 @@ export class ProxyError extends Error {
   }
 }
 
-export const proxyError = (code: ProxyErrorCode, message: string, headers?: Record<string, string>) => new ProxyError(PROXY_ERROR_STATUS[code], code, message, headers);
+export const proxyError = (code: ProxyErrorCode, message: string, headers?: Record<string, string>) =>
+  new ProxyError(PROXY_ERROR_STATUS[code], code, message, headers);
 
 /** 413 (`BAD_REQUEST`): the request body is over the limit. */
-export const bodyTooLarge = (limit: number) => new ProxyError(413, 'BAD_REQUEST', `The request body is larger than ${limit} bytes (TOKENGATE_PROXY_BODY_LIMIT)`);
+export const bodyTooLarge = (limit: number) =>
+  new ProxyError(413, 'BAD_REQUEST', `The request body is larger than ${limit} bytes (TOKENGATE_PROXY_BODY_LIMIT)`);
 
 /** 504 (`UPSTREAM_UNAVAILABLE`): the provider did not answer in time. */
 export const upstreamTimeout = (ms: number) => new ProxyError(504, 'UPSTREAM_UNAVAILABLE', `The provider did not answer within ${ms} ms`);

@@ -1,7 +1,18 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1), plus the proxy ones: they concern one connection, never the next. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'http2-settings']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'http2-settings',
+]);
 
 /**
  * Request headers of the caller that never reach the provider: its
@@ -10,7 +21,20 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'p
  * `Referer`, the browser's `Sec-*`), and what the gateway sets itself
  * (`Host`, `Content-Length`, `Expect`).
  */
-const DROPPED_REQUEST = new Set(['authorization', 'cookie', 'cookie2', 'forwarded', 'x-real-ip', 'via', 'origin', 'referer', 'host', 'content-length', 'expect', 'x-request-id']);
+const DROPPED_REQUEST = new Set([
+  'authorization',
+  'cookie',
+  'cookie2',
+  'forwarded',
+  'x-real-ip',
+  'via',
+  'origin',
+  'referer',
+  'host',
+  'content-length',
+  'expect',
+  'x-request-id',
+]);
 const DROPPED_REQUEST_PREFIXES = ['x-forwarded-', 'sec-', 'tokengate-', 'access-control-'];
 
 /** Response headers of the provider that never reach the caller: its cookies, and CORS (the gateway answers that itself). */
@@ -20,7 +44,12 @@ const DROPPED_RESPONSE_PREFIXES = ['access-control-', 'tokengate-'];
 /** The names a `Connection` header lists: hop-by-hop for this message too. */
 function connectionListed(headers: IncomingHttpHeaders): Set<string> {
   const v = headers.connection;
-  return new Set((Array.isArray(v) ? v.join(',') : (v ?? '')).split(',').map((s) => s.trim().toLowerCase()).filter(Boolean));
+  return new Set(
+    (Array.isArray(v) ? v.join(',') : (v ?? ''))
+      .split(',')
+      .map((s) => s.trim().toLowerCase())
+      .filter(Boolean),
+  );
 }
 
 /** The caller's headers that may go to the provider (without authorization: the gateway adds its own). */

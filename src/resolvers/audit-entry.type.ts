@@ -42,8 +42,12 @@ registerEnumType(AuditAction, {
     READ_SECRET: { description: 'an API key read secret fields of the token (fields: which); count: identical reads within a second' },
     KEY_ROTATION: { description: 'tokengate keys rotate re-encrypted stored secrets under the newest key' },
     NOTIFY: { description: 'a webhook event about the token was queued (detail: its type)' },
-    PROXY: { description: 'calls through the API proxy with the token in one calendar minute (count: how many; detail: answers by status class; at: the minute)' },
-    CONNECT: { description: 'the connect flow stored the token, new or with its credentials replaced (actor: who started the connect; detail: connected or reconnected)' },
+    PROXY: {
+      description: 'calls through the API proxy with the token in one calendar minute (count: how many; detail: answers by status class; at: the minute)',
+    },
+    CONNECT: {
+      description: 'the connect flow stored the token, new or with its credentials replaced (actor: who started the connect; detail: connected or reconnected)',
+    },
   },
 });
 
@@ -52,7 +56,7 @@ registerEnumType(AuditOutcome, {
   description: 'How the recorded action went',
   valuesConfig: {
     OK: { description: 'done' },
-    REFUSED: { description: "the provider refused (errorCode: its code, e.g. invalid_code)" },
+    REFUSED: { description: 'the provider refused (errorCode: its code, e.g. invalid_code)' },
     UNAVAILABLE: { description: 'the provider could not be reached, timed out or failed (errorCode: the reason)' },
     ERROR: { description: 'something else went wrong' },
   },

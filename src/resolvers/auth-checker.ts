@@ -9,7 +9,11 @@ import type { GatewayContext } from './context.type';
  * the roles, else `FORBIDDEN` — for a field, that field is `null` with the
  * error and the rest is served; for a mutation, it fails whole.
  */
-export function checkRole(context: Pick<GatewayContext, 'principal'>, info: Pick<GraphQLResolveInfo, 'parentType' | 'fieldName'>, roles: readonly string[]): true {
+export function checkRole(
+  context: Pick<GatewayContext, 'principal'>,
+  info: Pick<GraphQLResolveInfo, 'parentType' | 'fieldName'>,
+  roles: readonly string[],
+): true {
   if (roles.length === 0 || roles.includes(context.principal.role)) return true;
   const what = info.parentType.name === 'Mutation' ? `run ${info.fieldName}` : `read ${info.parentType.name}.${info.fieldName}`;
   throw forbidden(`the ${context.principal.role} role may not ${what}`);

@@ -30,20 +30,27 @@ export class ClientResolver {
   }
 
   @Authorized('admin')
-  @Mutation(() => ClientView, { description: 'registers an OAuth client, or replaces the one of that name (its secret encrypted at rest; left out, kept)', complexity: STORE_COST })
+  @Mutation(() => ClientView, {
+    description: 'registers an OAuth client, or replaces the one of that name (its secret encrypted at rest; left out, kept)',
+    complexity: STORE_COST,
+  })
   async saveClient(@Arg('client', () => ClientInput) client: ClientInput, @Ctx() ctx: GatewayContext): Promise<ClientView> {
     return ClientView.of(await clientsOf(ctx).saveClient({ ...client }));
   }
 
   @Authorized('admin')
-  @Mutation(() => Boolean, { description: "deletes an OAuth client; false where none. Its tokens keep working (they hold their own client id and secret) and their client becomes null", complexity: STORE_COST })
+  @Mutation(() => Boolean, {
+    description: 'deletes an OAuth client; false where none. Its tokens keep working (they hold their own client id and secret) and their client becomes null',
+    complexity: STORE_COST,
+  })
   deleteClient(@Arg('name') name: string, @Ctx() ctx: GatewayContext): Promise<boolean> {
     return clientsOf(ctx).deleteClient(name);
   }
 
   @Authorized('operator', 'admin')
   @Mutation(() => ConnectStartView, {
-    description: "Starts connecting an account (operator): answers the provider's consent URL, to open in the person's browser. The provider sends the browser back to /oauth/callback, which stores the token and redirects to returnTo.",
+    description:
+      "Starts connecting an account (operator): answers the provider's consent URL, to open in the person's browser. The provider sends the browser back to /oauth/callback, which stores the token and redirects to returnTo.",
     complexity: STORE_COST,
   })
   async startConnect(@Arg('input', () => StartConnectInput) input: StartConnectInput, @Ctx() ctx: GatewayContext): Promise<ConnectStartView> {

@@ -26,7 +26,10 @@ export class ClientView {
   @Field({ description: 'the redirect URI registered at the provider: TOKENGATE_PUBLIC_URL + /oauth/callback' })
   redirectUrl: string;
 
-  @Field(() => String, { nullable: true, description: "Zoho: the accounts server of the consent screen (each token then refreshes at its user's data center); null for a generic provider" })
+  @Field(() => String, {
+    nullable: true,
+    description: "Zoho: the accounts server of the consent screen (each token then refreshes at its user's data center); null for a generic provider",
+  })
   accountsUrl: string | null;
 
   @Field(() => GraphQLDateTimeISO)
@@ -87,19 +90,30 @@ export class StartConnectInput {
   @Field({ description: 'the OAuth client, by name' })
   client: string;
 
-  @Field(() => String, { nullable: true, description: 'the user the token is saved under (a token of that user name is updated: Zoho\'s save rules); required unless tokenId is given' })
+  @Field(() => String, {
+    nullable: true,
+    description: "the user the token is saved under (a token of that user name is updated: Zoho's save rules); required unless tokenId is given",
+  })
   userName?: string | null;
 
   @Field(() => [String], { nullable: true, description: "default: the client's scopes" })
   scopes?: string[] | null;
 
-  @Field(() => String, { nullable: true, description: 'where the browser comes back with ?connect=ok&token=<id> or ?connect=error&reason=<reason>: an origin of TOKENGATE_CONNECT_RETURN_ORIGINS; without it the callback shows a small page' })
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'where the browser comes back with ?connect=ok&token=<id> or ?connect=error&reason=<reason>: an origin of TOKENGATE_CONNECT_RETURN_ORIGINS; without it the callback shows a small page',
+  })
   returnTo?: string | null;
 
   @Field(() => ID, { nullable: true, description: 'reconnect this token in place (e.g. a FAILED one): its id and history are kept, its credentials replaced' })
   tokenId?: string | null;
 
-  @Field(() => Boolean, { nullable: true, defaultValue: false, description: "at the provider's refresh-token limit for this user and client, replace the oldest instead of refusing with REFRESH_TOKEN_LIMIT" })
+  @Field(() => Boolean, {
+    nullable: true,
+    defaultValue: false,
+    description: "at the provider's refresh-token limit for this user and client, replace the oldest instead of refusing with REFRESH_TOKEN_LIMIT",
+  })
   replaceOldest?: boolean | null;
 }
 

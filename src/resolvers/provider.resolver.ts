@@ -32,7 +32,10 @@ export class ProviderResolver {
   }
 
   @Authorized('admin')
-  @Mutation(() => Boolean, { description: 'deletes a registered provider; false where none; BAD_USER_INPUT while tokens use it (zoho cannot be deleted)', complexity: STORE_COST })
+  @Mutation(() => Boolean, {
+    description: 'deletes a registered provider; false where none; BAD_USER_INPUT while tokens use it (zoho cannot be deleted)',
+    complexity: STORE_COST,
+  })
   deleteProvider(@Arg('name') name: string, @Ctx() ctx: GatewayContext): Promise<boolean> {
     return registryOf(ctx).delete(name);
   }

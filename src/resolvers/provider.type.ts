@@ -34,7 +34,10 @@ export class ProviderView {
   @Field({ description: 'zoho or oauth2' })
   kind: string;
 
-  @Field(() => String, { nullable: true, description: "the authorization endpoint (for Zoho, at the default accounts server; each token uses its data center's)" })
+  @Field(() => String, {
+    nullable: true,
+    description: "the authorization endpoint (for Zoho, at the default accounts server; each token uses its data center's)",
+  })
   authorizationUrl: string | null;
 
   @Field({ description: "the token endpoint (for Zoho, at the default accounts server; each token uses its data center's)" })

@@ -7,7 +7,9 @@ const STORE_COST = 10;
 
 @ObjectType('ProxyCredential', { description: 'A short-lived bearer for the API proxy (/api/{tokenId}/…), bound to one token, methods and path prefixes' })
 export class ProxyCredentialView {
-  @Field({ description: 'Send as Authorization: Bearer <credential> to /api/{tokenId}/{path}; it can do nothing else (no GraphQL, no other token, method or path)' })
+  @Field({
+    description: 'Send as Authorization: Bearer <credential> to /api/{tokenId}/{path}; it can do nothing else (no GraphQL, no other token, method or path)',
+  })
   credential: string;
 
   @Field(() => GraphQLDateTimeISO)
@@ -32,7 +34,13 @@ export class ProxyCredentialResolver {
   ): Promise<ProxyCredentialView> {
     if (!ctx.proxyCredentials) throw new Error('proxy credentials are not wired into this gateway');
     if (!(await ctx.tokens.findTokenById(tokenId))) throw new TokenNotFoundError(`no token has id ${JSON.stringify(tokenId)}`);
-    const issued = ctx.proxyCredentials.issue({ tokenId, ttlSeconds, methods, pathPrefixes, issuedBy: { role: ctx.principal.role, name: ctx.principal.keyName } });
+    const issued = ctx.proxyCredentials.issue({
+      tokenId,
+      ttlSeconds,
+      methods,
+      pathPrefixes,
+      issuedBy: { role: ctx.principal.role, name: ctx.principal.keyName },
+    });
     const out = new ProxyCredentialView();
     out.credential = issued.credential;
     out.expiresAt = issued.expiresAt;

@@ -19,7 +19,16 @@ let schema: GraphQLSchema | null = null;
  */
 export function gatewaySchema(): GraphQLSchema {
   schema ??= buildSchemaSync({
-    resolvers: [TokenResolver, TokenSecretsResolver, TokenBudgetResolver, TokenPageResolver, AuditResolver, ProxyCredentialResolver, ProviderResolver, ClientResolver],
+    resolvers: [
+      TokenResolver,
+      TokenSecretsResolver,
+      TokenBudgetResolver,
+      TokenPageResolver,
+      AuditResolver,
+      ProxyCredentialResolver,
+      ProviderResolver,
+      ClientResolver,
+    ],
     authChecker,
     validate: false,
   });

@@ -3,7 +3,11 @@ import type { AuditActor } from '../audit/audit';
 import type { GatewayContext } from './context.type';
 
 /** The actor of an API request, for the audit trail: role, key name, request id (never the key). */
-export const actorOf = (ctx: Pick<GatewayContext, 'principal' | 'requestId'>): AuditActor => ({ role: ctx.principal.role, name: ctx.principal.keyName, requestId: ctx.requestId });
+export const actorOf = (ctx: Pick<GatewayContext, 'principal' | 'requestId'>): AuditActor => ({
+  role: ctx.principal.role,
+  name: ctx.principal.keyName,
+  requestId: ctx.requestId,
+});
 
 /**
  * When a response leaves, records one `READ_SECRET` audit entry per token

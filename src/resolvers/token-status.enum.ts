@@ -23,6 +23,9 @@ registerEnumType(TokenStatus, {
     EXPIRED: { description: 'access token expired (or absent); a refresh token may get a new one' },
     PENDING_GRANT: { description: 'only a grant token is held: the first refresh exchanges it' },
     FAILED: { description: 'the last refresh failed permanently (e.g. invalid_code): needs re-authorization' },
-    THROTTLED: { description: "the provider's issuing limits allow no new access token yet and none valid is held; a refresh fails with THROTTLED and retryAfter until then" },
+    THROTTLED: {
+      description:
+        "the provider's issuing limits allow no new access token yet and none valid is held; a refresh fails with THROTTLED and retryAfter until then",
+    },
   },
 });

@@ -22,7 +22,11 @@ const UPSTREAM_COST = 50;
 @Resolver(() => TokenView)
 export class TokenResolver {
   @Authorized()
-  @Query(() => TokenView, { nullable: true, description: "find_token: Zoho's lookup order; null where nothing matches", complexity: ({ childComplexity }) => STORE_COST + childComplexity })
+  @Query(() => TokenView, {
+    nullable: true,
+    description: "find_token: Zoho's lookup order; null where nothing matches",
+    complexity: ({ childComplexity }) => STORE_COST + childComplexity,
+  })
   async token(@Arg('match', () => TokenMatchArgs) match: TokenMatchArgs, @Ctx() ctx: GatewayContext): Promise<TokenView | null> {
     return view(ctx, await ctx.tokens.findToken(plain(match)));
   }
@@ -35,8 +39,10 @@ export class TokenResolver {
   async tokens(
     @Arg('first', () => Int, { nullable: true, defaultValue: 100 }) first: number | null,
     @Arg('after', () => String, { nullable: true }) after: string | null,
-    @Arg('userNameContains', () => String, { nullable: true, description: 'only tokens whose user name contains this text (case-insensitive)' }) userNameContains: string | null,
-    @Arg('status', () => TokenStatus, { nullable: true, description: 'only tokens in this status now (as tokenCounts counts them)' }) status: TokenStatus | null,
+    @Arg('userNameContains', () => String, { nullable: true, description: 'only tokens whose user name contains this text (case-insensitive)' })
+    userNameContains: string | null,
+    @Arg('status', () => TokenStatus, { nullable: true, description: 'only tokens in this status now (as tokenCounts counts them)' })
+    status: TokenStatus | null,
     @Ctx() ctx: GatewayContext,
   ): Promise<TokenPageView> {
     const size = first ?? 100;
@@ -60,13 +66,20 @@ export class TokenResolver {
   }
 
   @Authorized()
-  @Query(() => TokenView, { nullable: true, description: 'find_token_by_id; null where absent', complexity: ({ childComplexity }) => STORE_COST + childComplexity })
+  @Query(() => TokenView, {
+    nullable: true,
+    description: 'find_token_by_id; null where absent',
+    complexity: ({ childComplexity }) => STORE_COST + childComplexity,
+  })
   async tokenById(@Arg('id', () => ID) id: string, @Ctx() ctx: GatewayContext): Promise<TokenView | null> {
     return view(ctx, await ctx.tokens.findTokenById(id));
   }
 
   @Authorized('operator', 'admin')
-  @Mutation(() => TokenView, { description: 'save_token: upsert, never a duplicate. A field left out keeps its value; null clears it.', complexity: ({ childComplexity }) => STORE_COST + childComplexity })
+  @Mutation(() => TokenView, {
+    description: 'save_token: upsert, never a duplicate. A field left out keeps its value; null clears it.',
+    complexity: ({ childComplexity }) => STORE_COST + childComplexity,
+  })
   async saveToken(@Arg('token', () => TokenInputArgs) token: TokenInputArgs, @Ctx() ctx: GatewayContext): Promise<TokenView> {
     const input = plain(token);
     if (input.id === null) throw badInput('id may be left out, not null');
@@ -87,7 +100,8 @@ export class TokenResolver {
 
   @Authorized('operator', 'admin')
   @Mutation(() => TokenView, {
-    description: 'Gets a new access token from the provider (exchanging the grant token of a PENDING_GRANT token). With force: false, only when the token is not ACTIVE. Concurrent calls share one upstream request.',
+    description:
+      'Gets a new access token from the provider (exchanging the grant token of a PENDING_GRANT token). With force: false, only when the token is not ACTIVE. Concurrent calls share one upstream request.',
     complexity: ({ childComplexity }) => UPSTREAM_COST + childComplexity,
   })
   async refresh(

@@ -57,7 +57,10 @@ export class TokenView {
   @Field(() => String, { description: 'the provider profile the token belongs to (zoho unless saved with another)' })
   provider: string;
 
-  @Field(() => String, { nullable: true, description: 'the OAuth client the token was connected through (its name); null for tokens saved or imported without one' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'the OAuth client the token was connected through (its name); null for tokens saved or imported without one',
+  })
   client: string | null;
 
   @Field({ description: 'true on a refresh result when the governor answered the held, still valid access token instead of minting (false everywhere else)' })

@@ -5,7 +5,6 @@ import { readOrCreateSecretFile } from '../crypto/key-file';
 
 export const ADMIN_KEY_FILE = 'admin.key';
 
-
 const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
 
 /**

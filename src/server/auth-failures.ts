@@ -81,7 +81,10 @@ export class AuthFailureLog {
     if (this.summaryTimer) clearTimeout(this.summaryTimer);
     this.summaryTimer = null;
     if (this.suppressed === 0) return;
-    this.o.logger.warn({ notLogged: this.suppressed, windowSeconds: this.windowMs / 1000 }, `${this.suppressed} more requests refused for a missing or wrong API key were not logged`);
+    this.o.logger.warn(
+      { notLogged: this.suppressed, windowSeconds: this.windowMs / 1000 },
+      `${this.suppressed} more requests refused for a missing or wrong API key were not logged`,
+    );
     this.suppressed = 0;
   }
 }

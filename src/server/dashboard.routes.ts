@@ -132,7 +132,9 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardRoutesOptions> = async
     if (!dir) {
       return reply
         .type('text/html; charset=utf-8')
-        .send('<!doctype html><title>tokengate</title><p>The dashboard is not built: run <code>npm run build</code>. The GraphQL API is at <a href="/graphql">/graphql</a>.</p>');
+        .send(
+          '<!doctype html><title>tokengate</title><p>The dashboard is not built: run <code>npm run build</code>. The GraphQL API is at <a href="/graphql">/graphql</a>.</p>',
+        );
     }
     const encoding = negotiate(request.headers['accept-encoding']);
     void reply.type('text/html; charset=utf-8').header('vary', 'accept-encoding');

@@ -10,7 +10,10 @@ import {
   RefreshRefusedError,
   ServiceError,
   STORE_UNAVAILABLE_MESSAGE,
-  TokenNotFoundError, STORE_UNAVAILABLE_RETRY_AFTER_SECONDS, TokenStoreError } from '../errors';
+  TokenNotFoundError,
+  STORE_UNAVAILABLE_RETRY_AFTER_SECONDS,
+  TokenStoreError,
+} from '../errors';
 import type { Logger } from '../logger';
 
 /** Codes that Apollo and graphql-js produce for a bad request, passed through (after scrubbing). */

@@ -125,8 +125,31 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
     : NO_TOKEN_EVENTS;
   const providers = new ProviderRegistry({ store: stores.providers, policy, fromFile: providersFromFile });
   await providers.load();
-  const engine = new RefreshEngine({ tokens: stores.tokens, leases: stores.leases, audit: stores.audit, counters: stores.governor, client, policy, logger, refreshAheadMs, leaseMs, events, providers, clock, onOutcome: (e) => metrics.refreshes.inc(e), onGovernorDecision: (e) => metrics.governorDecisions.inc(e) });
-  const scheduler = new RefreshScheduler({ tokens: stores.tokens, leases: stores.leases, engine, logger, intervalMs: config.refreshCheckSeconds * 1000, refreshAheadMs, clock });
+  const engine = new RefreshEngine({
+    tokens: stores.tokens,
+    leases: stores.leases,
+    audit: stores.audit,
+    counters: stores.governor,
+    client,
+    policy,
+    logger,
+    refreshAheadMs,
+    leaseMs,
+    events,
+    providers,
+    clock,
+    onOutcome: (e) => metrics.refreshes.inc(e),
+    onGovernorDecision: (e) => metrics.governorDecisions.inc(e),
+  });
+  const scheduler = new RefreshScheduler({
+    tokens: stores.tokens,
+    leases: stores.leases,
+    engine,
+    logger,
+    intervalMs: config.refreshCheckSeconds * 1000,
+    refreshAheadMs,
+    clock,
+  });
   const tokens = new TokenService(stores.tokens, stores.browse, policy, engine, refreshAheadMs, events, providers);
   const clients = new ClientService(stores.clients, providers, policy, config.connect);
   const connect = new ConnectService({
@@ -160,7 +183,21 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
   const sessions = new DashboardSessions(keyring.subkey('dashboard-session'), apiKeys.keys);
 
   // The routes are registered now and set up by app.ready(), once Apollo has started.
-  const app: FastifyInstance = createHttpApp({ config, apollo: () => apollo, apiKeys: apiKeys.keys, sessions, tokens, clients, connect, audit, stores, metrics, logger, proxy, proxyCredentials });
+  const app: FastifyInstance = createHttpApp({
+    config,
+    apollo: () => apollo,
+    apiKeys: apiKeys.keys,
+    sessions,
+    tokens,
+    clients,
+    connect,
+    audit,
+    stores,
+    metrics,
+    logger,
+    proxy,
+    proxyCredentials,
+  });
   const drain = new HttpDrain(app, logger);
   const apollo: ApolloServer<GatewayContext> = new ApolloServer<GatewayContext>({
     schema: gatewaySchema(),

@@ -45,7 +45,10 @@ const CORS_ALLOWED_HEADERS = ['authorization', 'content-type', 'apollo-require-p
  * 401 with `WWW-Authenticate: Bearer` and an `UNAUTHENTICATED` error, and is
  * logged (rate-limited) and counted (see {@link AuthFailureLog}).
  */
-export const graphqlRoutes: FastifyPluginAsync<GraphqlRoutesOptions> = async (app, { config, apollo, apiKeys, sessions, tokens, clients, connect, audit, metrics, logger, proxyCredentials }) => {
+export const graphqlRoutes: FastifyPluginAsync<GraphqlRoutesOptions> = async (
+  app,
+  { config, apollo, apiKeys, sessions, tokens, clients, connect, audit, metrics, logger, proxyCredentials },
+) => {
   const authFailures = new AuthFailureLog({ logger, counter: metrics.authFailures });
   if (config.corsOrigins.length > 0) {
     await app.register(cors, {
@@ -72,7 +75,10 @@ export const graphqlRoutes: FastifyPluginAsync<GraphqlRoutesOptions> = async (ap
       if (!principal) {
         authFailures.record({ authorization: request.headers.authorization, remoteAddress: request.ip, requestId: request.id });
         throw new GraphQLError('A valid API key is required: Authorization: Bearer <key>', {
-          extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers: new HeaderMap([['www-authenticate', 'Bearer']]) } } as unknown as Record<string, unknown>,
+          extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers: new HeaderMap([['www-authenticate', 'Bearer']]) } } as unknown as Record<
+            string,
+            unknown
+          >,
         });
       }
       return new RequestContext(principal, request.id, request.receivedAt, tokens, audit, logger, proxyCredentials, { clients, connect });

@@ -94,7 +94,8 @@ export function createHttpApp(parts: HttpAppParts): FastifyInstance {
     const given = err.statusCode ?? 500;
     const status = given >= 400 && given < 500 ? given : 500;
     if (status === 500) logger.error({ err: { name: err.name, code: err.code, stack: err.stack } }, 'HTTP request failed');
-    const message = status === 413 ? `The request body is larger than ${config.bodyLimitBytes} bytes` : status === 500 ? 'Internal server error' : 'The request is malformed';
+    const message =
+      status === 413 ? `The request body is larger than ${config.bodyLimitBytes} bytes` : status === 500 ? 'Internal server error' : 'The request is malformed';
     void reply
       .code(status)
       .type('application/json; charset=utf-8')

@@ -26,7 +26,11 @@ export function observabilityPlugin(metrics: Metrics, logger: Logger): ApolloSer
           const outcome = firstCode ?? 'ok';
           metrics.graphqlRequests.inc({ operation, outcome });
           metrics.graphqlDuration.observe({ operation }, seconds);
-          if (logger.isLevelEnabled('info')) contextValue?.logger?.info({ operation, outcome, durationMs: Math.round(seconds * 1e4) / 10, role: contextValue.principal?.role, keyName: contextValue.principal?.keyName }, 'graphql request');
+          if (logger.isLevelEnabled('info'))
+            contextValue?.logger?.info(
+              { operation, outcome, durationMs: Math.round(seconds * 1e4) / 10, role: contextValue.principal?.role, keyName: contextValue.principal?.keyName },
+              'graphql request',
+            );
         },
       };
     },

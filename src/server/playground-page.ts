@@ -184,7 +184,10 @@ function startPlayground(root, config) {
 
 /** JSON that can sit inside an inline `<script>`: no `</script>`, `<!--` or line separators can end or confuse it. */
 function scriptJson(value: unknown): string {
-  return JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  return JSON.stringify(value)
+    .replace(/</g, '\\u003c')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 }
 
 /**

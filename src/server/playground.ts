@@ -174,7 +174,9 @@ function matchesIfNoneMatch(header: string | undefined, etag: string): boolean {
 
 /** Whether a request is a browser asking for the page: `GET`/`HEAD` preferring `text/html` to the GraphQL media types. */
 export function wantsPlaygroundPage(request: FastifyRequest): boolean {
-  return (request.method === 'GET' || request.method === 'HEAD') && preferredMediaType(request.headers.accept, [...API_MEDIA_TYPES, 'text/html']) === 'text/html';
+  return (
+    (request.method === 'GET' || request.method === 'HEAD') && preferredMediaType(request.headers.accept, [...API_MEDIA_TYPES, 'text/html']) === 'text/html'
+  );
 }
 
 /**
@@ -209,7 +211,9 @@ export function createPlaygroundHandler(options: PlaygroundOptions, api?: RouteH
   const prepare = (log?: { warn(o: object, m: string): void }): Promise<void> => {
     if (!page) {
       page = render(options);
-      compressing = compress(page).catch((err: Error) => log?.warn({ err: { name: err.name, message: err.message } }, 'the playground page could not be compressed; it is sent as it is'));
+      compressing = compress(page).catch((err: Error) =>
+        log?.warn({ err: { name: err.name, message: err.message } }, 'the playground page could not be compressed; it is sent as it is'),
+      );
     }
     return compressing!;
   };
@@ -248,4 +252,3 @@ export type PlaygroundHandler = RouteHandlerMethod & {
   /** Renders the page and compresses it now, instead of on the first request; resolves when the compressed forms are ready. */
   prepare(): Promise<void>;
 };
-

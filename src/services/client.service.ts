@@ -42,7 +42,9 @@ export function checkScopes(scopes: readonly unknown[], field = 'scopes'): strin
   if (scopes.length > MAX_SCOPES) throw badInput(`${field}: at most ${MAX_SCOPES} scopes`);
   scopes.forEach((s, i) => {
     if (typeof s !== 'string' || s.length === 0 || s.length > MAX_SCOPE_LENGTH || !SCOPE.test(s)) {
-      throw badInput(`${field}[${i}] must be a scope of 1 to ${MAX_SCOPE_LENGTH} printable characters without spaces, commas, quotes or backslashes (e.g. ZohoCRM.modules.ALL)`);
+      throw badInput(
+        `${field}[${i}] must be a scope of 1 to ${MAX_SCOPE_LENGTH} printable characters without spaces, commas, quotes or backslashes (e.g. ZohoCRM.modules.ALL)`,
+      );
     }
   });
   return [...new Set(scopes as string[])];
@@ -92,7 +94,8 @@ export class ClientService {
    */
   async saveClient(input: ClientInputData): Promise<OAuthClient> {
     const name = input.name;
-    if (typeof name !== 'string' || !CLIENT_NAME.test(name)) throw badInput('name must be 1 to 64 letters, digits, _ or -, starting with a letter or digit (it goes into URLs)');
+    if (typeof name !== 'string' || !CLIENT_NAME.test(name))
+      throw badInput('name must be 1 to 64 letters, digits, _ or -, starting with a letter or digit (it goes into URLs)');
     const providerName = input.provider ?? DEFAULT_PROVIDER;
     const profile = await this.providers.require(providerName);
     const clientId = checkText(input.clientId, 'clientId', MAX_LENGTH.clientId);
@@ -113,14 +116,19 @@ export class ClientService {
     let accountsUrl: string | null = null;
     if (profile.usesAccountsUrl) {
       try {
-        accountsUrl = input.accountsUrl === undefined || input.accountsUrl === null ? this.policy.defaultAccountsUrl : this.policy.resolve({ accountsUrl: input.accountsUrl });
+        accountsUrl =
+          input.accountsUrl === undefined || input.accountsUrl === null
+            ? this.policy.defaultAccountsUrl
+            : this.policy.resolve({ accountsUrl: input.accountsUrl });
       } catch (err) {
         if (err instanceof AccountsUrlNotAllowedError) throw badInput(`accountsUrl: ${err.message}`);
         throw err;
       }
     } else {
-      if (input.accountsUrl !== undefined && input.accountsUrl !== null) throw badInput(`accountsUrl applies to Zoho clients only: the provider ${providerName} has its own endpoints`);
-      if (profile.authorizationUrl(null) === null) throw badInput(`the provider ${providerName} has no authorizationUrl: register it with one (saveProvider) to connect accounts through it`);
+      if (input.accountsUrl !== undefined && input.accountsUrl !== null)
+        throw badInput(`accountsUrl applies to Zoho clients only: the provider ${providerName} has its own endpoints`);
+      if (profile.authorizationUrl(null) === null)
+        throw badInput(`the provider ${providerName} has no authorizationUrl: register it with one (saveProvider) to connect accounts through it`);
     }
     const { client } = await this.store.saveClient({ name, provider: providerName, clientId, clientSecret, scopes, redirectUrl: expected, accountsUrl });
     return client;

@@ -120,7 +120,8 @@ export class ConnectService {
     const returnTo = this.checkReturnTo(input.returnTo);
     const userName = input.userName === undefined || input.userName === null || input.userName.trim() === '' ? null : input.userName;
     // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
-    if (userName !== null && (userName.length > MAX_LENGTH.userName || /[\u0000-\u001f\u007f]/.test(userName))) throw badInput(`userName must be at most ${MAX_LENGTH.userName} printable characters`);
+    if (userName !== null && (userName.length > MAX_LENGTH.userName || /[\u0000-\u001f\u007f]/.test(userName)))
+      throw badInput(`userName must be at most ${MAX_LENGTH.userName} printable characters`);
 
     // The token the callback will write: the one named, else the one of that user name (Zoho's save rules), else a new one.
     let target: Token | null;
@@ -131,7 +132,8 @@ export class ConnectService {
         throw err;
       });
       if (!target) throw notFound(`no token has id ${JSON.stringify(tokenId.slice(0, 128))}`);
-      if (userName !== null && target.userName !== null && target.userName !== userName) throw badInput('userName differs from the user name of the token to reconnect: leave it out to keep the token\'s');
+      if (userName !== null && target.userName !== null && target.userName !== userName)
+        throw badInput("userName differs from the user name of the token to reconnect: leave it out to keep the token's");
       if (userName !== null && target.userName === null) {
         const other = await this.o.tokens.findToken({ userName });
         if (other && other.id !== target.id) throw badInput('another token already has this user name');
@@ -141,7 +143,9 @@ export class ConnectService {
       target = await this.o.tokens.findToken({ userName });
     }
     if (target && target.provider !== client.provider) {
-      throw badInput(`the token ${tokenId !== null ? 'to reconnect' : 'of this user name'} belongs to the provider ${target.provider}, the client ${client.name} to ${client.provider}`);
+      throw badInput(
+        `the token ${tokenId !== null ? 'to reconnect' : 'of this user name'} belongs to the provider ${target.provider}, the client ${client.name} to ${client.provider}`,
+      );
     }
     const replaceOldest = input.replaceOldest === true;
     await this.checkRefreshTokenLimit(profile, client, userName ?? target?.userName ?? null, target?.id ?? null, replaceOldest);
@@ -164,7 +168,17 @@ export class ConnectService {
       expiresAt,
     });
     this.maybePrune(now);
-    this.o.logger.info({ client: client.name, provider: profile.name, tokenId: tokenId ?? undefined, reconnect: target !== null, pkce: codeVerifier !== null, expiresAt: expiresAt.toISOString() }, 'connect started');
+    this.o.logger.info(
+      {
+        client: client.name,
+        provider: profile.name,
+        tokenId: tokenId ?? undefined,
+        reconnect: target !== null,
+        pkce: codeVerifier !== null,
+        expiresAt: expiresAt.toISOString(),
+      },
+      'connect started',
+    );
     const authorizationUrl = authorizationRequestUrl({
       endpoint,
       clientId: client.clientId,
@@ -211,7 +225,8 @@ export class ConnectService {
   /** Exchanges the code and saves the token; any failure is an outcome with nothing written. */
   private async complete(pending: PendingConnect, query: Record<string, unknown>): Promise<Outcome> {
     const error = single(query.error);
-    if (error !== null) return { ok: false, reason: error === 'server_error' || error === 'temporarily_unavailable' ? 'provider_unavailable' : 'access_denied' };
+    if (error !== null)
+      return { ok: false, reason: error === 'server_error' || error === 'temporarily_unavailable' ? 'provider_unavailable' : 'access_denied' };
     const code = single(query.code);
     if (code === null || code.length === 0 || code.length > MAX_LENGTH.secret) return { ok: false, reason: 'invalid_code' };
 
@@ -255,7 +270,10 @@ export class ConnectService {
     // One grant exchange, counted by the governor against the client's grant window.
     const verdict = await this.o.governor.permit('grant', { id, clientId: client.clientId }, profile);
     if (!verdict.allowed) {
-      this.o.logger.warn({ provider: profile.name, client: client.name, reason: verdict.reason, retryAt: new Date(verdict.retryAt).toISOString() }, 'connect callback: the governor allows no grant exchange now');
+      this.o.logger.warn(
+        { provider: profile.name, client: client.name, reason: verdict.reason, retryAt: new Date(verdict.retryAt).toISOString() },
+        'connect callback: the governor allows no grant exchange now',
+      );
       return { ok: false, reason: 'provider_unavailable' };
     }
     let grant: TokenGrant;
@@ -282,7 +300,11 @@ export class ConnectService {
     const saved = await this.saveGrant(id, existing, userName, client, profile, accountsUrl, grant, pending);
     if (!saved.ok) {
       // Nothing half-saved: the tokens the provider just issued are revoked, as no stored token holds them.
-      this.revokeLater({ provider: profile, accountsUrl }, grant.refreshToken ? { token: grant.refreshToken, tokenTypeHint: 'refresh_token' } : { token: grant.accessToken, tokenTypeHint: 'access_token' }, client);
+      this.revokeLater(
+        { provider: profile, accountsUrl },
+        grant.refreshToken ? { token: grant.refreshToken, tokenTypeHint: 'refresh_token' } : { token: grant.accessToken, tokenTypeHint: 'access_token' },
+        client,
+      );
       return saved;
     }
     const token = saved.token;
@@ -290,7 +312,12 @@ export class ConnectService {
     if (previous) {
       // A reconnect never accumulates refresh tokens: the one it replaced is revoked where it was issued.
       const previousProfile = await this.o.providers.find(previous.provider);
-      if (previousProfile) this.revokeLater({ provider: previousProfile, accountsUrl: previousProfile.usesAccountsUrl ? previous.accountsUrl : null }, { token: previous.refreshToken!, tokenTypeHint: 'refresh_token' }, previous);
+      if (previousProfile)
+        this.revokeLater(
+          { provider: previousProfile, accountsUrl: previousProfile.usesAccountsUrl ? previous.accountsUrl : null },
+          { token: previous.refreshToken!, tokenTypeHint: 'refresh_token' },
+          previous,
+        );
     }
     this.events.connected(token);
     if (existing?.failedAt) this.events.recovered(token);
@@ -354,14 +381,25 @@ export class ConnectService {
    * stored). The gateway can only count the tokens it holds.
    * @throws ServiceError `REFRESH_TOKEN_LIMIT` at the limit, unless `replaceOldest`.
    */
-  private async checkRefreshTokenLimit(profile: ProviderProfile, client: OAuthClient, userName: string | null, replacing: string | null, replaceOldest: boolean): Promise<void> {
+  private async checkRefreshTokenLimit(
+    profile: ProviderProfile,
+    client: OAuthClient,
+    userName: string | null,
+    replacing: string | null,
+    replaceOldest: boolean,
+  ): Promise<void> {
     const limit = profile.limits.refreshTokensPerUser;
     if (limit === null || userName === null || replaceOldest) return;
     // A user name is unique among the stored tokens: the one token of that user name is all there is to count.
     const held = await this.o.tokens.findToken({ userName });
-    const counted = held && held.id !== replacing && held.provider === profile.name && held.clientId === client.clientId && hasSecret(held, 'refreshToken') ? 1 : 0;
+    const counted =
+      held && held.id !== replacing && held.provider === profile.name && held.clientId === client.clientId && hasSecret(held, 'refreshToken') ? 1 : 0;
     if (counted >= limit) {
-      throw new ServiceError(ErrorCode.REFRESH_TOKEN_LIMIT, `this user already holds ${counted} refresh token${counted === 1 ? '' : 's'} of this client, the provider's limit (${limit}): pass replaceOldest: true to replace the oldest`, { limit });
+      throw new ServiceError(
+        ErrorCode.REFRESH_TOKEN_LIMIT,
+        `this user already holds ${counted} refresh token${counted === 1 ? '' : 's'} of this client, the provider's limit (${limit}): pass replaceOldest: true to replace the oldest`,
+        { limit },
+      );
     }
   }
 
@@ -375,7 +413,12 @@ export class ConnectService {
     const work = this.o.client
       .revoke(target, { ...what, ...(client ? { client } : {}) })
       .then(() => this.o.logger.info({ provider: target.provider.name }, 'connect: revoked a refresh token no stored token holds any more'))
-      .catch((err: unknown) => this.o.logger.warn({ provider: target.provider.name, err: describe(err), oauthError: err instanceof ProviderRefusedError ? err.oauthError : undefined }, 'connect: could not revoke a replaced refresh token'));
+      .catch((err: unknown) =>
+        this.o.logger.warn(
+          { provider: target.provider.name, err: describe(err), oauthError: err instanceof ProviderRefusedError ? err.oauthError : undefined },
+          'connect: could not revoke a replaced refresh token',
+        ),
+      );
     this.background.add(work);
     void work.finally(() => this.background.delete(work));
   }
@@ -383,7 +426,10 @@ export class ConnectService {
   /** `returnTo`: an absolute http(s) URL on an allowed origin, without credentials. @returns null when absent. */
   private checkReturnTo(raw: string | null | undefined): string | null {
     if (raw === undefined || raw === null || raw === '') return null;
-    const refuse = () => badInput(`returnTo must be an http(s) URL on an origin of TOKENGATE_CONNECT_RETURN_ORIGINS${this.o.config.returnOrigins.length > 0 ? ` (${this.o.config.returnOrigins.join(', ')})` : ' (none is configured)'}`);
+    const refuse = () =>
+      badInput(
+        `returnTo must be an http(s) URL on an origin of TOKENGATE_CONNECT_RETURN_ORIGINS${this.o.config.returnOrigins.length > 0 ? ` (${this.o.config.returnOrigins.join(', ')})` : ' (none is configured)'}`,
+      );
     if (typeof raw !== 'string' || raw.length > 1024) throw refuse();
     let url: URL;
     try {
@@ -391,7 +437,13 @@ export class ConnectService {
     } catch {
       throw refuse();
     }
-    if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.username !== '' || url.password !== '' || !this.o.config.returnOrigins.includes(url.origin)) throw refuse();
+    if (
+      (url.protocol !== 'https:' && url.protocol !== 'http:') ||
+      url.username !== '' ||
+      url.password !== '' ||
+      !this.o.config.returnOrigins.includes(url.origin)
+    )
+      throw refuse();
     return url.toString();
   }
 
@@ -399,13 +451,20 @@ export class ConnectService {
   private maybePrune(now: number): void {
     if (now - this.lastPrune < 60_000) return;
     this.lastPrune = now;
-    void this.o.connects.prunePendingConnects(new Date(now - PRUNE_GRACE_MS)).catch((err: unknown) => this.o.logger.warn({ err: describe(err) }, 'could not prune expired connects'));
+    void this.o.connects
+      .prunePendingConnects(new Date(now - PRUNE_GRACE_MS))
+      .catch((err: unknown) => this.o.logger.warn({ err: describe(err) }, 'could not prune expired connects'));
   }
 }
 
 /** Tells the governor how a failed exchange ended. */
 async function settle(permit: MintPermit, err: unknown): Promise<void> {
-  if (err instanceof ProviderRefusedError || err instanceof AccountsUrlNotAllowedError || (err instanceof UpstreamUnavailableError && err.reason === 'network' && err.notSent)) await permit.notMinted();
+  if (
+    err instanceof ProviderRefusedError ||
+    err instanceof AccountsUrlNotAllowedError ||
+    (err instanceof UpstreamUnavailableError && err.reason === 'network' && err.notSent)
+  )
+    await permit.notMinted();
   else await permit.unknown();
 }
 

@@ -20,7 +20,10 @@ const UNNAMED = systemActor('service');
 const MAX_EXPIRES_IN = 10 * 365 * 24 * 3600;
 
 /** The `saveToken` input of the API: the store's input plus `expiresIn`; `provider` names a registered provider. */
-export type ApiTokenInput = Omit<TokenInput, 'lastRefreshedAt' | 'lastError' | 'failedAt' | 'throttledUntil' | 'provider' | 'client'> & { expiresIn?: number | null; provider?: string | null };
+export type ApiTokenInput = Omit<TokenInput, 'lastRefreshedAt' | 'lastError' | 'failedAt' | 'throttledUntil' | 'provider' | 'client'> & {
+  expiresIn?: number | null;
+  provider?: string | null;
+};
 
 /**
  * The use cases of the token API — find, list, save, delete, refresh,
@@ -59,7 +62,11 @@ export class TokenService {
 
   /** A page of the tokens whose user name contains `text` (all tokens when it is blank) and, given `status`, in that status at `now`. */
   searchTokens(text: string | null, first: number, after: string | null, status: TokenStatus | null = null, now: Date = new Date()): Promise<TokenPage> {
-    return this.browse.searchTokens({ userNameContains: text, status: status === null ? null : { is: status, now, windowMs: this.refreshAheadMs } }, first, after);
+    return this.browse.searchTokens(
+      { userNameContains: text, status: status === null ? null : { is: status, now, windowMs: this.refreshAheadMs } },
+      first,
+      after,
+    );
   }
 
   /**
@@ -99,7 +106,11 @@ export class TokenService {
     if (providerName === null) throw new InvalidRequestError('provider cannot be cleared: leave it out to keep it');
     let profile: ProviderProfile | null = null;
     if (providerName !== undefined) {
-      profile = this.providers ? await this.providers.require(providerName) : providerName === ZOHO ? null : await Promise.reject(new InvalidRequestError(`no provider is registered as ${JSON.stringify(providerName.slice(0, 64))}`));
+      profile = this.providers
+        ? await this.providers.require(providerName)
+        : providerName === ZOHO
+          ? null
+          : await Promise.reject(new InvalidRequestError(`no provider is registered as ${JSON.stringify(providerName.slice(0, 64))}`));
       write.provider = providerName;
       if (profile && !profile.usesAccountsUrl && input.accountsUrl !== undefined && input.accountsUrl !== null) {
         throw new InvalidRequestError(`accountsUrl applies to Zoho tokens only: the provider ${providerName} has its own endpoints`);
@@ -107,10 +118,12 @@ export class TokenService {
     }
     if (expiresIn !== undefined && expiresIn !== null) {
       if (input.expiresAt !== undefined && input.expiresAt !== null) throw new InvalidRequestError('give expiresAt or expiresIn, not both');
-      if (!Number.isInteger(expiresIn) || expiresIn < 0 || expiresIn > MAX_EXPIRES_IN) throw new InvalidRequestError(`expiresIn must be between 0 and ${MAX_EXPIRES_IN} seconds`);
+      if (!Number.isInteger(expiresIn) || expiresIn < 0 || expiresIn > MAX_EXPIRES_IN)
+        throw new InvalidRequestError(`expiresIn must be between 0 and ${MAX_EXPIRES_IN} seconds`);
       write.expiresAt = new Date(Date.now() + expiresIn * 1000);
     }
-    if (write.accountsUrl !== undefined && write.accountsUrl !== null && (profile === null || profile.usesAccountsUrl)) write.accountsUrl = this.allowed(write.accountsUrl);
+    if (write.accountsUrl !== undefined && write.accountsUrl !== null && (profile === null || profile.usesAccountsUrl))
+      write.accountsUrl = this.allowed(write.accountsUrl);
     if ([input.accessToken, input.refreshToken, input.grantToken].some((v) => typeof v === 'string' && v.length > 0)) {
       write.failedAt = null;
       write.lastError = null;
@@ -121,10 +134,19 @@ export class TokenService {
       complete: (token, existing) => {
         wasFailed = existing?.failedAt != null;
         if (existing && providerName !== undefined && existing.provider !== providerName) {
-          throw new TokenStoreError('saveToken', 'INVALID_INPUT', `the token belongs to the provider ${existing.provider}; a token's provider is fixed when it is first saved`);
+          throw new TokenStoreError(
+            'saveToken',
+            'INVALID_INPUT',
+            `the token belongs to the provider ${existing.provider}; a token's provider is fixed when it is first saved`,
+          );
         }
         if (token.provider !== ZOHO) {
-          if (token.accountsUrl !== null) throw new TokenStoreError('saveToken', 'INVALID_INPUT', `accountsUrl applies to Zoho tokens only: the provider ${token.provider} has its own endpoints`);
+          if (token.accountsUrl !== null)
+            throw new TokenStoreError(
+              'saveToken',
+              'INVALID_INPUT',
+              `accountsUrl applies to Zoho tokens only: the provider ${token.provider} has its own endpoints`,
+            );
           return;
         }
         if (token.accountsUrl !== null) return;

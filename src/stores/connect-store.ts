@@ -7,7 +7,6 @@
  */
 import type { AuditActor } from '../audit/audit';
 
-
 /** A started connect, as stored until its callback. */
 export interface PendingConnect {
   /** SHA-256 (hex) of the `state` sent to the provider. */

@@ -22,9 +22,7 @@ import type { Stores } from './stores';
 
 /** What opening a store needs: the parts of `Config` it reads. */
 export type StoreOptions =
-  | { kind: 'memory' }
-  | { kind: 'sqlite'; path: string; table?: string }
-  | { kind: 'mysql'; url: string; table: string; poolSize?: number };
+  { kind: 'memory' } | { kind: 'sqlite'; path: string; table?: string } | { kind: 'mysql'; url: string; table: string; poolSize?: number };
 
 /** The store options of a configuration. */
 export function storeOptionsOf(config: Config): StoreOptions {
@@ -49,7 +47,12 @@ export function createDataSource(options: Exclude<StoreOptions, { kind: 'memory'
   const table = options.kind === 'mysql' ? options.table : (options.table ?? SQLITE_TABLE);
   const common = {
     entities: [tokenEntityFor(table)],
-    migrations: [...tokenTableMigrations(options.kind, table), auditLogMigration(options.kind, table), providerTablesMigration(options.kind, table), connectTablesMigration(options.kind, table)],
+    migrations: [
+      ...tokenTableMigrations(options.kind, table),
+      auditLogMigration(options.kind, table),
+      providerTablesMigration(options.kind, table),
+      connectTablesMigration(options.kind, table),
+    ],
     migrationsTableName: `${table}_migrations`,
     synchronize: false,
     logging: false,
@@ -210,7 +213,7 @@ async function assertKeysMatch(exec: SqlExecutor, dialect: SqlDialect, table: st
   if (rows[0]) {
     throw new KeyMismatchError(
       `the stored tokens were encrypted with key ${rows[0].key_id}, but the configured encryption key is ${ids.join(', ')}: ` +
-        'set TOKENGATE_ENCRYPTION_KEY (or the data directory\'s encryption.key) to the key they were written with' +
+        "set TOKENGATE_ENCRYPTION_KEY (or the data directory's encryption.key) to the key they were written with" +
         ' (while rotating keys, list the old key after the new one until tokengate keys rotate has finished)',
     );
   }

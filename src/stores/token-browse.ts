@@ -33,7 +33,8 @@ export interface StatusFilter {
 /** Refuses a status filter that names no status. */
 export function validateStatusFilter(filter: StatusFilter | null | undefined): StatusFilter | null {
   if (filter === null || filter === undefined) return null;
-  if (!Object.hasOwn(COUNT_OF, filter.is)) throw new TokenStoreError('searchTokens', 'INVALID_INPUT', `no such status: ${JSON.stringify(String(filter.is).slice(0, 32))}`);
+  if (!Object.hasOwn(COUNT_OF, filter.is))
+    throw new TokenStoreError('searchTokens', 'INVALID_INPUT', `no such status: ${JSON.stringify(String(filter.is).slice(0, 32))}`);
   return filter;
 }
 

@@ -10,9 +10,7 @@ import { WRITABLE_FIELDS, type LookupSecretField, type Token, type TokenInput, t
  */
 
 /** The lookup rule a partial token selects, in Zoho's order. */
-export type LookupRule =
-  | { by: 'userName'; value: string }
-  | { by: LookupSecretField; value: string; clientId: string | null };
+export type LookupRule = { by: 'userName'; value: string } | { by: LookupSecretField; value: string; clientId: string | null };
 
 /** Limits on stored strings (bytes of UTF-8 would be stricter; characters are what users see). */
 export const MAX_LENGTH = {
@@ -68,7 +66,11 @@ export function requireLookupRule(match: TokenMatch, operation: StoreOperation =
   validateMatch(match, operation);
   const rule = lookupRule(match);
   if (!rule) {
-    throw new TokenStoreError(operation, 'INVALID_INPUT', 'the partial token names no user name, access token (without client credentials), grant token or refresh token');
+    throw new TokenStoreError(
+      operation,
+      'INVALID_INPUT',
+      'the partial token names no user name, access token (without client credentials), grant token or refresh token',
+    );
   }
   return rule;
 }
@@ -85,7 +87,8 @@ function checkString(field: string, v: unknown, max: number, operation: StoreOpe
   if (typeof v !== 'string') throw new TokenStoreError(operation, 'INVALID_INPUT', `${field} must be a string`);
   if (v.length > max) throw new TokenStoreError(operation, 'INVALID_INPUT', `${field} is longer than ${max} characters`);
   if (v.includes('\u0000')) throw new TokenStoreError(operation, 'INVALID_INPUT', `${field} contains a NUL character`);
-  if (/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(v)) throw new TokenStoreError(operation, 'INVALID_INPUT', `${field} is not valid Unicode (it holds a lone surrogate)`);
+  if (/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(v))
+    throw new TokenStoreError(operation, 'INVALID_INPUT', `${field} is not valid Unicode (it holds a lone surrogate)`);
 }
 
 function checkDate(field: string, v: unknown, operation: StoreOperation): void {
@@ -116,7 +119,11 @@ export function validateInput(input: TokenInput, operation: StoreOperation = 'sa
     throw new TokenStoreError(operation, 'INVALID_INPUT', 'client must be a client name: letters, digits, _ or -, at most 64');
   }
   if (input.provider !== undefined && (typeof input.provider !== 'string' || !PROVIDER_NAME.test(input.provider))) {
-    throw new TokenStoreError(operation, 'INVALID_INPUT', 'provider must be a provider name: a lower-case letter, then lower-case letters, digits, _ or -, at most 64');
+    throw new TokenStoreError(
+      operation,
+      'INVALID_INPUT',
+      'provider must be a provider name: a lower-case letter, then lower-case letters, digits, _ or -, at most 64',
+    );
   }
 }
 
@@ -161,7 +168,11 @@ export function mergeToken(existing: Token | null, input: TokenInput, id: string
     target[field] = value === '' ? null : value;
   }
   if (!merged.accessToken && !merged.refreshToken && !merged.grantToken) {
-    throw new TokenStoreError('saveToken', 'INVALID_INPUT', 'a token needs an access token, a refresh token or a grant token (Zoho: "Given user authentication details not found")');
+    throw new TokenStoreError(
+      'saveToken',
+      'INVALID_INPUT',
+      'a token needs an access token, a refresh token or a grant token (Zoho: "Given user authentication details not found")',
+    );
   }
   return merged;
 }

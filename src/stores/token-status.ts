@@ -14,7 +14,11 @@ export type TokenStatus = 'ACTIVE' | 'EXPIRING' | 'EXPIRED' | 'PENDING_GRANT' | 
  * - `PENDING_GRANT`: no usable access token and only a grant token to get one;
  * - `EXPIRED`: no usable access token (a refresh token may get one).
  */
-export function tokenStatus(token: Pick<Token, 'failedAt' | 'accessToken' | 'expiresAt' | 'refreshToken' | 'grantToken'> & { throttledUntil?: Date | null }, now: number, windowMs: number): TokenStatus {
+export function tokenStatus(
+  token: Pick<Token, 'failedAt' | 'accessToken' | 'expiresAt' | 'refreshToken' | 'grantToken'> & { throttledUntil?: Date | null },
+  now: number,
+  windowMs: number,
+): TokenStatus {
   if (token.failedAt) return 'FAILED';
   if (token.throttledUntil && token.throttledUntil.getTime() > now) return 'THROTTLED';
   if (hasSecret(token, 'accessToken')) {

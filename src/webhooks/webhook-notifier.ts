@@ -73,7 +73,12 @@ export class WebhookNotifier implements TokenEvents {
     this.checking.add(token.id);
     this.track(
       this.checkFailing(token, reason)
-        .catch((err: unknown) => this.o.logger.warn({ tokenId: token.id, err: { name: (err as Error)?.name, code: (err as { code?: unknown })?.code } }, 'could not check how long refreshes have been failing'))
+        .catch((err: unknown) =>
+          this.o.logger.warn(
+            { tokenId: token.id, err: { name: (err as Error)?.name, code: (err as { code?: unknown })?.code } },
+            'could not check how long refreshes have been failing',
+          ),
+        )
         .finally(() => this.checking.delete(token.id)),
     );
   }
@@ -96,7 +101,9 @@ export class WebhookNotifier implements TokenEvents {
       after = entries.endCursor;
     }
     if (!since || notified || this.clock.now() - since.getTime() < this.o.failingAfterMs) return;
-    await this.emit(tokenEvent('token.refresh_failing', token, this.o.refreshAheadMs, `since@${since.getTime()}`, { failingSince: since.toISOString(), reason }));
+    await this.emit(
+      tokenEvent('token.refresh_failing', token, this.o.refreshAheadMs, `since@${since.getTime()}`, { failingSince: since.toISOString(), reason }),
+    );
   }
 
   /** Queues the event; resolves once its `NOTIFY` entry is written (or failed to be, logged). */

@@ -71,7 +71,10 @@ export class WebhookSender {
   send(event: WebhookEvent): boolean {
     if (this.stopping.signal.aborted || this.pending.size >= this.maxQueued) {
       this.deliveries.inc({ type: event.type, outcome: 'dropped' });
-      this.o.logger.warn({ eventId: event.id, type: event.type, tokenId: event.token.id }, 'webhook event dropped: the queue is full or the gateway is stopping');
+      this.o.logger.warn(
+        { eventId: event.id, type: event.type, tokenId: event.token.id },
+        'webhook event dropped: the queue is full or the gateway is stopping',
+      );
       return false;
     }
     const task = this.deliver(event).finally(() => this.pending.delete(task));
@@ -108,12 +111,18 @@ export class WebhookSender {
       const final = !result.retryable || attempt >= this.maxAttempts || this.stopping.signal.aborted;
       if (final) {
         this.deliveries.inc({ type: event.type, outcome: 'gave_up' });
-        this.o.logger.warn({ eventId: event.id, type: event.type, tokenId: event.token.id, attempt, failure: result.failure }, 'webhook delivery failed; giving up');
+        this.o.logger.warn(
+          { eventId: event.id, type: event.type, tokenId: event.token.id, attempt, failure: result.failure },
+          'webhook delivery failed; giving up',
+        );
         return;
       }
       this.deliveries.inc({ type: event.type, outcome: 'retried' });
       const delay = Math.min(this.maxBackoffMs, this.backoffMs * 2 ** (attempt - 1)) * (0.75 + Math.random() * 0.5);
-      this.o.logger.debug({ eventId: event.id, type: event.type, attempt, failure: result.failure, retryInMs: Math.round(delay) }, 'webhook delivery failed; retrying');
+      this.o.logger.debug(
+        { eventId: event.id, type: event.type, attempt, failure: result.failure, retryInMs: Math.round(delay) },
+        'webhook delivery failed; retrying',
+      );
       try {
         await this.clock.sleep(delay, { signal: this.stopping.signal, ref: false });
       } catch {

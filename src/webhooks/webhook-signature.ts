@@ -26,7 +26,12 @@ export function signWebhook(secret: string, body: string, timestamp = Math.floor
  * recomputes the HMAC over the raw body, compares in constant time, and
  * refuses a timestamp further than `toleranceSeconds` from now.
  */
-export function verifyWebhookSignature(secret: string, header: string | null | undefined, body: string, options: { toleranceSeconds?: number; now?: number } = {}): boolean {
+export function verifyWebhookSignature(
+  secret: string,
+  header: string | null | undefined,
+  body: string,
+  options: { toleranceSeconds?: number; now?: number } = {},
+): boolean {
   if (!header) return false;
   const parts = new Map<string, string[]>();
   for (const item of header.split(',')) {

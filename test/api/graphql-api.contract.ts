@@ -70,10 +70,21 @@ export function graphqlApiContract(store: StoreKind): void {
     describe('queries', () => {
       it('token, tokenById and tokens', async () => {
         const a = await save({ userName: 'a@x', clientId: 'c', ...secrets, expiresIn: 3600, apiDomain: 'https://www.zohoapis.eu' });
-        expect(a).toMatchObject({ userName: 'a@x', status: 'ACTIVE', hasAccessToken: true, hasRefreshToken: true, hasGrantToken: true, accountsUrl: 'https://accounts.zoho.eu' });
+        expect(a).toMatchObject({
+          userName: 'a@x',
+          status: 'ACTIVE',
+          hasAccessToken: true,
+          hasRefreshToken: true,
+          hasGrantToken: true,
+          accountsUrl: 'https://accounts.zoho.eu',
+        });
         const byId = await gw.gql(`query($id: ID!) { tokenById(id: $id) { ${TOKEN_FIELDS} } }`, { id: a.id }, gw.keys.viewer);
         expect(byId.body.data.tokenById).toEqual(a);
-        const found = await gw.gql(`query($m: TokenMatchInput!) { token(match: $m) { id } }`, { m: { refreshToken: secrets.refreshToken, clientId: 'c' } }, gw.keys.viewer);
+        const found = await gw.gql(
+          `query($m: TokenMatchInput!) { token(match: $m) { id } }`,
+          { m: { refreshToken: secrets.refreshToken, clientId: 'c' } },
+          gw.keys.viewer,
+        );
         expect(found.body.data.token.id).toBe(a.id);
         const none = await gw.gql(`query($m: TokenMatchInput!) { token(match: $m) { id } }`, { m: { userName: 'nobody' } }, gw.keys.viewer);
         expect(none.body).toEqual({ data: { token: null } });
@@ -86,7 +97,11 @@ export function graphqlApiContract(store: StoreKind): void {
         const seen: string[] = [];
         let after: string | null = null;
         for (;;) {
-          const r: any = await gw.gql(`query($a: String) { tokens(first: 3, after: $a) { nodes { id } totalCount endCursor hasNextPage } }`, { a: after }, gw.keys.viewer);
+          const r: any = await gw.gql(
+            `query($a: String) { tokens(first: 3, after: $a) { nodes { id } totalCount endCursor hasNextPage } }`,
+            { a: after },
+            gw.keys.viewer,
+          );
           const page = r.body.data.tokens;
           expect(page.totalCount).toBe(7);
           seen.push(...page.nodes.map((n: { id: string }) => n.id));
@@ -224,7 +239,11 @@ export function graphqlApiContract(store: StoreKind): void {
         const secret = 'SUPER-secret-refresh-value-42';
         const r1 = await gw.gql(SAVE, { t: { refreshTokn: secret } }, gw.keys.admin);
         const r2 = await gw.gql(SAVE, { t: { refreshToken: { nested: secret } } }, gw.keys.admin);
-        const r3 = await gw.gql(`mutation { saveToken(token: { refreshToken: 42, accessToken: "${secret}", expiresIn: "${secret}" }) { id } }`, {}, gw.keys.admin);
+        const r3 = await gw.gql(
+          `mutation { saveToken(token: { refreshToken: 42, accessToken: "${secret}", expiresIn: "${secret}" }) { id } }`,
+          {},
+          gw.keys.admin,
+        );
         const r4 = await gw.gql(`mutation { saveToken(token: { refreshToken: "${secret}" ) { id } }`, {}, gw.keys.admin);
         for (const r of [r1, r2, r3, r4]) {
           expect(r.status).toBe(400);
@@ -260,7 +279,11 @@ export function graphqlApiContract(store: StoreKind): void {
       });
 
       it('refuses a query deeper than the depth limit', async () => {
-        const r = await gw.gql(`{ __typename tokens { nodes { id } } ... on Query { ... on Query { ... on Query { tokens { nodes { id } } } } } }`, {}, gw.keys.admin);
+        const r = await gw.gql(
+          `{ __typename tokens { nodes { id } } ... on Query { ... on Query { ... on Query { tokens { nodes { id } } } } } }`,
+          {},
+          gw.keys.admin,
+        );
         expect(r.status).toBe(200); // fragments do not count as depth
         const intro = await gw.gql(getIntrospectionQuery(), {}, gw.keys.admin);
         expect(intro.status).toBe(200); // the playground's schema query fits
@@ -277,9 +300,15 @@ export function graphqlApiContract(store: StoreKind): void {
       });
 
       it('prevents CSRF: a text/plain POST and a simple GET are refused', async () => {
-        const post = await fetch(`${gw.url}/graphql`, { method: 'POST', headers: { 'content-type': 'text/plain', authorization: `Bearer ${gw.keys.admin}` }, body: JSON.stringify({ query: '{ tokens { totalCount } }' }) });
+        const post = await fetch(`${gw.url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'text/plain', authorization: `Bearer ${gw.keys.admin}` },
+          body: JSON.stringify({ query: '{ tokens { totalCount } }' }),
+        });
         expect(post.status).toBe(400);
-        const get = await fetch(`${gw.url}/graphql?query=${encodeURIComponent('{ tokens { totalCount } }')}`, { headers: { authorization: `Bearer ${gw.keys.admin}` } });
+        const get = await fetch(`${gw.url}/graphql?query=${encodeURIComponent('{ tokens { totalCount } }')}`, {
+          headers: { authorization: `Bearer ${gw.keys.admin}` },
+        });
         expect(get.status).toBe(400);
         const preflighted = await fetch(`${gw.url}/graphql?query=${encodeURIComponent('{ tokens { totalCount } }')}`, {
           headers: { authorization: `Bearer ${gw.keys.admin}`, 'apollo-require-preflight': 'true', accept: 'application/json' },
@@ -288,7 +317,10 @@ export function graphqlApiContract(store: StoreKind): void {
       });
 
       it('sends no CORS headers to an unconfigured origin', async () => {
-        const r = await fetch(`${gw.url}/graphql`, { method: 'OPTIONS', headers: { origin: 'https://evil.example.com', 'access-control-request-method': 'POST' } });
+        const r = await fetch(`${gw.url}/graphql`, {
+          method: 'OPTIONS',
+          headers: { origin: 'https://evil.example.com', 'access-control-request-method': 'POST' },
+        });
         expect(r.headers.get('access-control-allow-origin')).toBeNull();
       });
 
@@ -317,7 +349,7 @@ export function graphqlApiContract(store: StoreKind): void {
         for (const value of [...Object.values(secrets), ...Object.values(gw.keys)]) expect(text).not.toContain(value);
       });
 
-      it("logs each request once, with the request id it answered with", async () => {
+      it('logs each request once, with the request id it answered with', async () => {
         const first = await gw.gql('{ tokens { nodes { id } } }', {}, gw.keys.viewer, { 'x-request-id': 'trace-one-1' });
         const second = await gw.gql('{ tokens { nodes { id } } }', {}, gw.keys.viewer);
         expect(first.headers.get('x-request-id')).toBe('trace-one-1');

@@ -43,7 +43,10 @@ describe('the gateway playground, offline in Chromium', () => {
     expect(await ui.typeInto(ui.queryEditor(), '{ tokens { totalCount } }')).toBe('{ tokens { totalCount } }');
     const sent = await ui.run('button', 'totalCount');
     expect(sent.status).toBe(200);
-    await ui.resultWindow().filter({ hasText: /"totalCount":\s*3/ }).waitFor({ timeout: 10_000 });
+    await ui
+      .resultWindow()
+      .filter({ hasText: /"totalCount":\s*3/ })
+      .waitFor({ timeout: 10_000 });
     expect(blockedRequests(page)).toEqual([]);
   });
 

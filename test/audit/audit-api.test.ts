@@ -59,7 +59,12 @@ function auditApiContract(store: StoreKind): void {
     it('records who did what, with outcomes and provider codes, and which secrets each key read', async () => {
       const refreshToken = accounts.addRefreshToken(clientId);
       secrets.add(refreshToken);
-      const saved = await gql(keys.operator, `mutation($t: TokenInput!) { saveToken(token: $t) { id } }`, { t: { userName: 'ann@example.com', clientId, clientSecret, refreshToken } }, 'req-save');
+      const saved = await gql(
+        keys.operator,
+        `mutation($t: TokenInput!) { saveToken(token: $t) { id } }`,
+        { t: { userName: 'ann@example.com', clientId, clientSecret, refreshToken } },
+        'req-save',
+      );
       const id = saved.data.saveToken.id as string;
 
       const refreshed = await gql(keys.operator, `mutation($id: ID!) { refresh(id: $id) { accessToken } }`, { id });
@@ -119,7 +124,8 @@ function auditApiContract(store: StoreKind): void {
 
     it('records deletions, one entry per token for deleteTokens', async () => {
       const save = async (k: string, userName: string) =>
-        (await gql(k, `mutation($t: TokenInput!) { saveToken(token: $t) { id } }`, { t: { userName, refreshToken: accounts.addRefreshToken(clientId) } })).data.saveToken.id as string;
+        (await gql(k, `mutation($t: TokenInput!) { saveToken(token: $t) { id } }`, { t: { userName, refreshToken: accounts.addRefreshToken(clientId) } })).data
+          .saveToken.id as string;
       const one = await save(keys.operator, 'del@example.com');
       expect((await gql(keys.operator, `mutation($id: ID!) { deleteToken(id: $id) }`, { id: one })).data.deleteToken).toBe(true);
       expect((await auditOf(one)).map((e) => [e.action, e.actorName])).toEqual([
@@ -128,7 +134,8 @@ function auditApiContract(store: StoreKind): void {
       ]);
       const ids = [await save(keys.admin, 'x@example.com'), await save(keys.admin, 'y@example.com')];
       expect((await gql(keys.admin, `mutation { deleteTokens }`)).data.deleteTokens).toBe(2);
-      for (const tid of ids) expect((await auditOf(tid))[0]).toMatchObject({ action: 'DELETE_ALL', actorRole: 'admin', actorName: 'ops-console', tokenId: tid });
+      for (const tid of ids)
+        expect((await auditOf(tid))[0]).toMatchObject({ action: 'DELETE_ALL', actorRole: 'admin', actorName: 'ops-console', tokenId: tid });
     });
 
     it('is for admins only, pages newest first, and never holds a secret', async () => {

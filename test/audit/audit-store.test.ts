@@ -13,7 +13,11 @@ import type { Stores } from '../../src/stores/stores';
 import { createScratchDatabase, describeWithMysql, type ScratchDatabase } from '../support/mysql';
 
 const ops: AuditActor = { role: 'operator', name: 'crm-sync', requestId: 'req-1' };
-const SECRETS = { clientSecret: 'cs-' + randomBytes(8).toString('hex'), refreshToken: 'rt-' + randomBytes(8).toString('hex'), accessToken: 'at-' + randomBytes(8).toString('hex') };
+const SECRETS = {
+  clientSecret: 'cs-' + randomBytes(8).toString('hex'),
+  refreshToken: 'rt-' + randomBytes(8).toString('hex'),
+  accessToken: 'at-' + randomBytes(8).toString('hex'),
+};
 
 interface Harness {
   open(): Promise<Stores>;
@@ -42,7 +46,13 @@ function auditContract(name: string, harness: Harness): void {
         ['IMPORT', 'system', 'cli', 'updated'],
         ['SAVE', 'operator', 'crm-sync', 'created'],
       ]);
-      expect(nodes[2]).toMatchObject({ tokenId: t.id, outcome: 'OK', requestId: 'req-1', count: 1, fields: ['userName', 'clientId', 'clientSecret', 'refreshToken', 'accessToken'] });
+      expect(nodes[2]).toMatchObject({
+        tokenId: t.id,
+        outcome: 'OK',
+        requestId: 'req-1',
+        count: 1,
+        fields: ['userName', 'clientId', 'clientSecret', 'refreshToken', 'accessToken'],
+      });
       expect(nodes[0]!.fields).toEqual(['accessToken']);
       expect(Number(nodes[0]!.id)).toBeGreaterThan(Number(nodes[1]!.id));
       expect(JSON.stringify(nodes)).not.toMatch(new RegExp(Object.values(SECRETS).join('|')));
@@ -50,8 +60,12 @@ function auditContract(name: string, harness: Harness): void {
 
     it('records nothing for a write that fails, and a deletion only when something was deleted', async () => {
       const a = await stores.tokens.saveToken({ userName: 'a@x', refreshToken: 'rt-a' });
-      await expect(stores.tokens.saveToken({ userName: 'b@x', refreshToken: 'rt-a' }, { audit: { action: 'SAVE', actor: ops } })).rejects.toBeInstanceOf(TokenStoreError);
-      await expect(stores.tokens.saveToken({ id: a.id, expiresAt: new Date() }, { ifVersion: 99, audit: { action: 'SAVE', actor: ops } })).rejects.toThrow(/changed/);
+      await expect(stores.tokens.saveToken({ userName: 'b@x', refreshToken: 'rt-a' }, { audit: { action: 'SAVE', actor: ops } })).rejects.toBeInstanceOf(
+        TokenStoreError,
+      );
+      await expect(stores.tokens.saveToken({ id: a.id, expiresAt: new Date() }, { ifVersion: 99, audit: { action: 'SAVE', actor: ops } })).rejects.toThrow(
+        /changed/,
+      );
       expect(await stores.tokens.deleteToken('nope', { audit: { action: 'DELETE', actor: ops } })).toBe(false);
       expect(await stores.tokens.deleteToken(a.id, { audit: { action: 'DELETE', actor: ops } })).toBe(true);
       const { nodes } = await stores.audit.listAudit({ first: 10 });
@@ -73,7 +87,15 @@ function auditContract(name: string, harness: Harness): void {
     it('pages newest first with a stable cursor, by token and by action', async () => {
       const a = await stores.tokens.saveToken({ refreshToken: 'ra' });
       const b = await stores.tokens.saveToken({ refreshToken: 'rb' });
-      await stores.audit.appendAudit(Array.from({ length: 7 }, (_, i) => ({ action: 'READ_SECRET' as const, actor: ops, tokenId: i % 2 ? a.id : b.id, fields: ['accessToken'], count: i + 1 })));
+      await stores.audit.appendAudit(
+        Array.from({ length: 7 }, (_, i) => ({
+          action: 'READ_SECRET' as const,
+          actor: ops,
+          tokenId: i % 2 ? a.id : b.id,
+          fields: ['accessToken'],
+          count: i + 1,
+        })),
+      );
       const seen: string[] = [];
       let after: string | null = null;
       for (;;) {
@@ -104,10 +126,12 @@ function auditContract(name: string, harness: Harness): void {
     });
 
     if (harness.dropAudit) {
-      it('writes the entry in the write\'s transaction: when it cannot be written, the write does not happen', async () => {
+      it("writes the entry in the write's transaction: when it cannot be written, the write does not happen", async () => {
         const t = await stores.tokens.saveToken({ userName: 'tx@x', refreshToken: 'rt-tx' });
         await harness.dropAudit!(stores);
-        await expect(stores.tokens.saveToken({ id: t.id, refreshToken: 'rt-new' }, { audit: { action: 'SAVE', actor: ops } })).rejects.toBeInstanceOf(TokenStoreError);
+        await expect(stores.tokens.saveToken({ id: t.id, refreshToken: 'rt-new' }, { audit: { action: 'SAVE', actor: ops } })).rejects.toBeInstanceOf(
+          TokenStoreError,
+        );
         await expect(stores.tokens.saveToken({ userName: 'other@x', refreshToken: 'rt-other' })).rejects.toBeInstanceOf(TokenStoreError);
         await expect(stores.tokens.deleteToken(t.id)).rejects.toBeInstanceOf(TokenStoreError);
         await expect(stores.tokens.deleteTokens()).rejects.toBeInstanceOf(TokenStoreError);

@@ -227,7 +227,11 @@ describe('read audit through the API, an admin paging fast', () => {
   it('records a READ_SECRET entry for every token of 12 pages of 1,000 read at once', async () => {
     const cursors: Array<string | null> = [null];
     for (;;) {
-      const r = await gw.gql(`query($after: String) { tokens(first: 1000, after: $after) { endCursor hasNextPage } }`, { after: cursors[cursors.length - 1] }, gw.keys.admin);
+      const r = await gw.gql(
+        `query($after: String) { tokens(first: 1000, after: $after) { endCursor hasNextPage } }`,
+        { after: cursors[cursors.length - 1] },
+        gw.keys.admin,
+      );
       if (!r.body.data.tokens.hasNextPage) break;
       cursors.push(r.body.data.tokens.endCursor);
     }

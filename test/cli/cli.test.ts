@@ -74,7 +74,9 @@ describe('tokengate import / export (SQLite, the default store)', () => {
     expect(fs.statSync(out).mode & 0o777).toBe(0o600);
     const text = fs.readFileSync(out, 'utf8');
     expect(text.split('\n')[0]).toBe(ZOHO_CSV_HEADER);
-    expect(text.split('\n')).toContain('1,ts1@example.com,1000.TSCLIENT,tssecret,1000.ts-r1,1000.ts-a1,,1767225600000,https://app.example.com/cb,https://www.zohoapis.com');
+    expect(text.split('\n')).toContain(
+      '1,ts1@example.com,1000.TSCLIENT,tssecret,1000.ts-r1,1000.ts-a1,,1767225600000,https://app.example.com/cb,https://www.zohoapis.com',
+    );
     expect(text.split('\n')).toContain('8,dave@example.com,1000.NODECLIENT,node"sec\'ret,1000.node-refresh-8,,,,,https://www.zohoapis.in');
 
     // Not replaced without --force.
@@ -98,7 +100,9 @@ describe('tokengate import / export (SQLite, the default store)', () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/warning: 2 rows hold a value with a comma or a line break, written quoted/);
     const exported = fs.readFileSync(path.join(a.cwd, 'py.csv'), 'utf8');
-    expect(exported).toContain('1,alice@example.com,1000.PYCLIENT,"py,secret ""with"" quotes",1000.py-refresh-1,1000.py-access-1,,1767225600000,"https://app.example.com/oauth, callback",https://www.zohoapis.eu');
+    expect(exported).toContain(
+      '1,alice@example.com,1000.PYCLIENT,"py,secret ""with"" quotes",1000.py-refresh-1,1000.py-access-1,,1767225600000,"https://app.example.com/oauth, callback",https://www.zohoapis.eu',
+    );
 
     // Into another store, with another key: the same tokens; its export is the same file.
     const b = workspace();
@@ -114,7 +118,13 @@ describe('tokengate import / export (SQLite, the default store)', () => {
     const { cwd, env } = workspace();
     fs.writeFileSync(
       path.join(cwd, 'bad.csv'),
-      [ZOHO_CSV_HEADER, '1,a@example.com,1000.C,s,1000.r1,,,,,', '2,b@example.com,1000.C,s,1000.r2,,,soon,,', '3,c@example.com,1000.C,s,,,,,,', '4,d@example.com,1000.C,s,1000.r4,,,,,'].join('\r\n'),
+      [
+        ZOHO_CSV_HEADER,
+        '1,a@example.com,1000.C,s,1000.r1,,,,,',
+        '2,b@example.com,1000.C,s,1000.r2,,,soon,,',
+        '3,c@example.com,1000.C,s,,,,,,',
+        '4,d@example.com,1000.C,s,1000.r4,,,,,',
+      ].join('\r\n'),
     );
     let r = await tokengate(['import', '--format', 'zoho-csv', 'bad.csv'], env, cwd);
     expect(r.code).toBe(1);
@@ -136,7 +146,9 @@ describe('tokengate import / export (SQLite, the default store)', () => {
   it('a dry run says what it would do and writes nothing', async () => {
     const { cwd, env } = workspace();
     const r = await tokengate(['import', '--format', 'zoho-csv', '--dry-run', path.join(FIXTURES, 'node-sdk_tokens.txt')], env, cwd);
-    expect(r.stdout).toBe(`dry run, nothing written to the SQLite store ${path.join(fs.realpathSync(cwd), 'data', 'tokengate.db')}: would have imported 2, updated 0, unchanged 0\n`);
+    expect(r.stdout).toBe(
+      `dry run, nothing written to the SQLite store ${path.join(fs.realpathSync(cwd), 'data', 'tokengate.db')}: would have imported 2, updated 0, unchanged 0\n`,
+    );
     expect((await tokengate(['export', '--format', 'zoho-csv', 'x.csv'], env, cwd)).stdout).toMatch(/^exported 0 tokens/);
   });
 
@@ -184,9 +196,15 @@ describe('tokengate import / export (SQLite, the default store)', () => {
   it('refuses an import with the wrong encryption key, as the gateway refuses to start', async () => {
     const { cwd, env } = workspace();
     await tokengate(['import', '--format', 'zoho-csv', path.join(FIXTURES, 'node-sdk_tokens.txt')], env, cwd);
-    const r = await tokengate(['import', '--format', 'zoho-csv', path.join(FIXTURES, 'node-sdk_tokens.txt')], { ...env, TOKENGATE_ENCRYPTION_KEY: randomBytes(32).toString('base64') }, cwd);
+    const r = await tokengate(
+      ['import', '--format', 'zoho-csv', path.join(FIXTURES, 'node-sdk_tokens.txt')],
+      { ...env, TOKENGATE_ENCRYPTION_KEY: randomBytes(32).toString('base64') },
+      cwd,
+    );
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^tokengate: cannot open the SQLite store .*: the stored tokens were encrypted with key \w+, but the configured encryption key is/);
+    expect(r.stderr).toMatch(
+      /^tokengate: cannot open the SQLite store .*: the stored tokens were encrypted with key \w+, but the configured encryption key is/,
+    );
   });
 });
 
@@ -216,7 +234,11 @@ describe('tokengate token', () => {
 
   it('prints only a valid access token, refreshing it first when needed, then reusing it', async () => {
     const refreshToken = accounts.addRefreshToken('1000.CLI');
-    await gw.gql('mutation($t: TokenInput!) { saveToken(token: $t) { id } }', { t: { id: 'cli1', clientId: '1000.CLI', clientSecret: 'cli-secret', refreshToken } }, gw.keys.admin);
+    await gw.gql(
+      'mutation($t: TokenInput!) { saveToken(token: $t) { id } }',
+      { t: { id: 'cli1', clientId: '1000.CLI', clientSecret: 'cli-secret', refreshToken } },
+      gw.keys.admin,
+    );
     const env = { TOKENGATE_URL: gw.url, TOKENGATE_API_KEY: gw.keys.operator };
     let r = await tokengate(['token', '--id', 'cli1'], env, root);
     expect(r).toMatchObject({ code: 0, stderr: '' });
@@ -235,7 +257,11 @@ describe('tokengate token', () => {
 
     // --user finds the token by its user name, as Zoho's lookup does.
     const userRefresh = accounts.addRefreshToken('1000.CLI');
-    await gw.gql('mutation($t: TokenInput!) { saveToken(token: $t) { id } }', { t: { userName: 'cli-user@example.com', clientId: '1000.CLI', clientSecret: 'cli-secret', refreshToken: userRefresh } }, gw.keys.admin);
+    await gw.gql(
+      'mutation($t: TokenInput!) { saveToken(token: $t) { id } }',
+      { t: { userName: 'cli-user@example.com', clientId: '1000.CLI', clientSecret: 'cli-secret', refreshToken: userRefresh } },
+      gw.keys.admin,
+    );
     r = await tokengate(['token', '--user', 'cli-user@example.com'], env, root);
     expect(r).toMatchObject({ code: 0, stderr: '' });
     expect(r.stdout).toBe(`${accounts.issuedAccessTokens.at(-1)!.accessToken}\n`);
@@ -247,7 +273,11 @@ describe('tokengate token', () => {
     let r = await tokengate(['token', '--id', 'missing'], env, root);
     expect(r).toMatchObject({ code: 1, stdout: '', stderr: 'tokengate: NOT_FOUND: no token has id "missing"\n' });
 
-    await gw.gql('mutation($t: TokenInput!) { saveToken(token: $t) { id } }', { t: { id: 'cli2', clientId: '1000.CLI', clientSecret: 'cli-secret', refreshToken: 'revoked-long-ago' } }, gw.keys.admin);
+    await gw.gql(
+      'mutation($t: TokenInput!) { saveToken(token: $t) { id } }',
+      { t: { id: 'cli2', clientId: '1000.CLI', clientSecret: 'cli-secret', refreshToken: 'revoked-long-ago' } },
+      gw.keys.admin,
+    );
     r = await tokengate(['token', '--id', 'cli2'], env, root);
     expect(r).toMatchObject({ code: 1, stdout: '', stderr: expect.stringMatching(/^tokengate: REFRESH_FAILED \(invalid_code\): /) });
 

@@ -28,7 +28,11 @@ describe('a built tree installed with npm ci --omit=dev', () => {
   it('serves with node dist/cli/tokengate.js serve, without building and without dev dependencies, and exits 0 on SIGTERM', async () => {
     const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
     const ci = await new Promise<{ code: number | null; output: string }>((resolve) => {
-      const p = spawn(npm, ['ci', '--omit=dev', '--no-audit', '--no-fund'], { cwd: dir, env: { ...process.env, NODE_ENV: 'production' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const p = spawn(npm, ['ci', '--omit=dev', '--no-audit', '--no-fund'], {
+        cwd: dir,
+        env: { ...process.env, NODE_ENV: 'production' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let output = '';
       p.stdout!.on('data', (c: Buffer) => (output += c.toString()));
       p.stderr!.on('data', (c: Buffer) => (output += c.toString()));
@@ -62,7 +66,11 @@ describe('a built tree installed with npm ci --omit=dev', () => {
       const health = await fetch(`http://127.0.0.1:${port}/healthz`);
       expect(await health.json()).toEqual({ status: 'ok' });
       const key = fs.readFileSync(path.join(dir, 'data', 'admin.key'), 'utf8').trim();
-      const r = await fetch(`http://127.0.0.1:${port}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: '{"query":"{ tokens { totalCount } }"}' });
+      const r = await fetch(`http://127.0.0.1:${port}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        body: '{"query":"{ tokens { totalCount } }"}',
+      });
       expect(await r.json()).toEqual({ data: { tokens: { totalCount: 0 } } });
     } finally {
       child.kill('SIGTERM');

@@ -15,7 +15,11 @@ describe('tokengate serve', () => {
   it('serves the gateway with the configured store, and stops cleanly on SIGTERM', async () => {
     const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'tokengate-serve-'));
     const port = await freePort();
-    const child = spawn(process.execPath, [CLI, 'serve'], { cwd, env: { PATH: process.env.PATH ?? '', TOKENGATE_PORT: String(port), TOKENGATE_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'serve'], {
+      cwd,
+      env: { PATH: process.env.PATH ?? '', TOKENGATE_PORT: String(port), TOKENGATE_LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     // It logs (at info) once it listens; the test waits for that line, or for the process to end.
     const serving = new Promise<boolean>((resolve) => {
@@ -30,11 +34,18 @@ describe('tokengate serve', () => {
     const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
     try {
       expect(await serving).toBe(true);
-      const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
+      const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      );
       expect(ok).toBe(true);
       expect(fs.existsSync(path.join(cwd, 'data', 'tokengate.db'))).toBe(true);
       const key = fs.readFileSync(path.join(cwd, 'data', 'admin.key'), 'utf8').trim();
-      const r = await fetch(`http://127.0.0.1:${port}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: '{"query":"{ tokens { totalCount } }"}' });
+      const r = await fetch(`http://127.0.0.1:${port}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        body: '{"query":"{ tokens { totalCount } }"}',
+      });
       expect(await r.json()).toEqual({ data: { tokens: { totalCount: 0 } } });
     } finally {
       child.kill('SIGTERM');

@@ -81,7 +81,16 @@ beforeAll(async () => {
   const consumer = installPacked(packClient(packDir).tarball);
   dirs = [packDir, consumer];
   fs.writeFileSync(path.join(consumer, 'app.js'), APP);
-  const bundled = await build({ entryPoints: [path.join(consumer, 'app.js')], absWorkingDir: consumer, bundle: true, format: 'iife', platform: 'browser', target: 'chrome120', write: false, logLevel: 'silent' });
+  const bundled = await build({
+    entryPoints: [path.join(consumer, 'app.js')],
+    absWorkingDir: consumer,
+    bundle: true,
+    format: 'iife',
+    platform: 'browser',
+    target: 'chrome120',
+    write: false,
+    logLevel: 'silent',
+  });
   bundleText = bundled.outputFiles[0]!.text;
 
   app = await servePage(bundleText);
@@ -118,7 +127,15 @@ describe('@tokengate/client in Chromium', () => {
     const refreshToken = accounts.addRefreshToken('1000.BROWSER');
     const admin = gw.gql.bind(gw);
     const save = (token: Record<string, unknown>) => admin(`mutation($t: TokenInput!) { saveToken(token: $t) { id } }`, { t: token }, gw.keys.admin);
-    await save({ id: 'b-ok', userName: 'b@example.com', clientId: '1000.BROWSER', clientSecret: 'browser-secret', refreshToken, accessToken: 'b-access', expiresIn: 3600 });
+    await save({
+      id: 'b-ok',
+      userName: 'b@example.com',
+      clientId: '1000.BROWSER',
+      clientSecret: 'browser-secret',
+      refreshToken,
+      accessToken: 'b-access',
+      expiresIn: 3600,
+    });
     // A refresh token the provider does not know: the refresh fails with invalid_code.
     await save({ id: 'b-fail', clientId: '1000.BROWSER', clientSecret: 'browser-secret', refreshToken: 'revoked-refresh-token' });
 

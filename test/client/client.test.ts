@@ -39,7 +39,14 @@ describe('TokengateClient', () => {
   it('saves, gets (by id and by match), lists, refreshes and deletes, with typed results', async () => {
     accounts.addClient('1000.CLIENT', 'client-secret');
     const refreshToken = accounts.addRefreshToken('1000.CLIENT');
-    const saved = await operator.saveToken({ id: 'c1', userName: 'c1@example.com', clientId: '1000.CLIENT', clientSecret: 'client-secret', refreshToken, expiresAt: new Date(Date.now() - 1000) });
+    const saved = await operator.saveToken({
+      id: 'c1',
+      userName: 'c1@example.com',
+      clientId: '1000.CLIENT',
+      clientSecret: 'client-secret',
+      refreshToken,
+      expiresAt: new Date(Date.now() - 1000),
+    });
     expect(saved).toMatchObject({ id: 'c1', userName: 'c1@example.com', status: 'EXPIRED', hasRefreshToken: true, accessToken: null });
     expect(saved.createdAt).toBeInstanceOf(Date);
     expect(saved.expiresAt).toBeInstanceOf(Date);
@@ -128,13 +135,26 @@ describe('TokengateClient', () => {
     expect(down.message).toBe(`cannot reach tokengate at http://127.0.0.1:${port}/graphql (ECONNREFUSED)`);
     expect(down.message).not.toContain(key);
 
-    const slow = await caught(new TokengateClient({ url: gw.url, apiKey: key, timeoutMs: 50, fetch: (async (_u: unknown, init?: RequestInit) => {
-      await new Promise((_, reject) => init!.signal!.addEventListener('abort', () => reject(init!.signal!.reason)));
-      throw new Error('unreachable');
-    }) as typeof fetch }).getToken('x'));
+    const slow = await caught(
+      new TokengateClient({
+        url: gw.url,
+        apiKey: key,
+        timeoutMs: 50,
+        fetch: (async (_u: unknown, init?: RequestInit) => {
+          await new Promise((_, reject) => init!.signal!.addEventListener('abort', () => reject(init!.signal!.reason)));
+          throw new Error('unreachable');
+        }) as typeof fetch,
+      }).getToken('x'),
+    );
     expect(slow.code).toBe('TIMEOUT');
 
-    const html = await caught(new TokengateClient({ url: gw.url, apiKey: key, fetch: (async () => new Response('<html>proxy error</html>', { status: 502 })) as typeof fetch }).getToken('x'));
+    const html = await caught(
+      new TokengateClient({
+        url: gw.url,
+        apiKey: key,
+        fetch: (async () => new Response('<html>proxy error</html>', { status: 502 })) as typeof fetch,
+      }).getToken('x'),
+    );
     expect(html).toMatchObject({ code: 'BAD_RESPONSE', status: 502 });
   });
 

@@ -34,8 +34,11 @@ afterAll(async () => {
  */
 function node(args: string[]): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, args, { cwd: consumer, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', TG_URL: gw.url, TG_KEY: gw.keys.operator } }, (err, stdout, stderr) =>
-      resolve({ stdout, stderr: err && !stderr ? String(err) : stderr }),
+    execFile(
+      process.execPath,
+      args,
+      { cwd: consumer, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', TG_URL: gw.url, TG_KEY: gw.keys.operator } },
+      (err, stdout, stderr) => resolve({ stdout, stderr: err && !stderr ? String(err) : stderr }),
     );
   });
 }
@@ -43,7 +46,16 @@ function node(args: string[]): Promise<{ stdout: string; stderr: string }> {
 describe('@tokengate/client, packed', () => {
   it('is a small tarball of the two builds, their types and the README', () => {
     expect(packed.files).toEqual(
-      expect.arrayContaining(['package.json', 'README.md', 'dist/cjs/index.js', 'dist/cjs/index.d.ts', 'dist/cjs/package.json', 'dist/esm/index.js', 'dist/esm/index.d.ts', 'dist/esm/package.json']),
+      expect.arrayContaining([
+        'package.json',
+        'README.md',
+        'dist/cjs/index.js',
+        'dist/cjs/index.d.ts',
+        'dist/cjs/package.json',
+        'dist/esm/index.js',
+        'dist/esm/index.d.ts',
+        'dist/esm/package.json',
+      ]),
     );
     expect(packed.files.filter((f) => !/^(package\.json|README\.md|dist\/(cjs|esm)\/[\w-]+\.(js|d\.ts|json))$/.test(f))).toEqual([]);
     expect(packed.size).toBeLessThan(20_000);
@@ -100,7 +112,10 @@ describe('@tokengate/client, packed', () => {
     fs.writeFileSync(path.join(consumer, 'types-cjs.cts'), `${imports}\n${uses}\n`);
     fs.writeFileSync(
       path.join(consumer, 'tsconfig.json'),
-      JSON.stringify({ compilerOptions: { module: 'node16', target: 'ES2022', lib: ['ES2022', 'DOM'], types: [], strict: true, noEmit: true }, files: ['types-esm.mts', 'types-cjs.cts'] }),
+      JSON.stringify({
+        compilerOptions: { module: 'node16', target: 'ES2022', lib: ['ES2022', 'DOM'], types: [], strict: true, noEmit: true },
+        files: ['types-esm.mts', 'types-cjs.cts'],
+      }),
     );
     const r = spawnSync(process.execPath, [TSC, '-p', 'tsconfig.json'], { cwd: consumer, encoding: 'utf8' });
     expect(r.stdout).toBe('');

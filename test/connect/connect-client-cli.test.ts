@@ -40,8 +40,20 @@ afterAll(async () => {
 
 describe('tokengate/client', () => {
   it('registers, lists, reads and deletes OAuth clients, with typed results', async () => {
-    const saved = await admin.saveClient({ name: 'crm', clientId: '1000.CRMCLIENT', clientSecret: 'crm-client-secret-0123456789', scopes: ['ZohoCRM.modules.ALL'] });
-    expect(saved).toMatchObject({ name: 'crm', provider: 'zoho', clientId: '1000.CRMCLIENT', scopes: ['ZohoCRM.modules.ALL'], redirectUrl: `${gw.url}/oauth/callback`, accountsUrl: zoho.url });
+    const saved = await admin.saveClient({
+      name: 'crm',
+      clientId: '1000.CRMCLIENT',
+      clientSecret: 'crm-client-secret-0123456789',
+      scopes: ['ZohoCRM.modules.ALL'],
+    });
+    expect(saved).toMatchObject({
+      name: 'crm',
+      provider: 'zoho',
+      clientId: '1000.CRMCLIENT',
+      scopes: ['ZohoCRM.modules.ALL'],
+      redirectUrl: `${gw.url}/oauth/callback`,
+      accountsUrl: zoho.url,
+    });
     expect(saved.createdAt).toBeInstanceOf(Date);
     expect('clientSecret' in saved).toBe(false);
     expect((await operator.listClients()).map((c) => c.name)).toEqual(['crm']);
@@ -62,7 +74,7 @@ describe('tokengate/client', () => {
     expect(started.authorizationUrl.startsWith(`${zoho.url}/oauth/v2/auth?`)).toBe(true);
     const outcome = outcomeOf((await hop((await consent(started.authorizationUrl)).toString())).location);
     expect(outcome.connect).toBe('ok');
-    expect((await operator.getToken(outcome.token!))).toMatchObject({ userName: 'ana@example.com', status: 'ACTIVE' });
+    expect(await operator.getToken(outcome.token!)).toMatchObject({ userName: 'ana@example.com', status: 'ACTIVE' });
 
     const err = await operator.startConnect({ client: 'crm', userName: 'x@example.com', returnTo: 'https://evil.example/' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TokengateError);
@@ -99,10 +111,23 @@ describe('tokengate connect', () => {
 
   it('takes the client by id too, scopes and a return URL', async () => {
     const client = (await operator.listClients())[0]!;
-    const r = await tokengate(['connect', '--client', client.id, '--user', 'scoped@example.com', '--scope', 'ZohoCRM.users.READ, ZohoCRM.org.READ', '--return-to', 'https://app.example.com/back'], {
-      TOKENGATE_URL: gw.url,
-      TOKENGATE_API_KEY: gw.keys.operator,
-    });
+    const r = await tokengate(
+      [
+        'connect',
+        '--client',
+        client.id,
+        '--user',
+        'scoped@example.com',
+        '--scope',
+        'ZohoCRM.users.READ, ZohoCRM.org.READ',
+        '--return-to',
+        'https://app.example.com/back',
+      ],
+      {
+        TOKENGATE_URL: gw.url,
+        TOKENGATE_API_KEY: gw.keys.operator,
+      },
+    );
     expect(r.code).toBe(0);
     expect(new URL(r.stdout.trim()).searchParams.get('scope')).toBe('ZohoCRM.users.READ,ZohoCRM.org.READ');
     expect(r.stderr).toContain('https://app.example.com/back');
@@ -110,8 +135,14 @@ describe('tokengate connect', () => {
 
   it('exits non-zero with the API code on stderr and nothing on stdout', async () => {
     const env = { TOKENGATE_URL: gw.url, TOKENGATE_API_KEY: gw.keys.operator };
-    expect(await tokengate(['connect', '--client', 'nope', '--user', 'a@example.com'], env)).toMatchObject({ code: 1, stdout: '', stderr: expect.stringMatching(/^tokengate: NOT_FOUND: no OAuth client is named "nope"/) });
+    expect(await tokengate(['connect', '--client', 'nope', '--user', 'a@example.com'], env)).toMatchObject({
+      code: 1,
+      stdout: '',
+      stderr: expect.stringMatching(/^tokengate: NOT_FOUND: no OAuth client is named "nope"/),
+    });
     expect(await tokengate(['connect', '--client', 'crm'], env)).toMatchObject({ code: 2, stdout: '' });
-    expect(await tokengate(['connect', '--client', 'crm', '--user', 'a@example.com'], { TOKENGATE_URL: gw.url, TOKENGATE_API_KEY: gw.keys.viewer })).toMatchObject({ code: 1, stderr: expect.stringMatching(/^tokengate: FORBIDDEN: /) });
+    expect(
+      await tokengate(['connect', '--client', 'crm', '--user', 'a@example.com'], { TOKENGATE_URL: gw.url, TOKENGATE_API_KEY: gw.keys.viewer }),
+    ).toMatchObject({ code: 1, stderr: expect.stringMatching(/^tokengate: FORBIDDEN: /) });
   });
 });

@@ -46,9 +46,20 @@ describe('OAuth clients', () => {
   it('are registered by admins only, with the callback as redirect URL and the default accounts server', async () => {
     const asOperator = await gw.gql(SAVE_CLIENT, { client: { name: 'crm', clientId: '1000.CRMCLIENT', clientSecret: CLIENT_SECRET } }, gw.keys.operator);
     expect(asOperator.body.errors[0].extensions.code).toBe('FORBIDDEN');
-    const { body } = await gw.gql(SAVE_CLIENT, { client: { name: 'crm', clientId: '1000.CRMCLIENT', clientSecret: CLIENT_SECRET, scopes: ['ZohoCRM.modules.ALL'] } }, gw.keys.admin);
+    const { body } = await gw.gql(
+      SAVE_CLIENT,
+      { client: { name: 'crm', clientId: '1000.CRMCLIENT', clientSecret: CLIENT_SECRET, scopes: ['ZohoCRM.modules.ALL'] } },
+      gw.keys.admin,
+    );
     expect(body.errors).toBeUndefined();
-    expect(body.data.saveClient).toMatchObject({ name: 'crm', provider: 'zoho', clientId: '1000.CRMCLIENT', scopes: ['ZohoCRM.modules.ALL'], redirectUrl: `${publicUrl}/oauth/callback`, accountsUrl: zoho.url });
+    expect(body.data.saveClient).toMatchObject({
+      name: 'crm',
+      provider: 'zoho',
+      clientId: '1000.CRMCLIENT',
+      scopes: ['ZohoCRM.modules.ALL'],
+      redirectUrl: `${publicUrl}/oauth/callback`,
+      accountsUrl: zoho.url,
+    });
   });
 
   it.each([
@@ -60,7 +71,11 @@ describe('OAuth clients', () => {
     ['a scope with a space', { scopes: ['a b'] }],
   ])('refuse %s with BAD_USER_INPUT, storing nothing', async (_name, over) => {
     const before = await gw.gateway.stores.clients.listClients();
-    const { body } = await gw.gql(SAVE_CLIENT, { client: { name: 'crm', clientId: '1000.CRMCLIENT', clientSecret: 'another-secret-value', ...over } }, gw.keys.admin);
+    const { body } = await gw.gql(
+      SAVE_CLIENT,
+      { client: { name: 'crm', clientId: '1000.CRMCLIENT', clientSecret: 'another-secret-value', ...over } },
+      gw.keys.admin,
+    );
     expect(body.errors[0].extensions.code).toBe('BAD_USER_INPUT');
     expect(JSON.stringify(body)).not.toContain('another-secret-value');
     expect(await gw.gateway.stores.clients.listClients()).toEqual(before);
@@ -81,7 +96,11 @@ describe('OAuth clients', () => {
   });
 
   it('keep the secret when saved again without one, and never store it in plaintext', async () => {
-    const { body } = await gw.gql(SAVE_CLIENT, { client: { name: 'crm', clientId: '1000.CRMCLIENT', scopes: ['ZohoCRM.modules.ALL', 'ZohoCRM.users.READ'] } }, gw.keys.admin);
+    const { body } = await gw.gql(
+      SAVE_CLIENT,
+      { client: { name: 'crm', clientId: '1000.CRMCLIENT', scopes: ['ZohoCRM.modules.ALL', 'ZohoCRM.users.READ'] } },
+      gw.keys.admin,
+    );
     expect(body.errors).toBeUndefined();
     const stored = await gw.gateway.stores.clients.findClient('crm');
     expect(stored).toMatchObject({ clientSecret: CLIENT_SECRET, scopes: ['ZohoCRM.modules.ALL', 'ZohoCRM.users.READ'] });
@@ -117,7 +136,14 @@ describe('reconnecting a FAILED token', () => {
       { id },
       gw.keys.admin,
     );
-    expect(body.data.tokenById).toEqual({ id, userName: 'failing@example.com', status: 'ACTIVE', lastError: null, client: 'crm', createdAt: failed!.createdAt.toISOString() });
+    expect(body.data.tokenById).toEqual({
+      id,
+      userName: 'failing@example.com',
+      status: 'ACTIVE',
+      lastError: null,
+      client: 'crm',
+      createdAt: failed!.createdAt.toISOString(),
+    });
     expect(body.data.tokens.nodes.filter((t: { id: string }) => t.id === id)).toHaveLength(1);
     const actions = body.data.auditLog.nodes.map((e: { action: string; outcome: string }) => `${e.action}:${e.outcome}`);
     // Newest first: the CONNECT, the refused refresh, the first save.
@@ -152,8 +178,16 @@ describe("Zoho's save rules by user name", () => {
   });
 
   it('refuses a connect for a user name whose token belongs to another provider', async () => {
-    await gw.gql(`mutation { saveProvider(provider: { name: "idp", tokenUrl: "https://idp.example.com/token", authorizationUrl: "https://idp.example.com/authorize" }) { name } }`, {}, gw.keys.admin);
-    await gw.gql(`mutation($t: TokenInput!) { saveToken(token: $t) { id } }`, { t: { userName: 'idp-user@example.com', provider: 'idp', clientId: 'c', clientSecret: 's', refreshToken: 'idp-refresh-token-1' } }, gw.keys.operator);
+    await gw.gql(
+      `mutation { saveProvider(provider: { name: "idp", tokenUrl: "https://idp.example.com/token", authorizationUrl: "https://idp.example.com/authorize" }) { name } }`,
+      {},
+      gw.keys.admin,
+    );
+    await gw.gql(
+      `mutation($t: TokenInput!) { saveToken(token: $t) { id } }`,
+      { t: { userName: 'idp-user@example.com', provider: 'idp', clientId: 'c', clientSecret: 's', refreshToken: 'idp-refresh-token-1' } },
+      gw.keys.operator,
+    );
     const { body } = await gw.gql(START_CONNECT, { input: { client: 'crm', userName: 'idp-user@example.com' } }, gw.keys.operator);
     expect(body.errors[0].extensions.code).toBe('BAD_USER_INPUT');
     expect(body.errors[0].message).toContain('belongs to the provider idp');

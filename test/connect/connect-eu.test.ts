@@ -28,7 +28,12 @@ let hooks: WebhookReceiver;
 let publicUrl: string;
 
 beforeAll(async () => {
-  zoho = await startFakeAccountsServer({ tls: { key, cert }, apiDomain: 'https://www.zohoapis.eu', consentAccountsServer: 'https://accounts.zoho.eu', consentLocation: 'eu' });
+  zoho = await startFakeAccountsServer({
+    tls: { key, cert },
+    apiDomain: 'https://www.zohoapis.eu',
+    consentAccountsServer: 'https://accounts.zoho.eu',
+    consentLocation: 'eu',
+  });
   zoho.addClient('1000.CRMCLIENT', CLIENT_SECRET);
   const port = Number(new URL(zoho.url).port);
   browser = pinnedFetch({ 'accounts.zoho.com': { port, ca: cert }, 'accounts.zoho.eu': { port, ca: cert } });
@@ -59,14 +64,28 @@ describe('connecting a Zoho account of the EU data center', () => {
   let tokenId: string;
   let callbackUrl: URL;
 
-  it('registers the client (admin): the redirect URL is the gateway\'s callback, the consent screen the default accounts server', async () => {
-    const { body } = await gw.gql(SAVE_CLIENT, { client: { name: 'crm', clientId: '1000.CRMCLIENT', clientSecret: CLIENT_SECRET, scopes: ['ZohoCRM.modules.ALL', 'ZohoCRM.settings.READ'] } }, gw.keys.admin);
+  it("registers the client (admin): the redirect URL is the gateway's callback, the consent screen the default accounts server", async () => {
+    const { body } = await gw.gql(
+      SAVE_CLIENT,
+      { client: { name: 'crm', clientId: '1000.CRMCLIENT', clientSecret: CLIENT_SECRET, scopes: ['ZohoCRM.modules.ALL', 'ZohoCRM.settings.READ'] } },
+      gw.keys.admin,
+    );
     expect(body.errors).toBeUndefined();
-    expect(body.data.saveClient).toMatchObject({ name: 'crm', provider: 'zoho', clientId: '1000.CRMCLIENT', redirectUrl: `${publicUrl}/oauth/callback`, accountsUrl: 'https://accounts.zoho.com' });
+    expect(body.data.saveClient).toMatchObject({
+      name: 'crm',
+      provider: 'zoho',
+      clientId: '1000.CRMCLIENT',
+      redirectUrl: `${publicUrl}/oauth/callback`,
+      accountsUrl: 'https://accounts.zoho.com',
+    });
   });
 
   it('startConnect → consent (US screen, EU user) → callback leaves one ACTIVE token whose accountsUrl is the EU server', async () => {
-    const started = await gw.gql(START_CONNECT, { input: { client: 'crm', userName: 'ana@example.eu', returnTo: 'https://app.example.com/settings?tab=crm' } }, gw.keys.operator);
+    const started = await gw.gql(
+      START_CONNECT,
+      { input: { client: 'crm', userName: 'ana@example.eu', returnTo: 'https://app.example.com/settings?tab=crm' } },
+      gw.keys.operator,
+    );
     expect(started.body.errors).toBeUndefined();
     const { authorizationUrl, expiresAt } = started.body.data.startConnect;
     const auth = new URL(authorizationUrl);
@@ -101,9 +120,17 @@ describe('connecting a Zoho account of the EU data center', () => {
 
     // Exchanged once, at the EU data center (where the fake bound the code).
     expect(zoho.count('authorization_code')).toBe(1);
-    expect(zoho.requests.find((r) => r.grantType === 'authorization_code')).toMatchObject({ host: 'accounts.zoho.eu', encoding: 'urlencoded', clientId: '1000.CRMCLIENT' });
+    expect(zoho.requests.find((r) => r.grantType === 'authorization_code')).toMatchObject({
+      host: 'accounts.zoho.eu',
+      encoding: 'urlencoded',
+      clientId: '1000.CRMCLIENT',
+    });
 
-    const { body } = await gw.gql(`query($id: ID!) { tokenById(id: $id) { id userName status accountsUrl apiDomain provider client clientId hasRefreshToken hasAccessToken } tokens { nodes { id } } }`, { id: tokenId }, gw.keys.viewer);
+    const { body } = await gw.gql(
+      `query($id: ID!) { tokenById(id: $id) { id userName status accountsUrl apiDomain provider client clientId hasRefreshToken hasAccessToken } tokens { nodes { id } } }`,
+      { id: tokenId },
+      gw.keys.viewer,
+    );
     expect(body.data.tokens.nodes).toEqual([{ id: tokenId }]);
     expect(body.data.tokenById).toEqual({
       id: tokenId,
@@ -132,9 +159,15 @@ describe('connecting a Zoho account of the EU data center', () => {
   });
 
   it('records CONNECT by the key that started it, and sends token.connected', async () => {
-    const { body } = await gw.gql(`query($id: ID!) { auditLog(tokenId: $id) { nodes { action actorRole actorName outcome detail fields } } }`, { id: tokenId }, gw.keys.admin);
+    const { body } = await gw.gql(
+      `query($id: ID!) { auditLog(tokenId: $id) { nodes { action actorRole actorName outcome detail fields } } }`,
+      { id: tokenId },
+      gw.keys.admin,
+    );
     const connect = body.data.auditLog.nodes.filter((e: { action: string }) => e.action === 'CONNECT');
-    expect(connect).toEqual([expect.objectContaining({ action: 'CONNECT', actorRole: 'operator', actorName: 'operator-1', outcome: 'OK', detail: 'connected' })]);
+    expect(connect).toEqual([
+      expect.objectContaining({ action: 'CONNECT', actorRole: 'operator', actorName: 'operator-1', outcome: 'OK', detail: 'connected' }),
+    ]);
     const deliveries = await hooks.waitFor(1);
     expect(deliveries.map((d) => d.body.type)).toContain('token.connected');
     const event = deliveries.find((d) => d.body.type === 'token.connected')!.body;
@@ -155,7 +188,13 @@ describe('connecting a Zoho account of the EU data center', () => {
   it('writes no secret, code or state to the log', async () => {
     const logs = gw.logs();
     const stored = await gw.gateway.stores.tokens.findTokenById(tokenId);
-    for (const secret of [CLIENT_SECRET, callbackUrl.searchParams.get('code')!, callbackUrl.searchParams.get('state')!, stored!.refreshToken!, stored!.accessToken!]) {
+    for (const secret of [
+      CLIENT_SECRET,
+      callbackUrl.searchParams.get('code')!,
+      callbackUrl.searchParams.get('state')!,
+      stored!.refreshToken!,
+      stored!.accessToken!,
+    ]) {
       expect(logs).not.toContain(secret);
     }
     expect(logs).toContain('account connected');

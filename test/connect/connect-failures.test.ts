@@ -38,7 +38,11 @@ beforeAll(async () => {
     },
     deps: { now: () => Date.now() + clockOffsetMs },
   });
-  const saved = await gw.gql(SAVE_CLIENT, { client: { name: 'crm', clientId: '1000.CRMCLIENT', clientSecret: CLIENT_SECRET, scopes: ['ZohoCRM.modules.ALL'] } }, gw.keys.admin);
+  const saved = await gw.gql(
+    SAVE_CLIENT,
+    { client: { name: 'crm', clientId: '1000.CRMCLIENT', clientSecret: CLIENT_SECRET, scopes: ['ZohoCRM.modules.ALL'] } },
+    gw.keys.admin,
+  );
   expect(saved.body.errors).toBeUndefined();
 });
 
@@ -56,11 +60,23 @@ beforeEach(() => {
 /** Every stored token as it is now (id, version, the fields a connect writes). */
 async function snapshot() {
   const tokens = await gw.gateway.stores.tokens.getTokens();
-  return tokens.map((t) => ({ id: t.id, version: t.version, refreshToken: t.refreshToken, accessToken: t.accessToken, failedAt: t.failedAt, accountsUrl: t.accountsUrl, client: t.client }));
+  return tokens.map((t) => ({
+    id: t.id,
+    version: t.version,
+    refreshToken: t.refreshToken,
+    accessToken: t.accessToken,
+    failedAt: t.failedAt,
+    accountsUrl: t.accountsUrl,
+    client: t.client,
+  }));
 }
 
 async function start(input: Record<string, unknown> = {}): Promise<string> {
-  const { body } = await gw.gql(START_CONNECT, { input: { client: 'crm', userName: `user-${randomBytes(4).toString('hex')}@example.com`, returnTo: RETURN_TO, ...input } }, gw.keys.operator);
+  const { body } = await gw.gql(
+    START_CONNECT,
+    { input: { client: 'crm', userName: `user-${randomBytes(4).toString('hex')}@example.com`, returnTo: RETURN_TO, ...input } },
+    gw.keys.operator,
+  );
   expect(body.errors).toBeUndefined();
   return body.data.startConnect.authorizationUrl;
 }
@@ -108,7 +124,7 @@ describe('the callback of a state the gateway does not know', () => {
     });
   });
 
-  it('answers an expired state (past TOKENGATE_CONNECT_TTL_SECONDS on the gateway\'s clock) with the offline page, exchanging nothing', async () => {
+  it("answers an expired state (past TOKENGATE_CONNECT_TTL_SECONDS on the gateway's clock) with the offline page, exchanging nothing", async () => {
     const url = await consent(await start());
     await failing(async () => {
       const exchanges = zoho.count('authorization_code');
@@ -247,7 +263,11 @@ describe('the governor', () => {
 
   it("refuses an exchange beyond the client's grant window: reason provider_unavailable, the code not sent", async () => {
     // The exchanges of the tests above are in the window already: one per window is over the limit.
-    const limited = await gw.gql(`mutation { saveProvider(provider: { name: "zoho", limits: { grantsPerWindow: 1 } }) { limits { grantsPerWindow } } }`, {}, gw.keys.admin);
+    const limited = await gw.gql(
+      `mutation { saveProvider(provider: { name: "zoho", limits: { grantsPerWindow: 1 } }) { limits { grantsPerWindow } } }`,
+      {},
+      gw.keys.admin,
+    );
     expect(limited.body.data.saveProvider.limits.grantsPerWindow).toBe(1);
     const url = await consent(await start());
     await failing(async () => {
@@ -260,7 +280,7 @@ describe('the governor', () => {
 });
 
 describe('a HEAD request of the callback', () => {
-  it('is not answered, and leaves the connect to the browser\'s GET', async () => {
+  it("is not answered, and leaves the connect to the browser's GET", async () => {
     const url = await consent(await start());
     const head = await fetch(url, { method: 'HEAD', redirect: 'manual' });
     expect(head.status).toBe(404);
@@ -279,7 +299,8 @@ describe('without returnTo', () => {
     expect(ok.headers.get('x-frame-options')).toBe('DENY');
     const id = /id ([A-Za-z0-9_-]+)\)/.exec(ok.text)![1]!;
     const token = await gw.gateway.stores.tokens.findTokenById(id);
-    for (const secret of [okUrl.searchParams.get('code')!, okUrl.searchParams.get('state')!, token!.refreshToken!, token!.accessToken!, CLIENT_SECRET]) expect(ok.text).not.toContain(secret);
+    for (const secret of [okUrl.searchParams.get('code')!, okUrl.searchParams.get('state')!, token!.refreshToken!, token!.accessToken!, CLIENT_SECRET])
+      expect(ok.text).not.toContain(secret);
     expect(ok.text).not.toMatch(/<script|<style|style=|<link|<img/i);
 
     zoho.configure({ consentDecision: 'deny' });

@@ -16,7 +16,11 @@ beforeAll(async () => {
   idp = await startFakeOAuth2Server();
   idp.addClient('acme-client', 'acme-secret-0123456789');
   const port = await freePort();
-  gw = await startTestGateway({ store: 'memory', port, env: { TOKENGATE_PUBLIC_URL: `http://127.0.0.1:${port}`, TOKENGATE_CONNECT_RETURN_ORIGINS: 'https://app.example.com' } });
+  gw = await startTestGateway({
+    store: 'memory',
+    port,
+    env: { TOKENGATE_PUBLIC_URL: `http://127.0.0.1:${port}`, TOKENGATE_CONNECT_RETURN_ORIGINS: 'https://app.example.com' },
+  });
   const provider = await gw.gql(
     `mutation($p: ProviderInput!) { saveProvider(provider: $p) { name pkce } }`,
     { p: { name: 'acme', tokenUrl: idp.tokenUrl, revocationUrl: idp.revocationUrl, authorizationUrl: idp.authorizationUrl, pkce: true } },
@@ -35,15 +39,27 @@ describe('connecting an account of a generic provider with PKCE', () => {
     await gw.gql(`mutation { saveProvider(provider: { name: "noauth", tokenUrl: "https://idp.example.com/token" }) { name } }`, {}, gw.keys.admin);
     const noAuth = await gw.gql(SAVE_CLIENT, { client: { name: 'x', provider: 'noauth', clientId: 'c', clientSecret: 's' } }, gw.keys.admin);
     expect(noAuth.body.errors[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' }, message: expect.stringContaining('no authorizationUrl') });
-    const withAccounts = await gw.gql(SAVE_CLIENT, { client: { name: 'x', provider: 'acme', clientId: 'c', clientSecret: 's', accountsUrl: 'https://accounts.zoho.com' } }, gw.keys.admin);
+    const withAccounts = await gw.gql(
+      SAVE_CLIENT,
+      { client: { name: 'x', provider: 'acme', clientId: 'c', clientSecret: 's', accountsUrl: 'https://accounts.zoho.com' } },
+      gw.keys.admin,
+    );
     expect(withAccounts.body.errors[0].extensions.code).toBe('BAD_USER_INPUT');
   });
 
   it('sends an S256 challenge, exchanges the code with its verifier, and stores a token of that provider', async () => {
-    const saved = await gw.gql(SAVE_CLIENT, { client: { name: 'acme-app', provider: 'acme', clientId: 'acme-client', clientSecret: 'acme-secret-0123456789', scopes: ['openid', 'offline_access'] } }, gw.keys.admin);
+    const saved = await gw.gql(
+      SAVE_CLIENT,
+      { client: { name: 'acme-app', provider: 'acme', clientId: 'acme-client', clientSecret: 'acme-secret-0123456789', scopes: ['openid', 'offline_access'] } },
+      gw.keys.admin,
+    );
     expect(saved.body.data.saveClient).toMatchObject({ provider: 'acme', accountsUrl: null });
 
-    const started = await gw.gql(START_CONNECT, { input: { client: 'acme-app', userName: 'ana@acme.example', returnTo: 'https://app.example.com/' } }, gw.keys.operator);
+    const started = await gw.gql(
+      START_CONNECT,
+      { input: { client: 'acme-app', userName: 'ana@acme.example', returnTo: 'https://app.example.com/' } },
+      gw.keys.operator,
+    );
     expect(started.body.errors).toBeUndefined();
     const auth = new URL(started.body.data.startConnect.authorizationUrl);
     expect(`${auth.origin}${auth.pathname}`).toBe(idp.authorizationUrl);
@@ -57,7 +73,11 @@ describe('connecting an account of a generic provider with PKCE', () => {
     const exchange = idp.requests.find((r) => r.grantType === 'authorization_code');
     expect(exchange).toMatchObject({ clientAuth: 'basic', status: 200 });
 
-    const { body } = await gw.gql(`mutation($id: ID!) { refresh(id: $id) { provider accountsUrl client status userName } }`, { id: outcome.token }, gw.keys.operator);
+    const { body } = await gw.gql(
+      `mutation($id: ID!) { refresh(id: $id) { provider accountsUrl client status userName } }`,
+      { id: outcome.token },
+      gw.keys.operator,
+    );
     expect(body.data.refresh).toEqual({ provider: 'acme', accountsUrl: null, client: 'acme-app', status: 'ACTIVE', userName: 'ana@acme.example' });
   });
 

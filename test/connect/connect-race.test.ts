@@ -22,7 +22,11 @@ describeWithMysql('the connect flow across gateway processes on one MariaDB data
   let b: GatewayProcess;
 
   const gql = async (gw: GatewayProcess, query: string, variables: Record<string, unknown> = {}, key = keys.admin) => {
-    const res = await fetch(`${gw.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: JSON.stringify({ query, variables }) });
+    const res = await fetch(`${gw.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+      body: JSON.stringify({ query, variables }),
+    });
     return (await res.json()) as { data?: any; errors?: any[] };
   };
 
@@ -47,7 +51,9 @@ describeWithMysql('the connect flow across gateway processes on one MariaDB data
     running.push(a);
     b = await spawnGateway(env);
     running.push(b);
-    const saved = await gql(a, SAVE_CLIENT, { client: { name: 'crm', clientId: '1000.RACE', clientSecret: 'race-client-secret', scopes: ['ZohoCRM.modules.ALL'] } });
+    const saved = await gql(a, SAVE_CLIENT, {
+      client: { name: 'crm', clientId: '1000.RACE', clientSecret: 'race-client-secret', scopes: ['ZohoCRM.modules.ALL'] },
+    });
     expect(saved.errors).toBeUndefined();
   });
 
@@ -58,7 +64,12 @@ describeWithMysql('the connect flow across gateway processes on one MariaDB data
   });
 
   it('completes a connect started on one process with a callback on the other', async () => {
-    const started = await gql(b, START_CONNECT, { input: { client: 'crm', userName: 'cross@example.com', returnTo: 'https://app.example.com/' } }, keys.operator);
+    const started = await gql(
+      b,
+      START_CONNECT,
+      { input: { client: 'crm', userName: 'cross@example.com', returnTo: 'https://app.example.com/' } },
+      keys.operator,
+    );
     expect(started.errors).toBeUndefined();
     const callback = await consent(started.data.startConnect.authorizationUrl);
     expect(callback.origin).toBe(a.url);

@@ -63,7 +63,10 @@ describe('importing into a store', () => {
     expect(await store.getTokens()).toEqual(before);
 
     // A changed row is an update of that token only; an empty field clears it.
-    const changed = lines('1,alice@example.com,1000.PYCLIENT,"py,secret ""with"" quotes",1000.py-refresh-1,1000.py-access-NEW,,1767229200000,"https://app.example.com/oauth, callback",https://www.zohoapis.eu', '4,new@example.com,1000.PYCLIENT,s,1000.r4,,,,,');
+    const changed = lines(
+      '1,alice@example.com,1000.PYCLIENT,"py,secret ""with"" quotes",1000.py-refresh-1,1000.py-access-NEW,,1767229200000,"https://app.example.com/oauth, callback",https://www.zohoapis.eu',
+      '4,new@example.com,1000.PYCLIENT,s,1000.r4,,,,,',
+    );
     expect(await importTokens(store, csv(changed), { policy })).toMatchObject({ imported: 1, updated: 1, unchanged: 0 });
     expect((await store.findTokenById('1'))!).toMatchObject({ accessToken: '1000.py-access-NEW', expiresAt: new Date(1767229200000) });
     expect((await store.findTokenById('4'))!).toMatchObject({ userName: 'new@example.com', apiDomain: null });
@@ -85,7 +88,8 @@ describe('importing into a store', () => {
   });
 
   it('matches rows without an id (the 6-column form) by user name, and generates ids for new ones', async () => {
-    const six = 'user_mail,client_id,refresh_token,access_token,grant_token,expiry_time\nx@example.com,1000.C,1000.rx,1000.ax,,1767225600000\ny@example.com,1000.C,1000.ry,,,';
+    const six =
+      'user_mail,client_id,refresh_token,access_token,grant_token,expiry_time\nx@example.com,1000.C,1000.rx,1000.ax,,1767225600000\ny@example.com,1000.C,1000.ry,,,';
     const sixRows = () => readZohoCsv(Readable.from([Buffer.from(six)]));
     expect(await importTokens(store, sixRows())).toMatchObject({ imported: 2 });
     const x = (await store.findToken({ userName: 'x@example.com' }))!;
@@ -195,7 +199,10 @@ describe('importing into SQLite', () => {
     const calls: Record<string, number> = {};
     const store = counting(stores.tokens, calls);
     try {
-      const rows = Array.from({ length: 3000 }, (_, i) => `${i + 1},user${i + 1}@example.com,1000.C,secret${i},1000.refresh-${i},1000.access-${i},,1767225600000,,https://www.zohoapis.com`);
+      const rows = Array.from(
+        { length: 3000 },
+        (_, i) => `${i + 1},user${i + 1}@example.com,1000.C,secret${i},1000.refresh-${i},1000.access-${i},,1767225600000,,https://www.zohoapis.com`,
+      );
       const text = lines(...rows);
       const phases = new Set<string>();
       // Its cost, not the wall clock's time (which a busy machine stretches): the CPU it takes and its store round trips.

@@ -66,7 +66,11 @@ describe('reading a FileStore CSV', () => {
   it("reads the Python SDK's file: CRLF, redirect_uri, quoted values holding commas and quotes", async () => {
     const rows = await readAll(path.join(FIXTURES, 'python-sdk_tokens.txt'));
     expect(rows.map((r) => r.values.id)).toEqual(['1', '2', '3']);
-    expect(rows[0]!.values).toMatchObject({ client_secret: 'py,secret "with" quotes', redirect_url: 'https://app.example.com/oauth, callback', api_domain: 'https://www.zohoapis.eu' });
+    expect(rows[0]!.values).toMatchObject({
+      client_secret: 'py,secret "with" quotes',
+      redirect_url: 'https://app.example.com/oauth, callback',
+      api_domain: 'https://www.zohoapis.eu',
+    });
     expect(rows[1]!.values).toMatchObject({ refresh_token: '1000.py-refresh-2,with-comma', api_domain: null });
     expect(rows[2]!.values).toMatchObject({ user_name: null, grant_token: '1000.py-grant-3' });
     expect(Object.values(rows[0]!.values).some((v) => v?.includes('\r'))).toBe(false);
@@ -83,8 +87,18 @@ describe('reading a FileStore CSV', () => {
   it('reads the 6-column form (no id, no client secret) and a BOM, and skips empty and "," lines', async () => {
     const rows = await fromText('\ufeffuser_mail,client_id,refresh_token,access_token,grant_token,expiry_time\n\nx@example.com,1000.C,1000.r,,,\n,\n');
     expect(rows).toHaveLength(1);
-    expect(rows[0]!.values).toEqual({ user_name: 'x@example.com', client_id: '1000.C', refresh_token: '1000.r', access_token: null, grant_token: null, expiry_time: null });
-    expect(rowToInput(rows[0]!.values)).toEqual({ ok: true, input: { userName: 'x@example.com', clientId: '1000.C', refreshToken: '1000.r', accessToken: null, grantToken: null, expiresAt: null } });
+    expect(rows[0]!.values).toEqual({
+      user_name: 'x@example.com',
+      client_id: '1000.C',
+      refresh_token: '1000.r',
+      access_token: null,
+      grant_token: null,
+      expiry_time: null,
+    });
+    expect(rowToInput(rows[0]!.values)).toEqual({
+      ok: true,
+      input: { userName: 'x@example.com', clientId: '1000.C', refreshToken: '1000.r', accessToken: null, grantToken: null, expiresAt: null },
+    });
   });
 
   it('flags a row with more fields than the header (an unquoted comma), with its line number', async () => {
@@ -156,7 +170,7 @@ describe('writing a FileStore CSV', () => {
     yield* tokens;
   }
 
-  it("writes the 10-column form as the TypeScript SDK does, mode 0600, quoting only what needs it", async () => {
+  it('writes the 10-column form as the TypeScript SDK does, mode 0600, quoting only what needs it', async () => {
     const file = path.join(dir, 'export.txt');
     const result = await writeZohoCsv(file, iter([token({}), token({ id: '2', userName: null, clientSecret: 'a,"b"', accessToken: null, expiresAt: null })]));
     expect(result).toEqual({ count: 2, quotedRows: 1 });

@@ -50,11 +50,16 @@ describeWithMysql('importing a Zoho DBStore table (MariaDB)', () => {
   it('reads the older user_mail 9-column table by column name, leaving api_domain alone', async () => {
     const memory = new MemoryTokenStore();
     expect(await importTokens(memory, readZohoDbTable(zoho.url, 'old_nine'))).toMatchObject({ imported: 2 });
-    expect((await memory.findTokenById('1'))!).toMatchObject({ userName: 'nine@example.com', refreshToken: '1000.r-nine', expiresAt: new Date(1767225600000), apiDomain: null });
+    expect((await memory.findTokenById('1'))!).toMatchObject({
+      userName: 'nine@example.com',
+      refreshToken: '1000.r-nine',
+      expiresAt: new Date(1767225600000),
+      apiDomain: null,
+    });
     expect((await memory.findTokenById('2'))!).toMatchObject({ accessToken: '1000.a-nine2', expiresAt: null });
   });
 
-  it("refuses ids already stored for other users (two Zoho stores numbered alike), writing nothing", async () => {
+  it('refuses ids already stored for other users (two Zoho stores numbered alike), writing nothing', async () => {
     const err = (await importTokens(store, readZohoDbTable(zoho.url, 'old_nine')).catch((e: unknown) => e)) as ImportRejectedError;
     expect(err).toBeInstanceOf(ImportRejectedError);
     expect(err.invalid).toEqual([
@@ -66,12 +71,18 @@ describeWithMysql('importing a Zoho DBStore table (MariaDB)', () => {
 
   it('reads the 6-column table, matching by user name', async () => {
     expect(await importTokens(store, readZohoDbTable(zoho.url, `${zoho.name}.old_six`))).toMatchObject({ imported: 1 });
-    expect((await store.findToken({ userName: 'six@example.com' }))!).toMatchObject({ refreshToken: '1000.r-six', accessToken: '1000.a-six', clientSecret: null });
+    expect((await store.findToken({ userName: 'six@example.com' }))!).toMatchObject({
+      refreshToken: '1000.r-six',
+      accessToken: '1000.a-six',
+      clientSecret: null,
+    });
     expect(await importTokens(store, readZohoDbTable(zoho.url, 'old_six'))).toMatchObject({ unchanged: 1 });
   });
 
   it('says clearly when the table or the server is not there, never with the password', async () => {
-    await expect(importTokens(store, readZohoDbTable(zoho.url, 'nope'))).rejects.toThrow(new ZohoFormatError(`the table nope does not exist in ${new URL(zoho.url).hostname}:3306/${zoho.name}`));
+    await expect(importTokens(store, readZohoDbTable(zoho.url, 'nope'))).rejects.toThrow(
+      new ZohoFormatError(`the table nope does not exist in ${new URL(zoho.url).hostname}:3306/${zoho.name}`),
+    );
     const err = (await importTokens(store, readZohoDbTable('mysql://someone:hunter2@127.0.0.1:1/zohooauth')).catch((e: unknown) => e)) as Error;
     expect(err.message).toMatch(/cannot reach the MySQL server at 127\.0\.0\.1:1\/zohooauth \(ECONNREFUSED\)/);
     expect(err.message).not.toContain('hunter2');

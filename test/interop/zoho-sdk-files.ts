@@ -17,7 +17,16 @@ export interface SdkTokenSpec {
 
 /** An SDK `OAuthToken` holding `t`. */
 export function sdkToken(t: SdkTokenSpec): OAuthToken {
-  const o = new OAuthToken(t.clientId ?? '1000.TSCLIENT', t.secret ?? 'tssecret', t.grant ?? null, t.refresh ?? null, 'https://app.example.com/cb', t.id ?? null, t.access ?? null, t.user ? new UserSignature(t.user) : null);
+  const o = new OAuthToken(
+    t.clientId ?? '1000.TSCLIENT',
+    t.secret ?? 'tssecret',
+    t.grant ?? null,
+    t.refresh ?? null,
+    'https://app.example.com/cb',
+    t.id ?? null,
+    t.access ?? null,
+    t.user ? new UserSignature(t.user) : null,
+  );
   if (t.expiry) o.setExpiresIn(t.expiry);
   if (t.apiDomain) o.setAPIDomain(t.apiDomain);
   return o;
@@ -35,7 +44,8 @@ export const DBSTORE_DDL = {
     `CREATE TABLE ${t} (id varchar(10) NOT NULL, user_name varchar(255), client_id varchar(255), client_secret varchar(255), refresh_token varchar(255), access_token varchar(255), grant_token varchar(255), expiry_time varchar(20), redirect_url varchar(255), api_domain varchar(255), primary key (id))`,
   nine: (t: string) =>
     `CREATE TABLE ${t} (id varchar(10) NOT NULL, user_mail varchar(255), client_id varchar(255), client_secret varchar(255), refresh_token varchar(255), access_token varchar(255), grant_token varchar(255), expiry_time varchar(20), redirect_url varchar(255), primary key (id))`,
-  six: (t: string) => `CREATE TABLE ${t} (user_mail varchar(255) NOT NULL, client_id varchar(255), refresh_token varchar(255), access_token varchar(255), grant_token varchar(255), expiry_time varchar(20), primary key (user_mail))`,
+  six: (t: string) =>
+    `CREATE TABLE ${t} (user_mail varchar(255) NOT NULL, client_id varchar(255), refresh_token varchar(255), access_token varchar(255), grant_token varchar(255), expiry_time varchar(20), primary key (user_mail))`,
 };
 
 /** Fills a scratch database as Zoho's SDKs would have: the TS SDK's DBStore writes `oauthtoken`. */
@@ -54,7 +64,16 @@ export async function fillZohoDatabase(db: ScratchDatabase): Promise<void> {
   }
   const u = new URL(db.url);
   const sdkStore = new DBStore(u.hostname, db.name, 'oauthtoken', decodeURIComponent(u.username), decodeURIComponent(u.password), Number(u.port || 3306));
-  await sdkStore.saveToken(sdkToken({ user: 'db1@example.com', refresh: '1000.db-r1', access: '1000.db-a1', expiry: '1767225600000', secret: 'odd,"secret"', apiDomain: 'https://www.zohoapis.eu' }));
+  await sdkStore.saveToken(
+    sdkToken({
+      user: 'db1@example.com',
+      refresh: '1000.db-r1',
+      access: '1000.db-a1',
+      expiry: '1767225600000',
+      secret: 'odd,"secret"',
+      apiDomain: 'https://www.zohoapis.eu',
+    }),
+  );
   await sdkStore.saveToken(sdkToken({ user: 'db2@example.com', refresh: '1000.db-r2' }));
   await sdkStore.saveToken(sdkToken({ grant: '1000.db-grant3' }));
 }

@@ -19,7 +19,13 @@ interface Place {
 }
 
 const N = 120;
-const secretsOf = (i: number) => ({ userName: `user${i}@example.com`, clientId: 'cid', clientSecret: `cs-${i}`, refreshToken: `rt-${i}`, accessToken: `at-${i}` });
+const secretsOf = (i: number) => ({
+  userName: `user${i}@example.com`,
+  clientId: 'cid',
+  clientSecret: `cs-${i}`,
+  refreshToken: `rt-${i}`,
+  accessToken: `at-${i}`,
+});
 
 /**
  * Key rotation on a SQL store: `rotateKeys` re-encrypts every token under the
@@ -61,7 +67,8 @@ function rotationContract(name: string, newPlace: () => Promise<Place>): void {
         while (!stop) {
           const i = Math.floor(Math.random() * N);
           const t = await store.tokens.findToken({ refreshToken: `rt-${i}`, clientId: 'cid' });
-          if (t?.id !== ids[i] || t.clientSecret !== `cs-${i}` || (t.accessToken !== `at-${i}` && t.accessToken !== `at-${i}-new`)) problems.push(`lookup ${i}`);
+          if (t?.id !== ids[i] || t.clientSecret !== `cs-${i}` || (t.accessToken !== `at-${i}` && t.accessToken !== `at-${i}-new`))
+            problems.push(`lookup ${i}`);
           lookups++;
           await yieldToEventLoop(); // SQLite answers synchronously: let the rotation's timers run
         }
@@ -71,9 +78,11 @@ function rotationContract(name: string, newPlace: () => Promise<Place>): void {
           const i = Math.floor(Math.random() * N);
           const t = await store.tokens.findTokenById(ids[i]!);
           // A compare-and-swap write, like a refresh's.
-          await store.tokens.saveToken({ id: ids[i]!, accessToken: `at-${i}-new`, expiresAt: new Date(Date.now() + 3600_000) }, { ifVersion: t!.version }).catch((e: Error) => {
-            if (!/changed/.test(e.message)) problems.push(`write ${i}: ${e.message}`);
-          });
+          await store.tokens
+            .saveToken({ id: ids[i]!, accessToken: `at-${i}-new`, expiresAt: new Date(Date.now() + 3600_000) }, { ifVersion: t!.version })
+            .catch((e: Error) => {
+              if (!/changed/.test(e.message)) problems.push(`write ${i}: ${e.message}`);
+            });
           writes++;
           await yieldToEventLoop();
         }

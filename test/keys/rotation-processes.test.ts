@@ -16,7 +16,10 @@ const CLI = path.resolve(__dirname, '../../dist/cli/tokengate.js');
 const TOKENS = 200;
 
 /** Runs `tokengate …` (the built CLI) with `env`; resolves with its exit code and output. */
-function tokengate(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string; startedAt: number; endedAt: number }> {
+function tokengate(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string; startedAt: number; endedAt: number }> {
   const startedAt = Date.now();
   const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
@@ -47,7 +50,11 @@ describeWithMysql('key rotation while two gateway processes serve', () => {
   const tokens: Array<{ id: string; refreshToken: string }> = [];
 
   const gql = async (gw: GatewayProcess, query: string, variables: Record<string, unknown>, key = keys.admin) => {
-    const res = await fetch(`${gw.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: JSON.stringify({ query, variables }) });
+    const res = await fetch(`${gw.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+      body: JSON.stringify({ query, variables }),
+    });
     return (await res.json()) as { data?: any; errors?: Array<{ message: string; extensions: { code: string } }> };
   };
   /** Reads every token through a gateway (paged, secrets included): each must decrypt. */
@@ -130,7 +137,10 @@ describeWithMysql('key rotation while two gateway processes serve', () => {
           if (r.errors || !r.data.refresh.accessToken) failures.push(`refresh ${t.id}: ${JSON.stringify(r.errors)}`);
           record('refresh');
         } else {
-          const r = await gql(gw, `query($rt: String!, $c: String!) { token(match: { refreshToken: $rt, clientId: $c }) { id refreshToken clientSecret } }`, { rt: t.refreshToken, c: clientId });
+          const r = await gql(gw, `query($rt: String!, $c: String!) { token(match: { refreshToken: $rt, clientId: $c }) { id refreshToken clientSecret } }`, {
+            rt: t.refreshToken,
+            c: clientId,
+          });
           if (r.errors || r.data.token?.id !== t.id || r.data.token.refreshToken !== t.refreshToken || r.data.token.clientSecret !== clientSecret) {
             failures.push(`lookup ${t.id}: ${JSON.stringify(r.errors ?? r.data)}`);
           }
@@ -160,7 +170,9 @@ describeWithMysql('key rotation while two gateway processes serve', () => {
 
     // No row, and no ciphertext, uses the old key.
     const conn = await mysql.createConnection({ uri: db.url });
-    const [[usage]] = (await conn.query('SELECT COUNT(*) AS n, SUM(key_id = ?) AS current FROM oauthtoken', [newId])) as unknown as [[{ n: number; current: string }]];
+    const [[usage]] = (await conn.query('SELECT COUNT(*) AS n, SUM(key_id = ?) AS current FROM oauthtoken', [newId])) as unknown as [
+      [{ n: number; current: string }],
+    ];
     const [rows] = await conn.query('SELECT client_secret, refresh_token, access_token, grant_token FROM oauthtoken');
     await conn.end();
     expect([Number(usage.n), Number(usage.current)]).toEqual([TOKENS, TOKENS]);

@@ -107,7 +107,14 @@ describe('refresh', () => {
     expect(grant.refreshToken).toBeUndefined();
     expect(grant.expiresAt!.getTime()).toBeGreaterThanOrEqual(before + 3600_000);
     expect(server.requests).toEqual([
-      expect.objectContaining({ path: '/oauth/v2/token', grantType: 'refresh_token', clientId: CLIENT_ID, encoding: 'urlencoded', contentType: 'application/x-www-form-urlencoded', accept: 'application/json' }),
+      expect.objectContaining({
+        path: '/oauth/v2/token',
+        grantType: 'refresh_token',
+        clientId: CLIENT_ID,
+        encoding: 'urlencoded',
+        contentType: 'application/x-www-form-urlencoded',
+        accept: 'application/json',
+      }),
     ]);
   });
 
@@ -140,7 +147,10 @@ describe('refresh', () => {
 
   it('a wrong client secret is invalid_client, not retried', async () => {
     const attempts: AttemptInfo[] = [];
-    const err = await failure(client({}, attempts).refresh(server.url, { clientId: CLIENT_ID, clientSecret: 'wrong-secret-value', refreshToken: refreshToken() }), ProviderRefusedError);
+    const err = await failure(
+      client({}, attempts).refresh(server.url, { clientId: CLIENT_ID, clientSecret: 'wrong-secret-value', refreshToken: refreshToken() }),
+      ProviderRefusedError,
+    );
     secrets.add('wrong-secret-value');
     expect(err).toMatchObject({ code: 'PROVIDER_REFUSED', oauthError: 'invalid_client', permanent: true, status: 200 });
     expect(server.count()).toBe(1);
@@ -148,14 +158,20 @@ describe('refresh', () => {
   });
 
   it('an unknown refresh token is invalid_code: exactly one request', async () => {
-    const err = await failure(client().refresh(server.url, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: '1000.unknown-refresh-token' }), ProviderRefusedError);
+    const err = await failure(
+      client().refresh(server.url, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: '1000.unknown-refresh-token' }),
+      ProviderRefusedError,
+    );
     expect(err.oauthError).toBe('invalid_code');
     expect(server.count('refresh_token')).toBe(1);
   });
 
   it('access_denied (the rate limit) is a refusal to back off from, not retried', async () => {
     server.setFailure('accessDenied');
-    const err = await failure(client().refresh(server.url, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: refreshToken() }), ProviderRefusedError);
+    const err = await failure(
+      client().refresh(server.url, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: refreshToken() }),
+      ProviderRefusedError,
+    );
     expect(err).toMatchObject({ oauthError: 'access_denied', permanent: false });
     expect(server.count()).toBe(1);
   });
@@ -174,14 +190,20 @@ describe('refresh', () => {
 
   it('a body that is not JSON is retried, then UPSTREAM_UNAVAILABLE after exactly maxAttempts requests', async () => {
     server.setFailure('notJson');
-    const err = await failure(client({ maxAttempts: 4 }).refresh(server.url, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: refreshToken() }), UpstreamUnavailableError);
+    const err = await failure(
+      client({ maxAttempts: 4 }).refresh(server.url, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: refreshToken() }),
+      UpstreamUnavailableError,
+    );
     expect(err).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', reason: 'not_json', status: 200, attempts: 4 });
     expect(server.count()).toBe(4);
   });
 
   it('retries are bounded: a provider that keeps failing gets exactly maxAttempts requests', async () => {
     server.setFailure('http500');
-    const err = await failure(client({ maxAttempts: 3 }).refresh(server.url, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: refreshToken() }), UpstreamUnavailableError);
+    const err = await failure(
+      client({ maxAttempts: 3 }).refresh(server.url, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: refreshToken() }),
+      UpstreamUnavailableError,
+    );
     expect(err).toMatchObject({ reason: 'http_5xx', status: 500, attempts: 3 });
     expect(server.count()).toBe(3);
     expect(err.response?.status).toBe(500);
@@ -192,7 +214,14 @@ describe('refresh', () => {
     const attempts: AttemptInfo[] = [];
     const started = Date.now();
     // Generous slack above the timeout: CI shares two cores with MariaDB and other test files.
-    const err = await failure(client({ timeoutMs: 600, maxAttempts: 2 }, attempts).refresh(server.url, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: refreshToken() }), UpstreamUnavailableError);
+    const err = await failure(
+      client({ timeoutMs: 600, maxAttempts: 2 }, attempts).refresh(server.url, {
+        clientId: CLIENT_ID,
+        clientSecret: CLIENT_SECRET,
+        refreshToken: refreshToken(),
+      }),
+      UpstreamUnavailableError,
+    );
     const elapsed = Date.now() - started;
     expect(err).toMatchObject({ reason: 'timeout', attempts: 2 });
     expect(err.message).toContain('600 ms');
@@ -204,14 +233,22 @@ describe('refresh', () => {
 
   it('the timeout covers a slow answer too, and a fast enough one succeeds', async () => {
     server.configure({ delayMs: 400 });
-    await failure(client({ timeoutMs: 200, maxAttempts: 1 }).refresh(server.url, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: refreshToken() }), UpstreamUnavailableError);
+    await failure(
+      client({ timeoutMs: 200, maxAttempts: 1 }).refresh(server.url, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: refreshToken() }),
+      UpstreamUnavailableError,
+    );
     server.configure({ delayMs: 50 });
-    await expect(client({ timeoutMs: 1000, maxAttempts: 1 }).refresh(server.url, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: refreshToken() })).resolves.toHaveProperty('accessToken');
+    await expect(
+      client({ timeoutMs: 1000, maxAttempts: 1 }).refresh(server.url, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: refreshToken() }),
+    ).resolves.toHaveProperty('accessToken');
   });
 
   it('a refused connection is a network error, retried up to maxAttempts', async () => {
     const attempts: AttemptInfo[] = [];
-    const err = await failure(client({ maxAttempts: 3 }, attempts).refresh(deadUrl, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: '1000.rt-for-a-dead-host' }), UpstreamUnavailableError);
+    const err = await failure(
+      client({ maxAttempts: 3 }, attempts).refresh(deadUrl, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: '1000.rt-for-a-dead-host' }),
+      UpstreamUnavailableError,
+    );
     secrets.add('1000.rt-for-a-dead-host');
     expect(err).toMatchObject({ reason: 'network', notSent: true, attempts: 3 });
     expect(err.message).toContain('ECONNREFUSED');
@@ -223,7 +260,12 @@ describe('exchangeGrant', () => {
   it('exchanges a grant code once; the second use is invalid_code', async () => {
     const code = grantCode({ redirectUri: 'https://app.example.com/callback' });
     const c = client();
-    const grant = await c.exchangeGrant(server.url, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, code, redirectUri: 'https://app.example.com/callback' });
+    const grant = await c.exchangeGrant(server.url, {
+      clientId: CLIENT_ID,
+      clientSecret: CLIENT_SECRET,
+      code,
+      redirectUri: 'https://app.example.com/callback',
+    });
     secrets.add(grant.refreshToken!);
     expect(grant.refreshToken).toEqual(expect.any(String));
     expect(server.isRefreshTokenValid(grant.refreshToken!)).toBe(true);
@@ -237,7 +279,10 @@ describe('exchangeGrant', () => {
 
   it('a mismatched redirect URI is invalid_redirect_uri', async () => {
     const code = grantCode({ redirectUri: 'https://app.example.com/callback' });
-    const err = await failure(client().exchangeGrant(server.url, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, code, redirectUri: 'https://evil.example.com/' }), ProviderRefusedError);
+    const err = await failure(
+      client().exchangeGrant(server.url, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, code, redirectUri: 'https://evil.example.com/' }),
+      ProviderRefusedError,
+    );
     expect(err.oauthError).toBe('invalid_redirect_uri');
   });
 
@@ -250,24 +295,36 @@ describe('exchangeGrant', () => {
   it('is not retried after a 5xx: the single-use code may have been consumed', async () => {
     // Every request fails (not just the next one), so a retry would show as a second request rather than pass.
     server.setFailure('http500');
-    const err = await failure(client({ maxAttempts: 3 }).exchangeGrant(server.url, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, code: grantCode() }), UpstreamUnavailableError);
+    const err = await failure(
+      client({ maxAttempts: 3 }).exchangeGrant(server.url, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, code: grantCode() }),
+      UpstreamUnavailableError,
+    );
     expect(err).toMatchObject({ reason: 'http_5xx', attempts: 1 });
     expect(server.count()).toBe(1);
   });
 
   it('is not retried after a timeout or a body that is not JSON', async () => {
     server.setFailure('hang', 1);
-    const timeout = await failure(client({ timeoutMs: 1000, maxAttempts: 3 }).exchangeGrant(server.url, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, code: grantCode() }), UpstreamUnavailableError);
+    const timeout = await failure(
+      client({ timeoutMs: 1000, maxAttempts: 3 }).exchangeGrant(server.url, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, code: grantCode() }),
+      UpstreamUnavailableError,
+    );
     expect(timeout).toMatchObject({ reason: 'timeout', attempts: 1 });
     server.setFailure('notJson', 1);
-    const notJson = await failure(client({ maxAttempts: 3 }).exchangeGrant(server.url, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, code: grantCode() }), UpstreamUnavailableError);
+    const notJson = await failure(
+      client({ maxAttempts: 3 }).exchangeGrant(server.url, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, code: grantCode() }),
+      UpstreamUnavailableError,
+    );
     expect(notJson).toMatchObject({ reason: 'not_json', attempts: 1 });
     expect(server.count()).toBe(2);
   });
 
   it('is retried when the request surely did not leave (connection refused)', async () => {
     const attempts: AttemptInfo[] = [];
-    const err = await failure(client({ maxAttempts: 2 }, attempts).exchangeGrant(deadUrl, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, code: '1000.code-for-a-dead-host' }), UpstreamUnavailableError);
+    const err = await failure(
+      client({ maxAttempts: 2 }, attempts).exchangeGrant(deadUrl, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, code: '1000.code-for-a-dead-host' }),
+      UpstreamUnavailableError,
+    );
     secrets.add('1000.code-for-a-dead-host');
     expect(err).toMatchObject({ reason: 'network', notSent: true, attempts: 2 });
     expect(attempts.map((a) => [a.kind, a.outcome, a.willRetry])).toEqual([
@@ -312,14 +369,20 @@ describe('the allow-list', () => {
     expect(refused.message).toBe(`the accounts URL ${outsider.url} is not on the allow-list (TOKENGATE_ALLOWED_ACCOUNTS_URLS)`);
     await failure(c.exchangeGrant(`${outsider.url}/`, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, code: 'whatever' }), AccountsUrlNotAllowedError);
     await failure(c.revoke(outsider.url, { token: rt }), AccountsUrlNotAllowedError);
-    await failure(c.refresh(`${server.url}@${outsider.url.slice('http://'.length)}`, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: rt }), AccountsUrlNotAllowedError);
+    await failure(
+      c.refresh(`${server.url}@${outsider.url.slice('http://'.length)}`, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: rt }),
+      AccountsUrlNotAllowedError,
+    );
     expect(outsider.count()).toBe(0);
     expect(server.count()).toBe(0);
   });
 
   it('a redirect from an allowed server is never followed to a disallowed one', async () => {
     const attempts: AttemptInfo[] = [];
-    const err = await failure(client({}, attempts).refresh(redirectorUrl, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: refreshToken() }), InvalidResponseError);
+    const err = await failure(
+      client({}, attempts).refresh(redirectorUrl, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: refreshToken() }),
+      InvalidResponseError,
+    );
     expect(err).toMatchObject({ code: 'INVALID_RESPONSE', status: 307, attempts: 1 });
     expect(attempts).toHaveLength(1);
     expect(outsider.count()).toBe(0);
@@ -362,7 +425,10 @@ describe('options', () => {
   });
 
   it('refuses an oversized answer as INVALID_RESPONSE', async () => {
-    const err = await failure(client({ maxBodyBytes: 64 }).refresh(server.url, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: refreshToken() }), InvalidResponseError);
+    const err = await failure(
+      client({ maxBodyBytes: 64 }).refresh(server.url, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: refreshToken() }),
+      InvalidResponseError,
+    );
     expect(err.attempts).toBe(1);
   });
 });

@@ -46,11 +46,14 @@ describe('normalizeAccountsUrl', () => {
     expect(err.message).not.toContain('evil');
   });
 
-  it.each(['ftp://accounts.zoho.eu', 'javascript:alert(1)', 'file:///etc/passwd', 'accounts.zoho.eu', '1000.secret-value', ''])('refuses %j, which is not an http(s) URL, without echoing it', (raw) => {
-    const err = refusal(() => normalizeAccountsUrl(raw));
-    expect(err.origin).toBeNull();
-    if (raw) expect(err.message).not.toContain(raw);
-  });
+  it.each(['ftp://accounts.zoho.eu', 'javascript:alert(1)', 'file:///etc/passwd', 'accounts.zoho.eu', '1000.secret-value', ''])(
+    'refuses %j, which is not an http(s) URL, without echoing it',
+    (raw) => {
+      const err = refusal(() => normalizeAccountsUrl(raw));
+      expect(err.origin).toBeNull();
+      if (raw) expect(err.message).not.toContain(raw);
+    },
+  );
 });
 
 describe('AccountsUrlPolicy', () => {

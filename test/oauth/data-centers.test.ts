@@ -1,7 +1,7 @@
 import { accountsUrlForApiDomain, ZOHO_ACCOUNTS_URLS, ZOHO_DATA_CENTERS } from '../../src/oauth/data-centers';
 
 describe('Zoho data centers', () => {
-  it('has the nine data centers of Zoho\'s multi-DC list, the United Kingdom included', () => {
+  it("has the nine data centers of Zoho's multi-DC list, the United Kingdom included", () => {
     expect(ZOHO_DATA_CENTERS.map((dc) => dc.code)).toEqual(['US', 'EU', 'IN', 'CN', 'AU', 'JP', 'CA', 'SA', 'UK']);
     expect(ZOHO_ACCOUNTS_URLS).toEqual([
       'https://accounts.zoho.com',

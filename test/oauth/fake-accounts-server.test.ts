@@ -14,37 +14,51 @@ beforeEach(() => {
   server.resetRequests();
 });
 
-async function post(path: string, init: { body?: BodyInit; headers?: Record<string, string> } = {}): Promise<{ status: number; text: string; json: () => Record<string, unknown> }> {
+async function post(
+  path: string,
+  init: { body?: BodyInit; headers?: Record<string, string> } = {},
+): Promise<{ status: number; text: string; json: () => Record<string, unknown> }> {
   const res = await fetch(`${server.url}${path}`, { method: 'POST', ...init });
   const text = await res.text();
   return { status: res.status, text, json: () => JSON.parse(text) as Record<string, unknown> };
 }
 
 describe('fake Accounts server', () => {
-  it('refreshes with multipart form-data (Zoho\'s TS SDK)', async () => {
+  it("refreshes with multipart form-data (Zoho's TS SDK)", async () => {
     const rt = server.addRefreshToken('cid');
     const form = new FormData();
     for (const [k, v] of Object.entries({ grant_type: 'refresh_token', client_id: 'cid', client_secret: 'csecret', refresh_token: rt })) form.append(k, v);
     const res = await post('/oauth/v2/token', { body: form });
     expect(res.status).toBe(200);
-    expect(res.json()).toEqual({ access_token: server.issuedAccessTokens.at(-1)!.accessToken, api_domain: 'https://www.zohoapis.eu', token_type: 'Bearer', expires_in: 3600 });
+    expect(res.json()).toEqual({
+      access_token: server.issuedAccessTokens.at(-1)!.accessToken,
+      api_domain: 'https://www.zohoapis.eu',
+      token_type: 'Bearer',
+      expires_in: 3600,
+    });
     expect(server.requests.at(-1)).toMatchObject({ encoding: 'multipart', grantType: 'refresh_token', clientId: 'cid' });
   });
 
   it('refreshes with parameters in the query string, and with expires_in_sec', async () => {
     server.configure({ useExpiresInSec: true, expiresIn: 120 });
     const rt = server.addRefreshToken('cid');
-    const res = await post(`/oauth/v2/token?${new URLSearchParams({ grant_type: 'refresh_token', client_id: 'cid', client_secret: 'csecret', refresh_token: rt })}`);
+    const res = await post(
+      `/oauth/v2/token?${new URLSearchParams({ grant_type: 'refresh_token', client_id: 'cid', client_secret: 'csecret', refresh_token: rt })}`,
+    );
     expect(res.json()).toMatchObject({ expires_in_sec: 120 });
     expect(res.json()).not.toHaveProperty('expires_in');
     expect(server.requests.at(-1)).toMatchObject({ encoding: 'query' });
   });
 
-  it('answers Zoho\'s errors with HTTP 200', async () => {
+  it("answers Zoho's errors with HTTP 200", async () => {
     const rt = server.addRefreshToken('cid');
     const urlencoded = (params: Record<string, string>) => post('/oauth/v2/token', { body: new URLSearchParams(params) });
-    expect((await urlencoded({ grant_type: 'refresh_token', client_id: 'cid', client_secret: 'nope', refresh_token: rt })).json()).toEqual({ error: 'invalid_client' });
-    expect((await urlencoded({ grant_type: 'refresh_token', client_id: 'other', client_secret: 'csecret', refresh_token: rt })).json()).toEqual({ error: 'invalid_client' });
+    expect((await urlencoded({ grant_type: 'refresh_token', client_id: 'cid', client_secret: 'nope', refresh_token: rt })).json()).toEqual({
+      error: 'invalid_client',
+    });
+    expect((await urlencoded({ grant_type: 'refresh_token', client_id: 'other', client_secret: 'csecret', refresh_token: rt })).json()).toEqual({
+      error: 'invalid_client',
+    });
     const unknown = await urlencoded({ grant_type: 'refresh_token', client_id: 'cid', client_secret: 'csecret', refresh_token: 'nope' });
     expect([unknown.status, unknown.json()]).toEqual([200, { error: 'invalid_code' }]);
     expect((await urlencoded({ grant_type: 'password', client_id: 'cid', client_secret: 'csecret' })).json()).toEqual({ error: 'unsupported_grant_type' });

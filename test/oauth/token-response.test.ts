@@ -18,27 +18,45 @@ function thrown(fn: () => unknown): OAuthError {
 
 describe('processTokenResponse: success', () => {
   it('reads a Zoho refresh answer; expiresAt counts from sentAt', () => {
-    const grant = processTokenResponse(200, JSON.stringify({ access_token: ACCESS, api_domain: 'https://www.zohoapis.eu', token_type: 'Bearer', expires_in: 3600 }), sentAt);
+    const grant = processTokenResponse(
+      200,
+      JSON.stringify({ access_token: ACCESS, api_domain: 'https://www.zohoapis.eu', token_type: 'Bearer', expires_in: 3600 }),
+      sentAt,
+    );
     expect(grant).toEqual({ accessToken: ACCESS, expiresAt: new Date(sentAt.getTime() + 3600_000), apiDomain: 'https://www.zohoapis.eu', tokenType: 'Bearer' });
     expect(grant.refreshToken).toBeUndefined();
   });
 
   it('reads a grant exchange answer with its refresh_token', () => {
-    const grant = processTokenResponse(200, JSON.stringify({ access_token: ACCESS, refresh_token: REFRESH, api_domain: 'https://www.zohoapis.com', token_type: 'Bearer', expires_in: 3600 }), sentAt);
+    const grant = processTokenResponse(
+      200,
+      JSON.stringify({ access_token: ACCESS, refresh_token: REFRESH, api_domain: 'https://www.zohoapis.com', token_type: 'Bearer', expires_in: 3600 }),
+      sentAt,
+    );
     expect(grant.refreshToken).toBe(REFRESH);
   });
 
   it('takes expires_in_sec, and prefers it over expires_in (older Zoho answers gave expires_in in ms)', () => {
-    expect(processTokenResponse(200, JSON.stringify({ access_token: ACCESS, expires_in_sec: 1800 }), sentAt).expiresAt).toEqual(new Date(sentAt.getTime() + 1800_000));
-    expect(processTokenResponse(200, JSON.stringify({ access_token: ACCESS, expires_in: 3600000, expires_in_sec: 3600 }), sentAt).expiresAt).toEqual(new Date(sentAt.getTime() + 3600_000));
+    expect(processTokenResponse(200, JSON.stringify({ access_token: ACCESS, expires_in_sec: 1800 }), sentAt).expiresAt).toEqual(
+      new Date(sentAt.getTime() + 1800_000),
+    );
+    expect(processTokenResponse(200, JSON.stringify({ access_token: ACCESS, expires_in: 3600000, expires_in_sec: 3600 }), sentAt).expiresAt).toEqual(
+      new Date(sentAt.getTime() + 3600_000),
+    );
   });
 
   it('takes a numeric string lifetime', () => {
-    expect(processTokenResponse(200, JSON.stringify({ access_token: ACCESS, expires_in: '600' }), sentAt).expiresAt).toEqual(new Date(sentAt.getTime() + 600_000));
+    expect(processTokenResponse(200, JSON.stringify({ access_token: ACCESS, expires_in: '600' }), sentAt).expiresAt).toEqual(
+      new Date(sentAt.getTime() + 600_000),
+    );
   });
 
   it('defaults token_type to Bearer, treats null optional fields as absent, normalizes api_domain to an origin', () => {
-    const grant = processTokenResponse(200, JSON.stringify({ access_token: ACCESS, expires_in: 60, refresh_token: null, api_domain: 'https://www.zohoapis.com/' }), sentAt);
+    const grant = processTokenResponse(
+      200,
+      JSON.stringify({ access_token: ACCESS, expires_in: 60, refresh_token: null, api_domain: 'https://www.zohoapis.com/' }),
+      sentAt,
+    );
     expect(grant).toEqual({ accessToken: ACCESS, expiresAt: new Date(sentAt.getTime() + 60_000), tokenType: 'Bearer', apiDomain: 'https://www.zohoapis.com' });
   });
 
@@ -55,7 +73,9 @@ describe('processTokenResponse: refusals', () => {
   });
 
   it.each([400, 401, 403])('an error body with HTTP %i is a refusal (other providers)', (status) => {
-    const err = thrown(() => processTokenResponse(status, JSON.stringify({ error: 'invalid_client', error_description: 'Client authentication failed' }), sentAt));
+    const err = thrown(() =>
+      processTokenResponse(status, JSON.stringify({ error: 'invalid_client', error_description: 'Client authentication failed' }), sentAt),
+    );
     expect(err).toBeInstanceOf(ProviderRefusedError);
     expect(err).toMatchObject({ oauthError: 'invalid_client', permanent: true, status });
   });
@@ -65,7 +85,7 @@ describe('processTokenResponse: refusals', () => {
     expect(err).toBeInstanceOf(ProviderRefusedError);
   });
 
-  it('access_denied (Zoho\'s rate limit) is a back-off, not permanent', () => {
+  it("access_denied (Zoho's rate limit) is a back-off, not permanent", () => {
     const err = thrown(() => processTokenResponse(200, '{"error":"access_denied"}', sentAt)) as ProviderRefusedError;
     expect(err.permanent).toBe(false);
   });
@@ -77,7 +97,7 @@ describe('processTokenResponse: refusals', () => {
     expect(thrown(() => processTokenResponse(200, JSON.stringify({ error: { nested: true } }), sentAt))).toMatchObject({ oauthError: 'unknown_error' });
   });
 
-  it('server_error and temporarily_unavailable are the provider\'s trouble, not a verdict on the token', () => {
+  it("server_error and temporarily_unavailable are the provider's trouble, not a verdict on the token", () => {
     for (const code of ['server_error', 'temporarily_unavailable']) {
       const err = thrown(() => processTokenResponse(200, JSON.stringify({ error: code }), sentAt));
       expect(err).toBeInstanceOf(UpstreamUnavailableError);
@@ -118,7 +138,15 @@ describe('processTokenResponse: invalid answers', () => {
   });
 
   it('a missing or unusable lifetime', () => {
-    for (const lifetime of [{}, { expires_in: 0 }, { expires_in: -5 }, { expires_in: 'soon' }, { expires_in: '1e3' }, { expires_in: null }, { expires_in: MAX_EXPIRES_IN_SECONDS + 1 }]) {
+    for (const lifetime of [
+      {},
+      { expires_in: 0 },
+      { expires_in: -5 },
+      { expires_in: 'soon' },
+      { expires_in: '1e3' },
+      { expires_in: null },
+      { expires_in: MAX_EXPIRES_IN_SECONDS + 1 },
+    ]) {
       expect(invalid(200, { access_token: ACCESS, ...lifetime })).toMatchObject({ code: 'INVALID_RESPONSE', field: 'expires_in' });
     }
     expect(invalid(200, { access_token: ACCESS, expires_in: 3600, expires_in_sec: 'x' })).toMatchObject({ field: 'expires_in_sec' });

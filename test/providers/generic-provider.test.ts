@@ -37,12 +37,17 @@ describe('a generic OAuth 2.0 provider', () => {
 
   const PROVIDER = 'name kind tokenUrl revocationUrl authorizationUrl clientAuthMethod pkce limits { accessTokensPerWindow windowSeconds }';
   const TOKEN = 'id provider accountsUrl status hasAccessToken throttled';
-  const save = (token: Record<string, unknown>, key = gw.keys.operator) => gw.gql(`mutation($t: TokenInput!) { saveToken(token: $t) { ${TOKEN} } }`, { t: token }, key);
+  const save = (token: Record<string, unknown>, key = gw.keys.operator) =>
+    gw.gql(`mutation($t: TokenInput!) { saveToken(token: $t) { ${TOKEN} } }`, { t: token }, key);
 
   it('is registered by an admin, listed to every role, and refused to an operator', async () => {
     const denied = await gw.gql(`mutation { saveProvider(provider: { name: "acme", tokenUrl: "${idp.tokenUrl}" }) { name } }`, {}, gw.keys.operator);
     expect(denied.body.errors[0].extensions.code).toBe('FORBIDDEN');
-    const saved = await gw.gql(`mutation($p: ProviderInput!) { saveProvider(provider: $p) { ${PROVIDER} } }`, { p: { name: 'acme', tokenUrl: idp.tokenUrl, revocationUrl: idp.revocationUrl, authorizationUrl: `${idp.url}/authorize` } }, gw.keys.admin);
+    const saved = await gw.gql(
+      `mutation($p: ProviderInput!) { saveProvider(provider: $p) { ${PROVIDER} } }`,
+      { p: { name: 'acme', tokenUrl: idp.tokenUrl, revocationUrl: idp.revocationUrl, authorizationUrl: `${idp.url}/authorize` } },
+      gw.keys.admin,
+    );
     expect(saved.body.errors).toBeUndefined();
     expect(saved.body.data.saveProvider).toEqual({
       name: 'acme',
@@ -61,11 +66,23 @@ describe('a generic OAuth 2.0 provider', () => {
       { name: 'filed', kind: 'oauth2' },
     ]);
     const zoho = await gw.gql(`{ provider(name: "zoho") { ${PROVIDER} } }`, {}, gw.keys.viewer);
-    expect(zoho.body.data.provider).toMatchObject({ kind: 'zoho', tokenUrl: 'https://accounts.zoho.com/oauth/v2/token', clientAuthMethod: 'client_secret_post', limits: { accessTokensPerWindow: 10, windowSeconds: 600 } });
+    expect(zoho.body.data.provider).toMatchObject({
+      kind: 'zoho',
+      tokenUrl: 'https://accounts.zoho.com/oauth/v2/token',
+      clientAuthMethod: 'client_secret_post',
+      limits: { accessTokensPerWindow: 10, windowSeconds: 600 },
+    });
   });
 
   it('refuses a malformed provider, a provider of the file and an unknown provider on a token, changing nothing', async () => {
-    for (const p of [{ name: 'Bad Name', tokenUrl: idp.tokenUrl }, { name: 'nourl' }, { name: 'x', tokenUrl: 'ftp://idp.example/token' }, { name: 'x', tokenUrl: 'https://u:p@idp.example/token' }, { name: 'x', tokenUrl: idp.tokenUrl, clientAuthMethod: 'private_key_jwt' }, { name: 'x', tokenUrl: idp.tokenUrl, limits: { windowSeconds: 0 } }]) {
+    for (const p of [
+      { name: 'Bad Name', tokenUrl: idp.tokenUrl },
+      { name: 'nourl' },
+      { name: 'x', tokenUrl: 'ftp://idp.example/token' },
+      { name: 'x', tokenUrl: 'https://u:p@idp.example/token' },
+      { name: 'x', tokenUrl: idp.tokenUrl, clientAuthMethod: 'private_key_jwt' },
+      { name: 'x', tokenUrl: idp.tokenUrl, limits: { windowSeconds: 0 } },
+    ]) {
       const r = await gw.gql(`mutation($p: ProviderInput!) { saveProvider(provider: $p) { name } }`, { p }, gw.keys.admin);
       expect(r.body.errors?.[0]?.extensions.code).toBe('BAD_USER_INPUT');
     }
@@ -73,7 +90,11 @@ describe('a generic OAuth 2.0 provider', () => {
     expect(filed.body.errors[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' }, message: expect.stringContaining('TOKENGATE_PROVIDERS_FILE') });
     const unknown = await save({ provider: 'nobody', clientId: CLIENT, clientSecret: SECRET, refreshToken: 'rt-unknown' });
     expect(unknown.body.errors[0].extensions.code).toBe('BAD_USER_INPUT');
-    expect((await gw.gql(`{ providers { name } }`, {}, gw.keys.viewer)).body.data.providers.map((p: { name: string }) => p.name)).toEqual(['zoho', 'acme', 'filed']);
+    expect((await gw.gql(`{ providers { name } }`, {}, gw.keys.viewer)).body.data.providers.map((p: { name: string }) => p.name)).toEqual([
+      'zoho',
+      'acme',
+      'filed',
+    ]);
   });
 
   it('saves, refreshes with Basic authentication and keeps every rotated refresh token, then revokes', async () => {
@@ -113,7 +134,9 @@ describe('a generic OAuth 2.0 provider', () => {
     const saved = await save({ provider: 'acme', clientId: CLIENT, clientSecret: SECRET, refreshToken: 'rt-never-issued' });
     const r = await gw.gql(`mutation($id: ID!) { refresh(id: $id) { id } }`, { id: saved.body.data.saveToken.id }, gw.keys.operator);
     expect(r.body.errors[0].extensions).toMatchObject({ code: 'REFRESH_FAILED', oauthError: 'invalid_grant' });
-    expect((await gw.gql(`{ tokenById(id: "${saved.body.data.saveToken.id}") { status lastError hasRefreshToken } }`, {}, gw.keys.viewer)).body.data.tokenById).toEqual({ status: 'FAILED', lastError: 'invalid_grant', hasRefreshToken: true });
+    expect(
+      (await gw.gql(`{ tokenById(id: "${saved.body.data.saveToken.id}") { status lastError hasRefreshToken } }`, {}, gw.keys.viewer)).body.data.tokenById,
+    ).toEqual({ status: 'FAILED', lastError: 'invalid_grant', hasRefreshToken: true });
 
     idp.addClient('post-client', 'post-secret', 'client_secret_post');
     const filed = await save({ provider: 'filed', clientId: 'post-client', clientSecret: 'post-secret', refreshToken: idp.addRefreshToken('post-client') });
@@ -130,7 +153,13 @@ describe('a generic OAuth 2.0 provider', () => {
       expect(r.body.errors[0].extensions.code).toBe('BAD_USER_INPUT');
     }
     // A generic token has no accounts URL to point elsewhere.
-    const pointed = await save({ provider: 'acme', clientId: CLIENT, clientSecret: SECRET, refreshToken: outsider.addRefreshToken(CLIENT), accountsUrl: outsider.url });
+    const pointed = await save({
+      provider: 'acme',
+      clientId: CLIENT,
+      clientSecret: SECRET,
+      refreshToken: outsider.addRefreshToken(CLIENT),
+      accountsUrl: outsider.url,
+    });
     expect(pointed.body.errors[0].extensions.code).toBe('BAD_USER_INPUT');
     // The allow-list the client checks before every request holds each provider's own endpoints only.
     const token = await save({ provider: 'acme', clientId: CLIENT, clientSecret: SECRET, refreshToken: idp.addRefreshToken(CLIENT) });

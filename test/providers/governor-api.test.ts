@@ -20,9 +20,17 @@ describe.each(['sqlite', 'memory'] as const)('the governor through the API (%s)'
     accounts = await startFakeAccountsServer();
     accounts.addClient(clientId, clientSecret);
     gw = await startTestGateway({ store, env: { TOKENGATE_ACCOUNTS_URL: accounts.url } });
-    const r = await gw.gql(`mutation { saveProvider(provider: { name: "zoho", tokenUrl: "https://ignored.example/token", limits: { accessTokensPerWindow: 2, windowSeconds: 3600 } }) { name tokenUrl limits { accessTokensPerWindow windowSeconds maxAliveAccessTokens accessTokenLifetimeSeconds } } }`, {}, gw.keys.admin);
+    const r = await gw.gql(
+      `mutation { saveProvider(provider: { name: "zoho", tokenUrl: "https://ignored.example/token", limits: { accessTokensPerWindow: 2, windowSeconds: 3600 } }) { name tokenUrl limits { accessTokensPerWindow windowSeconds maxAliveAccessTokens accessTokenLifetimeSeconds } } }`,
+      {},
+      gw.keys.admin,
+    );
     // Only the limits are taken; the others keep Zoho's defaults.
-    expect(r.body.data.saveProvider).toEqual({ name: 'zoho', tokenUrl: `${accounts.url}/oauth/v2/token`, limits: { accessTokensPerWindow: 2, windowSeconds: 3600, maxAliveAccessTokens: 15, accessTokenLifetimeSeconds: 3600 } });
+    expect(r.body.data.saveProvider).toEqual({
+      name: 'zoho',
+      tokenUrl: `${accounts.url}/oauth/v2/token`,
+      limits: { accessTokensPerWindow: 2, windowSeconds: 3600, maxAliveAccessTokens: 15, accessTokenLifetimeSeconds: 3600 },
+    });
   });
   afterAll(async () => {
     await gw?.close();
@@ -30,7 +38,13 @@ describe.each(['sqlite', 'memory'] as const)('the governor through the API (%s)'
   });
 
   const saveToken = async () =>
-    (await gw.gql(`mutation($t: TokenInput!) { saveToken(token: $t) { id } }`, { t: { clientId, clientSecret, refreshToken: accounts.addRefreshToken(clientId) } }, gw.keys.operator)).body.data.saveToken.id as string;
+    (
+      await gw.gql(
+        `mutation($t: TokenInput!) { saveToken(token: $t) { id } }`,
+        { t: { clientId, clientSecret, refreshToken: accounts.addRefreshToken(clientId) } },
+        gw.keys.operator,
+      )
+    ).body.data.saveToken.id as string;
 
   it('answers the held token with throttled: true once the window is spent, without an upstream request', async () => {
     const id = await saveToken();
@@ -44,7 +58,10 @@ describe.each(['sqlite', 'memory'] as const)('the governor through the API (%s)'
     expect(third.body.data.refresh).toEqual({ ...second.body.data.refresh, throttled: true });
     expect(accounts.count('refresh_token')).toBe(before);
     // Everywhere else throttled is false.
-    expect((await gw.gql(`{ tokenById(id: "${id}") { throttled status } }`, {}, gw.keys.viewer)).body.data.tokenById).toEqual({ throttled: false, status: 'ACTIVE' });
+    expect((await gw.gql(`{ tokenById(id: "${id}") { throttled status } }`, {}, gw.keys.viewer)).body.data.tokenById).toEqual({
+      throttled: false,
+      status: 'ACTIVE',
+    });
   });
 
   it('fails with THROTTLED and retryAfter when the held token is about to expire, and shows THROTTLED until then', async () => {
@@ -64,7 +81,10 @@ describe.each(['sqlite', 'memory'] as const)('the governor through the API (%s)'
     expect(r.body.errors[0].extensions.retryAfter).toBeGreaterThan(3590);
     expect(r.body.errors[0].extensions.retryAfter).toBeLessThanOrEqual(3600);
     expect(accounts.count('refresh_token')).toBe(before);
-    expect((await gw.gql(`{ tokenById(id: "${id}") { status lastError } }`, {}, gw.keys.viewer)).body.data.tokenById).toEqual({ status: 'THROTTLED', lastError: null });
+    expect((await gw.gql(`{ tokenById(id: "${id}") { status lastError } }`, {}, gw.keys.viewer)).body.data.tokenById).toEqual({
+      status: 'THROTTLED',
+      lastError: null,
+    });
     const metrics = await (await fetch(`${gw.url}/metrics`)).text();
     expect(metrics).toMatch(/tokengate_governor_decisions_total\{provider="zoho",decision="throttled"\} [1-9]/);
     expect(metrics).toMatch(/tokengate_governor_decisions_total\{provider="zoho",decision="held"\} [1-9]/);
@@ -81,6 +101,6 @@ describe.each(['sqlite', 'memory'] as const)('the governor through the API (%s)'
     expect(again.body.errors[0].extensions.code).toBe('THROTTLED');
     expect(again.body.errors[0].extensions.retryAfter).toBeGreaterThan(3590);
     expect(accounts.count()).toBe(before);
-    expect((await fetch(`${gw.url}/metrics`).then((m) => m.text()))).toMatch(/tokengate_governor_decisions_total\{provider="zoho",decision="blocked"\} 1/);
+    expect(await fetch(`${gw.url}/metrics`).then((m) => m.text())).toMatch(/tokengate_governor_decisions_total\{provider="zoho",decision="blocked"\} 1/);
   });
 });

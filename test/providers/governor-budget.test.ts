@@ -139,12 +139,23 @@ describe('Token.budget through the API (sqlite)', () => {
   it('shows a viewer each token of a page of 50 with its budget, read in one store call', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 50; i++) {
-      const t = await gw.gateway.stores.tokens.saveToken({ id: `budget-${String(i).padStart(2, '0')}`, userName: `budget${i}@example.com`, clientId, clientSecret, refreshToken: accounts.addRefreshToken(clientId), accountsUrl: accounts.url });
+      const t = await gw.gateway.stores.tokens.saveToken({
+        id: `budget-${String(i).padStart(2, '0')}`,
+        userName: `budget${i}@example.com`,
+        clientId,
+        clientSecret,
+        refreshToken: accounts.addRefreshToken(clientId),
+        accountsUrl: accounts.url,
+      });
       ids.push(t.id);
     }
     for (let i = 0; i < 3; i++) expect((await gw.gql(`mutation { refresh(id: "${ids[7]}") { id } }`, {}, gw.keys.operator)).body.errors).toBeUndefined();
     const before = await reads();
-    const r = await gw.gql(`{ tokens(first: 50, userNameContains: "budget") { nodes { id budget { accessTokensLeft accessTokensPerWindow windowSeconds resetsAt nextAt } } } }`, {}, gw.keys.viewer);
+    const r = await gw.gql(
+      `{ tokens(first: 50, userNameContains: "budget") { nodes { id budget { accessTokensLeft accessTokensPerWindow windowSeconds resetsAt nextAt } } } }`,
+      {},
+      gw.keys.viewer,
+    );
     expect(r.body.errors).toBeUndefined();
     const nodes: Array<{ id: string; budget: Record<string, unknown> }> = r.body.data.tokens.nodes;
     expect(nodes).toHaveLength(50);
@@ -152,16 +163,26 @@ describe('Token.budget through the API (sqlite)', () => {
     const spent = nodes.find((n) => n.id === ids[7])!.budget;
     expect(spent).toMatchObject({ accessTokensLeft: 7, accessTokensPerWindow: 10, windowSeconds: 600, nextAt: null });
     expect(Date.parse(spent.resetsAt as string)).toBeGreaterThan(Date.now() + 9 * MIN);
-    expect(nodes.filter((n) => n.id !== ids[7]).map((n) => n.budget)).toEqual(Array(49).fill({ accessTokensLeft: 10, accessTokensPerWindow: 10, windowSeconds: 600, resetsAt: null, nextAt: null }));
+    expect(nodes.filter((n) => n.id !== ids[7]).map((n) => n.budget)).toEqual(
+      Array(49).fill({ accessTokensLeft: 10, accessTokensPerWindow: 10, windowSeconds: 600, resetsAt: null, nextAt: null }),
+    );
     // One token asked alone gets its own.
     const one = await gw.gql(`{ tokenById(id: "${ids[7]}") { budget { accessTokensLeft } } }`, {}, gw.keys.viewer);
     expect(one.body.data.tokenById.budget).toEqual({ accessTokensLeft: 7 });
   });
 
   it('is null for a provider without a per-window limit', async () => {
-    const saved = await gw.gql(`mutation { saveProvider(provider: { name: "unlimited", tokenUrl: "${accounts.url}/oauth/v2/token" }) { name } }`, {}, gw.keys.admin);
+    const saved = await gw.gql(
+      `mutation { saveProvider(provider: { name: "unlimited", tokenUrl: "${accounts.url}/oauth/v2/token" }) { name } }`,
+      {},
+      gw.keys.admin,
+    );
     expect(saved.body.errors).toBeUndefined();
-    const t = await gw.gql(`mutation { saveToken(token: { provider: "unlimited", refreshToken: "free-rt", clientId: "c" }) { id budget { accessTokensLeft } } }`, {}, gw.keys.operator);
+    const t = await gw.gql(
+      `mutation { saveToken(token: { provider: "unlimited", refreshToken: "free-rt", clientId: "c" }) { id budget { accessTokensLeft } } }`,
+      {},
+      gw.keys.operator,
+    );
     expect(t.body.errors).toBeUndefined();
     expect(t.body.data.saveToken.budget).toBeNull();
   });

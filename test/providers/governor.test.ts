@@ -109,12 +109,24 @@ describe('Governor', () => {
       expect(v.allowed).toBe(true);
       if (v.allowed) await v.permit.minted(clock);
     }
-    expect(await governor.permit('grant', { id: 'grant-10', clientId: '1000.G' }, zoho)).toMatchObject({ allowed: false, reason: 'grants', retryAt: clock + 10 * MIN });
+    expect(await governor.permit('grant', { id: 'grant-10', clientId: '1000.G' }, zoho)).toMatchObject({
+      allowed: false,
+      reason: 'grants',
+      retryAt: clock + 10 * MIN,
+    });
     expect((await governor.permit('grant', { id: 'grant-11', clientId: '1000.OTHER' }, zoho)).allowed).toBe(true);
   });
 
   it('limits nothing for a provider without limits, and follows overridden limits', async () => {
-    const free = oauth2Profile({ name: 'free', tokenUrl: 'https://idp.example/token', authorizationUrl: null, revocationUrl: null, clientAuthMethod: 'client_secret_basic', pkce: false, limits: {} });
+    const free = oauth2Profile({
+      name: 'free',
+      tokenUrl: 'https://idp.example/token',
+      authorizationUrl: null,
+      revocationUrl: null,
+      clientAuthMethod: 'client_secret_basic',
+      pkce: false,
+      limits: {},
+    });
     for (let i = 0; i < 50; i++) expect((await governor.permit('refresh', { id: 'free', clientId: 'c' }, free)).allowed).toBe(true);
     const fast = zohoProfile({ windowSeconds: 10, accessTokensPerWindow: 2 });
     const t = { id: 'fast', clientId: 'c' };

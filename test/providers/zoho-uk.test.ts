@@ -37,10 +37,27 @@ describe('Zoho UK data center', () => {
     const policy = new AccountsUrlPolicy({ defaultAccountsUrl: 'https://accounts.zoho.com', allowed: [...ZOHO_ACCOUNTS_URLS] });
     const client = new AccountsClient({ policy, maxAttempts: 1, fetch: pinnedFetch({ 'accounts.zoho.uk': { port: Number(new URL(uk.url).port), ca: cert } }) });
     const providers = new ProviderRegistry({ store: store.providers, policy });
-    const engine = new RefreshEngine({ tokens: store.tokens, leases: store.leases, audit: store.audit, counters: store.governor, client, policy, logger: createLogger('silent'), refreshAheadMs: 300_000, leaseMs: 5_000, providers });
+    const engine = new RefreshEngine({
+      tokens: store.tokens,
+      leases: store.leases,
+      audit: store.audit,
+      counters: store.governor,
+      client,
+      policy,
+      logger: createLogger('silent'),
+      refreshAheadMs: 300_000,
+      leaseMs: 5_000,
+      providers,
+    });
     const service = new TokenService(store.tokens, store.browse, policy, engine, 300_000, undefined, providers);
 
-    const saved = await service.saveToken({ userName: 'uk@example.co.uk', clientId: '1000.UKCLIENT', clientSecret: 'uk-secret', refreshToken: uk.addRefreshToken('1000.UKCLIENT'), apiDomain: 'https://www.zohoapis.uk' });
+    const saved = await service.saveToken({
+      userName: 'uk@example.co.uk',
+      clientId: '1000.UKCLIENT',
+      clientSecret: 'uk-secret',
+      refreshToken: uk.addRefreshToken('1000.UKCLIENT'),
+      apiDomain: 'https://www.zohoapis.uk',
+    });
     expect(saved).toMatchObject({ provider: 'zoho', accountsUrl: 'https://accounts.zoho.uk' });
 
     const refreshed = await engine.refresh(saved.id);

@@ -65,7 +65,15 @@ describe('API proxy (/api/{tokenId}/{path})', () => {
   const saveToken = async (extra: Record<string, unknown> = {}) => {
     const accessToken = `1000.${randomBytes(16).toString('hex')}.${randomBytes(16).toString('hex')}`;
     const refreshToken = accounts.addRefreshToken(clientId);
-    const token = await gw.gateway.stores.tokens.saveToken({ clientId, clientSecret, refreshToken, accessToken, expiresAt: new Date(Date.now() + 3_600_000), apiDomain: api.url, ...extra });
+    const token = await gw.gateway.stores.tokens.saveToken({
+      clientId,
+      clientSecret,
+      refreshToken,
+      accessToken,
+      expiresAt: new Date(Date.now() + 3_600_000),
+      apiDomain: api.url,
+      ...extra,
+    });
     return token;
   };
   const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
@@ -173,7 +181,9 @@ describe('API proxy (/api/{tokenId}/{path})', () => {
     await api.invalidate(token.accessToken!);
     // A slower Accounts server keeps the refresh in flight while the refusals come in.
     accounts.configure({ delayMs: 300 });
-    const results = await Promise.all(Array.from({ length: 100 }, () => httpCall(gw.url, 'GET', `/api/${token.id}/crm/v8/Leads`, { headers: bearer(gw.keys.operator) })));
+    const results = await Promise.all(
+      Array.from({ length: 100 }, () => httpCall(gw.url, 'GET', `/api/${token.id}/crm/v8/Leads`, { headers: bearer(gw.keys.operator) })),
+    );
     expect(results.map((r) => r.status)).toEqual(Array(100).fill(200));
     expect(accounts.count('refresh_token')).toBe(1);
     const fresh = await storedAccessToken(token.id);
@@ -186,7 +196,10 @@ describe('API proxy (/api/{tokenId}/{path})', () => {
     const token = await saveToken();
     await api.invalidate(token.accessToken!);
     const small = Buffer.from(JSON.stringify({ data: [{ Last_Name: 'Turing' }] }));
-    const created = await httpCall(gw.url, 'POST', `/api/${token.id}/crm/v8/Leads`, { headers: { ...bearer(gw.keys.operator), 'content-type': 'application/json' }, body: small });
+    const created = await httpCall(gw.url, 'POST', `/api/${token.id}/crm/v8/Leads`, {
+      headers: { ...bearer(gw.keys.operator), 'content-type': 'application/json' },
+      body: small,
+    });
     expect(created.status).toBe(201);
     const posts = await api.requests();
     expect(posts).toHaveLength(2);
@@ -197,12 +210,18 @@ describe('API proxy (/api/{tokenId}/{path})', () => {
     const current = await storedAccessToken(token.id);
     await api.invalidate(current!);
     const big = randomBytes(64 * 1024);
-    const streamed = await httpCall(gw.url, 'PUT', `/api/${token.id}/echo/upload`, { headers: { ...bearer(gw.keys.operator), 'content-type': 'application/octet-stream' }, body: big });
+    const streamed = await httpCall(gw.url, 'PUT', `/api/${token.id}/echo/upload`, {
+      headers: { ...bearer(gw.keys.operator), 'content-type': 'application/octet-stream' },
+      body: big,
+    });
     expect(streamed.status).toBe(401);
     expect(streamed.json.code).toBe('INVALID_OAUTHTOKEN'); // the provider's answer, as it gave it
     expect(streamed.headers['tokengate-error']).toBeUndefined();
     // The refresh it started in the background is joined (or found done) by the next call.
-    const next = await httpCall(gw.url, 'PUT', `/api/${token.id}/echo/upload`, { headers: { ...bearer(gw.keys.operator), 'content-type': 'application/octet-stream' }, body: big });
+    const next = await httpCall(gw.url, 'PUT', `/api/${token.id}/echo/upload`, {
+      headers: { ...bearer(gw.keys.operator), 'content-type': 'application/octet-stream' },
+      body: big,
+    });
     expect(next.status).toBe(200);
     expect(next.json.bodyBytes).toBe(big.length);
     const seen = await api.requests();
@@ -218,7 +237,10 @@ describe('API proxy (/api/{tokenId}/{path})', () => {
     expect(ok.json.bodyBytes).toBe(320 * 1024);
     const tooBig = await httpCall(gw.url, 'POST', `/api/${token.id}/echo/big`, { headers: bearer(gw.keys.operator), body: Buffer.alloc(1024 * 1024 + 1) });
     expect([tooBig.status, tooBig.json.error.code]).toEqual([413, 'BAD_REQUEST']);
-    const tooBigChunked = await httpCall(gw.url, 'POST', `/api/${token.id}/echo/big`, { headers: bearer(gw.keys.operator), body: Array.from({ length: 20 }, () => Buffer.alloc(64 * 1024)) });
+    const tooBigChunked = await httpCall(gw.url, 'POST', `/api/${token.id}/echo/big`, {
+      headers: bearer(gw.keys.operator),
+      body: Array.from({ length: 20 }, () => Buffer.alloc(64 * 1024)),
+    });
     expect(tooBigChunked.status).toBe(413);
   });
 
@@ -268,12 +290,26 @@ describe('API proxy (/api/{tokenId}/{path})', () => {
       const token = await saveToken();
       const signer = new ProxyCredentials(credentialKey);
       const by = { role: 'operator' as const, name: 'operator-1' };
-      const expired = signer.issue({ tokenId: token.id, ttlSeconds: 60, methods: ['GET'], pathPrefixes: ['/crm'], issuedBy: by }, Date.now() - 61_000).credential;
-      const foreign = new ProxyCredentials(randomBytes(32)).issue({ tokenId: token.id, ttlSeconds: 60, methods: ['GET'], pathPrefixes: ['/crm'], issuedBy: by }).credential;
+      const expired = signer.issue(
+        { tokenId: token.id, ttlSeconds: 60, methods: ['GET'], pathPrefixes: ['/crm'], issuedBy: by },
+        Date.now() - 61_000,
+      ).credential;
+      const foreign = new ProxyCredentials(randomBytes(32)).issue({
+        tokenId: token.id,
+        ttlSeconds: 60,
+        methods: ['GET'],
+        pathPrefixes: ['/crm'],
+        issuedBy: by,
+      }).credential;
       const valid = signer.issue({ tokenId: token.id, ttlSeconds: 60, methods: ['GET'], pathPrefixes: ['/crm'], issuedBy: by }).credential;
       const [h, p, s] = valid.split('.');
       const widened = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(p!, 'base64url').toString()), mth: ['GET', 'DELETE'] })).toString('base64url');
-      for (const [what, c] of [['expired', expired], ['foreign', foreign], ['tampered', `${h}.${widened}.${s}`], ['garbage', 'abc.def.ghi']] as const) {
+      for (const [what, c] of [
+        ['expired', expired],
+        ['foreign', foreign],
+        ['tampered', `${h}.${widened}.${s}`],
+        ['garbage', 'abc.def.ghi'],
+      ] as const) {
         const r = await httpCall(gw.url, 'GET', `/api/${token.id}/crm/v8/Leads`, { headers: bearer(c) });
         expect([what, r.status, r.json.error.code]).toEqual([what, 401, 'UNAUTHENTICATED']);
         if (what === 'expired') expect(r.json.error.message).toMatch(/expired/);
@@ -315,7 +351,9 @@ describe('API proxy (/api/{tokenId}/{path})', () => {
     expect(pre.headers['access-control-allow-origin']).toBe(FRONTEND);
     expect(pre.headers['access-control-allow-headers']).toBe('authorization');
     expect(pre.headers['access-control-allow-methods']).toContain('GET');
-    const stranger = await httpCall(gw.url, 'OPTIONS', `/api/${token.id}/crm/v8/Leads`, { headers: { origin: 'http://evil.test', 'access-control-request-method': 'GET' } });
+    const stranger = await httpCall(gw.url, 'OPTIONS', `/api/${token.id}/crm/v8/Leads`, {
+      headers: { origin: 'http://evil.test', 'access-control-request-method': 'GET' },
+    });
     expect(stranger.headers['access-control-allow-origin']).toBeUndefined();
     const get = await httpCall(gw.url, 'GET', `/api/${token.id}/crm/v8/Leads`, { headers: { ...bearer(gw.keys.operator), origin: FRONTEND } });
     expect(get.headers['access-control-allow-origin']).toBe(FRONTEND);

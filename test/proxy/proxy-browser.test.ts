@@ -63,7 +63,10 @@ describe('API proxy from a browser page', () => {
       case 'records':
         return { ...base, fromBackend: true };
       case 'expired': {
-        const past = new ProxyCredentials(credentialKey).issue({ tokenId, ttlSeconds: 60, methods: ['GET'], pathPrefixes: ['/crm/v8/Leads'], issuedBy: { role: 'operator', name: 'operator-1' } }, Date.now() - 3_600_000);
+        const past = new ProxyCredentials(credentialKey).issue(
+          { tokenId, ttlSeconds: 60, methods: ['GET'], pathPrefixes: ['/crm/v8/Leads'], issuedBy: { role: 'operator', name: 'operator-1' } },
+          Date.now() - 3_600_000,
+        );
         return { ...base, credential: past };
       }
       case 'other-token':
@@ -89,7 +92,9 @@ describe('API proxy from a browser page', () => {
       // The backend route a real app would have: mints a credential with its operator key, per page load.
       if (url.pathname === '/credential') {
         const tg = new TokengateClient({ url: gw.url, apiKey: gw.keys.operator });
-        return void tg.issueProxyCredential(tokenId, { ttlSeconds: 300, methods: ['GET'], pathPrefixes: ['/crm/v8/Leads'] }).then((c) => send('application/json', JSON.stringify(c)));
+        return void tg
+          .issueProxyCredential(tokenId, { ttlSeconds: 300, methods: ['GET'], pathPrefixes: ['/crm/v8/Leads'] })
+          .then((c) => send('application/json', JSON.stringify(c)));
       }
       if (url.pathname === '/plan') return void plan(url.searchParams.get('scenario') ?? '').then((p) => send('application/json', JSON.stringify(p)));
       res.writeHead(404).end();
@@ -111,7 +116,14 @@ describe('API proxy from a browser page', () => {
     const save = async () => {
       const refreshToken = accounts.addRefreshToken(clientId);
       const accessToken = `1000.${randomBytes(16).toString('hex')}.${randomBytes(16).toString('hex')}`;
-      const t = await gw.gateway.stores.tokens.saveToken({ clientId, clientSecret, refreshToken, accessToken, expiresAt: new Date(Date.now() + 3_600_000), apiDomain: api.url });
+      const t = await gw.gateway.stores.tokens.saveToken({
+        clientId,
+        clientSecret,
+        refreshToken,
+        accessToken,
+        expiresAt: new Date(Date.now() + 3_600_000),
+        apiDomain: api.url,
+      });
       secrets.push(accessToken, refreshToken);
       return t.id;
     };

@@ -4,18 +4,28 @@ import { authorizationFor, forwardedRequestHeaders, isInvalidTokenAnswer, return
 import { parseApiTarget, prefixCovers } from '../../src/proxy/proxy-path';
 
 describe('API proxy rules', () => {
-  it('allows every Zoho data center\'s API domains (production, sandbox, developer) and the configured origins, nothing else', () => {
+  it("allows every Zoho data center's API domains (production, sandbox, developer) and the configured origins, nothing else", () => {
     const policy = new ApiHostPolicy(['https://crm.example.com', 'http://127.0.0.1:8443']);
     for (const dc of ZOHO_DATA_CENTERS) {
       const base = new URL(dc.apiDomain).hostname.replace(/^www\./, '');
-      for (const host of [`www.${base}`, `sandbox.${base}`, `developer.${base}`]) expect(policy.target(`https://${host}`)).toEqual({ ok: true, origin: `https://${host}` });
+      for (const host of [`www.${base}`, `sandbox.${base}`, `developer.${base}`])
+        expect(policy.target(`https://${host}`)).toEqual({ ok: true, origin: `https://${host}` });
       expect(policy.target(dc.apiDomain.toUpperCase()).ok).toBe(true);
       expect(policy.target(dc.apiDomain.replace('https:', 'http:')).ok).toBe(false);
       expect(policy.target(`${dc.apiDomain}:8443`).ok).toBe(false);
     }
     expect(policy.target('https://crm.example.com').ok).toBe(true);
     expect(policy.target('http://127.0.0.1:8443').ok).toBe(true);
-    for (const refused of ['http://127.0.0.1:8444', 'https://crm.example.com:444', 'https://www.zohoapis.com.evil.example', 'https://user:pw@www.zohoapis.com', 'https://www.zohoapis.com/crm', 'not a url', null, '']) {
+    for (const refused of [
+      'http://127.0.0.1:8444',
+      'https://crm.example.com:444',
+      'https://www.zohoapis.com.evil.example',
+      'https://user:pw@www.zohoapis.com',
+      'https://www.zohoapis.com/crm',
+      'not a url',
+      null,
+      '',
+    ]) {
       const r = policy.target(refused);
       expect([refused, r.ok]).toEqual([refused, false]);
     }
@@ -41,10 +51,35 @@ describe('API proxy rules', () => {
 
   it('forwards no caller credentials, origin or hop-by-hop headers; returns no cookies or CORS headers of the provider', () => {
     expect(
-      forwardedRequestHeaders({ authorization: 'Bearer k', cookie: 'a=b', forwarded: 'for=x', 'x-forwarded-for': '1.2.3.4', 'x-real-ip': 'x', connection: 'close, x-secret', 'x-secret': 's', te: 'trailers', 'transfer-encoding': 'chunked', 'keep-alive': '5', host: 'gw', origin: 'https://a', accept: 'application/json', 'if-none-match': '"e"', 'x-custom': '1' }),
+      forwardedRequestHeaders({
+        authorization: 'Bearer k',
+        cookie: 'a=b',
+        forwarded: 'for=x',
+        'x-forwarded-for': '1.2.3.4',
+        'x-real-ip': 'x',
+        connection: 'close, x-secret',
+        'x-secret': 's',
+        te: 'trailers',
+        'transfer-encoding': 'chunked',
+        'keep-alive': '5',
+        host: 'gw',
+        origin: 'https://a',
+        accept: 'application/json',
+        'if-none-match': '"e"',
+        'x-custom': '1',
+      }),
     ).toEqual({ accept: 'application/json', 'if-none-match': '"e"', 'x-custom': '1' });
     expect(
-      returnedResponseHeaders({ 'set-cookie': ['a=b'], 'access-control-allow-origin': '*', 'x-ratelimit-remaining': '9', 'retry-after': '30', 'transfer-encoding': 'chunked', connection: 'keep-alive', 'content-type': 'application/json', 'www-authenticate': 'Bearer' }),
+      returnedResponseHeaders({
+        'set-cookie': ['a=b'],
+        'access-control-allow-origin': '*',
+        'x-ratelimit-remaining': '9',
+        'retry-after': '30',
+        'transfer-encoding': 'chunked',
+        connection: 'keep-alive',
+        'content-type': 'application/json',
+        'www-authenticate': 'Bearer',
+      }),
     ).toEqual({ 'x-ratelimit-remaining': '9', 'retry-after': '30', 'content-type': 'application/json', 'www-authenticate': 'Bearer' });
   });
 

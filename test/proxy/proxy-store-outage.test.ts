@@ -25,16 +25,19 @@ describeWithMysql('API proxy during a store outage', () => {
     const url = new URL(db.url);
     url.port = String(forwarder.port);
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tokengate-proxy-outage-'));
-    gw = await spawnGateway({
-      TOKENGATE_STORE: 'mysql',
-      TOKENGATE_MYSQL_URL: url.toString(),
-      TOKENGATE_MYSQL_POOL_SIZE: '2',
-      TOKENGATE_API_KEYS: `admin:${keys.admin},operator:${keys.operator}`,
-      TOKENGATE_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-      TOKENGATE_REFRESH_CHECK_SECONDS: '0',
-      TOKENGATE_ALLOWED_API_HOSTS: api.url,
-      TOKENGATE_DATA_DIR: dataDir,
-    }, { timeoutMs: 90_000 });
+    gw = await spawnGateway(
+      {
+        TOKENGATE_STORE: 'mysql',
+        TOKENGATE_MYSQL_URL: url.toString(),
+        TOKENGATE_MYSQL_POOL_SIZE: '2',
+        TOKENGATE_API_KEYS: `admin:${keys.admin},operator:${keys.operator}`,
+        TOKENGATE_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+        TOKENGATE_REFRESH_CHECK_SECONDS: '0',
+        TOKENGATE_ALLOWED_API_HOSTS: api.url,
+        TOKENGATE_DATA_DIR: dataDir,
+      },
+      { timeoutMs: 90_000 },
+    );
   }, 120_000);
   afterAll(async () => {
     await gw?.kill();
@@ -48,7 +51,10 @@ describeWithMysql('API proxy during a store outage', () => {
     const saved = await fetch(`${gw!.url}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${keys.admin}` },
-      body: JSON.stringify({ query: 'mutation($t: TokenInput!) { saveToken(token: $t) { id } }', variables: { t: { userName: 'outage@example.com', accessToken: '1000.outage-access', expiresIn: 3600, apiDomain: api.url } } }),
+      body: JSON.stringify({
+        query: 'mutation($t: TokenInput!) { saveToken(token: $t) { id } }',
+        variables: { t: { userName: 'outage@example.com', accessToken: '1000.outage-access', expiresIn: 3600, apiDomain: api.url } },
+      }),
     });
     const id = ((await saved.json()) as any).data.saveToken.id as string;
     const call = () => fetch(`${gw!.url}/api/${id}/crm/v8/Leads`, { headers: { authorization: `Bearer ${keys.operator}` } });

@@ -26,15 +26,18 @@ describe('API proxy streaming', () => {
   beforeAll(async () => {
     api = await startFakeZohoApi();
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tokengate-stream-'));
-    gateway = await spawnGateway({
-      TOKENGATE_STORE: 'sqlite',
-      TOKENGATE_DATA_DIR: dataDir,
-      TOKENGATE_API_KEYS: `admin:${keys.admin},operator:${keys.operator}`,
-      TOKENGATE_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-      TOKENGATE_REFRESH_CHECK_SECONDS: '0',
-      TOKENGATE_ALLOWED_API_HOSTS: api.url,
-      TOKENGATE_LOG_LEVEL: 'warn',
-    }, { timeoutMs: 90_000 });
+    gateway = await spawnGateway(
+      {
+        TOKENGATE_STORE: 'sqlite',
+        TOKENGATE_DATA_DIR: dataDir,
+        TOKENGATE_API_KEYS: `admin:${keys.admin},operator:${keys.operator}`,
+        TOKENGATE_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+        TOKENGATE_REFRESH_CHECK_SECONDS: '0',
+        TOKENGATE_ALLOWED_API_HOSTS: api.url,
+        TOKENGATE_LOG_LEVEL: 'warn',
+      },
+      { timeoutMs: 90_000 },
+    );
   }, 120_000);
   afterAll(async () => {
     await gateway?.stop();
@@ -42,12 +45,15 @@ describe('API proxy streaming', () => {
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('streams a 50 MB response with the gateway\'s RSS growing by less than 20 MB', async () => {
+  it("streams a 50 MB response with the gateway's RSS growing by less than 20 MB", async () => {
     const accessToken = `1000.${randomBytes(16).toString('hex')}`;
     const saved = await fetch(`${gateway.url}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${keys.admin}` },
-      body: JSON.stringify({ query: 'mutation($t: TokenInput!) { saveToken(token: $t) { id } }', variables: { t: { userName: 'bulk@example.com', accessToken, expiresIn: 3600, apiDomain: api.url } } }),
+      body: JSON.stringify({
+        query: 'mutation($t: TokenInput!) { saveToken(token: $t) { id } }',
+        variables: { t: { userName: 'bulk@example.com', accessToken, expiresIn: 3600, apiDomain: api.url } },
+      }),
     });
     const id = ((await saved.json()) as { data: { saveToken: { id: string } } }).data.saveToken.id;
     const download = async (mb: number) => {

@@ -25,11 +25,17 @@ describeWithMysql('refresh across gateway processes on one MariaDB database', ()
     return gw;
   };
   const gql = async (gw: GatewayProcess, query: string, variables: Record<string, unknown> = {}, key = keys.admin) => {
-    const res = await fetch(`${gw.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: JSON.stringify({ query, variables }) });
+    const res = await fetch(`${gw.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+      body: JSON.stringify({ query, variables }),
+    });
     return (await res.json()) as { data?: any; errors?: any[] };
   };
   const saveToken = async (gw: GatewayProcess, extra: Record<string, unknown> = {}) => {
-    const r = await gql(gw, `mutation($t: TokenInput!) { saveToken(token: $t) { id } }`, { t: { clientId, clientSecret, refreshToken: accounts.addRefreshToken(clientId), ...extra } });
+    const r = await gql(gw, `mutation($t: TokenInput!) { saveToken(token: $t) { id } }`, {
+      t: { clientId, clientSecret, refreshToken: accounts.addRefreshToken(clientId), ...extra },
+    });
     expect(r.errors).toBeUndefined();
     return r.data.saveToken.id as string;
   };
@@ -65,7 +71,9 @@ describeWithMysql('refresh across gateway processes on one MariaDB database', ()
     const gws = [await start(), await start(), await start()];
     const id = await saveToken(gws[0]!);
     accounts.configure({ delayMs: 500 });
-    const results = await Promise.all(Array.from({ length: 60 }, (_, i) => gql(gws[i % 3]!, `mutation($id: ID!) { refresh(id: $id) { accessToken } }`, { id }, keys.operator)));
+    const results = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => gql(gws[i % 3]!, `mutation($id: ID!) { refresh(id: $id) { accessToken } }`, { id }, keys.operator)),
+    );
     for (const r of results) expect(r.errors).toBeUndefined();
     expect(accounts.count('refresh_token')).toBe(1);
     expect(new Set(results.map((r) => r.data.refresh.accessToken)).size).toBe(1);

@@ -41,7 +41,11 @@ export function refreshApiContract(store: StoreKind): void {
 
     const saveRefreshable = async (extra: Record<string, unknown> = {}) => {
       const refreshToken = accounts.addRefreshToken(clientId);
-      const r = await gw.gql(`mutation($t: TokenInput!) { saveToken(token: $t) { ${FIELDS} } }`, { t: { userName: `u${Math.random()}@x`, clientId, clientSecret, refreshToken, ...extra } }, gw.keys.admin);
+      const r = await gw.gql(
+        `mutation($t: TokenInput!) { saveToken(token: $t) { ${FIELDS} } }`,
+        { t: { userName: `u${Math.random()}@x`, clientId, clientSecret, refreshToken, ...extra } },
+        gw.keys.admin,
+      );
       expect(r.body.errors).toBeUndefined();
       return { token: r.body.data.saveToken, refreshToken };
     };
@@ -68,7 +72,9 @@ export function refreshApiContract(store: StoreKind): void {
       try {
         accounts.configure({ delayMs: 2_000 });
         const t = await slow.gateway.stores.tokens.saveToken({ clientId, clientSecret, refreshToken: accounts.addRefreshToken(clientId) });
-        const results = await Promise.all(Array.from({ length: 100 }, () => slow.gql(`mutation($id: ID!) { refresh(id: $id) { accessToken } }`, { id: t.id }, slow.keys.operator)));
+        const results = await Promise.all(
+          Array.from({ length: 100 }, () => slow.gql(`mutation($id: ID!) { refresh(id: $id) { accessToken } }`, { id: t.id }, slow.keys.operator)),
+        );
         for (const r of results) expect(r.body.errors).toBeUndefined();
         expect(accounts.count('refresh_token')).toBe(1);
         const tokens = new Set(results.map((r) => r.body.data?.refresh?.accessToken));
@@ -93,7 +99,11 @@ export function refreshApiContract(store: StoreKind): void {
 
     it('exchanges the grant token of a PENDING_GRANT token once, then refreshes with the refresh token it got', async () => {
       const code = accounts.issueGrantCode(clientId, { redirectUri: 'https://app.example.com/cb' });
-      const saved = await gw.gql(`mutation($t: TokenInput!) { saveToken(token: $t) { ${FIELDS} } }`, { t: { clientId, clientSecret, grantToken: code, redirectUrl: 'https://app.example.com/cb' } }, gw.keys.admin);
+      const saved = await gw.gql(
+        `mutation($t: TokenInput!) { saveToken(token: $t) { ${FIELDS} } }`,
+        { t: { clientId, clientSecret, grantToken: code, redirectUrl: 'https://app.example.com/cb' } },
+        gw.keys.admin,
+      );
       const id = saved.body.data.saveToken.id;
       expect(saved.body.data.saveToken.status).toBe('PENDING_GRANT');
       const r = await gw.gql(REFRESH, { id }, gw.keys.admin);
@@ -127,10 +137,21 @@ export function refreshApiContract(store: StoreKind): void {
       expect(r.body.errors[0].extensions).toMatchObject({ code: 'REFRESH_FAILED', oauthError: 'invalid_code' });
       expect(accounts.count()).toBe(1); // a refusal is not retried
       const after = await read(token.id);
-      expect(after).toMatchObject({ status: 'FAILED', lastError: 'invalid_code', accessToken: before.accessToken, refreshToken: before.refreshToken, clientSecret: before.clientSecret, expiresAt: before.expiresAt });
+      expect(after).toMatchObject({
+        status: 'FAILED',
+        lastError: 'invalid_code',
+        accessToken: before.accessToken,
+        refreshToken: before.refreshToken,
+        clientSecret: before.clientSecret,
+        expiresAt: before.expiresAt,
+      });
       // Saving new credentials re-authorizes it.
       const fresh = accounts.addRefreshToken(clientId);
-      const saved = await gw.gql(`mutation($t: TokenInput!) { saveToken(token: $t) { status lastError } }`, { t: { id: token.id, refreshToken: fresh } }, gw.keys.admin);
+      const saved = await gw.gql(
+        `mutation($t: TokenInput!) { saveToken(token: $t) { status lastError } }`,
+        { t: { id: token.id, refreshToken: fresh } },
+        gw.keys.admin,
+      );
       expect(saved.body.data.saveToken).toEqual({ status: 'EXPIRING', lastError: null });
     });
 
@@ -182,7 +203,11 @@ export function refreshApiContract(store: StoreKind): void {
         const r = await gw.gql(REFRESH, { id: t.id }, gw.keys.operator);
         expect(r.body.errors[0].extensions.code).toBe('BAD_USER_INPUT');
         expect(evil.count()).toBe(0);
-        const saved = await gw.gql(`mutation($t: TokenInput!) { saveToken(token: $t) { id } }`, { t: { refreshToken: 'x', accountsUrl: evil.url } }, gw.keys.operator);
+        const saved = await gw.gql(
+          `mutation($t: TokenInput!) { saveToken(token: $t) { id } }`,
+          { t: { refreshToken: 'x', accountsUrl: evil.url } },
+          gw.keys.operator,
+        );
         expect(saved.body.errors[0].extensions.code).toBe('BAD_USER_INPUT');
       } finally {
         await evil.close();
@@ -205,7 +230,13 @@ export function refreshApiContract(store: StoreKind): void {
 
     it('the background task refreshes an expiring token, and never a FAILED one', async () => {
       const { token } = await saveRefreshable({ accessToken: 'a', expiresIn: 60 });
-      const failed = await gw.gateway.stores.tokens.saveToken({ clientId, clientSecret, refreshToken: accounts.addRefreshToken(clientId), failedAt: new Date(), lastError: 'invalid_code' });
+      const failed = await gw.gateway.stores.tokens.saveToken({
+        clientId,
+        clientSecret,
+        refreshToken: accounts.addRefreshToken(clientId),
+        failedAt: new Date(),
+        lastError: 'invalid_code',
+      });
       const { token: fine } = await saveRefreshable({ accessToken: 'b', expiresIn: 3600 });
       await gw.gateway.scheduler.runOnce();
       expect(accounts.count('refresh_token')).toBe(1);

@@ -201,7 +201,6 @@ describe('RefreshEngine', () => {
     expect(await stores.leases.acquireLease(t.id, 'other-process', LEASE_MS)).toBe(true);
     expect(await apiError(engine.refresh(t.id))).toMatchObject({ code: 'BAD_USER_INPUT' });
     expect(clock.sleeps).toEqual([]); // never waited for the lease
-
   });
 
   it('a refresh completed after the caller arrived answers it (coalesced), on the one read under the lease', async () => {

@@ -58,7 +58,14 @@ describe('RefreshScheduler', () => {
     await scheduler.stop();
   });
 
-  const expiring = () => stores.tokens.saveToken({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: accounts.addRefreshToken(CLIENT_ID), accessToken: 'old', expiresAt: new Date(Date.now() + 60_000) });
+  const expiring = () =>
+    stores.tokens.saveToken({
+      clientId: CLIENT_ID,
+      clientSecret: CLIENT_SECRET,
+      refreshToken: accounts.addRefreshToken(CLIENT_ID),
+      accessToken: 'old',
+      expiresAt: new Date(Date.now() + 60_000),
+    });
   /** Ends the wait asked for as the `n`th sleep, once it is asked for. */
   const passSleep = async (n: number) => {
     await clock.sleeping(n);

@@ -34,7 +34,12 @@ function send(url: string, key: string, query: string, variables: Record<string,
   const done = new Promise<GqlResult>((resolve) => {
     const req = http.request(
       `${url}/graphql`,
-      { method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${key}` }, timeout: 60_000 },
+      {
+        method: 'POST',
+        agent: false,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${key}` },
+        timeout: 60_000,
+      },
       (res) => {
         let text = '';
         res.setEncoding('utf8');
@@ -164,7 +169,14 @@ describe('a three-node Galera cluster, one gateway on each node', () => {
 
   it('a save on one node reads back on the others', async () => {
     const saved = await gql(0, SAVE, {
-      t: { userName: 'readback@example.com', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: '1000.readback-refresh', accessToken: '1000.readback-access-1', expiresIn: 3600 },
+      t: {
+        userName: 'readback@example.com',
+        clientId: CLIENT_ID,
+        clientSecret: CLIENT_SECRET,
+        refreshToken: '1000.readback-refresh',
+        accessToken: '1000.readback-access-1',
+        expiresIn: 3600,
+      },
     });
     expect(saved.body.errors).toBeUndefined();
     const token = saved.body.data.saveToken;
@@ -184,7 +196,8 @@ describe('a three-node Galera cluster, one gateway on each node', () => {
       const { answers, upstreamCalls, issued, sentMs, ms } = await burst([0, 1, 2]);
       bursts.push({ upstreamCalls, errors: tally(answers, issued[0]), sentMs, ms });
       // Why, when it went wrong: the gateways' warnings and errors (no secret is ever logged).
-      if (upstreamCalls !== 1 || Object.keys(tally(answers, issued[0])).length > 0) console.log(gateways.map((g, i) => `gateway ${i + 1}:\n${g.output().slice(-2000)}`).join('\n'));
+      if (upstreamCalls !== 1 || Object.keys(tally(answers, issued[0])).length > 0)
+        console.log(gateways.map((g, i) => `gateway ${i + 1}:\n${g.output().slice(-2000)}`).join('\n'));
     }
     console.log(`Galera refresh bursts (sentMs: all ${BURST} requests written; ms: all answered): ${JSON.stringify(bursts)}`);
     expect(bursts.map((b) => ({ upstreamCalls: b.upstreamCalls, errors: b.errors }))).toEqual(bursts.map(() => ({ upstreamCalls: 1, errors: {} })));
@@ -195,10 +208,20 @@ describe('a three-node Galera cluster, one gateway on each node', () => {
     const before = await count();
     const answers = await Promise.all(
       Array.from({ length: 30 }, (_, i) =>
-        gql(i % 3, SAVE, { t: { userName: 'same-user@example.com', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, accessToken: `1000.same-user-access-${i}`, refreshToken: `1000.same-user-refresh-${i}` } }),
+        gql(i % 3, SAVE, {
+          t: {
+            userName: 'same-user@example.com',
+            clientId: CLIENT_ID,
+            clientSecret: CLIENT_SECRET,
+            accessToken: `1000.same-user-access-${i}`,
+            refreshToken: `1000.same-user-refresh-${i}`,
+          },
+        }),
       ),
     );
-    const errors = answers.flatMap((a, i) => (a.body?.errors ? [`gateway ${(i % 3) + 1}: ${errorCodes(a.body).join(',')} ${a.body.errors[0].message}`] : a.failure ? [a.failure] : []));
+    const errors = answers.flatMap((a, i) =>
+      a.body?.errors ? [`gateway ${(i % 3) + 1}: ${errorCodes(a.body).join(',')} ${a.body.errors[0].message}`] : a.failure ? [a.failure] : [],
+    );
     expect(errors).toEqual([]);
     const ids = new Set(answers.map((a) => a.body.data.saveToken.id));
     expect(ids.size).toBe(1);
@@ -210,7 +233,7 @@ describe('a three-node Galera cluster, one gateway on each node', () => {
     }
   });
 
-  it('a node killed mid-burst: the other gateways answer every caller with one upstream call per burst; the dead node\'s gateway answers STORE_UNAVAILABLE at once, and serves again when its node rejoins', async () => {
+  it("a node killed mid-burst: the other gateways answer every caller with one upstream call per burst; the dead node's gateway answers STORE_UNAVAILABLE at once, and serves again when its node rejoins", async () => {
     let victim = -1;
     let killedAt = 0;
     const first = await burst([0, 1, 2], async () => {
@@ -228,7 +251,12 @@ describe('a three-node Galera cluster, one gateway on each node', () => {
     const survivors = [0, 1, 2].filter((g) => g !== victim);
     const onVictim = first.answers.filter((a) => a.gateway === victim);
     expect(first.upstreamCalls).toBe(1);
-    expect(tally(first.answers.filter((a) => a.gateway !== victim), first.issued[0])).toEqual({});
+    expect(
+      tally(
+        first.answers.filter((a) => a.gateway !== victim),
+        first.issued[0],
+      ),
+    ).toEqual({});
     // Its callers were waiting on the other gateway's refresh; they get the retryable code, not a generic error.
     for (const a of onVictim) {
       const token = a.res.body?.data?.refresh?.accessToken;

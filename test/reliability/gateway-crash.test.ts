@@ -68,7 +68,16 @@ describe('a gateway process killed with SIGKILL in the middle of writes and refr
     for (let i = 0; i < R; i++) {
       const clientId = `1000.R${i}`;
       rotating.addClient(clientId, `secret-${i}`);
-      const r = await gql(gateways[i % 3]!, SAVE, { t: { userName: `r-${i}@example.com`, clientId, clientSecret: `secret-${i}`, refreshToken: rotating.addRefreshToken(clientId), accessToken: `1000.initial-${i}`, expiresIn: 3600 } });
+      const r = await gql(gateways[i % 3]!, SAVE, {
+        t: {
+          userName: `r-${i}@example.com`,
+          clientId,
+          clientSecret: `secret-${i}`,
+          refreshToken: rotating.addRefreshToken(clientId),
+          accessToken: `1000.initial-${i}`,
+          expiresIn: 3600,
+        },
+      });
       expect(r.body.errors).toBeUndefined();
       refreshable.push({ id: r.body.data.saveToken.id, clientId, owner: i % 3 });
     }
@@ -76,7 +85,9 @@ describe('a gateway process killed with SIGKILL in the middle of writes and refr
     // so that the request the victim never saw answered does not consume its refresh token.
     slow.addClient('1000.LEASE', 'lease-secret');
     const leaseRefreshToken = slow.addRefreshToken('1000.LEASE');
-    const leased = await gql(gateways[1]!, SAVE, { t: { userName: 'lease@example.com', clientId: '1000.LEASE', clientSecret: 'lease-secret', refreshToken: leaseRefreshToken, accountsUrl: slow.url } });
+    const leased = await gql(gateways[1]!, SAVE, {
+      t: { userName: 'lease@example.com', clientId: '1000.LEASE', clientSecret: 'lease-secret', refreshToken: leaseRefreshToken, accountsUrl: slow.url },
+    });
     expect(leased.body.errors).toBeUndefined();
     const leaseId: string = leased.body.data.saveToken.id;
 
@@ -141,7 +152,8 @@ describe('a gateway process killed with SIGKILL in the middle of writes and refr
         const leak = leakIn(r.text);
         if (leak) leaks.push(leak);
         if (r.status === 0 && !alive(g)) break;
-        if (r.status !== 200 || r.body?.errors) refreshErrors.push(`refresh on ${g} of ${target.clientId}: ${r.status} ${r.failure ?? ''} ${JSON.stringify(r.body?.errors ?? null).slice(0, 300)}`);
+        if (r.status !== 200 || r.body?.errors)
+          refreshErrors.push(`refresh on ${g} of ${target.clientId}: ${r.status} ${r.failure ?? ''} ${JSON.stringify(r.body?.errors ?? null).slice(0, 300)}`);
         else {
           refreshesDone++;
           refreshedOn[g]!++;
@@ -195,7 +207,13 @@ describe('a gateway process killed with SIGKILL in the middle of writes and refr
     check(leaks.length === 0, `stack traces or paths in responses: ${leaks.slice(0, 3).join('; ')}`);
     check(refreshErrors.length === 0, `failed refreshes or saves on the surviving processes: ${refreshErrors.slice(0, 5).join('; ')}`);
     const refused = writes.filter((w) => w.outcome === 'refused');
-    check(refused.length === 0, `refused writes: ${refused.slice(0, 5).map((w) => w.error).join('; ')}`);
+    check(
+      refused.length === 0,
+      `refused writes: ${refused
+        .slice(0, 5)
+        .map((w) => w.error)
+        .join('; ')}`,
+    );
     check(writes.filter((w) => w.gateway !== 0 && w.outcome === 'unknown').length === 0, 'a surviving process left a write unanswered');
 
     // The rows: none torn, none duplicated, nothing but what the load wrote.
@@ -205,12 +223,15 @@ describe('a gateway process killed with SIGKILL in the middle of writes and refr
         'SELECT id, user_name, user_name_hash, client_id, client_secret, refresh_token, refresh_token_hash, access_token, access_token_hash, grant_token, grant_token_hash, key_id, created_at, updated_at, version, lease_owner, lease_until FROM oauthtoken',
       )) as [any[], unknown];
       for (const column of ['user_name_hash', 'refresh_token_hash', 'access_token_hash', 'grant_token_hash']) {
-        const [dups] = (await conn.query(`SELECT ${column} AS h, COUNT(*) AS n FROM oauthtoken WHERE ${column} IS NOT NULL GROUP BY ${column} HAVING COUNT(*) > 1`)) as [any[], unknown];
+        const [dups] = (await conn.query(
+          `SELECT ${column} AS h, COUNT(*) AS n FROM oauthtoken WHERE ${column} IS NOT NULL GROUP BY ${column} HAVING COUNT(*) > 1`,
+        )) as [any[], unknown];
         check(dups.length === 0, `${dups.length} duplicated ${column}`);
       }
       for (const r of rows) {
         check(r.user_name !== null && r.user_name_hash !== null, `row ${r.id} has no user name: an upsert missed its row and inserted`);
-        for (const f of ['refresh_token', 'access_token', 'grant_token']) check((r[f] === null) === (r[`${f}_hash`] === null), `row ${r.id}: ${f} and its hash disagree (torn)`);
+        for (const f of ['refresh_token', 'access_token', 'grant_token'])
+          check((r[f] === null) === (r[`${f}_hash`] === null), `row ${r.id}: ${f} and its hash disagree (torn)`);
         check(r.access_token !== null || r.refresh_token !== null || r.grant_token !== null, `row ${r.id} holds no token`);
         check(r.key_id !== null && r.created_at !== null && r.updated_at !== null && Number(r.version) >= 1, `row ${r.id} lacks key id, timestamps or version`);
         if (r.lease_owner !== null) {
@@ -233,12 +254,19 @@ describe('a gateway process killed with SIGKILL in the middle of writes and refr
         const name = `s-${user}@example.com`;
         if (acked.length > 0) check(names.has(name), `lost ${name} after ${acked.length} acknowledged writes`);
         if (!names.has(name)) continue;
-        const stored = (await gql(gateways[2]!, `query($m: TokenMatchInput!) { token(match: $m) { ${ALL_TOKEN_FIELDS} } }`, { m: { userName: name } })).body.data.token;
-        check(mine.some((w) => w.accessToken === stored.accessToken), `${name} holds an access token nobody wrote`);
+        const stored = (await gql(gateways[2]!, `query($m: TokenMatchInput!) { token(match: $m) { ${ALL_TOKEN_FIELDS} } }`, { m: { userName: name } })).body
+          .data.token;
+        check(
+          mine.some((w) => w.accessToken === stored.accessToken),
+          `${name} holds an access token nobody wrote`,
+        );
         check(stored.refreshToken === `1000.s-refresh-${user}` && stored.clientSecret === 's-secret', `${name}: credentials changed`);
         const version = versionOf.get(name)!;
         const possible = mine.filter((w) => w.outcome !== 'refused').length;
-        check(version >= acked.length && version <= possible, `${name}: version ${version}, but ${acked.length} writes were acknowledged and ${possible} may have committed`);
+        check(
+          version >= acked.length && version <= possible,
+          `${name}: version ${version}, but ${acked.length} writes were acknowledged and ${possible} may have committed`,
+        );
       }
     } finally {
       await conn.end();
@@ -258,7 +286,9 @@ describe('a gateway process killed with SIGKILL in the middle of writes and refr
       } else if (t.owner === 0 && last && last.refreshToken === stored.refreshToken && last.at.getTime() >= killAt - 2_000) {
         lostInFlight.push(t.clientId);
       } else {
-        problems.push(`${t.clientId} (refreshed by ${t.owner === 0 ? 'the killed process' : 'the survivors'}): the stored refresh token is no longer valid at the provider — a rotated refresh token was lost`);
+        problems.push(
+          `${t.clientId} (refreshed by ${t.owner === 0 ? 'the killed process' : 'the survivors'}): the stored refresh token is no longer valid at the provider — a rotated refresh token was lost`,
+        );
       }
     }
     check(lostInFlight.length <= 2, `the victim had ${lostInFlight.length} refreshes in flight, but only 2 refreshing workers`);
@@ -266,9 +296,14 @@ describe('a gateway process killed with SIGKILL in the middle of writes and refr
     // The survivors refresh the victim's tokens now (its leases have run out).
     for (const t of refreshable.filter((x) => x.owner === 0 && !lostInFlight.includes(x.clientId))) {
       const r = await gql(gateways[2]!, REFRESH, { id: t.id });
-      check(!r.body.errors && r.body.data.refresh.status === 'ACTIVE', `the victim's ${t.clientId} cannot be refreshed by a survivor: ${errorCodes(r.body).join(',')}`);
+      check(
+        !r.body.errors && r.body.data.refresh.status === 'ACTIVE',
+        `the victim's ${t.clientId} cannot be refreshed by a survivor: ${errorCodes(r.body).join(',')}`,
+      );
     }
-    console.log(`${writes.length} writes (${writes.filter((w) => w.outcome === 'unknown').length} unanswered by the dead process), ${refreshesDone} refreshes; lost by the provider's rotation in flight: ${lostInFlight.join(', ') || 'none'}`);
+    console.log(
+      `${writes.length} writes (${writes.filter((w) => w.outcome === 'unknown').length} unanswered by the dead process), ${refreshesDone} refreshes; lost by the provider's rotation in flight: ${lostInFlight.join(', ') || 'none'}`,
+    );
     expect(problems).toEqual([]);
   });
 });

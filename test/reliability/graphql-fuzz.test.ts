@@ -67,7 +67,14 @@ function send(baseUrl: string, req: RawRequest, timeoutMs = 30_000): Promise<Raw
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, contentType: res.headers['content-type'], text: Buffer.concat(chunks).toString('utf8'), ms: Date.now() - started }));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            contentType: res.headers['content-type'],
+            text: Buffer.concat(chunks).toString('utf8'),
+            ms: Date.now() - started,
+          }),
+        );
         res.on('error', (err) => resolve({ status: 0, text: '', ms: Date.now() - started, failure: err.message }));
       },
     );
@@ -90,24 +97,96 @@ interface Target {
 // Generators.
 
 const json = (v: unknown) => JSON.stringify(v);
-const gqlBody = (query: string, variables?: unknown, extra: Record<string, unknown> = {}) => json({ query, ...(variables === undefined ? {} : { variables }), ...extra });
+const gqlBody = (query: string, variables?: unknown, extra: Record<string, unknown> = {}) =>
+  json({ query, ...(variables === undefined ? {} : { variables }), ...extra });
 
 /** Names from the schema and some that are not. */
 const nameArb = fc.constantFrom(
-  'token', 'tokens', 'tokenById', 'saveToken', 'deleteToken', 'refresh', 'id', 'userName', 'clientId', 'nodes', 'totalCount', 'endCursor', 'hasNextPage',
-  'accessToken', 'refreshToken', 'grantToken', 'clientSecret', 'status', 'expiresAt', 'createdAt', '__typename', '__schema', '__type', 'types', 'fields', 'name',
-  'match', 'first', 'after', 'force', 'x', 'Query', 'Token', 'TokenInput', 'ACTIVE', 'ü', '_', 'a'.repeat(300),
+  'token',
+  'tokens',
+  'tokenById',
+  'saveToken',
+  'deleteToken',
+  'refresh',
+  'id',
+  'userName',
+  'clientId',
+  'nodes',
+  'totalCount',
+  'endCursor',
+  'hasNextPage',
+  'accessToken',
+  'refreshToken',
+  'grantToken',
+  'clientSecret',
+  'status',
+  'expiresAt',
+  'createdAt',
+  '__typename',
+  '__schema',
+  '__type',
+  'types',
+  'fields',
+  'name',
+  'match',
+  'first',
+  'after',
+  'force',
+  'x',
+  'Query',
+  'Token',
+  'TokenInput',
+  'ACTIVE',
+  'ü',
+  '_',
+  'a'.repeat(300),
 );
 /** GraphQL literal values, valid or not. */
 const literalArb: fc.Arbitrary<string> = fc.letrec<{ value: string }>((tie) => ({
   value: fc.oneof(
-    { weight: 6, arbitrary: fc.oneof(
-      fc.integer().map(String),
-      fc.double().map((d) => (Number.isFinite(d) ? String(d) : '1e999')),
-      fc.constantFrom('1e308', '1e309', '-1e308', '9223372036854775808', '-9223372036854775809', '18446744073709551616', '2147483648', '-2147483649', '-0', '0x10', '1.5e-400', '00', '1.', '.5', 'NaN', 'Infinity'),
-      fc.string({ maxLength: 40 }).map((s) => json(s)),
-      fc.constantFrom('true', 'false', 'null', 'ACTIVE', '$t', '$x', '$m', '"""block"""', '"\\ud800"', '"\\udc00x"', '"\\u0000"', `"${MARK}-lit"`, '"', '"\\u12"', '"' + 'x'.repeat(5000) + '"'),
-    ) },
+    {
+      weight: 6,
+      arbitrary: fc.oneof(
+        fc.integer().map(String),
+        fc.double().map((d) => (Number.isFinite(d) ? String(d) : '1e999')),
+        fc.constantFrom(
+          '1e308',
+          '1e309',
+          '-1e308',
+          '9223372036854775808',
+          '-9223372036854775809',
+          '18446744073709551616',
+          '2147483648',
+          '-2147483649',
+          '-0',
+          '0x10',
+          '1.5e-400',
+          '00',
+          '1.',
+          '.5',
+          'NaN',
+          'Infinity',
+        ),
+        fc.string({ maxLength: 40 }).map((s) => json(s)),
+        fc.constantFrom(
+          'true',
+          'false',
+          'null',
+          'ACTIVE',
+          '$t',
+          '$x',
+          '$m',
+          '"""block"""',
+          '"\\ud800"',
+          '"\\udc00x"',
+          '"\\u0000"',
+          `"${MARK}-lit"`,
+          '"',
+          '"\\u12"',
+          '"' + 'x'.repeat(5000) + '"',
+        ),
+      ),
+    },
     { weight: 1, arbitrary: fc.array(tie('value'), { maxLength: 4 }).map((vs) => `[${vs.join(', ')}]`) },
     { weight: 1, arbitrary: fc.array(fc.tuple(nameArb, tie('value')), { maxLength: 4 }).map((kv) => `{${kv.map(([k, v]) => `${k}: ${v}`).join(', ')}}`) },
   ),
@@ -118,10 +197,18 @@ const selectionsArb: fc.Arbitrary<string> = fc.letrec<{ selections: string }>((t
     .array(
       fc.oneof(
         { weight: 4, arbitrary: nameArb },
-        { weight: 2, arbitrary: fc.tuple(nameArb, fc.array(fc.tuple(nameArb, literalArb), { minLength: 1, maxLength: 3 })).map(([n, args]) => `${n}(${args.map(([k, v]) => `${k}: ${v}`).join(', ')})`) },
+        {
+          weight: 2,
+          arbitrary: fc
+            .tuple(nameArb, fc.array(fc.tuple(nameArb, literalArb), { minLength: 1, maxLength: 3 }))
+            .map(([n, args]) => `${n}(${args.map(([k, v]) => `${k}: ${v}`).join(', ')})`),
+        },
         { weight: 2, arbitrary: fc.tuple(nameArb, tie('selections')).map(([n, s]) => `${n} { ${s} }`) },
         { weight: 1, arbitrary: fc.tuple(nameArb, nameArb).map(([a, n]) => `${a}: ${n}`) },
-        { weight: 1, arbitrary: fc.constantFrom('...F', '... on Query { __typename }', '__typename @include(if: true)', '__typename @skip(if: $x)', '__typename @unknown') },
+        {
+          weight: 1,
+          arbitrary: fc.constantFrom('...F', '... on Query { __typename }', '__typename @include(if: true)', '__typename @skip(if: $x)', '__typename @unknown'),
+        },
       ),
       { minLength: 1, maxLength: 4 },
     )
@@ -129,16 +216,70 @@ const selectionsArb: fc.Arbitrary<string> = fc.letrec<{ selections: string }>((t
 })).selections;
 
 const documentArb: fc.Arbitrary<string> = fc.oneof(
-  { weight: 5, arbitrary: fc.tuple(fc.constantFrom('', 'query', 'mutation', 'subscription', 'query Q', 'mutation M($t: TokenInput!, $x: Boolean, $m: TokenMatchInput!)', 'query($x: Int = 1e400)'), selectionsArb, fc.boolean()).map(([op, sel, frag]) => `${op} { ${sel} }${frag ? ' fragment F on Query { __typename ...F }' : ''}`) },
+  {
+    weight: 5,
+    arbitrary: fc
+      .tuple(
+        fc.constantFrom(
+          '',
+          'query',
+          'mutation',
+          'subscription',
+          'query Q',
+          'mutation M($t: TokenInput!, $x: Boolean, $m: TokenMatchInput!)',
+          'query($x: Int = 1e400)',
+        ),
+        selectionsArb,
+        fc.boolean(),
+      )
+      .map(([op, sel, frag]) => `${op} { ${sel} }${frag ? ' fragment F on Query { __typename ...F }' : ''}`),
+  },
   // Random token soup.
-  { weight: 2, arbitrary: fc.array(fc.oneof(fc.constantFrom('{', '}', '(', ')', ':', '$', '...', '@', '!', '[', ']', '=', '"', '#', ',', '|', '&', 'query', 'mutation', 'fragment', 'on'), nameArb, literalArb), { maxLength: 30 }).map((t) => t.join(' ')) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .array(
+        fc.oneof(
+          fc.constantFrom('{', '}', '(', ')', ':', '$', '...', '@', '!', '[', ']', '=', '"', '#', ',', '|', '&', 'query', 'mutation', 'fragment', 'on'),
+          nameArb,
+          literalArb,
+        ),
+        { maxLength: 30 },
+      )
+      .map((t) => t.join(' ')),
+  },
   // Random text.
   { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 200 }) },
 );
 
 const variablesArb: fc.Arbitrary<unknown> = fc.oneof(
-  { weight: 3, arbitrary: fc.record({ t: fc.jsonValue({ maxDepth: 3 }), x: fc.jsonValue({ maxDepth: 2 }), m: fc.jsonValue({ maxDepth: 3 }) }, { requiredKeys: [] }) },
-  { weight: 3, arbitrary: fc.record({ t: fc.dictionary(fc.constantFrom('id', 'userName', 'clientId', 'clientSecret', 'accessToken', 'refreshToken', 'grantToken', 'expiresAt', 'expiresIn', 'accountsUrl', 'apiDomain', 'redirectUrl', 'bogus'), fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constantFrom(`${MARK}-var`, 1e308, 2 ** 63, -1, '9999-99-99', '+275760-09-13T00:00:00.001Z'))) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({ t: fc.jsonValue({ maxDepth: 3 }), x: fc.jsonValue({ maxDepth: 2 }), m: fc.jsonValue({ maxDepth: 3 }) }, { requiredKeys: [] }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      t: fc.dictionary(
+        fc.constantFrom(
+          'id',
+          'userName',
+          'clientId',
+          'clientSecret',
+          'accessToken',
+          'refreshToken',
+          'grantToken',
+          'expiresAt',
+          'expiresIn',
+          'accountsUrl',
+          'apiDomain',
+          'redirectUrl',
+          'bogus',
+        ),
+        fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constantFrom(`${MARK}-var`, 1e308, 2 ** 63, -1, '9999-99-99', '+275760-09-13T00:00:00.001Z')),
+      ),
+    }),
+  },
   { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 2 }) },
   { weight: 1, arbitrary: fc.constant(undefined) },
 );
@@ -147,30 +288,55 @@ const keyArb = (t: Target) => fc.constantFrom<string | null>(t.keys.admin, t.key
 
 /** Random GraphQL requests: a document, variables, an operation name, a key. */
 const documentRequestArb = (t: Target): fc.Arbitrary<RawRequest> =>
-  fc.tuple(documentArb, variablesArb, fc.option(fc.oneof(nameArb, fc.jsonValue({ maxDepth: 1 })), { nil: undefined }), keyArb(t)).map(([query, variables, operationName, key]) => ({
-    label: 'document',
-    headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
-    body: json({ query, ...(variables === undefined ? {} : { variables }), ...(operationName === undefined ? {} : { operationName }) }),
-  }));
+  fc
+    .tuple(documentArb, variablesArb, fc.option(fc.oneof(nameArb, fc.jsonValue({ maxDepth: 1 })), { nil: undefined }), keyArb(t))
+    .map(([query, variables, operationName, key]) => ({
+      label: 'document',
+      headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
+      body: json({ query, ...(variables === undefined ? {} : { variables }), ...(operationName === undefined ? {} : { operationName }) }),
+    }));
 
 /** Random bodies and headers: text, bytes, near-JSON. */
 const rawRequestArb = (t: Target): fc.Arbitrary<RawRequest> =>
-  fc.tuple(
-    fc.oneof(
-      fc.string({ unit: 'binary', maxLength: 300 }).map((s) => Buffer.from(s, 'utf8')),
-      fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)),
-      // Valid JSON around invalid UTF-8 bytes.
-      fc.uint8Array({ minLength: 1, maxLength: 8 }).map((b) => Buffer.concat([Buffer.from('{"query":"{ token(match: {userName: \\"'), Buffer.from(b), Buffer.from('\\"}) { id } }"}')])),
-      fc.uint8Array({ minLength: 1, maxLength: 8 }).map((b) => Buffer.concat([Buffer.from('{"query":"query($m: TokenMatchInput!) { token(match: $m) { id } }","variables":{"m":{"userName":"'), Buffer.from(b), Buffer.from('"}}}')])),
-      fc.jsonValue({ maxDepth: 4 }).map((v) => Buffer.from(json(v) ?? 'null')),
-    ),
-    fc.constantFrom('application/json', 'application/json; charset=utf-8', 'application/json; charset=utf-16', 'application/json; charset=latin1', 'application/json; charset=bogus', 'text/plain', 'application/graphql', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', ''),
-    keyArb(t),
-  ).map(([body, contentType, key]) => ({
-    label: `raw ${contentType}`,
-    headers: { ...(contentType ? { 'content-type': contentType } : {}), ...(key ? { authorization: `Bearer ${key}` } : {}) },
-    body,
-  }));
+  fc
+    .tuple(
+      fc.oneof(
+        fc.string({ unit: 'binary', maxLength: 300 }).map((s) => Buffer.from(s, 'utf8')),
+        fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)),
+        // Valid JSON around invalid UTF-8 bytes.
+        fc
+          .uint8Array({ minLength: 1, maxLength: 8 })
+          .map((b) => Buffer.concat([Buffer.from('{"query":"{ token(match: {userName: \\"'), Buffer.from(b), Buffer.from('\\"}) { id } }"}')])),
+        fc
+          .uint8Array({ minLength: 1, maxLength: 8 })
+          .map((b) =>
+            Buffer.concat([
+              Buffer.from('{"query":"query($m: TokenMatchInput!) { token(match: $m) { id } }","variables":{"m":{"userName":"'),
+              Buffer.from(b),
+              Buffer.from('"}}}'),
+            ]),
+          ),
+        fc.jsonValue({ maxDepth: 4 }).map((v) => Buffer.from(json(v) ?? 'null')),
+      ),
+      fc.constantFrom(
+        'application/json',
+        'application/json; charset=utf-8',
+        'application/json; charset=utf-16',
+        'application/json; charset=latin1',
+        'application/json; charset=bogus',
+        'text/plain',
+        'application/graphql',
+        'application/x-www-form-urlencoded',
+        'multipart/form-data; boundary=x',
+        '',
+      ),
+      keyArb(t),
+    )
+    .map(([body, contentType, key]) => ({
+      label: `raw ${contentType}`,
+      headers: { ...(contentType ? { 'content-type': contentType } : {}), ...(key ? { authorization: `Bearer ${key}` } : {}) },
+      body,
+    }));
 
 // ---------------------------------------------------------------------------
 // The fixed corpus: edge cases a random generator rarely reaches.
@@ -182,14 +348,35 @@ function corpus(t: Target, seededId: string): RawRequest[] {
   const withBytes = (bytes: Buffer, where: 'query' | 'variable') =>
     where === 'query'
       ? Buffer.concat([Buffer.from('{"query":"{ token(match: {userName: \\"a'), bytes, Buffer.from('\\"}) { id } }"}')])
-      : Buffer.concat([Buffer.from('{"query":"query($m: TokenMatchInput!) { token(match: $m) { id } }","variables":{"m":{"userName":"a'), bytes, Buffer.from('"}}}')]);
-  const invalidUtf8 = [bad([0xff]), bad([0xc3, 0x28]), bad([0xed, 0xa0, 0x80]), bad([0xed, 0xbf, 0xbf]), bad([0xf8, 0x88, 0x80, 0x80, 0x80]), bad([0xc0, 0xaf]), bad([0xe2, 0x82]), bad([0xf4, 0x90, 0x80, 0x80]), bad([0xfe, 0xff]), bad([0x00])];
+      : Buffer.concat([
+          Buffer.from('{"query":"query($m: TokenMatchInput!) { token(match: $m) { id } }","variables":{"m":{"userName":"a'),
+          bytes,
+          Buffer.from('"}}}'),
+        ]);
+  const invalidUtf8 = [
+    bad([0xff]),
+    bad([0xc3, 0x28]),
+    bad([0xed, 0xa0, 0x80]),
+    bad([0xed, 0xbf, 0xbf]),
+    bad([0xf8, 0x88, 0x80, 0x80, 0x80]),
+    bad([0xc0, 0xaf]),
+    bad([0xe2, 0x82]),
+    bad([0xf4, 0x90, 0x80, 0x80]),
+    bad([0xfe, 0xff]),
+    bad([0x00]),
+  ];
   const deep = (n: number, open: string, close: string, inner = '1') => open.repeat(n) + inner + close.repeat(n);
   const cases: RawRequest[] = [
-    ...invalidUtf8.flatMap((b, i) => [post(`invalid UTF-8 #${i} in the query`, withBytes(b, 'query')), post(`invalid UTF-8 #${i} in a variable`, withBytes(b, 'variable'))]),
+    ...invalidUtf8.flatMap((b, i) => [
+      post(`invalid UTF-8 #${i} in the query`, withBytes(b, 'query')),
+      post(`invalid UTF-8 #${i} in a variable`, withBytes(b, 'variable')),
+    ]),
     post('a UTF-8 BOM', Buffer.concat([bad([0xef, 0xbb, 0xbf]), Buffer.from(gqlBody('{ tokens { totalCount } }'))])),
     post('a UTF-16 body', Buffer.from(gqlBody('{ tokens { totalCount } }'), 'utf16le')),
-    post('a lone surrogate escape in a variable', '{"query":"query($m: TokenMatchInput!) { token(match: $m) { id } }","variables":{"m":{"userName":"\\ud800"}}}'),
+    post(
+      'a lone surrogate escape in a variable',
+      '{"query":"query($m: TokenMatchInput!) { token(match: $m) { id } }","variables":{"m":{"userName":"\\ud800"}}}',
+    ),
     post('empty body', ''),
     post('null', 'null'),
     post('a string', '"{ tokens { totalCount } }"'),
@@ -210,32 +397,80 @@ function corpus(t: Target, seededId: string): RawRequest[] {
     post('extensions odd', json({ query: '{ __typename }', extensions: { persistedQuery: { version: 1, sha256Hash: 'abc' } } })),
     post('persisted query only', json({ extensions: { persistedQuery: { version: 1, sha256Hash: '0'.repeat(64) } } })),
     post('persisted query of another version', json({ extensions: { persistedQuery: { version: 99, sha256Hash: 'x' } } })),
-    post('__proto__ in variables', '{"query":"mutation($t: TokenInput!) { saveToken(token: $t) { id } }","variables":{"t":{"__proto__":{"userName":"proto@x"},"constructor":{"prototype":{"x":1}}}}}'),
+    post(
+      '__proto__ in variables',
+      '{"query":"mutation($t: TokenInput!) { saveToken(token: $t) { id } }","variables":{"t":{"__proto__":{"userName":"proto@x"},"constructor":{"prototype":{"x":1}}}}}',
+    ),
     // Huge numbers in the places that take numbers.
     ...['1e308', '-1e308', '9223372036854775808', '18446744073709551616', '2147483648', '-2147483649', '1.5', '-0', '0', '1000', '1001'].flatMap((n) => [
       post(`first: ${n} (literal)`, gqlBody(`{ tokens(first: ${n}) { totalCount } }`)),
       post(`first: ${n} (variable)`, `{"query":"query($x: Int) { tokens(first: $x) { totalCount } }","variables":{"x":${n}}}`),
-      post(`expiresIn: ${n}`, `{"query":"mutation($t: TokenInput!) { saveToken(token: $t) { id } }","variables":{"t":{"userName":"n${n}@fuzz","accessToken":"${MARK}-n${n}","expiresIn":${n}}}}`),
+      post(
+        `expiresIn: ${n}`,
+        `{"query":"mutation($t: TokenInput!) { saveToken(token: $t) { id } }","variables":{"t":{"userName":"n${n}@fuzz","accessToken":"${MARK}-n${n}","expiresIn":${n}}}}`,
+      ),
     ]),
     // Wrong types.
-    ...[['"1"', 'string'], ['true', 'boolean'], ['{}', 'object'], ['[1]', 'list'], ['null', 'null']].map(([v, what]) => post(`first: ${what}`, `{"query":"query($x: Int) { tokens(first: $x) { totalCount } }","variables":{"x":${v}}}`)),
-    ...['1', 'true', '{"a":1}', '[]', '"x"', 'null'].map((v) => post(`match: ${v}`, `{"query":"query($m: TokenMatchInput!) { token(match: $m) { id } }","variables":{"m":${v}}}`)),
-    ...['123', '1e308', '{}', '[]', 'true', '""', '" "', '"x y"', '"é"', `"${'x'.repeat(200)}"`].map((v) => post(`tokenById(id: ${v.slice(0, 20)})`, `{"query":"query($id: ID!) { tokenById(id: $id) { id } }","variables":{"id":${v}}}`)),
-    ...['"not a date"', '"9999-99-99"', '"+275760-09-13T00:00:00.001Z"', '"0000-01-01T00:00:00Z"', '"1969-12-31T23:59:59Z"', '1e308', '-1', '"2026-02-30T00:00:00Z"', '{}'].map((v) =>
-      post(`expiresAt: ${v}`, `{"query":"mutation($t: TokenInput!) { saveToken(token: $t) { id } }","variables":{"t":{"userName":"date@fuzz","accessToken":"${MARK}-date","expiresAt":${v}}}}`),
+    ...[
+      ['"1"', 'string'],
+      ['true', 'boolean'],
+      ['{}', 'object'],
+      ['[1]', 'list'],
+      ['null', 'null'],
+    ].map(([v, what]) => post(`first: ${what}`, `{"query":"query($x: Int) { tokens(first: $x) { totalCount } }","variables":{"x":${v}}}`)),
+    ...['1', 'true', '{"a":1}', '[]', '"x"', 'null'].map((v) =>
+      post(`match: ${v}`, `{"query":"query($m: TokenMatchInput!) { token(match: $m) { id } }","variables":{"m":${v}}}`),
+    ),
+    ...['123', '1e308', '{}', '[]', 'true', '""', '" "', '"x y"', '"é"', `"${'x'.repeat(200)}"`].map((v) =>
+      post(`tokenById(id: ${v.slice(0, 20)})`, `{"query":"query($id: ID!) { tokenById(id: $id) { id } }","variables":{"id":${v}}}`),
+    ),
+    ...[
+      '"not a date"',
+      '"9999-99-99"',
+      '"+275760-09-13T00:00:00.001Z"',
+      '"0000-01-01T00:00:00Z"',
+      '"1969-12-31T23:59:59Z"',
+      '1e308',
+      '-1',
+      '"2026-02-30T00:00:00Z"',
+      '{}',
+    ].map((v) =>
+      post(
+        `expiresAt: ${v}`,
+        `{"query":"mutation($t: TokenInput!) { saveToken(token: $t) { id } }","variables":{"t":{"userName":"date@fuzz","accessToken":"${MARK}-date","expiresAt":${v}}}}`,
+      ),
     ),
     post('a cursor that is not one', gqlBody('{ tokens(after: "!!!") { totalCount } }')),
     post('a cursor of 100 kB', gqlBody(`{ tokens(after: "${'A'.repeat(100_000)}") { totalCount } }`)),
     post('an oversized user name', gqlBody('query($m: TokenMatchInput!) { token(match: $m) { id } }', { m: { userName: 'u'.repeat(100_000) } })),
-    post('an oversized secret', gqlBody('mutation($t: TokenInput!) { saveToken(token: $t) { id } }', { t: { userName: 'big@fuzz', accessToken: `${MARK}-${'s'.repeat(50_000)}` } })),
-    post('a NUL in a secret', gqlBody('mutation($t: TokenInput!) { saveToken(token: $t) { id } }', { t: { userName: 'nul@fuzz', accessToken: `${MARK}-a\u0000b` } })),
-    post('an accounts URL off the allow-list', gqlBody('mutation($t: TokenInput!) { saveToken(token: $t) { id } }', { t: { userName: 'url@fuzz', refreshToken: `${MARK}-url`, accountsUrl: 'https://evil.example.com' } })),
-    post('an accounts URL with credentials', gqlBody('mutation($t: TokenInput!) { saveToken(token: $t) { id } }', { t: { userName: 'url2@fuzz', refreshToken: `${MARK}-url2`, accountsUrl: `https://${MARK}:pw@accounts.zoho.com` } })),
+    post(
+      'an oversized secret',
+      gqlBody('mutation($t: TokenInput!) { saveToken(token: $t) { id } }', { t: { userName: 'big@fuzz', accessToken: `${MARK}-${'s'.repeat(50_000)}` } }),
+    ),
+    post(
+      'a NUL in a secret',
+      gqlBody('mutation($t: TokenInput!) { saveToken(token: $t) { id } }', { t: { userName: 'nul@fuzz', accessToken: `${MARK}-a\u0000b` } }),
+    ),
+    post(
+      'an accounts URL off the allow-list',
+      gqlBody('mutation($t: TokenInput!) { saveToken(token: $t) { id } }', {
+        t: { userName: 'url@fuzz', refreshToken: `${MARK}-url`, accountsUrl: 'https://evil.example.com' },
+      }),
+    ),
+    post(
+      'an accounts URL with credentials',
+      gqlBody('mutation($t: TokenInput!) { saveToken(token: $t) { id } }', {
+        t: { userName: 'url2@fuzz', refreshToken: `${MARK}-url2`, accountsUrl: `https://${MARK}:pw@accounts.zoho.com` },
+      }),
+    ),
     // Deep nesting: in JSON, in GraphQL selections, values and lists.
     post('JSON nested 10,000 deep', `{"query":"{ __typename }","variables":{"x":${deep(10_000, '[', ']')}}}`),
     post('JSON nested 200,000 deep', `{"query":"{ __typename }","variables":{"x":${deep(200_000, '[', ']')}}}`),
     post('JSON objects nested 50,000 deep', `{"query":"{ __typename }","variables":{"x":${deep(50_000, '{"a":', '}')}}}`),
-    post('a used variable nested 10,000 deep', `{"query":"query($m: TokenMatchInput!) { token(match: $m) { id } }","variables":{"m":{"userName":${deep(10_000, '[', ']', '"x"')}}}}`),
+    post(
+      'a used variable nested 10,000 deep',
+      `{"query":"query($m: TokenMatchInput!) { token(match: $m) { id } }","variables":{"m":{"userName":${deep(10_000, '[', ']', '"x"')}}}}`,
+    ),
     post('selections nested 30 deep', gqlBody(`{ ${deep(30, 'tokens { nodes { ', ' } }', 'id')} }`)),
     post('selections nested 5,000 deep', gqlBody(`{ ${deep(5_000, '__type(name: "Query") { ', ' }', 'name')} }`)),
     post('selections nested 50,000 deep', gqlBody(`{ ${deep(50_000, 'a { ', ' }', 'b')} }`)),
@@ -250,14 +485,22 @@ function corpus(t: Target, seededId: string): RawRequest[] {
     post('5,000 directives', gqlBody(`{ __typename ${'@include(if: true) '.repeat(5_000)} }`)),
     post('10,000 arguments', gqlBody(`{ tokens(${Array.from({ length: 10_000 }, (_, i) => `a${i}: 1`).join(', ')}) { totalCount } }`)),
     // (graphql-armor's depth rule recurses through spreads and overflows at ~2,000; graphql-js's own rules at ~3,500.)
-    ...[1_000, 2_000, 3_000, 5_000, 10_000].map((n) => post(`a chain of ${n} fragment spreads`, gqlBody(`{ ...F0 } ${Array.from({ length: n }, (_, i) => `fragment F${i} on Query { __typename ${i + 1 < n ? `...F${i + 1}` : ''} }`).join(' ')}`))),
+    ...[1_000, 2_000, 3_000, 5_000, 10_000].map((n) =>
+      post(
+        `a chain of ${n} fragment spreads`,
+        gqlBody(`{ ...F0 } ${Array.from({ length: n }, (_, i) => `fragment F${i} on Query { __typename ${i + 1 < n ? `...F${i + 1}` : ''} }`).join(' ')}`),
+      ),
+    ),
     post('a fragment cycle', gqlBody('{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }')),
     post('10,000 operations', gqlBody(Array.from({ length: 10_000 }, (_, i) => `query Q${i} { __typename }`).join(' '))),
     post('10,000 variables', gqlBody(`query(${Array.from({ length: 10_000 }, (_, i) => `$v${i}: Int`).join(', ')}) { __typename }`)),
     post('introspection, deep', gqlBody(`{ __schema { types { fields { type { ${deep(20, 'ofType { ', ' }', 'name')} } } } } }`)),
     post('a subscription', gqlBody('subscription { tokens { totalCount } }')),
     post('a deleteTokens for a viewer', gqlBody('mutation { deleteTokens }'), { 'content-type': 'application/json', authorization: `Bearer ${t.keys.viewer}` }),
-    post('a deleteToken of the seeded id for a viewer', gqlBody(`mutation { deleteToken(id: "${seededId}") }`), { 'content-type': 'application/json', authorization: `Bearer ${t.keys.viewer}` }),
+    post('a deleteToken of the seeded id for a viewer', gqlBody(`mutation { deleteToken(id: "${seededId}") }`), {
+      'content-type': 'application/json',
+      authorization: `Bearer ${t.keys.viewer}`,
+    }),
     // Transport oddities.
     post('gzip that is not gzip', 'not gzip', { ...admin, 'content-encoding': 'gzip' }),
     { label: 'real gzip', body: zlib.gzipSync(gqlBody('{ tokens { totalCount } }')), headers: { ...admin, 'content-encoding': 'gzip' } },
@@ -265,13 +508,36 @@ function corpus(t: Target, seededId: string): RawRequest[] {
     post('an unknown content-encoding', gqlBody('{ __typename }'), { ...admin, 'content-encoding': 'zstd-bogus' }),
     post('a CSRF-prone content type', gqlBody('{ __typename }'), { 'content-type': 'text/plain', authorization: `Bearer ${t.keys.admin}` }),
     post('an Authorization of 8 kB', gqlBody('{ __typename }'), { 'content-type': 'application/json', authorization: `Bearer ${'k'.repeat(8_000)}` }),
-    post('an Authorization with Latin-1', gqlBody('{ __typename }'), { 'content-type': 'application/json', authorization: 'Bearer \u00ff\u00fe-0123456789abcdef' }),
+    post('an Authorization with Latin-1', gqlBody('{ __typename }'), {
+      'content-type': 'application/json',
+      authorization: 'Bearer \u00ff\u00fe-0123456789abcdef',
+    }),
     post('Basic instead of Bearer', gqlBody('{ __typename }'), { 'content-type': 'application/json', authorization: `Basic ${t.keys.admin}` }),
     post('an odd request id', gqlBody('{ __typename }'), { ...admin, 'x-request-id': '<script>alert(1)</script>' }),
-    { label: 'GET a mutation', method: 'GET', path: `/graphql?query=${encodeURIComponent('mutation { deleteTokens }')}`, headers: { authorization: `Bearer ${t.keys.admin}`, 'apollo-require-preflight': 'true' } },
-    { label: 'GET a query', method: 'GET', path: `/graphql?query=${encodeURIComponent('{ tokens { totalCount } }')}`, headers: { authorization: `Bearer ${t.keys.admin}`, 'apollo-require-preflight': 'true' } },
-    { label: 'GET with bad variables', method: 'GET', path: '/graphql?query=%7B__typename%7D&variables=%7Bnot-json', headers: { authorization: `Bearer ${t.keys.admin}`, 'apollo-require-preflight': 'true' } },
-    { label: 'GET with invalid percent-encoding', method: 'GET', path: '/graphql?query=%E0%A4%A', headers: { authorization: `Bearer ${t.keys.admin}`, 'apollo-require-preflight': 'true' } },
+    {
+      label: 'GET a mutation',
+      method: 'GET',
+      path: `/graphql?query=${encodeURIComponent('mutation { deleteTokens }')}`,
+      headers: { authorization: `Bearer ${t.keys.admin}`, 'apollo-require-preflight': 'true' },
+    },
+    {
+      label: 'GET a query',
+      method: 'GET',
+      path: `/graphql?query=${encodeURIComponent('{ tokens { totalCount } }')}`,
+      headers: { authorization: `Bearer ${t.keys.admin}`, 'apollo-require-preflight': 'true' },
+    },
+    {
+      label: 'GET with bad variables',
+      method: 'GET',
+      path: '/graphql?query=%7B__typename%7D&variables=%7Bnot-json',
+      headers: { authorization: `Bearer ${t.keys.admin}`, 'apollo-require-preflight': 'true' },
+    },
+    {
+      label: 'GET with invalid percent-encoding',
+      method: 'GET',
+      path: '/graphql?query=%E0%A4%A',
+      headers: { authorization: `Bearer ${t.keys.admin}`, 'apollo-require-preflight': 'true' },
+    },
     { label: 'GET as a browser', method: 'GET', path: '/graphql', headers: { accept: 'text/html' } },
     { label: 'PUT', method: 'PUT', body: gqlBody('{ __typename }'), headers: admin },
     { label: 'DELETE', method: 'DELETE', headers: admin },
@@ -332,16 +598,30 @@ function attackArb(t: Target, seeded: { id: string; userName: string; refreshTok
     ['grantToken', null],
     ['clientId', 'changed-client'],
   ];
-  const target = fc.constantFrom<Record<string, unknown>>({ id: seeded.id }, { userName: seeded.userName }, { refreshToken: seeded.refreshToken, clientId: seeded.clientId });
+  const target = fc.constantFrom<Record<string, unknown>>(
+    { id: seeded.id },
+    { userName: seeded.userName },
+    { refreshToken: seeded.refreshToken, clientId: seeded.clientId },
+  );
   return fc
-    .tuple(target, fc.subarray(valid, { minLength: 0, maxLength: 4 }), fc.subarray(invalid, { minLength: 1, maxLength: 3 }), fc.constantFrom(t.keys.admin, t.keys.operator), fc.boolean())
+    .tuple(
+      target,
+      fc.subarray(valid, { minLength: 0, maxLength: 4 }),
+      fc.subarray(invalid, { minLength: 1, maxLength: 3 }),
+      fc.constantFrom(t.keys.admin, t.keys.operator),
+      fc.boolean(),
+    )
     .map(([who, goods, bads, key, inline]) => {
       const t0: Record<string, unknown> = { ...who };
       for (const [k, v] of goods) if (!(k in t0)) t0[k] = v;
       for (const [k, v] of bads) t0[k] = v;
       // The same payload as a variable, or as an inline literal (where it can be written as one).
       const body = inline
-        ? gqlBody(`mutation { saveToken(token: {${Object.entries(t0).map(([k, v]) => `${k}: ${json(v)}`).join(', ')}}) { id } }`)
+        ? gqlBody(
+            `mutation { saveToken(token: {${Object.entries(t0)
+              .map(([k, v]) => `${k}: ${json(v)}`)
+              .join(', ')}}) { id } }`,
+          )
         : gqlBody('mutation($t: TokenInput!) { saveToken(token: $t) { id } }', { t: t0 });
       return { label: `attack ${json(t0).slice(0, 300)}`, headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body };
     });
@@ -373,7 +653,11 @@ function problemsOf(req: RawRequest, res: RawResponse): string[] {
 }
 
 async function snapshot(t: Target, id: string): Promise<string> {
-  const res = await send(t.url, { label: 'snapshot', headers: { 'content-type': 'application/json', authorization: `Bearer ${t.keys.admin}` }, body: gqlBody(`query($id: ID!) { tokenById(id: $id) { ${ALL_TOKEN_FIELDS} } }`, { id }) });
+  const res = await send(t.url, {
+    label: 'snapshot',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${t.keys.admin}` },
+    body: gqlBody(`query($id: ID!) { tokenById(id: $id) { ${ALL_TOKEN_FIELDS} } }`, { id }),
+  });
   return res.text;
 }
 
@@ -383,7 +667,16 @@ async function fuzz(t: Target, runs: { documents: number; raw: number; attacks: 
     label: 'seed',
     headers: admin,
     body: gqlBody(`mutation($t: TokenInput!) { saveToken(token: $t) { ${ALL_TOKEN_FIELDS} } }`, {
-      t: { userName: 'seeded@fuzz.example.com', clientId: '1000.SEEDED', clientSecret: 'seeded-client-secret-0001', accessToken: 'seeded-access-0002', refreshToken: 'seeded-refresh-0003', grantToken: 'seeded-grant-0004', redirectUrl: 'https://app.example.com/cb', expiresAt: '2100-01-01T00:00:00.000Z' },
+      t: {
+        userName: 'seeded@fuzz.example.com',
+        clientId: '1000.SEEDED',
+        clientSecret: 'seeded-client-secret-0001',
+        accessToken: 'seeded-access-0002',
+        refreshToken: 'seeded-refresh-0003',
+        grantToken: 'seeded-grant-0004',
+        redirectUrl: 'https://app.example.com/cb',
+        expiresAt: '2100-01-01T00:00:00.000Z',
+      },
     }),
   });
   const seeded = JSON.parse(seed.text).data.saveToken;
@@ -431,7 +724,9 @@ async function fuzz(t: Target, runs: { documents: number; raw: number; attacks: 
       problems.push(`a log line holds a secret: ${logs.slice(Math.max(0, logs.lastIndexOf('\n', at) + 1), at + 200).slice(0, 400)}`);
     }
   }
-  console.log(`fuzz ${t.name}: ${sent} requests in ${Date.now() - started} ms; statuses ${json(Object.fromEntries([...statuses].sort((a, b) => a[0] - b[0])))}; ${problems.length} problems`);
+  console.log(
+    `fuzz ${t.name}: ${sent} requests in ${Date.now() - started} ms; statuses ${json(Object.fromEntries([...statuses].sort((a, b) => a[0] - b[0])))}; ${problems.length} problems`,
+  );
   expect([...new Set(problems)]).toEqual([]);
 }
 
@@ -474,7 +769,10 @@ describe('fuzzed requests never break the gateway', () => {
     });
 
     it('answers every fuzzed request with a clean 4xx or 200, changes no token, stays up', async () => {
-      await fuzz({ name: 'mysql process', url: gw.url, keys: ge.keys, logs: () => gw.output(), alive: () => gw.child.exitCode === null && gw.child.signalCode === null }, { documents: 300, raw: 150, attacks: 150 });
+      await fuzz(
+        { name: 'mysql process', url: gw.url, keys: ge.keys, logs: () => gw.output(), alive: () => gw.child.exitCode === null && gw.child.signalCode === null },
+        { documents: 300, raw: 150, attacks: 150 },
+      );
     });
   });
 });

@@ -145,7 +145,13 @@ export async function startGateway(env: Record<string, string>, options: { cwd?:
   gw.child.once('exit', () => liveGateways.delete(gw));
   spawn(
     'sh',
-    ['-c', 'while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 1; done; kill -9 "$2" 2>/dev/null', 'tokengate-gateway-watchdog', String(process.pid), String(gw.pid)],
+    [
+      '-c',
+      'while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 1; done; kill -9 "$2" 2>/dev/null',
+      'tokengate-gateway-watchdog',
+      String(process.pid),
+      String(gw.pid),
+    ],
     { stdio: 'ignore', detached: true },
   ).unref();
   return gw;

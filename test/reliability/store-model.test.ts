@@ -62,7 +62,16 @@ class ModelError extends Error {
   }
 }
 
-const MAX: Record<string, number> = { userName: 255, clientId: 255, clientSecret: 4096, refreshToken: 4096, accessToken: 4096, grantToken: 4096, redirectUrl: 1024, apiDomain: 255 };
+const MAX: Record<string, number> = {
+  userName: 255,
+  clientId: 255,
+  clientSecret: 4096,
+  refreshToken: 4096,
+  accessToken: 4096,
+  grantToken: 4096,
+  redirectUrl: 1024,
+  apiDomain: 255,
+};
 const present = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
 /** A UTF-16 string that is not Unicode: it holds a lone surrogate (a JSON string may: "\ud800"). */
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
@@ -72,7 +81,8 @@ function validString(field: string, v: unknown): boolean {
   return v === undefined || v === null || (typeof v === 'string' && v.length <= MAX[field]! && !v.includes('\u0000') && (LENIENT || !LONE_SURROGATE.test(v)));
 }
 const validId = (id: unknown): boolean => typeof id === 'string' && id.length >= 1 && id.length <= 128 && /^[\x21-\x7e]+$/.test(id);
-const validDate = (d: unknown): boolean => d === undefined || d === null || (d instanceof Date && !Number.isNaN(d.getTime()) && d.getTime() >= 0 && d.getTime() <= 253402300799999);
+const validDate = (d: unknown): boolean =>
+  d === undefined || d === null || (d instanceof Date && !Number.isNaN(d.getTime()) && d.getTime() >= 0 && d.getTime() <= 253402300799999);
 
 type Rule = { by: 'userName'; value: string } | { by: 'accessToken' | 'grantToken' | 'refreshToken'; value: string; clientId: string | null };
 
@@ -146,7 +156,19 @@ class Model {
     }
     const merged: MToken = existing
       ? { ...existing }
-      : { id, version: 0, userName: null, clientId: null, clientSecret: null, refreshToken: null, accessToken: null, grantToken: null, expiresAt: null, redirectUrl: null, apiDomain: null };
+      : {
+          id,
+          version: 0,
+          userName: null,
+          clientId: null,
+          clientSecret: null,
+          refreshToken: null,
+          accessToken: null,
+          grantToken: null,
+          expiresAt: null,
+          redirectUrl: null,
+          apiDomain: null,
+        };
     merged.version += 1;
     // Absent keeps, null clears, an empty string is absent-as-null.
     for (const f of MODEL_FIELDS) {
@@ -215,7 +237,10 @@ const TOO_LONG_NAME = 'n'.repeat(256);
 const odd = (values: string[]) => (LENIENT ? values.filter((v) => !LONE_SURROGATE.test(v)) : values);
 // One alphabet for the three lookup secrets, so that a value can sit in two fields at once. Rarely:
 // a NUL (refused), case and space variants (distinct values), Unicode, a lone surrogate.
-const secretArb = fc.oneof({ weight: 12, arbitrary: fc.constantFrom('s1', 's2', 's3', '') }, { weight: 1, arbitrary: fc.constantFrom(...odd(['s\u00001', 'S1', 's1 ', 's\u00e9', 's\ud800', 's\ufffd'])) });
+const secretArb = fc.oneof(
+  { weight: 12, arbitrary: fc.constantFrom('s1', 's2', 's3', '') },
+  { weight: 1, arbitrary: fc.constantFrom(...odd(['s\u00001', 'S1', 's1 ', 's\u00e9', 's\ud800', 's\ufffd'])) },
+);
 const userNameArb = fc.oneof(
   { weight: 12, arbitrary: fc.constantFrom('alice@x', 'bob@x', 'Alice@x', '') },
   { weight: 1, arbitrary: fc.constantFrom(...odd([TOO_LONG_NAME, 'a\u0000b', 'alice@x ', '\u00e9@x', 'e\u0301@x', '\ud83d\ude42@x', '\ud83d@x', '\ufffd@x'])) },
@@ -223,14 +248,24 @@ const userNameArb = fc.oneof(
 const nullable = <T>(arb: fc.Arbitrary<T>) => fc.oneof({ weight: 1, arbitrary: fc.constant(null) }, { weight: 6, arbitrary: arb });
 const clientIdArb = fc.constantFrom('c1', 'c2', '');
 const clientSecretArb = fc.constantFrom('k1', 'k2', '');
-const dateArb = fc.oneof({ weight: 8, arbitrary: fc.constantFrom(new Date(1_900_000_000_000), new Date(2_000_000_000_123)) }, { weight: 1, arbitrary: fc.constantFrom(new Date(Number.NaN), new Date(-1)) });
+const dateArb = fc.oneof(
+  { weight: 8, arbitrary: fc.constantFrom(new Date(1_900_000_000_000), new Date(2_000_000_000_123)) },
+  { weight: 1, arbitrary: fc.constantFrom(new Date(Number.NaN), new Date(-1)) },
+);
 const idRefArb: fc.Arbitrary<IdRef> = fc.oneof(
   { weight: 5, arbitrary: fc.constantFrom('id-1', 'id-2', 'ID-1', 'id_1', '~', '!').map((literal) => ({ literal })) },
   { weight: 5, arbitrary: fc.nat(5).map((generated) => ({ generated })) },
   { weight: 1, arbitrary: fc.constantFrom('', 'has space', 'x'.repeat(129), '\u00e9').map((literal) => ({ literal })) },
 );
 const matchArb: fc.Arbitrary<TokenMatch> = fc.record(
-  { userName: nullable(userNameArb), accessToken: nullable(secretArb), refreshToken: nullable(secretArb), grantToken: nullable(secretArb), clientId: nullable(clientIdArb), clientSecret: nullable(clientSecretArb) },
+  {
+    userName: nullable(userNameArb),
+    accessToken: nullable(secretArb),
+    refreshToken: nullable(secretArb),
+    grantToken: nullable(secretArb),
+    clientId: nullable(clientIdArb),
+    clientSecret: nullable(clientSecretArb),
+  },
   { requiredKeys: [], noNullPrototype: true },
 );
 const inputArb = fc.record(
@@ -465,7 +500,8 @@ async function runConcurrently(model: Model, batch: Op[], s: Subject): Promise<s
     const saves = resolved.map((r, i) => (r.op === 'saveToken' ? i : -1)).filter((i) => i >= 0);
     for (const i of [...saves, ...resolved.keys()]) actual[i] ??= toModelOutcome(raws[i]!, expected[i]!, ids, problems, `batch op ${i}`, s.name);
     resolved.forEach((r, i) => {
-      if (show(actual[i]) !== show(expected[i])) problems.push(`${show(r)} answered ${show(actual[i])}; the model (order ${order.join(',')}): ${show(expected[i])}`);
+      if (show(actual[i]) !== show(expected[i]))
+        problems.push(`${show(r)} answered ${show(actual[i])}; the model (order ${order.join(',')}): ${show(expected[i])}`);
     });
     const final = show(sortById(finalRaw.map((t) => toModelToken(t, ids, null, problems, 'final', s.name))));
     if (final !== show(m.getTokens())) problems.push(`final state ${final}; the model (order ${order.join(',')}): ${show(m.getTokens())}`);
@@ -487,7 +523,13 @@ describe('TokenStore against a model of the spec (memory, SQLite, MariaDB)', () 
   let db: ThrowawayMariaDb;
   let dir: string;
   const subjects: Subject[] = [];
-  const subject = (name: string, stores: Stores): Subject => ({ name, store: stores.tokens, close: () => stores.close(), ids: { toModel: new Map(), toReal: new Map() }, createdAt: new Map() });
+  const subject = (name: string, stores: Stores): Subject => ({
+    name,
+    store: stores.tokens,
+    close: () => stores.close(),
+    ids: { toModel: new Map(), toReal: new Map() },
+    createdAt: new Map(),
+  });
 
   beforeAll(async () => {
     // Durability does not matter here; speed does.
@@ -538,7 +580,9 @@ describe('TokenStore against a model of the spec (memory, SQLite, MariaDB)', () 
       if (saved instanceof TokenStoreError && saved.kind === 'INVALID_INPUT') continue;
       if (!(saved instanceof Error)) {
         const back = await s.store.findTokenById((saved as Token).id);
-        problems.push(`${s.name}: stored; saveToken answered ${show([(saved as Token).userName, (saved as Token).accessToken])}, reading it back gives ${show([back?.userName, back?.accessToken])}`);
+        problems.push(
+          `${s.name}: stored; saveToken answered ${show([(saved as Token).userName, (saved as Token).accessToken])}, reading it back gives ${show([back?.userName, back?.accessToken])}`,
+        );
         // Two different values collide where the store replaced the surrogate.
         const twin = await s.store.saveToken({ userName: 'u\ufffd', accessToken: 'at-\ufffd' }).then(
           (t) => (t.id === (saved as Token).id ? 'an update of that token (another user name found it)' : 'a separate token'),

@@ -33,7 +33,12 @@ describe('AuthFailureLog', () => {
     expect(lines.map((l) => l.notLogged).filter(Boolean)).toEqual([7]);
     expect(lines.filter((l) => l.msg === REFUSED)).toHaveLength(4);
     const values = (await counter.get()).values.map((v) => [v.labels.reason, v.value]);
-    expect(values).toEqual(expect.arrayContaining([['unknown_key', 10], ['missing', 1]]));
+    expect(values).toEqual(
+      expect.arrayContaining([
+        ['unknown_key', 10],
+        ['missing', 1],
+      ]),
+    );
   });
 });
 
@@ -63,7 +68,13 @@ describe('a request with a missing or wrong API key', () => {
 
     const lines = refusedLines();
     expect(lines).toEqual([
-      expect.objectContaining({ level: 'warn', reason: 'unknown_key', keyHash: createHash('sha256').update(wrong).digest('hex').slice(0, 12), remoteAddress: '127.0.0.1', reqId: bad.headers.get('x-request-id') }),
+      expect.objectContaining({
+        level: 'warn',
+        reason: 'unknown_key',
+        keyHash: createHash('sha256').update(wrong).digest('hex').slice(0, 12),
+        remoteAddress: '127.0.0.1',
+        reqId: bad.headers.get('x-request-id'),
+      }),
       expect.objectContaining({ reason: 'missing', remoteAddress: '127.0.0.1', reqId: none.headers.get('x-request-id') }),
       expect.objectContaining({ reason: 'malformed', reqId: malformed.headers.get('x-request-id') }),
     ]);

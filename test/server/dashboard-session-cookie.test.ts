@@ -21,7 +21,9 @@ describe('dashboard session cookie', () => {
   beforeAll(async () => {
     gw = await startTestGateway({ store: 'memory' });
     // The gateway's own HTTP handler behind a TLS socket: the request itself is https.
-    tls = https.createServer({ key: fs.readFileSync(path.join(fixtures, 'zoho-uk-test.key')), cert }, (req, res) => gw.gateway.app.server.emit('request', req, res));
+    tls = https.createServer({ key: fs.readFileSync(path.join(fixtures, 'zoho-uk-test.key')), cert }, (req, res) =>
+      gw.gateway.app.server.emit('request', req, res),
+    );
     await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve));
     tlsPort = (tls.address() as AddressInfo).port;
   });
@@ -34,7 +36,11 @@ describe('dashboard session cookie', () => {
   const host = () => new URL(gw.url).host;
 
   async function signIn(headers: Record<string, string>): Promise<{ status: number; cookie: string }> {
-    const res = await fetch(`${gw.url}/session`, { method: 'POST', headers: { 'content-type': 'application/json', 'sec-fetch-site': 'same-origin', ...headers }, body: JSON.stringify({ apiKey: gw.keys.viewer }) });
+    const res = await fetch(`${gw.url}/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'sec-fetch-site': 'same-origin', ...headers },
+      body: JSON.stringify({ apiKey: gw.keys.viewer }),
+    });
     return { status: res.status, cookie: res.headers.get('set-cookie') ?? '' };
   }
 
@@ -43,7 +49,15 @@ describe('dashboard session cookie', () => {
     return new Promise((resolve, reject) => {
       const body = method === 'POST' ? JSON.stringify({ apiKey: gw.keys.viewer }) : undefined;
       const req = https.request(
-        { host: '127.0.0.1', port: tlsPort, servername: 'accounts.zoho.uk', ca: cert, method, path: '/session', headers: body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {} },
+        {
+          host: '127.0.0.1',
+          port: tlsPort,
+          servername: 'accounts.zoho.uk',
+          ca: cert,
+          method,
+          path: '/session',
+          headers: body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {},
+        },
         (res) => {
           res.resume();
           res.on('end', () => resolve({ status: res.statusCode!, cookie: String(res.headers['set-cookie'] ?? '') }));
@@ -86,7 +100,11 @@ describe('dashboard session cookie', () => {
   it('is Secure on plain http when TOKENGATE_PUBLIC_URL is https (the gateway behind a proxy that ends TLS)', async () => {
     const behind = await startTestGateway({ store: 'memory', env: { TOKENGATE_PUBLIC_URL: 'https://tokens.example.com' } });
     try {
-      const res = await fetch(`${behind.url}/session`, { method: 'POST', headers: { 'content-type': 'application/json', 'sec-fetch-site': 'same-origin' }, body: JSON.stringify({ apiKey: behind.keys.viewer }) });
+      const res = await fetch(`${behind.url}/session`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'sec-fetch-site': 'same-origin' },
+        body: JSON.stringify({ apiKey: behind.keys.viewer }),
+      });
       expect(res.status).toBe(200);
       expect(res.headers.get('set-cookie')).toMatch(/^tg_session=[^;]+; Path=\/; HttpOnly; SameSite=Strict; Secure$/);
     } finally {

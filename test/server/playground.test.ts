@@ -281,7 +281,11 @@ describe('playground in headless Chromium, offline', () => {
     posts = [];
     page.on('response', (r) => {
       if (r.url() !== graphqlUrl || r.request().method() !== 'POST') return;
-      posts.push({ status: r.status(), authorization: r.request().headers().authorization, schemaQuery: /\bIntrospectionQuery\b/.test(r.request().postData() ?? '') });
+      posts.push({
+        status: r.status(),
+        authorization: r.request().headers().authorization,
+        schemaQuery: /\bIntrospectionQuery\b/.test(r.request().postData() ?? ''),
+      });
     });
     await page.exposeFunction('reportCspViolation', (v: string) => cspViolations.push(v));
     await page.addInitScript(() => {
@@ -316,7 +320,9 @@ describe('playground in headless Chromium, offline', () => {
 
     const sent = await run('keyboard');
     expect(sent).toEqual({ status: 200, authorization: `Bearer ${API_KEY}` });
-    await resultWindow().filter({ hasText: /"totalCount":\s*42/ }).waitFor({ timeout: 10_000 });
+    await resultWindow()
+      .filter({ hasText: /"totalCount":\s*42/ })
+      .waitFor({ timeout: 10_000 });
 
     expect(blockedRequests(page)).toEqual([]);
     expect(cspViolations).toEqual([]);
@@ -330,7 +336,9 @@ describe('playground in headless Chromium, offline', () => {
 
     const sent = await run('button');
     expect(sent).toEqual({ status: 401, authorization: undefined });
-    await resultWindow().filter({ hasText: /"code":\s*"UNAUTHENTICATED"/ }).waitFor({ timeout: 10_000 });
+    await resultWindow()
+      .filter({ hasText: /"code":\s*"UNAUTHENTICATED"/ })
+      .waitFor({ timeout: 10_000 });
     expect(await resultWindow().innerText()).not.toMatch(/totalCount/);
 
     expect(blockedRequests(page)).toEqual([]);
@@ -345,7 +353,11 @@ describe('playground in headless Chromium, offline', () => {
     await typeInto(headersEditor(), `{"Authorization": "Bearer ${API_KEY}"}`);
 
     // Whichever comes first: the schema in the Docs pane, or text in the result pane (nothing was run).
-    await ui().docsRootTypes().or(resultWindow().locator('.view-lines').filter({ hasText: /\S/ })).first().waitFor({ timeout: 10_000 });
+    await ui()
+      .docsRootTypes()
+      .or(resultWindow().locator('.view-lines').filter({ hasText: /\S/ }))
+      .first()
+      .waitFor({ timeout: 10_000 });
     expect(await editorText(resultWindow())).toBe('');
     // (A key typed character by character may be tried before it is whole: those refusals are not shown.)
     expect(posts.filter((p) => p.authorization === 'Bearer <paste your API key>')).toEqual([]);
@@ -356,7 +368,10 @@ describe('playground in headless Chromium, offline', () => {
     await ui().openDocs();
     await headersTab().click();
 
-    const refused = page.waitForResponse((r) => r.url() === graphqlUrl && /\bIntrospectionQuery\b/.test(r.request().postData() ?? '') && r.request().headers().authorization === 'Bearer wrong-key');
+    const refused = page.waitForResponse(
+      (r) =>
+        r.url() === graphqlUrl && /\bIntrospectionQuery\b/.test(r.request().postData() ?? '') && r.request().headers().authorization === 'Bearer wrong-key',
+    );
     await typeInto(headersEditor(), '{"Authorization": "Bearer wrong-key"}');
     expect((await refused).status()).toBe(401);
     await typeInto(headersEditor(), `{"Authorization": "Bearer ${API_KEY}"}`);
@@ -384,13 +399,19 @@ describe('playground in headless Chromium, offline', () => {
     await typeInto(queryEditor(), mutation);
     const sent = await ui().run('button', 'cs-SECRET-4711');
     expect(sent.status).toBe(200);
-    await resultWindow().filter({ hasText: /"id":\s*"token-1"/ }).waitFor({ timeout: 10_000 });
+    await resultWindow()
+      .filter({ hasText: /"id":\s*"token-1"/ })
+      .waitFor({ timeout: 10_000 });
     await page.clock.runFor(5_000);
 
     const stored = await storedInBrowser(page);
     for (const secret of ['cs-SECRET-4711', 'rt-SECRET-0815', 'saveToken', API_KEY]) expect(stored).not.toContain(secret);
     const keys = Object.keys((JSON.parse(stored) as { localStorage: Record<string, string> }).localStorage);
-    expect(keys.filter((k) => !['graphiql:theme', 'graphiql:visiblePlugin', 'graphiql:docExplorerFlex', 'graphiql:secondaryEditorFlex', 'graphiql:editorFlex'].includes(k))).toEqual([]);
+    expect(
+      keys.filter(
+        (k) => !['graphiql:theme', 'graphiql:visiblePlugin', 'graphiql:docExplorerFlex', 'graphiql:secondaryEditorFlex', 'graphiql:editorFlex'].includes(k),
+      ),
+    ).toEqual([]);
     expect(page.url()).toBe(graphqlUrl);
 
     // Opened again: a fresh editor.

@@ -33,21 +33,25 @@ function kepAliveLoad(url: string, key: string, ids: string[], connections: numb
   const one = (id: string) =>
     new Promise<'more' | 'stop'>((resolve) => {
       const body = JSON.stringify({ query: 'query($id: ID!) { tokenById(id: $id) { id status } }', variables: { id } });
-      const req = http.request(`${url}/graphql`, { method: 'POST', agent, headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` } }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const answered = res.statusCode === 200 && Buffer.concat(chunks).toString().includes(`"id":"${id}"`);
-          if (answered) out.ok++;
-          else out.failed++;
-          onAnswer(out.ok);
-          resolve(res.headers.connection === 'close' ? 'stop' : 'more');
-        });
-        res.on('error', (err: NodeJS.ErrnoException) => {
-          out.resets.push(`${err.code ?? err.message} while reading an answer`);
-          resolve('stop');
-        });
-      });
+      const req = http.request(
+        `${url}/graphql`,
+        { method: 'POST', agent, headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const answered = res.statusCode === 200 && Buffer.concat(chunks).toString().includes(`"id":"${id}"`);
+            if (answered) out.ok++;
+            else out.failed++;
+            onAnswer(out.ok);
+            resolve(res.headers.connection === 'close' ? 'stop' : 'more');
+          });
+          res.on('error', (err: NodeJS.ErrnoException) => {
+            out.resets.push(`${err.code ?? err.message} while reading an answer`);
+            resolve('stop');
+          });
+        },
+      );
       req.on('error', (err: NodeJS.ErrnoException) => {
         if (err.code === 'ECONNREFUSED') out.refused++;
         else out.resets.push(`${err.code ?? err.message} (reused connection: ${req.reusedSocket})`);
@@ -120,7 +124,13 @@ describe('stopping the gateway process', () => {
     const store = await openStore({ kind: 'sqlite', path: path.join(cwd, 'data', 'tokengate.db') }, new Keyring([encryptionKey]));
     const ids: string[] = [];
     for (let i = 0; i < 80; i++) {
-      const t = await store.tokens.saveToken({ clientId, clientSecret, refreshToken: accounts.addRefreshToken(clientId), accessToken: `a${i}`, expiresAt: new Date(Date.now() + 60_000) });
+      const t = await store.tokens.saveToken({
+        clientId,
+        clientSecret,
+        refreshToken: accounts.addRefreshToken(clientId),
+        accessToken: `a${i}`,
+        expiresAt: new Date(Date.now() + 60_000),
+      });
       ids.push(t.id);
     }
     await store.close();

@@ -59,12 +59,17 @@ describeWithMysql('a store outage while serving', () => {
 
     await proxy.cut();
     const logBefore = gw!.output().length;
-    for (const query of [`query($id: ID!) { tokenById(id: $id) { id } }`, `mutation($id: ID!) { saveToken(token: { id: $id, accessToken: "1000.other" }) { id } }`]) {
+    for (const query of [
+      `query($id: ID!) { tokenById(id: $id) { id } }`,
+      `mutation($id: ID!) { saveToken(token: { id: $id, accessToken: "1000.other" }) { id } }`,
+    ]) {
       const res = await post(query, { id });
       const body = (await res.json()) as any;
       expect(res.status).toBe(503);
       expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
-      expect(body.errors).toEqual([expect.objectContaining({ message: 'The token store is unavailable; try again later', extensions: { code: 'STORE_UNAVAILABLE' } })]);
+      expect(body.errors).toEqual([
+        expect.objectContaining({ message: 'The token store is unavailable; try again later', extensions: { code: 'STORE_UNAVAILABLE' } }),
+      ]);
     }
 
     // The client library reports it by its code, with the status.

@@ -61,7 +61,13 @@ export function connectStoresContract(name: string, open: () => Promise<Stores>)
 
       const again = await stores.clients.saveClient(client({ clientSecret: 'a-new-secret', scopes: ['a', 'b'], accountsUrl: 'https://accounts.zoho.eu' }));
       expect(again.created).toBe(false);
-      expect(again.client).toMatchObject({ id: first.client.id, clientSecret: 'a-new-secret', scopes: ['a', 'b'], accountsUrl: 'https://accounts.zoho.eu', createdAt: first.client.createdAt });
+      expect(again.client).toMatchObject({
+        id: first.client.id,
+        clientSecret: 'a-new-secret',
+        scopes: ['a', 'b'],
+        accountsUrl: 'https://accounts.zoho.eu',
+        createdAt: first.client.createdAt,
+      });
       expect(await stores.clients.findClient('crm')).toEqual(again.client);
     });
 
@@ -74,7 +80,13 @@ export function connectStoresContract(name: string, open: () => Promise<Stores>)
 
     it("deletes a client and clears its tokens' client, leaving the tokens and their credentials", async () => {
       await stores.clients.saveClient(client());
-      const token = await stores.tokens.saveToken({ userName: 'u@example.com', clientId: '1000.CLIENT', clientSecret: 's', refreshToken: 'r-1', client: 'crm' });
+      const token = await stores.tokens.saveToken({
+        userName: 'u@example.com',
+        clientId: '1000.CLIENT',
+        clientSecret: 's',
+        refreshToken: 'r-1',
+        client: 'crm',
+      });
       const other = await stores.tokens.saveToken({ userName: 'v@example.com', refreshToken: 'r-2', client: 'books' });
       expect(token.client).toBe('crm');
       expect(await stores.clients.deleteClient('crm')).toBe(true);
@@ -136,7 +148,12 @@ export function preConnectTokenRow(keyring: Keyring, table: string, quote: (s: s
 
 /** What an existing database must look like once a gateway of today opened it. */
 export async function expectMigratedForConnect(stores: Stores): Promise<void> {
-  expect(await stores.tokens.findTokenById('old-1')).toMatchObject({ userName: 'old@example.com', refreshToken: 'old-refresh-token', client: null, provider: 'zoho' });
+  expect(await stores.tokens.findTokenById('old-1')).toMatchObject({
+    userName: 'old@example.com',
+    refreshToken: 'old-refresh-token',
+    client: null,
+    provider: 'zoho',
+  });
   const saved = await stores.clients.saveClient(client());
   expect(await stores.clients.findClient('crm')).toEqual(saved.client);
   const p = pending();

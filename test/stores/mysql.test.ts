@@ -14,7 +14,6 @@ let db: ScratchDatabase;
 let tableCounter = 0;
 const keyrings = new WeakMap<Stores, { table: string; keyring: Keyring }>();
 
-
 async function open(table = `tokens_${++tableCounter}`, keyring = new Keyring([randomBytes(32)])): Promise<Stores> {
   const store = await openStore({ kind: 'mysql', url: db.url, table, poolSize: 8 }, keyring);
   keyrings.set(store, { table, keyring });
@@ -46,7 +45,13 @@ describeWithMysql('MySQL/MariaDB', () => {
     it('adds the client column and the connect tables to a database made before them, by itself at open', async () => {
       const table = 'pre_connect';
       const keyring = new Keyring([randomBytes(32)]);
-      const ds = new DataSource({ type: 'mysql', url: db.url, entities: [], migrations: preConnectMigrations('mysql', table), migrationsTableName: `${table}_migrations` });
+      const ds = new DataSource({
+        type: 'mysql',
+        url: db.url,
+        entities: [],
+        migrations: preConnectMigrations('mysql', table),
+        migrationsTableName: `${table}_migrations`,
+      });
       await ds.initialize();
       await ds.runMigrations({ transaction: 'all' });
       const row = preConnectTokenRow(keyring, table, (t) => `\`${t}\``);
@@ -64,7 +69,14 @@ describeWithMysql('MySQL/MariaDB', () => {
   describe('MySQL store', () => {
     it('keeps no plaintext secret in any column', async () => {
       const store = await open('plain_check');
-      await store.tokens.saveToken({ userName: 'u@x', clientId: 'cid', clientSecret: 'the-client-secret', refreshToken: 'the-refresh-token', accessToken: 'the-access-token', grantToken: 'the-grant-token' });
+      await store.tokens.saveToken({
+        userName: 'u@x',
+        clientId: 'cid',
+        clientSecret: 'the-client-secret',
+        refreshToken: 'the-refresh-token',
+        accessToken: 'the-access-token',
+        grantToken: 'the-grant-token',
+      });
       await store.close();
       const conn = await mysql.createConnection({ uri: db.url });
       const [rows] = await conn.query('SELECT * FROM plain_check');
@@ -95,7 +107,9 @@ describeWithMysql('MySQL/MariaDB', () => {
     });
 
     it('reports an unreachable server as UNAVAILABLE, naming the operation', async () => {
-      const err = (await openStore({ kind: 'mysql', url: 'mysql://root@127.0.0.1:1/none', table: 't' }, new Keyring([randomBytes(32)])).catch((e: unknown) => e)) as TokenStoreError;
+      const err = (await openStore({ kind: 'mysql', url: 'mysql://root@127.0.0.1:1/none', table: 't' }, new Keyring([randomBytes(32)])).catch(
+        (e: unknown) => e,
+      )) as TokenStoreError;
       expect(err).toBeInstanceOf(TokenStoreError);
       expect(err.operation).toBe('open');
       expect(err.kind).toBe('UNAVAILABLE');

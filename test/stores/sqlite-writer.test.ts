@@ -86,9 +86,7 @@ describe('SQLite writer thread', () => {
   it('answers a write only once it is committed: visible to another connection the moment it settles', async () => {
     const s = setup();
     const seenAtResolve = await Promise.all(
-      Array.from({ length: 50 }, (_, i) =>
-        s.exec.transaction(insert(`v${String(i).padStart(2, '0')}`)).then((v) => s.committedValues().includes(v)),
-      ),
+      Array.from({ length: 50 }, (_, i) => s.exec.transaction(insert(`v${String(i).padStart(2, '0')}`)).then((v) => s.committedValues().includes(v))),
     );
     expect(seenAtResolve.every(Boolean)).toBe(true);
     const changed = await s.exec.run("UPDATE t SET v = 'renamed' WHERE v = 'v00'");
@@ -125,7 +123,7 @@ describe('SQLite writer thread', () => {
     expect((await s.exec.all<{ v: string }>('SELECT v FROM t ORDER BY v')).map((r) => r.v)).toEqual(['before', 'inside']);
   });
 
-  it('rolls back a transaction whose body throws; a unique clash is the body\'s to handle', async () => {
+  it("rolls back a transaction whose body throws; a unique clash is the body's to handle", async () => {
     const s = setup();
     await s.exec.transaction(insert('taken'));
     const clash = await settle(

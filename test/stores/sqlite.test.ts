@@ -48,7 +48,13 @@ describe('SQLite store of the connect flow', () => {
   it('adds the client column and the connect tables to a database made before them, by itself at open', async () => {
     const file = tempDbPath();
     const keyring = new Keyring([randomBytes(32)]);
-    const ds = new DataSource({ type: 'better-sqlite3', database: file, entities: [], migrations: preConnectMigrations('sqlite', 'oauthtoken'), migrationsTableName: 'oauthtoken_migrations' });
+    const ds = new DataSource({
+      type: 'better-sqlite3',
+      database: file,
+      entities: [],
+      migrations: preConnectMigrations('sqlite', 'oauthtoken'),
+      migrationsTableName: 'oauthtoken_migrations',
+    });
     await ds.initialize();
     await ds.runMigrations({ transaction: 'all' });
     const row = preConnectTokenRow(keyring, 'oauthtoken', (t) => `"${t}"`);
@@ -64,9 +70,29 @@ describe('SQLite store of the connect flow', () => {
 
   it('keeps no plaintext client secret or PKCE verifier in the database file', async () => {
     const store = await open();
-    await store.clients.saveClient({ name: 'crm', provider: 'zoho', clientId: '1000.C', clientSecret: 'the-client-secret-value', scopes: [], redirectUrl: 'https://t.example/oauth/callback', accountsUrl: null });
+    await store.clients.saveClient({
+      name: 'crm',
+      provider: 'zoho',
+      clientId: '1000.C',
+      clientSecret: 'the-client-secret-value',
+      scopes: [],
+      redirectUrl: 'https://t.example/oauth/callback',
+      accountsUrl: null,
+    });
     const now = Date.now();
-    await store.connects.savePendingConnect({ stateHash: 'a'.repeat(64), clientRecordId: 'x', userName: 'u', scopes: [], returnTo: null, tokenId: null, replaceOldest: false, codeVerifier: 'the-code-verifier-value', actor: { role: 'operator', name: 'op' }, createdAt: new Date(now), expiresAt: new Date(now + 600_000) });
+    await store.connects.savePendingConnect({
+      stateHash: 'a'.repeat(64),
+      clientRecordId: 'x',
+      userName: 'u',
+      scopes: [],
+      returnTo: null,
+      tokenId: null,
+      replaceOldest: false,
+      codeVerifier: 'the-code-verifier-value',
+      actor: { role: 'operator', name: 'op' },
+      createdAt: new Date(now),
+      expiresAt: new Date(now + 600_000),
+    });
     const { file } = files.get(store)!;
     await store.close();
     for (const f of [file, `${file}-wal`].filter((p) => fs.existsSync(p))) {
@@ -81,7 +107,15 @@ describe('SQLite store of the connect flow', () => {
     const oldKey = randomBytes(32);
     const newKey = randomBytes(32);
     let store = await open(file, new Keyring([oldKey]));
-    await store.clients.saveClient({ name: 'crm', provider: 'zoho', clientId: '1000.C', clientSecret: 'secret-under-old-key', scopes: [], redirectUrl: 'https://t.example/oauth/callback', accountsUrl: null });
+    await store.clients.saveClient({
+      name: 'crm',
+      provider: 'zoho',
+      clientId: '1000.C',
+      clientSecret: 'secret-under-old-key',
+      scopes: [],
+      redirectUrl: 'https://t.example/oauth/callback',
+      accountsUrl: null,
+    });
     await store.close();
     // Without the old key the store does not open: the clients' secrets would not decrypt.
     await expect(open(file, new Keyring([newKey]))).rejects.toThrow(/OAuth clients' secrets were encrypted with key/);
@@ -108,11 +142,7 @@ describe('SQLite store', () => {
     await store.tokens.saveToken({ userName: 'u@x', clientId: '1000.CLIENT', ...secrets });
     await store.close();
     // The database, its WAL and shared-memory files: every byte on disk.
-    const bytes = Buffer.concat(
-      fs
-        .readdirSync(path.dirname(file))
-        .map((f) => fs.readFileSync(path.join(path.dirname(file), f))),
-    );
+    const bytes = Buffer.concat(fs.readdirSync(path.dirname(file)).map((f) => fs.readFileSync(path.join(path.dirname(file), f))));
     expect(bytes.includes(Buffer.from('1000.CLIENT'))).toBe(true); // the test can see plain columns
     for (const value of Object.values(secrets)) {
       expect(bytes.includes(Buffer.from(value))).toBe(false);
@@ -154,7 +184,7 @@ describe('SQLite store', () => {
     await first.close();
     // Move b's access-token ciphertext into a's row: it is a valid ciphertext, of another row.
     const db = new Database(file);
-    db.prepare("UPDATE oauthtoken SET access_token = (SELECT access_token FROM oauthtoken WHERE id = ?) WHERE id = ?").run(b.id, a.id);
+    db.prepare('UPDATE oauthtoken SET access_token = (SELECT access_token FROM oauthtoken WHERE id = ?) WHERE id = ?').run(b.id, a.id);
     db.close();
     const store = await open(file, keyring);
     const read = (await store.tokens.findTokenById(a.id))!;

@@ -130,10 +130,27 @@ export function tokenStoreContract(name: string, harness: StoreHarness): void {
       });
 
       it('upserts by id: inserts that id, then updates only the given fields; null clears', async () => {
-        const t = await store.saveToken({ id: '1001', userName: 'zoho@x', clientId: 'c', clientSecret: 's', refreshToken: 'r', accessToken: 'a', expiresAt: new Date(2_000_000_000_000), apiDomain: 'https://www.zohoapis.eu' });
+        const t = await store.saveToken({
+          id: '1001',
+          userName: 'zoho@x',
+          clientId: 'c',
+          clientSecret: 's',
+          refreshToken: 'r',
+          accessToken: 'a',
+          expiresAt: new Date(2_000_000_000_000),
+          apiDomain: 'https://www.zohoapis.eu',
+        });
         expect(t.id).toBe('1001');
         const u = await store.saveToken({ id: '1001', accessToken: 'a2', apiDomain: null });
-        expect(u).toMatchObject({ id: '1001', userName: 'zoho@x', clientSecret: 's', refreshToken: 'r', accessToken: 'a2', apiDomain: null, expiresAt: new Date(2_000_000_000_000) });
+        expect(u).toMatchObject({
+          id: '1001',
+          userName: 'zoho@x',
+          clientSecret: 's',
+          refreshToken: 'r',
+          accessToken: 'a2',
+          apiDomain: null,
+          expiresAt: new Date(2_000_000_000_000),
+        });
         expect(u.version).toBe(t.version + 1);
         expect(u.createdAt).toEqual(t.createdAt);
         expect(await store.getTokens()).toHaveLength(1);
@@ -149,7 +166,14 @@ export function tokenStoreContract(name: string, harness: StoreHarness): void {
         ['grantToken', { grantToken: 'g-same', clientId: 'c', clientSecret: 's', accessToken: 'a-from-grant' }],
         ['refreshToken', { refreshToken: 'r-same', clientId: 'c', clientSecret: 's', accessToken: 'a-new' }],
       ] as Array<[string, TokenInput]>)('upserts by the %s rule', async (_rule, update) => {
-        const first = await store.saveToken({ userName: 'same@x', accessToken: 'a-same', grantToken: 'g-same', refreshToken: 'r-same', clientId: 'c', clientSecret: 's' });
+        const first = await store.saveToken({
+          userName: 'same@x',
+          accessToken: 'a-same',
+          grantToken: 'g-same',
+          refreshToken: 'r-same',
+          clientId: 'c',
+          clientSecret: 's',
+        });
         const second = await store.saveToken(update);
         expect(second.id).toBe(first.id);
         expect(await store.getTokens()).toHaveLength(1);
@@ -157,7 +181,9 @@ export function tokenStoreContract(name: string, harness: StoreHarness): void {
       });
 
       it('ends as one row after 20 concurrent saves of one user', async () => {
-        const saved = await Promise.all(Array.from({ length: 20 }, (_, i) => store.saveToken({ userName: 'race@x', accessToken: `a-${i}`, refreshToken: 'r-race', clientId: 'c' })));
+        const saved = await Promise.all(
+          Array.from({ length: 20 }, (_, i) => store.saveToken({ userName: 'race@x', accessToken: `a-${i}`, refreshToken: 'r-race', clientId: 'c' })),
+        );
         const all = await store.getTokens();
         expect(all).toHaveLength(1);
         expect(new Set(saved.map((t) => t.id))).toEqual(new Set([all[0]!.id]));
@@ -394,7 +420,14 @@ export function tokenStoreContract(name: string, harness: StoreHarness): void {
     if (harness.reopen) {
       it('keeps every token across a reopen', async () => {
         const saved = [
-          await store.saveToken({ userName: 'p@x', clientId: 'c', clientSecret: 's', refreshToken: 'r', accessToken: 'a', expiresAt: new Date(1_900_000_000_123) }),
+          await store.saveToken({
+            userName: 'p@x',
+            clientId: 'c',
+            clientSecret: 's',
+            refreshToken: 'r',
+            accessToken: 'a',
+            expiresAt: new Date(1_900_000_000_123),
+          }),
           await store.saveToken({ grantToken: 'g', redirectUrl: 'https://app.example.com/cb' }),
         ];
         stores = await harness.reopen!(stores);

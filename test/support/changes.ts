@@ -26,7 +26,8 @@ export class Changes {
         if (check()) finish();
       };
       this.watchers.add(watch);
-      if (options.timeoutMs !== undefined) timer = setTimeout(() => finish(new Error(`timed out after ${options.timeoutMs} ms waiting for ${options.what ?? 'a condition'}`)), options.timeoutMs);
+      if (options.timeoutMs !== undefined)
+        timer = setTimeout(() => finish(new Error(`timed out after ${options.timeoutMs} ms waiting for ${options.what ?? 'a condition'}`)), options.timeoutMs);
       options.failed?.then(undefined, finish);
       watch();
     });

@@ -86,7 +86,15 @@ export interface FakeRequestRecord {
   host: string | null;
   at: Date;
   /** A consent request (`GET /oauth/v2/auth`): its parameters, the state as present or not only. */
-  authorization?: { responseType: string | null; scope: string | null; redirectUri: string | null; accessType: string | null; prompt: string | null; codeChallenge: string | null; hasState: boolean };
+  authorization?: {
+    responseType: string | null;
+    scope: string | null;
+    redirectUri: string | null;
+    accessType: string | null;
+    prompt: string | null;
+    codeChallenge: string | null;
+    hasState: boolean;
+  };
 }
 
 /** An access token the server issued. */
@@ -397,7 +405,11 @@ export async function startFakeAccountsServer(options: FakeAccountsServerOptions
     },
     issueGrantCode(clientId, opts = {}) {
       const code = token();
-      grantCodes.set(code, { clientId, ...(opts.redirectUri === undefined ? {} : { redirectUri: opts.redirectUri }), expiresAt: Date.now() + (opts.ttlMs ?? 180_000) });
+      grantCodes.set(code, {
+        clientId,
+        ...(opts.redirectUri === undefined ? {} : { redirectUri: opts.redirectUri }),
+        expiresAt: Date.now() + (opts.ttlMs ?? 180_000),
+      });
       return code;
     },
     addRefreshToken(clientId, refreshToken = token()) {

@@ -64,7 +64,10 @@ export async function startFakeOAuth2Server(options: { expiresIn?: number | null
   const token = (p: string) => `${p}-${randomBytes(16).toString('hex')}`;
 
   /** The authenticated client, or the 401 answer. */
-  function authenticate(req: http.IncomingMessage, params: URLSearchParams): { clientId: string; via: 'basic' | 'post' } | { error: string; via: 'basic' | 'post' | 'none' } {
+  function authenticate(
+    req: http.IncomingMessage,
+    params: URLSearchParams,
+  ): { clientId: string; via: 'basic' | 'post' } | { error: string; via: 'basic' | 'post' | 'none' } {
     const header = req.headers.authorization;
     if (header?.startsWith('Basic ')) {
       const decoded = Buffer.from(header.slice(6), 'base64').toString('utf8');
@@ -72,7 +75,8 @@ export async function startFakeOAuth2Server(options: { expiresIn?: number | null
       const id = formDecode(decoded.slice(0, colon));
       const secret = formDecode(decoded.slice(colon + 1));
       const client = clients.get(id);
-      if (colon < 0 || !client || client.secret !== secret || client.method !== 'client_secret_basic' || params.has('client_secret')) return { error: 'invalid_client', via: 'basic' };
+      if (colon < 0 || !client || client.secret !== secret || client.method !== 'client_secret_basic' || params.has('client_secret'))
+        return { error: 'invalid_client', via: 'basic' };
       return { clientId: id, via: 'basic' };
     }
     const id = params.get('client_id');
@@ -100,7 +104,12 @@ export async function startFakeOAuth2Server(options: { expiresIn?: number | null
         const q = url.searchParams;
         const clientId = q.get('client_id') ?? '';
         const redirectUri = q.get('redirect_uri');
-        if (!clients.has(clientId) || q.get('response_type') !== 'code' || !redirectUri || (q.has('code_challenge') && q.get('code_challenge_method') !== 'S256')) {
+        if (
+          !clients.has(clientId) ||
+          q.get('response_type') !== 'code' ||
+          !redirectUri ||
+          (q.has('code_challenge') && q.get('code_challenge_method') !== 'S256')
+        ) {
           res.writeHead(400, { 'content-type': 'text/plain' });
           return res.end('invalid authorization request');
         }
@@ -113,13 +122,22 @@ export async function startFakeOAuth2Server(options: { expiresIn?: number | null
         res.writeHead(302, { location: back.toString() });
         return res.end();
       }
-      const params = /^application\/x-www-form-urlencoded/i.test(req.headers['content-type'] ?? '') ? new URLSearchParams(Buffer.concat(chunks).toString('utf8')) : new URLSearchParams();
+      const params = /^application\/x-www-form-urlencoded/i.test(req.headers['content-type'] ?? '')
+        ? new URLSearchParams(Buffer.concat(chunks).toString('utf8'))
+        : new URLSearchParams();
       const record: OAuth2RequestRecord = { path, grantType: params.get('grant_type'), clientAuth: 'none', clientId: null, status: 0 };
       requests.push(record);
       if (req.method !== 'POST' || (path !== '/token' && path !== '/revoke')) return answer(res, record, 404, { error: 'not_found' });
       const auth = authenticate(req, params);
       record.clientAuth = auth.via;
-      if ('error' in auth) return answer(res, record, 401, { error: 'invalid_client', error_description: 'client authentication failed' }, { 'www-authenticate': 'Basic realm="fake"' });
+      if ('error' in auth)
+        return answer(
+          res,
+          record,
+          401,
+          { error: 'invalid_client', error_description: 'client authentication failed' },
+          { 'www-authenticate': 'Basic realm="fake"' },
+        );
       record.clientId = auth.clientId;
       if (path === '/revoke') {
         const value = params.get('token') ?? '';
@@ -132,7 +150,8 @@ export async function startFakeOAuth2Server(options: { expiresIn?: number | null
       if (params.get('grant_type') === 'authorization_code') {
         const grant = codes.get(params.get('code') ?? '');
         codes.delete(params.get('code') ?? '');
-        if (!grant || grant.clientId !== auth.clientId || grant.redirectUri !== params.get('redirect_uri')) return answer(res, record, 400, { error: 'invalid_grant' });
+        if (!grant || grant.clientId !== auth.clientId || grant.redirectUri !== params.get('redirect_uri'))
+          return answer(res, record, 400, { error: 'invalid_grant' });
         const verifier = params.get('code_verifier');
         if (grant.challenge !== null && (verifier === null || createHash('sha256').update(verifier).digest('base64url') !== grant.challenge)) {
           return answer(res, record, 400, { error: 'invalid_grant', error_description: 'PKCE verification failed' });
@@ -146,14 +165,20 @@ export async function startFakeOAuth2Server(options: { expiresIn?: number | null
       if (params.get('grant_type') !== 'refresh_token') return answer(res, record, 400, { error: 'unsupported_grant_type' });
       const used = params.get('refresh_token');
       if (!used) return answer(res, record, 400, { error: 'invalid_request', error_description: 'refresh_token is missing' });
-      if (refreshTokens.get(used) !== auth.clientId) return answer(res, record, 400, { error: 'invalid_grant', error_description: 'the refresh token is invalid, expired or revoked' });
+      if (refreshTokens.get(used) !== auth.clientId)
+        return answer(res, record, 400, { error: 'invalid_grant', error_description: 'the refresh token is invalid, expired or revoked' });
       refreshTokens.delete(used);
       const next = token('rt');
       refreshTokens.set(next, auth.clientId);
       const accessToken = token('at');
       issued.push(accessToken);
       const expiresIn = options.expiresIn === undefined ? 3600 : options.expiresIn;
-      return answer(res, record, 200, { access_token: accessToken, token_type: 'Bearer', refresh_token: next, ...(expiresIn === null ? {} : { expires_in: expiresIn }) });
+      return answer(res, record, 200, {
+        access_token: accessToken,
+        token_type: 'Bearer',
+        refresh_token: next,
+        ...(expiresIn === null ? {} : { expires_in: expiresIn }),
+      });
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

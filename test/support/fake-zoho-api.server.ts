@@ -103,10 +103,23 @@ const server = http.createServer((req, res) => {
     if (path === '/slow') return; // never answers
     if (isBulk) return streamMegabytes(res, Number(url.searchParams.get('mb') ?? '1'));
     if (path.startsWith('/echo')) {
-      return json(res, 200, { method: req.method, path, query: url.search, headers: req.headers, bodyBytes: body.length, body: body.length <= 4096 ? body.toString('utf8') : null });
+      return json(res, 200, {
+        method: req.method,
+        path,
+        query: url.search,
+        headers: req.headers,
+        bodyBytes: body.length,
+        body: body.length <= 4096 ? body.toString('utf8') : null,
+      });
     }
     if (path === '/crm/v8/Leads' || path.startsWith('/crm/v8/Leads/')) {
-      const rate = { 'x-ratelimit-limit': '100', 'x-ratelimit-remaining': '97', 'x-ratelimit-reset': '1700000000', 'set-cookie': ['crmcsr=abc; Path=/', '_zcsr_tmp=def'], 'access-control-allow-origin': '*' };
+      const rate = {
+        'x-ratelimit-limit': '100',
+        'x-ratelimit-remaining': '97',
+        'x-ratelimit-reset': '1700000000',
+        'set-cookie': ['crmcsr=abc; Path=/', '_zcsr_tmp=def'],
+        'access-control-allow-origin': '*',
+      };
       if (req.method === 'GET' || req.method === 'HEAD') {
         const id = path.split('/')[4];
         const data = id ? LEADS.filter((l) => l.id === id) : LEADS;
@@ -114,7 +127,12 @@ const server = http.createServer((req, res) => {
         return json(res, 200, { data, info: { per_page: 200, count: data.length, page: 1, more_records: false } }, rate);
       }
       const sent = JSON.parse(body.toString('utf8') || '{}') as { data?: unknown[] };
-      return json(res, 201, { data: (sent.data ?? []).map((_, i) => ({ code: 'SUCCESS', details: { id: `57257670000005${i}` }, message: 'record added', status: 'success' })) }, rate);
+      return json(
+        res,
+        201,
+        { data: (sent.data ?? []).map((_, i) => ({ code: 'SUCCESS', details: { id: `57257670000005${i}` }, message: 'record added', status: 'success' })) },
+        rate,
+      );
     }
     return json(res, 404, { code: 'INVALID_URL_PATTERN', details: {}, message: 'Please check if the URL trying to access is a correct one', status: 'error' });
   })().catch((err: unknown) => {

@@ -34,7 +34,9 @@ const SERVER = path.join(__dirname, 'fake-zoho-api.server.ts');
 
 /** Compiles the server file to JavaScript (once per test process) and starts it with `node`. */
 export async function startFakeZohoApi(): Promise<FakeZohoApi> {
-  const js = ts.transpileModule(fs.readFileSync(SERVER, 'utf8'), { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true } }).outputText;
+  const js = ts.transpileModule(fs.readFileSync(SERVER, 'utf8'), {
+    compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
+  }).outputText;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tokengate-fake-api-'));
   const file = path.join(dir, 'server.js');
   fs.writeFileSync(file, js);

@@ -317,7 +317,14 @@ export async function startGaleraCluster(options: GaleraClusterOptions = {}): Pr
         try {
           await execFileAsync(
             INSTALL_DB,
-            ['--no-defaults', `--datadir=${dataDir}`, '--auth-root-authentication-method=normal', '--skip-test-db', '--skip-name-resolve', ...(asRoot ? ['--user=mysql'] : [])],
+            [
+              '--no-defaults',
+              `--datadir=${dataDir}`,
+              '--auth-root-authentication-method=normal',
+              '--skip-test-db',
+              '--skip-name-resolve',
+              ...(asRoot ? ['--user=mysql'] : []),
+            ],
             { timeout: 60_000 },
           );
         } catch (err) {
@@ -387,7 +394,10 @@ export async function startGaleraCluster(options: GaleraClusterOptions = {}): Pr
     waitFor(
       async () => {
         const states = await Promise.all(nodes.filter((x) => x.pid !== null).map((x) => x.wsrep()));
-        return states.length > 0 && states.every((s) => s.wsrep_cluster_size === String(n) && s.wsrep_cluster_status === 'Primary' && s.wsrep_local_state_comment === 'Synced');
+        return (
+          states.length > 0 &&
+          states.every((s) => s.wsrep_cluster_size === String(n) && s.wsrep_cluster_status === 'Primary' && s.wsrep_local_state_comment === 'Synced')
+        );
       },
       timeoutMs,
       `the cluster to settle at ${n} nodes`,

@@ -28,7 +28,12 @@ export interface TestGateway {
   /** Every log line the gateway wrote, as text (to check that no secret reaches a log). */
   logs(): string;
   /** POSTs a GraphQL request with a key (or none) and returns status and body. */
-  gql<T = any>(query: string, variables?: Record<string, unknown>, key?: string | null, headers?: Record<string, string>): Promise<{ status: number; body: T; headers: Headers }>;
+  gql<T = any>(
+    query: string,
+    variables?: Record<string, unknown>,
+    key?: string | null,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: T; headers: Headers }>;
   close(): Promise<void>;
 }
 

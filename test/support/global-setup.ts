@@ -10,6 +10,8 @@ export default async function globalSetup(): Promise<void> {
   const available = await mysqlAvailable();
   process.env.TOKENGATE_MYSQL_AVAILABLE = available ? '1' : '0';
   if (!available && !MYSQL_REQUIRED) {
-    process.stderr.write('\n[tokengate tests] MariaDB does not answer at 127.0.0.1:3306: the MySQL tests are SKIPPED (set TOKENGATE_REQUIRE_MYSQL=1 to fail instead)\n');
+    process.stderr.write(
+      '\n[tokengate tests] MariaDB does not answer at 127.0.0.1:3306: the MySQL tests are SKIPPED (set TOKENGATE_REQUIRE_MYSQL=1 to fail instead)\n',
+    );
   }
 }

@@ -14,11 +14,17 @@ export interface HttpAnswer {
  * normalization of `..` or `%2F`). The body is a buffer, or an iterable of
  * chunks sent with chunked encoding.
  */
-export function httpCall(base: string, method: string, path: string, options: { headers?: Record<string, string | string[]>; body?: Buffer | string | Iterable<Buffer> } = {}): Promise<HttpAnswer> {
+export function httpCall(
+  base: string,
+  method: string,
+  path: string,
+  options: { headers?: Record<string, string | string[]>; body?: Buffer | string | Iterable<Buffer> } = {},
+): Promise<HttpAnswer> {
   const url = new URL(base);
   const headers = { ...options.headers };
   const { body } = options;
-  if ((typeof body === 'string' || Buffer.isBuffer(body)) && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-length')) headers['content-length'] = String(Buffer.byteLength(body));
+  if ((typeof body === 'string' || Buffer.isBuffer(body)) && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-length'))
+    headers['content-length'] = String(Buffer.byteLength(body));
   return new Promise((resolve, reject) => {
     const req = http.request({ host: url.hostname, port: url.port, method, path, headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];

@@ -16,7 +16,12 @@ export function occurrences(file: string, text: string): number {
  * server's log line, read again each time a file of its folder changes.
  * Rejects when `gone` settles first (the server exited), or after `timeoutMs`.
  */
-export function untilLogged(file: string, text: string, before: number, options: { timeoutMs: number; gone?: Promise<unknown>; what: () => string }): Promise<void> {
+export function untilLogged(
+  file: string,
+  text: string,
+  before: number,
+  options: { timeoutMs: number; gone?: Promise<unknown>; what: () => string },
+): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     let settled = false;
     const finish = (err?: Error) => {

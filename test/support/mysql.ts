@@ -18,7 +18,8 @@ export async function mysqlAvailable(): Promise<boolean> {
       await conn.end();
       return true;
     } catch (err) {
-      if (MYSQL_REQUIRED) throw new Error(`TOKENGATE_REQUIRE_MYSQL=1 but MariaDB does not answer at ${MYSQL_ADMIN_URL}: ${(err as Error).message}`, { cause: err });
+      if (MYSQL_REQUIRED)
+        throw new Error(`TOKENGATE_REQUIRE_MYSQL=1 but MariaDB does not answer at ${MYSQL_ADMIN_URL}: ${(err as Error).message}`, { cause: err });
       return false;
     }
   })();
@@ -51,5 +52,4 @@ export async function createScratchDatabase(prefix = 'tg_test'): Promise<Scratch
 }
 
 /** `describe` where MariaDB answered in the global setup, else `describe.skip` (never silent: the setup printed why). */
-export const describeWithMysql = (name: string, fn: () => void): void =>
-  (process.env.TOKENGATE_MYSQL_AVAILABLE === '0' ? describe.skip : describe)(name, fn);
+export const describeWithMysql = (name: string, fn: () => void): void => (process.env.TOKENGATE_MYSQL_AVAILABLE === '0' ? describe.skip : describe)(name, fn);

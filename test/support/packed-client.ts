@@ -22,7 +22,12 @@ export interface PackedClient {
 
 /** `npm pack` of packages/client (its `prepack` builds it first) into `dir`. */
 export function packClient(dir: string): PackedClient {
-  const out = execFileSync('npm', ['pack', '--json', '--pack-destination', dir], { cwd: CLIENT_DIR, env: cleanNpmEnv(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = execFileSync('npm', ['pack', '--json', '--pack-destination', dir], {
+    cwd: CLIENT_DIR,
+    env: cleanNpmEnv(),
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const [info] = JSON.parse(out.slice(out.indexOf('['))) as Array<{ filename: string; size: number; files: Array<{ path: string }> }>;
   return { tarball: path.join(dir, info!.filename), files: info!.files.map((f) => f.path).sort(), size: info!.size };
 }

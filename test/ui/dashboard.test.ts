@@ -135,7 +135,10 @@ describe('dashboard in Chromium', () => {
       const row = page.getByRole('row', { name: /bob@example.com/ });
       await row.getByText('Failed').waitFor();
       await row.getByText('Zoho no longer accepts this refresh token: reconnect').waitFor();
-      await page.getByRole('row', { name: /ana@example.com/ }).getByText('Active').waitFor();
+      await page
+        .getByRole('row', { name: /ana@example.com/ })
+        .getByText('Active')
+        .waitFor();
       await page.getByRole('link', { name: 'bob@example.com' }).click();
       await page.getByRole('heading', { name: 'bob@example.com' }).waitFor();
       expect(page.url()).toBe(`${gw.url}/#/tokens/${failedId}`);
@@ -144,7 +147,11 @@ describe('dashboard in Chromium', () => {
       await page.getByText('The audit trail is shown to admins.').waitFor();
       // The viewer cannot get a secret even by asking the API from the page.
       const asked = await page.evaluate(async (id) => {
-        const res = await fetch('/graphql', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: `{ tokenById(id: "${id}") { accessToken refreshToken } }` }) });
+        const res = await fetch('/graphql', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ query: `{ tokenById(id: "${id}") { accessToken refreshToken } }` }),
+        });
         return res.json();
       }, activeId);
       expect(asked.data.tokenById).toEqual({ accessToken: null, refreshToken: null });
@@ -159,7 +166,10 @@ describe('dashboard in Chromium', () => {
     const { page } = await openPage();
     try {
       await signIn(page, gw.keys.viewer);
-      await page.getByRole('row', { name: /carol@example.com/ }).getByText('Throttled').waitFor();
+      await page
+        .getByRole('row', { name: /carol@example.com/ })
+        .getByText('Throttled')
+        .waitFor();
       const throttled = page.getByRole('link', { name: 'Throttled: 1' });
       await throttled.waitFor();
       await page.getByRole('link', { name: 'Total: 3' }).waitFor();
@@ -180,7 +190,13 @@ describe('dashboard in Chromium', () => {
 
   it("shows the governor's remaining budget of each connection", async () => {
     const refresh = accounts.addRefreshToken('1000.DASHCLIENT');
-    const dave = await gw.gateway.stores.tokens.saveToken({ userName: 'dave@example.com', clientId: '1000.DASHCLIENT', clientSecret: 'dash-secret-0123456789', refreshToken: refresh, accountsUrl: accounts.url });
+    const dave = await gw.gateway.stores.tokens.saveToken({
+      userName: 'dave@example.com',
+      clientId: '1000.DASHCLIENT',
+      clientSecret: 'dash-secret-0123456789',
+      refreshToken: refresh,
+      accountsUrl: accounts.url,
+    });
     secrets.push(refresh);
     for (let i = 0; i < 3; i++) expect((await gw.gql(`mutation { refresh(id: "${dave.id}") { id } }`, {}, gw.keys.operator)).body.errors).toBeUndefined();
     const { page } = await openPage();
@@ -189,8 +205,13 @@ describe('dashboard in Chromium', () => {
       await page.getByRole('columnheader', { name: 'Budget' }).waitFor();
       const row = page.getByRole('row', { name: /dave@example.com/ });
       await row.getByText('7 of 10 left').waitFor();
-      expect(await row.getByText('7 of 10 left').getAttribute('title')).toMatch(/^Access tokens the provider still issues for this connection in any 10 min\. All 10 are available again in (9|10) min\.$/);
-      await page.getByRole('row', { name: /carol@example.com/ }).getByText('10 of 10 left').waitFor();
+      expect(await row.getByText('7 of 10 left').getAttribute('title')).toMatch(
+        /^Access tokens the provider still issues for this connection in any 10 min\. All 10 are available again in (9|10) min\.$/,
+      );
+      await page
+        .getByRole('row', { name: /carol@example.com/ })
+        .getByText('10 of 10 left')
+        .waitFor();
     } finally {
       await page.context().close();
     }
@@ -273,7 +294,11 @@ describe('dashboard in Chromium', () => {
 
   describe('the connect flow', () => {
     beforeAll(async () => {
-      const saved = await gw.gql(`mutation($c: ClientInput!) { saveClient(client: $c) { name } }`, { c: { name: 'dash', clientId: '1000.DASHCLIENT', clientSecret: 'dash-secret-0123456789', scopes: ['ZohoCRM.modules.ALL'] } }, gw.keys.admin);
+      const saved = await gw.gql(
+        `mutation($c: ClientInput!) { saveClient(client: $c) { name } }`,
+        { c: { name: 'dash', clientId: '1000.DASHCLIENT', clientSecret: 'dash-secret-0123456789', scopes: ['ZohoCRM.modules.ALL'] } },
+        gw.keys.admin,
+      );
       expect(saved.body.errors).toBeUndefined();
     });
 
@@ -294,7 +319,10 @@ describe('dashboard in Chromium', () => {
       const page = await openConnectPage();
       try {
         await signIn(page, gw.keys.operator);
-        await page.getByRole('row', { name: /cara@example.com/ }).getByText('Failed').waitFor();
+        await page
+          .getByRole('row', { name: /cara@example.com/ })
+          .getByText('Failed')
+          .waitFor();
         await page.getByRole('link', { name: 'cara@example.com' }).click();
         await page.getByRole('heading', { name: 'cara@example.com' }).waitFor();
         await page.getByRole('link', { name: 'Reconnect' }).click();

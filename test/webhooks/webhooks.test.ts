@@ -33,7 +33,7 @@ describe('webhook signature', () => {
     expect(verifyWebhookSignature(SECRET, old, body, { toleranceSeconds: 900 })).toBe(true);
   });
 
-  it('is checked by the README\'s snippet alike', () => {
+  it("is checked by the README's snippet alike", () => {
     const header = signWebhook(SECRET, body);
     expect(readmeVerify(SECRET, header, body)).toBe(true);
     expect(readmeVerify(SECRET, header, body + ' ')).toBe(false);
@@ -93,11 +93,14 @@ function webhookContract(store: StoreKind): void {
       accounts.setFailure('none');
     });
 
-    const gql = async (query: string, variables: Record<string, unknown> = {}) => (await gw.gql(query, variables, gw.keys.admin)).body as { data?: any; errors?: any[] };
+    const gql = async (query: string, variables: Record<string, unknown> = {}) =>
+      (await gw.gql(query, variables, gw.keys.admin)).body as { data?: any; errors?: any[] };
     const saveRefreshable = async () => {
       const refreshToken = accounts.addRefreshToken(clientId);
       secrets.add(refreshToken);
-      const r = await gql(`mutation($t: TokenInput!) { saveToken(token: $t) { id } }`, { t: { userName: `u-${randomBytes(4).toString('hex')}@example.com`, clientId, clientSecret, refreshToken } });
+      const r = await gql(`mutation($t: TokenInput!) { saveToken(token: $t) { id } }`, {
+        t: { userName: `u-${randomBytes(4).toString('hex')}@example.com`, clientId, clientSecret, refreshToken },
+      });
       expect(r.errors).toBeUndefined();
       return r.data.saveToken.id as string;
     };

@@ -47,12 +47,21 @@ async function initializeSdk(store: TokengateZohoStore, token: OAuthToken): Prom
   await new InitializeBuilder().environment(env).token(token).store(store).resourcePath(resourceDir).initialize();
 }
 
-const operatorStore = (options: Partial<ConstructorParameters<typeof TokengateZohoStore>[0]> = {}) => new TokengateZohoStore({ url: gw.url, apiKey: gw.keys.operator, ...options });
+const operatorStore = (options: Partial<ConstructorParameters<typeof TokengateZohoStore>[0]> = {}) =>
+  new TokengateZohoStore({ url: gw.url, apiKey: gw.keys.operator, ...options });
 
 describe('TokengateZohoStore under the Zoho SDK', () => {
   it("gateway mode: the SDK's getToken finds the token and gets the gateway's refresh; the SDK itself never calls Accounts", async () => {
     const refreshToken = accounts.addRefreshToken(CLIENT_ID);
-    await admin.saveToken({ id: 'g1', userName: 'g1@example.com', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken, accessToken: '1000.expired', expiresAt: new Date(Date.now() - 60_000) });
+    await admin.saveToken({
+      id: 'g1',
+      userName: 'g1@example.com',
+      clientId: CLIENT_ID,
+      clientSecret: CLIENT_SECRET,
+      refreshToken,
+      accessToken: '1000.expired',
+      expiresAt: new Date(Date.now() - 60_000),
+    });
     const sdkToken = new OAuthBuilder().clientId(CLIENT_ID).clientSecret(CLIENT_SECRET).refreshToken(refreshToken).findUser(false).build() as OAuthToken;
     accounts.resetRequests();
     await initializeSdk(operatorStore(), sdkToken);
@@ -73,7 +82,14 @@ describe('TokengateZohoStore under the Zoho SDK', () => {
 
   it('gateway mode: many app instances asking at once share one refresh', async () => {
     const refreshToken = accounts.addRefreshToken(CLIENT_ID);
-    await admin.saveToken({ id: 'g2', userName: 'g2@example.com', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken, expiresAt: new Date(Date.now() - 1000) });
+    await admin.saveToken({
+      id: 'g2',
+      userName: 'g2@example.com',
+      clientId: CLIENT_ID,
+      clientSecret: CLIENT_SECRET,
+      refreshToken,
+      expiresAt: new Date(Date.now() - 1000),
+    });
     accounts.configure({ delayMs: 300 });
     try {
       // Each "instance" has its own adapter and its own SDK token for the same user.
@@ -109,14 +125,30 @@ describe('TokengateZohoStore under the Zoho SDK', () => {
     const id = sdkToken.getId();
     expect(id).toEqual(expect.any(String)); // the gateway's id, set on the SDK's token
     const stored = (await admin.getToken(id!))!;
-    expect(stored).toMatchObject({ userName: 'new@example.com', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, accessToken, status: 'ACTIVE', grantToken: null, apiDomain: accounts.url });
+    expect(stored).toMatchObject({
+      userName: 'new@example.com',
+      clientId: CLIENT_ID,
+      clientSecret: CLIENT_SECRET,
+      accessToken,
+      status: 'ACTIVE',
+      grantToken: null,
+      apiDomain: accounts.url,
+    });
     expect(stored.refreshToken).toBe(accounts.issuedAccessTokens.at(-1)!.refreshToken);
     expect(Math.abs(stored.expiresAt!.getTime() - (Date.now() + 3600_000))).toBeLessThan(60_000);
   });
 
   it('sdk mode: the SDK finds the expired token through the adapter, refreshes it at its accounts URL, and saves it through the gateway', async () => {
     const refreshToken = accounts.addRefreshToken(CLIENT_ID);
-    await admin.saveToken({ id: 's1', userName: 's1@example.com', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken, accessToken: '1000.old', expiresAt: new Date(Date.now() - 60_000) });
+    await admin.saveToken({
+      id: 's1',
+      userName: 's1@example.com',
+      clientId: CLIENT_ID,
+      clientSecret: CLIENT_SECRET,
+      refreshToken,
+      accessToken: '1000.old',
+      expiresAt: new Date(Date.now() - 60_000),
+    });
     // An app that names only the token id, with an admin key so the adapter can give the SDK the refresh token and client secret.
     const store = new TokengateZohoStore({ url: gw.url, apiKey: gw.keys.admin, refresh: 'sdk', readSecrets: true });
     const sdkToken = new OAuthBuilder().id('s1').findUser(false).build() as OAuthToken;
@@ -131,9 +163,23 @@ describe('TokengateZohoStore under the Zoho SDK', () => {
   });
 
   it('gateway mode, provider unreachable: an expired token is never handed to the SDK (SDKException TOKEN_STORE naming the code); a still valid one is', async () => {
-    await admin.saveToken({ id: 'down1', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: accounts.addRefreshToken(CLIENT_ID), accessToken: '1000.down-expired', expiresAt: new Date(Date.now() - 60_000) });
+    await admin.saveToken({
+      id: 'down1',
+      clientId: CLIENT_ID,
+      clientSecret: CLIENT_SECRET,
+      refreshToken: accounts.addRefreshToken(CLIENT_ID),
+      accessToken: '1000.down-expired',
+      expiresAt: new Date(Date.now() - 60_000),
+    });
     // Inside the gateway's refresh-ahead window (so it tries to refresh), but valid for the SDK.
-    await admin.saveToken({ id: 'down2', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: accounts.addRefreshToken(CLIENT_ID), accessToken: '1000.down-valid', expiresAt: new Date(Date.now() + 120_000) });
+    await admin.saveToken({
+      id: 'down2',
+      clientId: CLIENT_ID,
+      clientSecret: CLIENT_SECRET,
+      refreshToken: accounts.addRefreshToken(CLIENT_ID),
+      accessToken: '1000.down-valid',
+      expiresAt: new Date(Date.now() + 120_000),
+    });
     accounts.setFailure('http500');
     try {
       const store = operatorStore();
@@ -175,7 +221,9 @@ describe('TokengateZohoStore under the Zoho SDK', () => {
     await store.deleteToken('i1'); // an unknown id is not an error
     expect(await admin.getToken('i1')).toBeNull();
 
-    const err = (await operatorStore().deleteTokens().catch((e: unknown) => e)) as Error;
+    const err = (await operatorStore()
+      .deleteTokens()
+      .catch((e: unknown) => e)) as Error;
     expect(err).toBeInstanceOf(SDKException);
     expect(err.message).toMatch(/tokengate deleteTokens failed: FORBIDDEN/);
     expect((err as unknown as { cause: TokengateError }).cause).toBeInstanceOf(TokengateError);

@@ -58,7 +58,8 @@ export function App() {
   const tokenMatch = /^\/tokens\/(.+)$/.exec(route.path);
   let view;
   if (tokenMatch) view = <TokenView key={tokenMatch[1]} id={decodeURIComponent(tokenMatch[1]!)} session={session} onSignedOut={signedOut} />;
-  else if (CONNECT_AVAILABLE && route.path === '/connect' && canAct(session.role)) view = <ConnectView session={session} route={route} onSignedOut={signedOut} />;
+  else if (CONNECT_AVAILABLE && route.path === '/connect' && canAct(session.role))
+    view = <ConnectView session={session} route={route} onSignedOut={signedOut} />;
   else view = <ListView session={session} route={route} onSignedOut={signedOut} />;
 
   return (

@@ -69,7 +69,8 @@ export interface ConnectStart {
 }
 
 /** Why a connect failed, as `returnTo?connect=error&reason=…` names it. */
-export type ConnectFailureReason = 'access_denied' | 'invalid_code' | 'provider_unavailable' | 'accounts_server_not_allowed' | 'refresh_token_limit' | 'internal';
+export type ConnectFailureReason =
+  'access_denied' | 'invalid_code' | 'provider_unavailable' | 'accounts_server_not_allowed' | 'refresh_token_limit' | 'internal';
 
 const CLIENT_FIELDS = 'id name provider clientId scopes redirectUrl accountsUrl createdAt updatedAt';
 
@@ -91,7 +92,9 @@ export async function startConnect(request: GraphqlRequest, input: StartConnectI
 
 /** Registers an OAuth client, or replaces the one of that name. Needs an admin key. */
 export async function saveClient(request: GraphqlRequest, client: OAuthClientInput): Promise<OAuthClient> {
-  const data = await request<{ saveClient: RawClient }>(`mutation SaveClient($client: ClientInput!) { saveClient(client: $client) { ${CLIENT_FIELDS} } }`, { client });
+  const data = await request<{ saveClient: RawClient }>(`mutation SaveClient($client: ClientInput!) { saveClient(client: $client) { ${CLIENT_FIELDS} } }`, {
+    client,
+  });
   return toClient(data.saveClient);
 }
 
@@ -103,7 +106,10 @@ export async function listClients(request: GraphqlRequest): Promise<OAuthClient[
 
 /** An OAuth client by name, with its secret when asked (admin keys only). @returns null where none. */
 export async function getClient(request: GraphqlRequest, name: string, options: { secret?: boolean } = {}): Promise<OAuthClient | null> {
-  const data = await request<{ client: RawClient | null }>(`query Client($name: String!) { client(name: $name) { ${CLIENT_FIELDS}${options.secret ? ' clientSecret' : ''} } }`, { name });
+  const data = await request<{ client: RawClient | null }>(
+    `query Client($name: String!) { client(name: $name) { ${CLIENT_FIELDS}${options.secret ? ' clientSecret' : ''} } }`,
+    { name },
+  );
   return data.client && toClient(data.client);
 }
 

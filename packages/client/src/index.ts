@@ -12,5 +12,17 @@
 export { TokengateClient, type TokengateClientOptions, type SecretFields } from './tokengate-client.js';
 export { TokengateError, isTokengateError, type TokengateErrorCode } from './errors.js';
 export { createProxyFetch, gatewayError, type ProxyFetchOptions, type ProxyCredentialLike } from './proxy-fetch.js';
-export { startConnect, saveClient, listClients, getClient, deleteClient, type ConnectStart, type ConnectFailureReason, type GraphqlRequest, type OAuthClient, type OAuthClientInput, type StartConnectInput } from './connect.js';
+export {
+  startConnect,
+  saveClient,
+  listClients,
+  getClient,
+  deleteClient,
+  type ConnectStart,
+  type ConnectFailureReason,
+  type GraphqlRequest,
+  type OAuthClient,
+  type OAuthClientInput,
+  type StartConnectInput,
+} from './connect.js';
 export type { Token, TokenInput, TokenMatch, TokenPage, TokenStatus } from './types.js';

@@ -56,7 +56,10 @@ export function createProxyFetch(options: ProxyFetchOptions): (path: string, ini
   let pending: Promise<string> | null = null;
 
   const adopt = (c: ProxyCredentialLike) => {
-    current = typeof c === 'string' ? { credential: c, expiresAt: Infinity } : { credential: c.credential, expiresAt: c.expiresAt ? new Date(c.expiresAt).getTime() : Infinity };
+    current =
+      typeof c === 'string'
+        ? { credential: c, expiresAt: Infinity }
+        : { credential: c.credential, expiresAt: c.expiresAt ? new Date(c.expiresAt).getTime() : Infinity };
     return current.credential;
   };
   const credential = (renew: boolean): Promise<string> => {

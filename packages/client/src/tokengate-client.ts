@@ -25,7 +25,8 @@ export interface TokengateClientOptions {
   fetch?: typeof fetch;
 }
 
-const TOKEN_FIELDS = 'id userName clientId redirectUrl apiDomain accountsUrl expiresAt status hasAccessToken hasRefreshToken hasGrantToken lastRefreshedAt lastError createdAt updatedAt';
+const TOKEN_FIELDS =
+  'id userName clientId redirectUrl apiDomain accountsUrl expiresAt status hasAccessToken hasRefreshToken hasGrantToken lastRefreshedAt lastError createdAt updatedAt';
 const SECRET_SELECTION: Record<SecretFields, string> = {
   none: '',
   access: ' accessToken',
@@ -41,7 +42,14 @@ interface RawToken extends Omit<Token, 'expiresAt' | 'lastRefreshedAt' | 'create
 
 const date = (v: string | null): Date | null => (v === null ? null : new Date(v));
 function toToken(raw: RawToken): Token {
-  return { ...raw, status: raw.status as TokenStatus, expiresAt: date(raw.expiresAt), lastRefreshedAt: date(raw.lastRefreshedAt), createdAt: new Date(raw.createdAt), updatedAt: new Date(raw.updatedAt) };
+  return {
+    ...raw,
+    status: raw.status as TokenStatus,
+    expiresAt: date(raw.expiresAt),
+    lastRefreshedAt: date(raw.lastRefreshedAt),
+    createdAt: new Date(raw.createdAt),
+    updatedAt: new Date(raw.updatedAt),
+  };
 }
 
 /**
@@ -68,7 +76,8 @@ export class TokengateClient {
     } catch {
       throw new TypeError('TokengateClient: url must be an absolute http(s) URL such as http://127.0.0.1:4000');
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError('TokengateClient: url must be an absolute http(s) URL such as http://127.0.0.1:4000');
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw new TypeError('TokengateClient: url must be an absolute http(s) URL such as http://127.0.0.1:4000');
     if (!url.pathname.replace(/\/+$/, '').endsWith('/graphql')) url.pathname = `${url.pathname.replace(/\/+$/, '')}/graphql`;
     this.endpoint = url.toString();
     if (typeof options.apiKey !== 'string' || !/^[\x21-\x7e]+$/.test(options.apiKey)) {
@@ -87,10 +96,14 @@ export class TokengateClient {
   /** A token by id (`tokenById`), or by Zoho's lookup rules (`token(match)`). @returns null where none. */
   async getToken(idOrMatch: string | TokenMatch): Promise<Token | null> {
     if (typeof idOrMatch === 'string') {
-      const data = await this.request<{ tokenById: RawToken | null }>(`query TokenById($id: ID!) { tokenById(id: $id) { ${this.selection} } }`, { id: idOrMatch });
+      const data = await this.request<{ tokenById: RawToken | null }>(`query TokenById($id: ID!) { tokenById(id: $id) { ${this.selection} } }`, {
+        id: idOrMatch,
+      });
       return data.tokenById && toToken(data.tokenById);
     }
-    const data = await this.request<{ token: RawToken | null }>(`query FindToken($match: TokenMatchInput!) { token(match: $match) { ${this.selection} } }`, { match: idOrMatch });
+    const data = await this.request<{ token: RawToken | null }>(`query FindToken($match: TokenMatchInput!) { token(match: $match) { ${this.selection} } }`, {
+      match: idOrMatch,
+    });
     return data.token && toToken(data.token);
   }
 
@@ -118,7 +131,9 @@ export class TokengateClient {
   async saveToken(input: TokenInput): Promise<Token> {
     const token: Record<string, unknown> = { ...input };
     if (input.expiresAt instanceof Date) token.expiresAt = input.expiresAt.toISOString();
-    const data = await this.request<{ saveToken: RawToken }>(`mutation SaveToken($token: TokenInput!) { saveToken(token: $token) { ${this.selection} } }`, { token });
+    const data = await this.request<{ saveToken: RawToken }>(`mutation SaveToken($token: TokenInput!) { saveToken(token: $token) { ${this.selection} } }`, {
+      token,
+    });
     return toToken(data.saveToken);
   }
 
@@ -129,10 +144,13 @@ export class TokengateClient {
    * upstream refresh. Needs an operator key.
    */
   async refresh(id: string, options: { force?: boolean } = {}): Promise<Token> {
-    const data = await this.request<{ refresh: RawToken }>(`mutation Refresh($id: ID!, $force: Boolean) { refresh(id: $id, force: $force) { ${this.selection} } }`, {
-      id,
-      force: options.force ?? true,
-    });
+    const data = await this.request<{ refresh: RawToken }>(
+      `mutation Refresh($id: ID!, $force: Boolean) { refresh(id: $id, force: $force) { ${this.selection} } }`,
+      {
+        id,
+        force: options.force ?? true,
+      },
+    );
     return toToken(data.refresh);
   }
 
@@ -142,7 +160,10 @@ export class TokengateClient {
    * @throws TokengateError `NOT_FOUND`, `REFRESH_FAILED`, `UPSTREAM_UNAVAILABLE`, …
    */
   async getAccessToken(id: string): Promise<string> {
-    const data = await this.request<{ refresh: { accessToken: string | null } }>(`mutation AccessToken($id: ID!) { refresh(id: $id, force: false) { accessToken } }`, { id });
+    const data = await this.request<{ refresh: { accessToken: string | null } }>(
+      `mutation AccessToken($id: ID!) { refresh(id: $id, force: false) { accessToken } }`,
+      { id },
+    );
     if (!data.refresh.accessToken) throw new TokengateError('BAD_RESPONSE', 'the gateway answered without an access token');
     return data.refresh.accessToken;
   }
@@ -154,7 +175,10 @@ export class TokengateClient {
    * in your backend and hand it to the browser. Needs an operator key.
    * @param options.ttlSeconds 1..3600
    */
-  async issueProxyCredential(tokenId: string, options: { ttlSeconds: number; methods: string[]; pathPrefixes: string[] }): Promise<{ credential: string; expiresAt: Date }> {
+  async issueProxyCredential(
+    tokenId: string,
+    options: { ttlSeconds: number; methods: string[]; pathPrefixes: string[] },
+  ): Promise<{ credential: string; expiresAt: Date }> {
     const data = await this.request<{ issueProxyCredential: { credential: string; expiresAt: string } }>(
       `mutation IssueProxyCredential($tokenId: ID!, $ttlSeconds: Int!, $methods: [String!]!, $pathPrefixes: [String!]!) { issueProxyCredential(tokenId: $tokenId, ttlSeconds: $ttlSeconds, methods: $methods, pathPrefixes: $pathPrefixes) { credential expiresAt } }`,
       { tokenId, ttlSeconds: options.ttlSeconds, methods: options.methods, pathPrefixes: options.pathPrefixes },
@@ -227,7 +251,8 @@ export class TokengateClient {
       });
     } catch (err) {
       const name = (err as Error)?.name;
-      if (name === 'TimeoutError' || name === 'AbortError') throw new TokengateError('TIMEOUT', `tokengate at ${where} did not answer within ${this.timeoutMs} ms`, { cause: err });
+      if (name === 'TimeoutError' || name === 'AbortError')
+        throw new TokengateError('TIMEOUT', `tokengate at ${where} did not answer within ${this.timeoutMs} ms`, { cause: err });
       const code = ((err as { cause?: { code?: string } })?.cause?.code ?? '') || undefined;
       throw new TokengateError('NETWORK_ERROR', `cannot reach tokengate at ${where}${code ? ` (${code})` : ''}`, { cause: err });
     }
@@ -237,7 +262,10 @@ export class TokengateClient {
     try {
       body = JSON.parse(text);
     } catch {
-      throw new TokengateError('BAD_RESPONSE', `tokengate at ${where} answered HTTP ${res.status} with a body that is not JSON`, { status: res.status, requestId });
+      throw new TokengateError('BAD_RESPONSE', `tokengate at ${where} answered HTTP ${res.status} with a body that is not JSON`, {
+        status: res.status,
+        requestId,
+      });
     }
     if (body && Array.isArray(body.errors) && body.errors.length > 0) {
       const errors = body.errors.map((e) => ({

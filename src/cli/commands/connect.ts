@@ -23,16 +23,29 @@ export interface ConnectCommandOptions {
  * happened. `--token-id` reconnects a token (a `FAILED` one) in place.
  */
 export async function connectCommand(options: ConnectCommandOptions, io: CliIo): Promise<void> {
-  if (options.user === undefined && options.tokenId === undefined) throw new CliError('give the account as --user <userName>, or --token-id <id> to reconnect a token', 2);
+  if (options.user === undefined && options.tokenId === undefined)
+    throw new CliError('give the account as --user <userName>, or --token-id <id> to reconnect a token', 2);
   const url = options.url ?? io.env.TOKENGATE_URL ?? DEFAULT_GATEWAY_URL;
   let client: TokengateClient;
   try {
     client = new TokengateClient({ url, apiKey: apiKeyFrom(options, io.env), secrets: 'none' });
   } catch (err) {
     if (err instanceof CliError) throw err;
-    throw new CliError((err as Error).message.replace(/^TokengateClient: /, '').replace(/^url/, '--url (or TOKENGATE_URL)').replace(/^apiKey/, 'the API key'), 2);
+    throw new CliError(
+      (err as Error).message
+        .replace(/^TokengateClient: /, '')
+        .replace(/^url/, '--url (or TOKENGATE_URL)')
+        .replace(/^apiKey/, 'the API key'),
+      2,
+    );
   }
-  const scopes = options.scope === undefined ? null : options.scope.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const scopes =
+    options.scope === undefined
+      ? null
+      : options.scope
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s.length > 0);
   try {
     const started = await client.startConnect({
       client: options.client,
@@ -45,7 +58,9 @@ export async function connectCommand(options: ConnectCommandOptions, io: CliIo):
     io.stdout.write(started.authorizationUrl + '\n');
     io.stderr.write(
       `open the URL above in a browser and consent, before ${started.expiresAt.toISOString()}; ` +
-        (options.returnTo ? `the browser then comes back to ${options.returnTo} with the outcome\n` : 'the gateway then shows whether the account was connected\n'),
+        (options.returnTo
+          ? `the browser then comes back to ${options.returnTo} with the outcome\n`
+          : 'the gateway then shows whether the account was connected\n'),
     );
   } catch (err) {
     if (err instanceof TokengateError) throw new CliError(`${err.code}: ${err.message}`);

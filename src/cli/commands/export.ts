@@ -22,10 +22,16 @@ export async function exportCommand(file: string, options: ExportCommandOptions,
   const progress = new Progress(io.stderr);
   const toStdout = file === '-';
   try {
-    const result = await exportZohoCsv(stores.tokens, toStdout ? io.stdout : file, { overwrite: options.force, onProgress: (done, total) => progress.update('exporting', done, total) });
+    const result = await exportZohoCsv(stores.tokens, toStdout ? io.stdout : file, {
+      overwrite: options.force,
+      onProgress: (done, total) => progress.update('exporting', done, total),
+    });
     progress.end();
     if (result.quotedRows > 0) {
-      println(io.stderr, `tokengate: warning: ${result.quotedRows} row${result.quotedRows === 1 ? ' holds' : 's hold'} a value with a comma or a line break, written quoted: Zoho's Python SDK reads them, its TypeScript and Node SDKs cannot`);
+      println(
+        io.stderr,
+        `tokengate: warning: ${result.quotedRows} row${result.quotedRows === 1 ? ' holds' : 's hold'} a value with a comma or a line break, written quoted: Zoho's Python SDK reads them, its TypeScript and Node SDKs cannot`,
+      );
     }
     const exported = `exported ${result.count} token${result.count === 1 ? '' : 's'} from ${describeStore(config)}`;
     // With `-` the CSV is standard output: the summary goes to stderr, so that a pipe gets the CSV alone.

@@ -44,7 +44,7 @@ export async function importCommand(file: string | undefined, options: ImportCom
   let source: AsyncIterable<SourceRow>;
   let from: string;
   if (options.format === 'zoho-csv') {
-    if (!file) throw new CliError('import --format zoho-csv needs the FILE to read (Zoho\'s FileStore, e.g. sdk_tokens.txt)', 2);
+    if (!file) throw new CliError("import --format zoho-csv needs the FILE to read (Zoho's FileStore, e.g. sdk_tokens.txt)", 2);
     if (options.url) throw new CliError('--url is for --format zoho-db; a zoho-csv import reads FILE', 2);
     try {
       fs.accessSync(file, fs.constants.R_OK);
@@ -90,7 +90,12 @@ export async function importCommand(file: string | undefined, options: ImportCom
       println(io.stderr, `tokengate: left out ${result.skipped} invalid row${result.skipped === 1 ? '' : 's'} of ${from}:`);
       for (const line of listInvalid(result.invalid)) println(io.stderr, line);
     }
-    println(io.stdout, options.dryRun ? `dry run, nothing written to ${describeStore(config)}: would have ${summary(result)}` : `${summary(result)} (into ${describeStore(config)})`);
+    println(
+      io.stdout,
+      options.dryRun
+        ? `dry run, nothing written to ${describeStore(config)}: would have ${summary(result)}`
+        : `${summary(result)} (into ${describeStore(config)})`,
+    );
   } catch (err) {
     progress.end();
     if (err instanceof ImportRejectedError) {

@@ -20,7 +20,11 @@ export async function keysStatusCommand(io: CliIo): Promise<void> {
   try {
     const keyring = keyringOf(config);
     for (const k of await keyStatus(stores.keys, keyring)) {
-      const role = k.current ? 'current: new writes use it' : k.tokens === 0 ? 'unused: it can be removed' : 'still needed to read these tokens: run tokengate keys rotate';
+      const role = k.current
+        ? 'current: new writes use it'
+        : k.tokens === 0
+          ? 'unused: it can be removed'
+          : 'still needed to read these tokens: run tokengate keys rotate';
       println(io.stdout, `key ${k.position} ${k.keyId}: ${plural(k.tokens, 'token')} (${role})`);
     }
   } finally {
@@ -51,11 +55,20 @@ export async function keysRotateCommand(options: KeysRotateOptions, io: CliIo): 
     if (now - lastLine < 1000) return;
     lastLine = now;
     const pct = p.total === 0 ? 100 : Math.min(100, Math.floor((p.reencrypted / p.total) * 100));
-    println(io.stderr, `re-encrypting: ${p.reencrypted}/${p.total} tokens (${pct}%)${p.skipped ? `, ${p.skipped} skipped (written meanwhile)` : ''}${p.failed ? `, ${p.failed} failed` : ''}`);
+    println(
+      io.stderr,
+      `re-encrypting: ${p.reencrypted}/${p.total} tokens (${pct}%)${p.skipped ? `, ${p.skipped} skipped (written meanwhile)` : ''}${p.failed ? `, ${p.failed} failed` : ''}`,
+    );
   };
   try {
-    if (keyring.keyIds.length > 1) println(io.stderr, `rotating ${describeStore(config)} to key ${keyring.currentKeyId} (the first of ${keyring.keyIds.length} configured keys)`);
-    const result = await rotateKeys(stores, keyring, { batchSize: options.batchSize, pauseMs: options.pauseMs, signal: stop.signal, onProgress: (p) => report(p) });
+    if (keyring.keyIds.length > 1)
+      println(io.stderr, `rotating ${describeStore(config)} to key ${keyring.currentKeyId} (the first of ${keyring.keyIds.length} configured keys)`);
+    const result = await rotateKeys(stores, keyring, {
+      batchSize: options.batchSize,
+      pauseMs: options.pauseMs,
+      signal: stop.signal,
+      onProgress: (p) => report(p),
+    });
     if (result.total > 0) {
       const left = result.remaining.reduce((n, u) => n + u.tokens, 0);
       const others = Math.max(0, result.total - result.reencrypted - left);
@@ -65,9 +78,14 @@ export async function keysRotateCommand(options: KeysRotateOptions, io: CliIo): 
           `(${result.reencrypted} by this run${others ? `, ${others} by gateway writes or deletions meanwhile` : ''})`,
       );
     }
-    if (result.clientsReencrypted > 0) println(io.stderr, `re-encrypted the secrets of ${plural(result.clientsReencrypted, 'OAuth client')} under the current key`);
+    if (result.clientsReencrypted > 0)
+      println(io.stderr, `re-encrypted the secrets of ${plural(result.clientsReencrypted, 'OAuth client')} under the current key`);
     if (result.failedIds.length > 0) {
-      throw new CliError(`${plural(result.failedIds.length, 'token')} did not decrypt and were left as they are`, 1, result.failedIds.slice(0, 50).map((id) => `  token ${id}`));
+      throw new CliError(
+        `${plural(result.failedIds.length, 'token')} did not decrypt and were left as they are`,
+        1,
+        result.failedIds.slice(0, 50).map((id) => `  token ${id}`),
+      );
     }
     if (result.remaining.length > 0) {
       const left = result.remaining.map((u) => `${plural(u.tokens, 'token')} under key ${u.keyId}`).join(', ');
@@ -81,7 +99,9 @@ export async function keysRotateCommand(options: KeysRotateOptions, io: CliIo): 
     println(
       io.stdout,
       `re-encrypted ${plural(result.reencrypted, 'token')}: every token is under key ${result.currentKeyId}` +
-        (unused.length > 0 ? `; key${unused.length === 1 ? '' : 's'} ${unused.join(', ')} ${unused.length === 1 ? 'is' : 'are'} no longer used and can be removed from TOKENGATE_ENCRYPTION_KEY` : ''),
+        (unused.length > 0
+          ? `; key${unused.length === 1 ? '' : 's'} ${unused.join(', ')} ${unused.length === 1 ? 'is' : 'are'} no longer used and can be removed from TOKENGATE_ENCRYPTION_KEY`
+          : ''),
     );
   } finally {
     process.off('SIGINT', onSignal);

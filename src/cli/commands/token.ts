@@ -44,7 +44,13 @@ export async function tokenCommand(options: TokenCommandOptions, io: CliIo): Pro
     client = new TokengateClient({ url, apiKey: apiKeyFrom(options, io.env), secrets: 'access' });
   } catch (err) {
     if (err instanceof CliError) throw err;
-    throw new CliError((err as Error).message.replace(/^TokengateClient: /, '').replace(/^url/, '--url (or TOKENGATE_URL)').replace(/^apiKey/, 'the API key'), 2);
+    throw new CliError(
+      (err as Error).message
+        .replace(/^TokengateClient: /, '')
+        .replace(/^url/, '--url (or TOKENGATE_URL)')
+        .replace(/^apiKey/, 'the API key'),
+      2,
+    );
   }
   try {
     // By user name: find its id first (Zoho's lookup by user name), then as by id.

@@ -25,7 +25,12 @@ export class MemoryClientStore implements ClientStore {
     return guarded('saveClient', () => {
       const held = this.byName.get(input.name);
       const now = new Date();
-      const client: OAuthClient = { ...structuredClone(input), id: held?.id ?? randomBytes(12).toString('base64url'), createdAt: held?.createdAt ?? now, updatedAt: now };
+      const client: OAuthClient = {
+        ...structuredClone(input),
+        id: held?.id ?? randomBytes(12).toString('base64url'),
+        createdAt: held?.createdAt ?? now,
+        updatedAt: now,
+      };
       this.byName.set(client.name, client);
       return { client: copy(client), created: !held };
     });

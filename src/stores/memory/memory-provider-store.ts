@@ -18,7 +18,12 @@ export class MemoryProviderStore implements ProviderStore {
 
   async deleteProvider(name: string): Promise<boolean> {
     const using = this.tokensUsing(name);
-    if (using > 0) throw new TokenStoreError('deleteProvider', 'INVALID_INPUT', `${using} token${using === 1 ? ' uses' : 's use'} the provider ${name}: delete or move them first`);
+    if (using > 0)
+      throw new TokenStoreError(
+        'deleteProvider',
+        'INVALID_INPUT',
+        `${using} token${using === 1 ? ' uses' : 's use'} the provider ${name}: delete or move them first`,
+      );
     return this.definitions.delete(name);
   }
 }

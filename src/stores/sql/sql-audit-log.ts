@@ -129,7 +129,9 @@ export class SqlAuditLog implements AuditLog {
         const n =
           this.exec.dialect === 'mysql'
             ? await this.exec.run(`DELETE FROM ${this.a} WHERE occurred_at < ? ORDER BY id LIMIT ${PRUNE_CHUNK}`, [cutoff])
-            : await this.exec.run(`DELETE FROM ${this.a} WHERE id IN (SELECT id FROM ${this.a} WHERE occurred_at < ? ORDER BY id LIMIT ${PRUNE_CHUNK})`, [cutoff]);
+            : await this.exec.run(`DELETE FROM ${this.a} WHERE id IN (SELECT id FROM ${this.a} WHERE occurred_at < ? ORDER BY id LIMIT ${PRUNE_CHUNK})`, [
+                cutoff,
+              ]);
         total += n;
         if (n < PRUNE_CHUNK) return total;
       }
@@ -140,7 +142,10 @@ export class SqlAuditLog implements AuditLog {
   async insert(exec: SqlExecutor, entries: readonly NewEntry[]): Promise<void> {
     for (let i = 0; i < entries.length; i += CHUNK) {
       const chunk = entries.slice(i, i + CHUNK);
-      await exec.run(`INSERT INTO ${this.a} (${INSERT_COLUMNS}) VALUES ${chunk.map(() => ROW).join(', ')}`, chunk.flatMap((e) => COLUMNS.map(([, value]) => value(e))));
+      await exec.run(
+        `INSERT INTO ${this.a} (${INSERT_COLUMNS}) VALUES ${chunk.map(() => ROW).join(', ')}`,
+        chunk.flatMap((e) => COLUMNS.map(([, value]) => value(e))),
+      );
     }
   }
 
@@ -148,6 +153,9 @@ export class SqlAuditLog implements AuditLog {
   async insertPerToken(exec: SqlExecutor, entry: NewEntry, t: string): Promise<void> {
     const others = COLUMNS.filter(([c]) => c !== 'token_id');
     const select = COLUMNS.map(([c]) => (c === 'token_id' ? 'id' : '?')).join(', ');
-    await exec.run(`INSERT INTO ${this.a} (${INSERT_COLUMNS}) SELECT ${select} FROM ${t}`, others.map(([, value]) => value(entry)));
+    await exec.run(
+      `INSERT INTO ${this.a} (${INSERT_COLUMNS}) SELECT ${select} FROM ${t}`,
+      others.map(([, value]) => value(entry)),
+    );
   }
 }

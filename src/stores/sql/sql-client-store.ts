@@ -63,13 +63,34 @@ export class SqlClientStore implements ClientStore {
         try {
           return await this.exec.transaction(async (tx) => {
             const now = Date.now();
-            const [held] = await tx.all<{ id: string; created_at: number | string }>(`SELECT id, created_at FROM ${this.clients} WHERE name = ?${tx.forUpdate}`, [input.name]);
+            const [held] = await tx.all<{ id: string; created_at: number | string }>(
+              `SELECT id, created_at FROM ${this.clients} WHERE name = ?${tx.forUpdate}`,
+              [input.name],
+            );
             const id = held?.id ?? randomBytes(12).toString('base64url');
-            const values = [input.provider, input.clientId, this.keyring.encrypt(input.clientSecret, secretAad(id)), this.keyring.currentKeyId, JSON.stringify(input.scopes), input.redirectUrl, input.accountsUrl, now];
+            const values = [
+              input.provider,
+              input.clientId,
+              this.keyring.encrypt(input.clientSecret, secretAad(id)),
+              this.keyring.currentKeyId,
+              JSON.stringify(input.scopes),
+              input.redirectUrl,
+              input.accountsUrl,
+              now,
+            ];
             if (held) {
-              await tx.run(`UPDATE ${this.clients} SET provider = ?, client_id = ?, client_secret = ?, key_id = ?, scopes = ?, redirect_url = ?, accounts_url = ?, updated_at = ? WHERE id = ?`, [...values, id]);
+              await tx.run(
+                `UPDATE ${this.clients} SET provider = ?, client_id = ?, client_secret = ?, key_id = ?, scopes = ?, redirect_url = ?, accounts_url = ?, updated_at = ? WHERE id = ?`,
+                [...values, id],
+              );
             } else {
-              await tx.run(`INSERT INTO ${this.clients} (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, [id, input.name, ...values.slice(0, -1), now, now]);
+              await tx.run(`INSERT INTO ${this.clients} (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, [
+                id,
+                input.name,
+                ...values.slice(0, -1),
+                now,
+                now,
+              ]);
             }
             const client: OAuthClient = { id, ...structuredClone(input), createdAt: new Date(held ? Number(held.created_at) : now), updatedAt: new Date(now) };
             return { client, created: !held };
@@ -101,7 +122,11 @@ export class SqlClientStore implements ClientStore {
         let n = 0;
         for (const row of rows) {
           const secret = this.keyring.decrypt(row.client_secret, secretAad(row.id));
-          n += await tx.run(`UPDATE ${this.clients} SET client_secret = ?, key_id = ? WHERE id = ?`, [this.keyring.encrypt(secret, secretAad(row.id)), this.keyring.currentKeyId, row.id]);
+          n += await tx.run(`UPDATE ${this.clients} SET client_secret = ?, key_id = ? WHERE id = ?`, [
+            this.keyring.encrypt(secret, secretAad(row.id)),
+            this.keyring.currentKeyId,
+            row.id,
+          ]);
         }
         return n;
       }),

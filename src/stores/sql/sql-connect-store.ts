@@ -50,7 +50,10 @@ export class SqlConnectStore implements PendingConnectStore {
 
   takePendingConnect(stateHash: string): Promise<PendingConnect | null> {
     return guarded('takePendingConnect', this.exec, async () => {
-      const [row] = await this.exec.all<ConnectRow>(`SELECT state_hash, request, code_verifier, created_at, expires_at FROM ${this.connects} WHERE state_hash = ?`, [stateHash]);
+      const [row] = await this.exec.all<ConnectRow>(
+        `SELECT state_hash, request, code_verifier, created_at, expires_at FROM ${this.connects} WHERE state_hash = ?`,
+        [stateHash],
+      );
       if (!row) return null;
       // The one DELETE that changes the row wins; every other taker (in any process) sees 0 and gets nothing.
       if ((await this.exec.run(`DELETE FROM ${this.connects} WHERE state_hash = ?`, [stateHash])) !== 1) return null;

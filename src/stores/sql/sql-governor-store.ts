@@ -53,7 +53,10 @@ export class SqlGovernorStore implements GovernorStore {
               );
             }
             const marks = sorted.map(() => '?').join(', ');
-            for (const row of await tx.all<{ subject: string; blocked_until: number | string | null }>(`SELECT subject, blocked_until FROM ${this.governor} WHERE subject IN (${marks})${tx.forUpdate}`, sorted)) {
+            for (const row of await tx.all<{ subject: string; blocked_until: number | string | null }>(
+              `SELECT subject, blocked_until FROM ${this.governor} WHERE subject IN (${marks})${tx.forUpdate}`,
+              sorted,
+            )) {
               blocks.set(row.subject, num(row.blocked_until));
             }
             const rows = await tx.all<MintRow>(
@@ -90,7 +93,10 @@ export class SqlGovernorStore implements GovernorStore {
       if (distinct.length === 0) return [];
       const marks = distinct.map(() => '?').join(', ');
       const blocks = new Map<string, number | null>();
-      for (const row of await this.exec.all<{ subject: string; blocked_until: number | string | null }>(`SELECT subject, blocked_until FROM ${this.governor} WHERE subject IN (${marks}) AND blocked_until IS NOT NULL`, distinct)) {
+      for (const row of await this.exec.all<{ subject: string; blocked_until: number | string | null }>(
+        `SELECT subject, blocked_until FROM ${this.governor} WHERE subject IN (${marks}) AND blocked_until IS NOT NULL`,
+        distinct,
+      )) {
         blocks.set(row.subject, num(row.blocked_until));
       }
       const mints = new Map<string, MintRecord[]>();
@@ -109,7 +115,11 @@ export class SqlGovernorStore implements GovernorStore {
   settleMints(ids: readonly string[], mintedAt: number, aliveUntil: number | null): Promise<void> {
     return this.guard(async () => {
       if (ids.length === 0) return;
-      await this.exec.run(`UPDATE ${this.mints} SET minted_at = ?, alive_until = ? WHERE id IN (${ids.map(() => '?').join(', ')})`, [mintedAt, aliveUntil, ...ids]);
+      await this.exec.run(`UPDATE ${this.mints} SET minted_at = ?, alive_until = ? WHERE id IN (${ids.map(() => '?').join(', ')})`, [
+        mintedAt,
+        aliveUntil,
+        ...ids,
+      ]);
     });
   }
 
@@ -139,7 +149,10 @@ export class SqlGovernorStore implements GovernorStore {
   pruneMints(before: number): Promise<number> {
     return this.guard(async () => {
       const params: SqlParam[] = [before, before, before - 24 * 3600_000];
-      return this.exec.run(`DELETE FROM ${this.mints} WHERE (minted_at IS NOT NULL AND minted_at < ? AND (alive_until IS NULL OR alive_until < ?)) OR (minted_at IS NULL AND reserved_at < ?)`, params);
+      return this.exec.run(
+        `DELETE FROM ${this.mints} WHERE (minted_at IS NOT NULL AND minted_at < ? AND (alive_until IS NULL OR alive_until < ?)) OR (minted_at IS NULL AND reserved_at < ?)`,
+        params,
+      );
     });
   }
 

@@ -16,7 +16,9 @@ export class SqlKeyRotation implements KeyRotation {
 
   keyUsage(): Promise<KeyUsage[]> {
     return guarded('keyUsage', this.exec, async () => {
-      const rows = await this.exec.all<{ key_id: string; n: number | string }>(`SELECT key_id, COUNT(*) AS n FROM ${this.t} WHERE key_id IS NOT NULL GROUP BY key_id`);
+      const rows = await this.exec.all<{ key_id: string; n: number | string }>(
+        `SELECT key_id, COUNT(*) AS n FROM ${this.t} WHERE key_id IS NOT NULL GROUP BY key_id`,
+      );
       return rows.map((r) => ({ keyId: r.key_id, tokens: Number(r.n) }));
     });
   }
@@ -29,7 +31,13 @@ export class SqlKeyRotation implements KeyRotation {
         `SELECT ${ROW_COLUMNS}, key_id FROM ${this.t} WHERE key_id IS NOT NULL AND key_id <> ?${after === null ? '' : ' AND id > ?'} ORDER BY id LIMIT ${n}`,
         after === null ? [current] : [current, after],
       );
-      const result: ReencryptBatch = { scanned: rows.length, reencrypted: 0, skipped: 0, failed: [], lastId: rows.length > 0 ? rows[rows.length - 1]!.id : null };
+      const result: ReencryptBatch = {
+        scanned: rows.length,
+        reencrypted: 0,
+        skipped: 0,
+        failed: [],
+        lastId: rows.length > 0 ? rows[rows.length - 1]!.id : null,
+      };
       const updates: Array<{ id: string; version: number; keyId: string; values: SqlParam[] }> = [];
       for (const row of rows) {
         try {
@@ -45,7 +53,8 @@ export class SqlKeyRotation implements KeyRotation {
       const changed = await this.exec.transaction(async (tx) => {
         let count = 0;
         // Compare-and-swap on version and key: a row written since it was read keeps what its writer stored.
-        for (const u of updates) count += await tx.run(`UPDATE ${this.t} SET ${set} WHERE id = ? AND version = ? AND key_id = ?`, [...u.values, u.id, u.version, u.keyId]);
+        for (const u of updates)
+          count += await tx.run(`UPDATE ${this.t} SET ${set} WHERE id = ? AND version = ? AND key_id = ?`, [...u.values, u.id, u.version, u.keyId]);
         return count;
       });
       result.reencrypted = changed;

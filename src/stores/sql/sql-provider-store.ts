@@ -44,7 +44,12 @@ export class SqlProviderStore implements ProviderStore {
         if (held.length === 0) return false;
         const [row] = await tx.all<{ n: number | string }>(`SELECT COUNT(*) AS n FROM ${this.t} WHERE provider = ?`, [name]);
         const using = Number(row?.n ?? 0);
-        if (using > 0) throw new TokenStoreError('deleteProvider', 'INVALID_INPUT', `${using} token${using === 1 ? ' uses' : 's use'} the provider ${name}: delete or move them first`);
+        if (using > 0)
+          throw new TokenStoreError(
+            'deleteProvider',
+            'INVALID_INPUT',
+            `${using} token${using === 1 ? ' uses' : 's use'} the provider ${name}: delete or move them first`,
+          );
         return (await tx.run(`DELETE FROM ${this.providers} WHERE name = ?`, [name])) > 0;
       }),
     );

@@ -161,7 +161,10 @@ export class SqlTokenStore implements TokenStore {
       findByRule: (tx, rule) => this.findByRule(tx, rule, true, 'saveToken'),
       findClashes: (tx, token) => this.findClashes(tx, token),
       insert: async (tx, token) => {
-        await tx.run(`INSERT INTO ${this.t} (${INSERT_COLUMNS.join(', ')}) VALUES (${INSERT_COLUMNS.map(() => '?').join(', ')})`, [token.id, ...rowValues(token, this.keyring)]);
+        await tx.run(`INSERT INTO ${this.t} (${INSERT_COLUMNS.join(', ')}) VALUES (${INSERT_COLUMNS.map(() => '?').join(', ')})`, [
+          token.id,
+          ...rowValues(token, this.keyring),
+        ]);
       },
       update: async (tx, token, version) =>
         (await tx.run(`UPDATE ${this.t} SET ${UPDATE_SET} WHERE id = ? AND version = ?`, [...rowValues(token, this.keyring), token.id, version])) === 1,

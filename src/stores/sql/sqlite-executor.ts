@@ -257,7 +257,8 @@ export class SqliteExecutor implements SqlExecutor {
     const code = (err as { code?: string })?.code ?? '';
     if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY') return 'unique';
     if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') return 'retry';
-    if (code === WRITER_UNAVAILABLE || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_IOERR' || code === 'SQLITE_FULL' || code === 'SQLITE_READONLY') return 'unavailable';
+    if (code === WRITER_UNAVAILABLE || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_IOERR' || code === 'SQLITE_FULL' || code === 'SQLITE_READONLY')
+      return 'unavailable';
     return 'other';
   }
 

@@ -82,29 +82,31 @@ async function body(tx: Tx, inTx: SqlExecutor): Promise<void> {
 function begin(id: number): Tx {
   const tx: Tx = { inbox: [], wake: null, endReq: null, failed: undefined };
   txs.set(id, tx);
-  exec.transaction((inTx) => body(tx, inTx)).then(
-    () => {
-      txs.delete(id);
-      transactions++;
-      ok(tx.endReq!, null);
-    },
-    (err: unknown) => {
-      if (tx.endReq !== null) {
-        // The body had ended well; its COMMIT (or its group's) failed.
+  exec
+    .transaction((inTx) => body(tx, inTx))
+    .then(
+      () => {
         txs.delete(id);
-        fail(tx.endReq, err);
-      } else if (err === ABORTED) {
-        txs.delete(id);
-      } else {
-        // Failed before the body ended (BEGIN, a savepoint): every message of it, now and later, gets the error; its `end` forgets it.
-        tx.failed = err;
-        for (const m of tx.inbox.splice(0)) {
-          refuse(tx, m);
-          if (m.t === 'end') txs.delete(id);
+        transactions++;
+        ok(tx.endReq!, null);
+      },
+      (err: unknown) => {
+        if (tx.endReq !== null) {
+          // The body had ended well; its COMMIT (or its group's) failed.
+          txs.delete(id);
+          fail(tx.endReq, err);
+        } else if (err === ABORTED) {
+          txs.delete(id);
+        } else {
+          // Failed before the body ended (BEGIN, a savepoint): every message of it, now and later, gets the error; its `end` forgets it.
+          tx.failed = err;
+          for (const m of tx.inbox.splice(0)) {
+            refuse(tx, m);
+            if (m.t === 'end') txs.delete(id);
+          }
         }
-      }
-    },
-  );
+      },
+    );
   return tx;
 }
 
@@ -133,23 +135,27 @@ port.on('message', (m: ToWriter) => {
       onTxMessage(m);
       return;
     case 'run':
-      exec.transaction((inTx) => inTx.run(m.sql, m.params)).then(
-        (changes) => {
-          transactions++;
-          ok(m.req, changes);
-        },
-        (err: unknown) => fail(m.req, err),
-      );
+      exec
+        .transaction((inTx) => inTx.run(m.sql, m.params))
+        .then(
+          (changes) => {
+            transactions++;
+            ok(m.req, changes);
+          },
+          (err: unknown) => fail(m.req, err),
+        );
       return;
     case 'stats':
       ok(m.req, { transactions, commits: exec.commits } satisfies WriterStats);
       return;
     case 'close':
       // Queued behind every transaction begun before it: when it is done, they are too.
-      exec.transaction(async () => undefined).finally(() => {
-        db.close();
-        ok(m.req, null);
-      });
+      exec
+        .transaction(async () => undefined)
+        .finally(() => {
+          db.close();
+          ok(m.req, null);
+        });
       return;
     case 'crash':
       setImmediate(() => {

@@ -171,10 +171,7 @@ export class SqliteWriter {
     const gen = this.current?.alive ? this.current : null;
     if (gen) {
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        this.request(gen, { t: 'close' }).catch(() => undefined),
-        new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_TIMEOUT_MS))),
-      ]);
+      await Promise.race([this.request(gen, { t: 'close' }).catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_TIMEOUT_MS)))]);
       clearTimeout(timer);
     }
     this.closed = true;

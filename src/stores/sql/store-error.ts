@@ -20,7 +20,9 @@ export function toStoreError(operation: StoreOperation, err: unknown, exec?: Sql
       return new TokenStoreError(operation, 'CONFLICT', 'a concurrent write won; try again', { cause: err });
     case 'retry':
       // Still rolled back after the store's retries (lock or certification conflicts): retryable, nothing was written.
-      return new TokenStoreError(operation, 'UNAVAILABLE', 'the database kept rolling this back as a conflict with concurrent writes; try again', { cause: err });
+      return new TokenStoreError(operation, 'UNAVAILABLE', 'the database kept rolling this back as a conflict with concurrent writes; try again', {
+        cause: err,
+      });
     default:
       return new TokenStoreError(operation, 'INTERNAL', 'the database failed', { cause: err });
   }

@@ -112,13 +112,23 @@ export function ListView({ route, onSignedOut }: { session: Session; route: Rout
       {tokenCounts && (
         <ul class="counts" aria-label="Connections by status (choose one to list only those)">
           <li>
-            <a href={filterHref(null)} onClick={resetStack(null)} aria-current={status === null ? 'true' : undefined} aria-label={`Total: ${tokenCounts.total}`}>
+            <a
+              href={filterHref(null)}
+              onClick={resetStack(null)}
+              aria-current={status === null ? 'true' : undefined}
+              aria-label={`Total: ${tokenCounts.total}`}
+            >
               Total <span class="count">{tokenCounts.total}</span>
             </a>
           </li>
           {STATUSES.map((s) => (
             <li key={s}>
-              <a href={filterHref(s)} onClick={resetStack(s)} aria-current={status === s ? 'true' : undefined} aria-label={`${STATUS_LABEL[s]}: ${tokenCounts[COUNT_KEY[s]]}`}>
+              <a
+                href={filterHref(s)}
+                onClick={resetStack(s)}
+                aria-current={status === s ? 'true' : undefined}
+                aria-label={`${STATUS_LABEL[s]}: ${tokenCounts[COUNT_KEY[s]]}`}
+              >
                 <StatusBadge status={s} /> <span class="count">{tokenCounts[COUNT_KEY[s]]}</span>
               </a>
             </li>
@@ -168,7 +178,9 @@ export function ListView({ route, onSignedOut }: { session: Session; route: Rout
                     <td title={absolute(t.expiresAt)}>{relative(t.expiresAt, now)}</td>
                     <td title={absolute(t.lastRefreshedAt)}>{relative(t.lastRefreshedAt, now)}</td>
                     <td>{errorWords(t.lastError)}</td>
-                    <td class="budget" title={budgetHelp(t.budget, now)}>{budgetWords(t.budget, now)}</td>
+                    <td class="budget" title={budgetHelp(t.budget, now)}>
+                      {budgetWords(t.budget, now)}
+                    </td>
                   </tr>
                 ))}
               </tbody>

@@ -99,7 +99,9 @@ export function TokenView({ id, session, onSignedOut }: { id: string; session: S
   async function showSecrets() {
     const fields = readableSecrets(session);
     try {
-      const d = await gql<{ tokenById: Record<string, string | null> | null }>(`query Secrets($id: ID!) { tokenById(id: $id) { ${fields.join(' ')} } }`, { id });
+      const d = await gql<{ tokenById: Record<string, string | null> | null }>(`query Secrets($id: ID!) { tokenById(id: $id) { ${fields.join(' ')} } }`, {
+        id,
+      });
       setSecrets(d.tokenById);
     } catch (err) {
       fail(err);
@@ -130,7 +132,12 @@ export function TokenView({ id, session, onSignedOut }: { id: string; session: S
     }
   }
 
-  if (token === undefined) return <main id="main" tabIndex={-1}>{message ? <Notice kind="error">{message.text}</Notice> : <p>Loading…</p>}</main>;
+  if (token === undefined)
+    return (
+      <main id="main" tabIndex={-1}>
+        {message ? <Notice kind="error">{message.text}</Notice> : <p>Loading…</p>}
+      </main>
+    );
   if (token === null)
     return (
       <main id="main" tabIndex={-1}>

@@ -49,7 +49,13 @@ function columnDefinition(dialect: SqlDialect, c: TokenColumn): string {
   if (c.primary) return `${type}${ascii} NOT NULL PRIMARY KEY`;
   const nullability = c.nullable ? ' NULL' : ' NOT NULL';
   const fallback =
-    c.default === undefined ? '' : typeof c.default === 'string' ? ` DEFAULT '${c.default}'` : dialect === 'mysql' ? ` DEFAULT '${c.default}'` : ` DEFAULT (${c.default})`;
+    c.default === undefined
+      ? ''
+      : typeof c.default === 'string'
+        ? ` DEFAULT '${c.default}'`
+        : dialect === 'mysql'
+          ? ` DEFAULT '${c.default}'`
+          : ` DEFAULT (${c.default})`;
   return `${type}${ascii}${nullability}${fallback}`;
 }
 
