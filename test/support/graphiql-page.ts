@@ -42,14 +42,20 @@ export class GraphiQLPage {
 
   /** Replaces a Monaco editor's contents: click, select all, delete, type. @returns the text it then holds. */
   async typeInto(editor: Locator, text: string): Promise<string> {
-    await editor.locator('.view-lines').click();
-    await this.page.keyboard.press('ControlOrMeta+KeyA');
-    await this.page.keyboard.press('Backspace');
-    await this.page.keyboard.type(text);
-    // Drop anything Monaco's bracket/quote auto-closing left after the cursor.
-    await this.page.keyboard.press('Shift+ControlOrMeta+End');
-    await this.page.keyboard.press('Delete');
-    return this.editorText(editor);
+    // On a busy machine the editor's suggestions can take a keystroke: type again (at most three times) until it holds the text.
+    let got = '';
+    for (let attempt = 0; attempt < 3 && got !== text; attempt++) {
+      await editor.locator('.view-lines').click();
+      await this.page.keyboard.press('ControlOrMeta+KeyA');
+      await this.page.keyboard.press('Backspace');
+      await this.page.keyboard.type(text);
+      // Drop anything Monaco's bracket/quote auto-closing left after the cursor.
+      await this.page.keyboard.press('Shift+ControlOrMeta+End');
+      await this.page.keyboard.press('Delete');
+      await this.page.keyboard.press('Escape');
+      got = await this.editorText(editor);
+    }
+    return got;
   }
 
   /** Runs the query (button or Ctrl-Enter) and waits for the POST whose body contains `marker`. */
