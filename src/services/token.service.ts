@@ -124,6 +124,9 @@ export class TokenService {
     }
     if (write.accountsUrl !== undefined && write.accountsUrl !== null && (profile === null || profile.usesAccountsUrl))
       write.accountsUrl = this.allowed(write.accountsUrl);
+    // A new grant token without a refresh token re-authorizes: it replaces the stored refresh token (dead, as a rule),
+    // so that the next refresh exchanges the grant instead of trying that refresh token again.
+    if (typeof input.grantToken === 'string' && input.grantToken.length > 0 && input.refreshToken === undefined) write.refreshToken = null;
     if ([input.accessToken, input.refreshToken, input.grantToken].some((v) => typeof v === 'string' && v.length > 0)) {
       write.failedAt = null;
       write.lastError = null;

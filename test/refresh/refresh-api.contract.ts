@@ -155,6 +155,37 @@ export function refreshApiContract(store: StoreKind): void {
       expect(saved.body.data.saveToken).toEqual({ status: 'EXPIRING', lastError: null });
     });
 
+    it('a grant token saved on a FAILED token is exchanged by the next refresh: it replaces the dead refresh token', async () => {
+      const { token } = await saveRefreshable({ accessToken: 'old-access', expiresIn: 10 });
+      accounts.setFailure('invalidCode', 1);
+      expect((await gw.gql(REFRESH, { id: token.id }, gw.keys.operator)).body.errors[0].extensions.code).toBe('REFRESH_FAILED');
+      expect((await read(token.id)).status).toBe('FAILED');
+
+      const code = accounts.issueGrantCode(clientId);
+      const saved = await gw.gql(
+        `mutation($t: TokenInput!) { saveToken(token: $t) { status lastError hasRefreshToken hasGrantToken } }`,
+        { t: { id: token.id, grantToken: code, clientId, clientSecret } },
+        gw.keys.admin,
+      );
+      // Its access token, still held, expires in 10 s: EXPIRING (no longer FAILED).
+      expect(saved.body.data.saveToken).toEqual({ status: 'EXPIRING', lastError: null, hasRefreshToken: false, hasGrantToken: true });
+      accounts.resetRequests();
+      const r = await gw.gql(REFRESH, { id: token.id }, gw.keys.admin);
+      expect(r.body.errors).toBeUndefined();
+      expect(accounts.count('authorization_code')).toBe(1);
+      expect(accounts.count('refresh_token')).toBe(0);
+      const after = await read(token.id);
+      expect(after.status).toBe('ACTIVE');
+      expect(accounts.isRefreshTokenValid(after.refreshToken!)).toBe(true);
+      // A grant saved together with a refresh token keeps the refresh token (the Zoho SDK saves both after an exchange).
+      const both = await gw.gql(
+        `mutation($t: TokenInput!) { saveToken(token: $t) { hasRefreshToken } }`,
+        { t: { id: token.id, grantToken: accounts.issueGrantCode(clientId), refreshToken: after.refreshToken } },
+        gw.keys.admin,
+      );
+      expect(both.body.data.saveToken.hasRefreshToken).toBe(true);
+    });
+
     it('access_denied (the rate limit) is REFRESH_FAILED but does not mark the token FAILED', async () => {
       const { token } = await saveRefreshable();
       accounts.setFailure('accessDenied');
