@@ -21,7 +21,9 @@ describe('a built tree installed with npm ci --omit=dev', () => {
   let dir: string;
   beforeAll(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tokengate-production-'));
-    for (const f of ['package.json', 'package-lock.json', 'dist']) fs.cpSync(path.join(ROOT, f), path.join(dir, f), { recursive: true });
+    // What the README says to copy: the gateway's build and the built client package (the CLI's `token` and `connect` use it).
+    for (const f of ['package.json', 'package-lock.json', 'dist', 'packages/client/package.json', 'packages/client/dist'])
+      fs.cpSync(path.join(ROOT, f), path.join(dir, f), { recursive: true });
   });
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -72,6 +74,19 @@ describe('a built tree installed with npm ci --omit=dev', () => {
         body: '{"query":"{ tokens { totalCount } }"}',
       });
       expect(await r.json()).toEqual({ data: { tokens: { totalCount: 0 } } });
+      // The CLI's client commands work from this tree too (they load @tokengate/client).
+      const saved = await fetch(`http://127.0.0.1:${port}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        body: JSON.stringify({ query: 'mutation { saveToken(token: { userName: "prod@example.com", accessToken: "prod-access", expiresIn: 3600 }) { id } }' }),
+      });
+      const id = ((await saved.json()) as { data: { saveToken: { id: string } } }).data.saveToken.id;
+      const cli = spawnSync(process.execPath, ['dist/cli/tokengate.js', 'token', '--id', id, '--url', `http://127.0.0.1:${port}`], {
+        cwd: dir,
+        env: { PATH: process.env.PATH ?? '', TOKENGATE_API_KEY: key },
+        encoding: 'utf8',
+      });
+      expect({ status: cli.status, stdout: cli.stdout, stderr: cli.stderr }).toEqual({ status: 0, stdout: 'prod-access\n', stderr: '' });
     } finally {
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
