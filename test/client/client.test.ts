@@ -1,5 +1,5 @@
 /**
- * `tokengate/client` against a running gateway (SQLite) and a fake Zoho
+ * `@tokengate/client` (through `tokengate/client`) against a running gateway (SQLite) and a fake Zoho
  * Accounts server: every method, typed results, and errors carrying the API's
  * `extensions.code` — never the API key.
  */
@@ -118,6 +118,21 @@ describe('TokengateClient', () => {
     expect(err).toMatchObject({ code: 'REFRESH_FAILED', oauthError: 'invalid_code', status: 200 });
     expect(err.requestId).toEqual(expect.any(String));
     expect((await operator.getToken('f1'))!.status).toBe('FAILED');
+  });
+
+  it("THROTTLED carries retryAfter, from the error's extensions.retryAfter", async () => {
+    accounts.addClient('1000.THROTTLE', 'ts');
+    await operator.saveToken({ id: 't1', clientId: '1000.THROTTLE', clientSecret: 'ts', refreshToken: accounts.addRefreshToken('1000.THROTTLE') });
+    // Zoho's rate limit answer closes the token's window (Zoho's 10 minutes); no valid access token is held.
+    accounts.setFailure('accessDenied', 1);
+    expect(await caught(operator.refresh('t1'))).toMatchObject({ code: 'REFRESH_FAILED', oauthError: 'access_denied', retryAfter: undefined });
+    const err = await caught(operator.refresh('t1'));
+    expect(err.code).toBe('THROTTLED');
+    expect(isTokengateError(err, 'THROTTLED')).toBe(true);
+    expect(err.retryAfter).toBeGreaterThan(590);
+    expect(err.retryAfter).toBeLessThanOrEqual(600);
+    expect(Number.isInteger(err.retryAfter)).toBe(true);
+    expect((await operator.getToken('t1'))!.status).toBe('THROTTLED');
   });
 
   it('UNAUTHENTICATED for a wrong key, and no error message ever holds the key', async () => {

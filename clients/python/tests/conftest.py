@@ -26,6 +26,7 @@ class FakeAccounts:
         self.refresh_tokens = {}  # refresh token -> client id
         self.issued = []  # access tokens, in order
         self.requests = []  # grant types (or "revoke"), in order
+        self.failures = []  # OAuth errors the token endpoint answers next, in order (e.g. "access_denied": Zoho's rate limit)
         self._lock = threading.Lock()
         fake = self
 
@@ -65,6 +66,8 @@ class FakeAccounts:
 
     def _token(self, params: dict) -> dict:
         self.requests.append(params.get("grant_type"))
+        if self.failures:
+            return {"error": self.failures.pop(0)}
         client_id = params.get("client_id")
         if client_id not in self.clients or self.clients[client_id] != params.get("client_secret"):
             return {"error": "invalid_client"}

@@ -102,6 +102,24 @@ def test_api_errors_carry_the_code_and_oauth_error(gateway, accounts, admin, ope
     assert admin.delete_tokens() >= 1
 
 
+def test_throttled_carries_retry_after(accounts, operator):
+    accounts.add_client("1000.PYTHROTTLE", "ts")
+    operator.save_token(id="t1", client_id="1000.PYTHROTTLE", client_secret="ts", refresh_token=accounts.add_refresh_token("1000.PYTHROTTLE"))
+    # Zoho's rate limit answer closes the token's window (Zoho's 10 minutes); no valid access token is held.
+    accounts.failures.append("access_denied")
+    with pytest.raises(TokengateError) as e:
+        operator.refresh("t1")
+    assert (e.value.code, e.value.oauth_error, e.value.retry_after) == ("REFRESH_FAILED", "access_denied", None)
+    before = accounts.count("refresh_token")
+    with pytest.raises(TokengateError) as e:
+        operator.get_access_token("t1")
+    assert e.value.code == "THROTTLED"
+    assert isinstance(e.value.retry_after, int) and 590 < e.value.retry_after <= 600
+    assert "retry_after=" in repr(e.value)
+    assert accounts.count("refresh_token") == before
+    assert operator.get_token("t1").status == "THROTTLED"
+
+
 def test_no_api_key_in_any_message_or_repr(gateway):
     key = "wrong-key-0123456789abcdef"
     client = TokengateClient(gateway.url, key)

@@ -3,6 +3,7 @@
 import errno
 import http.client
 import json
+import math
 import re
 import socket
 import urllib.error
@@ -276,10 +277,12 @@ class TokengateClient:
             try:
                 with self._opener.open(req, timeout=self.timeout) as res:
                     status, request_id, text = res.status, res.headers.get("x-request-id"), res.read()
+                    retry_header = res.headers.get("retry-after")
             except urllib.error.HTTPError as err:
                 # An answer with an error status: the API's errors are in its body.
                 try:
                     status, request_id, text = err.code, err.headers.get("x-request-id"), err.read()
+                    retry_header = err.headers.get("retry-after")
                 finally:
                     err.close()
         except (socket.timeout, TimeoutError):
@@ -313,11 +316,24 @@ class TokengateClient:
             first = errors[0] if isinstance(errors[0], dict) else {}
             ext = first.get("extensions") if isinstance(first.get("extensions"), dict) else {}
             oauth_error = ext.get("oauthError") if isinstance(ext.get("oauthError"), str) else None
-            raise TokengateError(listed[0]["code"], listed[0]["message"], oauth_error=oauth_error, status=status, request_id=request_id, errors=listed)
+            retry_after = _retry_after(retry_header, ext.get("retryAfter"))
+            raise TokengateError(
+                listed[0]["code"], listed[0]["message"], oauth_error=oauth_error, status=status, retry_after=retry_after, request_id=request_id, errors=listed
+            )
         data = answer.get("data") if isinstance(answer, dict) else None
         if status >= 400 or not isinstance(data, dict):
             raise TokengateError("BAD_RESPONSE", f"tokengate at {self._where} answered HTTP {status} without data", status=status, request_id=request_id)
         return data
+
+
+def _retry_after(header: Optional[str], extension: Any) -> Optional[int]:
+    """Seconds to wait: the answer's Retry-After header (STORE_UNAVAILABLE) wins, else the error's
+    extensions.retryAfter (THROTTLED); None when neither is a count of seconds."""
+    if header is not None and re.fullmatch(r"[0-9]{1,6}", header.strip()):
+        return int(header.strip())
+    if isinstance(extension, (int, float)) and not isinstance(extension, bool) and math.isfinite(extension) and extension >= 0:
+        return math.ceil(extension)
+    return None
 
 
 def _reason(reason: Any) -> str:

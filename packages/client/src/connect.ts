@@ -1,5 +1,5 @@
 /**
- * The connect flow's calls of `tokengate/client` (`startConnect`, and the
+ * The connect flow's calls of `@tokengate/client` (`startConnect`, and the
  * OAuth clients an admin registers). Functions of a GraphQL `request` so that
  * they stand apart from the rest of the client; `TokengateClient` exposes
  * each as a method (`tg.startConnect(…)`).

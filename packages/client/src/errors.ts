@@ -1,8 +1,10 @@
 /**
  * The error of every failed client call. `code` is the API's
  * `extensions.code` (`UNAUTHENTICATED`, `FORBIDDEN`, `BAD_USER_INPUT`,
- * `NOT_FOUND`, `REFRESH_FAILED`, `UPSTREAM_UNAVAILABLE`, `STORE_UNAVAILABLE`
- * (the gateway's database does not answer: retry after `retryAfter` seconds),
+ * `NOT_FOUND`, `REFRESH_FAILED`, `UPSTREAM_UNAVAILABLE`, `THROTTLED` (the
+ * provider's issuing limits allow no new access token now: retry after
+ * `retryAfter` seconds), `STORE_UNAVAILABLE` (the gateway's database does not
+ * answer: retry after `retryAfter` seconds),
  * `INTERNAL_SERVER_ERROR`, graphql-js's `GRAPHQL_VALIDATION_FAILED`, …), or,
  * when no answer came, one of the client's own: `NETWORK_ERROR` (the gateway
  * could not be reached), `TIMEOUT`, `BAD_RESPONSE` (an answer that is not the
@@ -16,7 +18,11 @@ export class TokengateError extends Error {
   readonly oauthError: string | undefined;
   /** The HTTP status of the answer; undefined when none came. */
   readonly status: number | undefined;
-  /** Seconds to wait before retrying, from the answer's `Retry-After` (with `STORE_UNAVAILABLE`); undefined when none. */
+  /**
+   * Seconds to wait before retrying: the answer's `Retry-After` header (with
+   * `STORE_UNAVAILABLE`), else the error's `extensions.retryAfter` (with
+   * `THROTTLED`); undefined when neither.
+   */
   readonly retryAfter: number | undefined;
   /** The gateway's `X-Request-Id` of the request, to find it in the gateway's log. */
   readonly requestId: string | undefined;
@@ -53,6 +59,7 @@ export type TokengateErrorCode =
   | 'NOT_FOUND'
   | 'REFRESH_FAILED'
   | 'UPSTREAM_UNAVAILABLE'
+  | 'THROTTLED'
   | 'STORE_UNAVAILABLE'
   | 'INTERNAL_SERVER_ERROR'
   | 'GRAPHQL_PARSE_FAILED'

@@ -258,7 +258,10 @@ export class TokengateClient {
     }
     const requestId = res.headers.get('x-request-id') ?? undefined;
     const text = await res.text().catch(() => '');
-    let body: { data?: T | null; errors?: Array<{ message?: unknown; path?: Array<string | number>; extensions?: { code?: unknown; oauthError?: unknown } }> };
+    let body: {
+      data?: T | null;
+      errors?: Array<{ message?: unknown; path?: Array<string | number>; extensions?: { code?: unknown; oauthError?: unknown; retryAfter?: unknown } }>;
+    };
     try {
       body = JSON.parse(text);
     } catch {
@@ -275,7 +278,14 @@ export class TokengateClient {
       }));
       const first = body.errors[0]!;
       const oauthError = typeof first.extensions?.oauthError === 'string' ? first.extensions.oauthError : undefined;
-      const retryAfter = /^\d{1,6}$/.test(res.headers.get('retry-after') ?? '') ? Number(res.headers.get('retry-after')) : undefined;
+      // The answer's Retry-After (STORE_UNAVAILABLE) wins; else the error's extensions.retryAfter (THROTTLED).
+      const header = res.headers.get('retry-after') ?? '';
+      const extension = first.extensions?.retryAfter;
+      const retryAfter = /^\d{1,6}$/.test(header)
+        ? Number(header)
+        : typeof extension === 'number' && Number.isFinite(extension) && extension >= 0
+          ? Math.ceil(extension)
+          : undefined;
       throw new TokengateError(errors[0]!.code, errors[0]!.message, { oauthError, status: res.status, retryAfter, requestId, errors });
     }
     if (!res.ok || !body || body.data === undefined || body.data === null) {
