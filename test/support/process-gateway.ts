@@ -4,7 +4,8 @@ import path from 'node:path';
 
 const MAIN = path.resolve(__dirname, '../../dist/main.js');
 /** Tells this process over IPC when the gateway's server listens. */
-const ANNOUNCE = path.join(__dirname, 'announce-listening.cjs');
+// Resolved from the source tree, also when this file runs compiled into dist-bench/ (the bench spawns gateways with it).
+const ANNOUNCE = path.resolve(__dirname, '../../test/support/announce-listening.cjs');
 
 /** A gateway in a process of its own (`node dist/main.js`, built by `npm test`). */
 export interface GatewayProcess {
