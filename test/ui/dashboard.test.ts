@@ -397,4 +397,61 @@ describe('dashboard in Chromium', () => {
       }
     });
   });
+
+  describe('what a new user met', () => {
+    beforeAll(async () => {
+      for (const [name, clientId] of [
+        ['crm', '1000.CRMCLIENT'],
+        ['local', '1000.LOCALCLIENT'],
+      ]) {
+        const saved = await gw.gql(
+          `mutation($c: ClientInput!) { saveClient(client: $c) { name } }`,
+          { c: { name, clientId, clientSecret: `${name}-secret-0123456789`, scopes: ['ZohoCRM.modules.ALL'] } },
+          gw.keys.admin,
+        );
+        expect(saved.body.errors).toBeUndefined();
+      }
+    });
+
+    it('preselects the OAuth client of the token being reconnected, and none when its client is unknown', async () => {
+      const failedWith = (userName: string, clientId: string, client: string | null) =>
+        gw.gateway.stores.tokens.saveToken({
+          userName,
+          clientId,
+          clientSecret: 'local-secret-0123456789',
+          refreshToken: `1000.refresh-${userName}-revoked`,
+          accountsUrl: accounts.url,
+          lastError: 'invalid_code',
+          failedAt: new Date(),
+          client,
+        });
+      const named = await failedWith('lea@example.com', '1000.LOCALCLIENT', 'local');
+      const unnamed = await failedWith('leo@example.com', '1000.LOCALCLIENT', null);
+      const unknown = await failedWith('lia@example.com', '1000.ELSEWHERE', null);
+      const page = await newOfflinePage(browser, gw.url);
+      try {
+        await signIn(page, gw.keys.operator);
+        const selected = async ({ id, userName }: { id: string; userName: string | null }) => {
+          await page.goto(`${gw.url}/#/tokens/${encodeURIComponent(id)}`);
+          await page.getByRole('heading', { name: userName! }).waitFor();
+          await page.getByRole('link', { name: 'Reconnect' }).click();
+          await page.getByRole('heading', { name: 'Reconnect' }).waitFor();
+          await page.getByLabel('OAuth client').waitFor();
+          return page.getByLabel('OAuth client').inputValue();
+        };
+        expect(await selected(named)).toBe('local');
+        // Saved without a client name: the client with its client id.
+        expect(await selected(unnamed)).toBe('local');
+        // No client has its client id: the person chooses (a default would replace its credentials under another client id).
+        expect(await selected(unknown)).toBe('');
+        await page.getByText('No registered client has this connection’s client id').waitFor();
+        // Continuing without a choice is refused by the form itself: the page stays.
+        await page.getByRole('button', { name: 'Continue to the provider' }).click();
+        expect(await page.getByLabel('OAuth client').evaluate((el) => (el as HTMLSelectElement).validity.valueMissing)).toBe(true);
+        expect(page.url()).toContain(`/#/connect?tokenId=${encodeURIComponent(unknown.id)}`);
+      } finally {
+        await page.context().close();
+      }
+    });
+  });
 });

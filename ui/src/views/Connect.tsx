@@ -6,9 +6,31 @@ import { href, type Route } from '../router';
 interface Client {
   name: string;
   provider: string;
+  clientId: string;
 }
 
-const CLIENTS = `query Clients { clients { name provider } }`;
+/** The connection being reconnected: which client it was connected through. */
+interface Reconnected {
+  client: string | null;
+  clientId: string | null;
+}
+
+const CLIENTS = `query Clients { clients { name provider clientId } }`;
+const RECONNECTED = `query Reconnected($id: ID!) { tokenById(id: $id) { client clientId } }`;
+
+/**
+ * The client a Reconnect starts with: the token's own (by name, else the one
+ * client with its client id); null when none is known, so that the person
+ * chooses: a default would replace the token's credentials under another
+ * client id. A new connection starts with the first client.
+ */
+function preselected(clients: Client[], token: Reconnected | null | undefined): string | null {
+  if (token === undefined) return clients[0]?.name ?? null;
+  if (token === null) return null;
+  if (token.client && clients.some((c) => c.name === token.client)) return token.client;
+  const same = clients.filter((c) => token.clientId !== null && c.clientId === token.clientId);
+  return same.length === 1 ? same[0]!.name : null;
+}
 const START = `mutation Start($input: StartConnectInput!) { startConnect(input: $input) { authorizationUrl expiresAt } }`;
 
 /**
@@ -19,12 +41,17 @@ const START = `mutation Start($input: StartConnectInput!) { startConnect(input: 
 export function ConnectView({ route, onSignedOut }: { session: Session; route: Route; onSignedOut: (reason?: string) => void }) {
   const tokenId = route.params.get('tokenId');
   const [clients, setClients] = useState<Client[] | null>(null);
+  // undefined: not a Reconnect; null: the token is not found.
+  const [token, setToken] = useState<Reconnected | null | undefined>(undefined);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
   useEffect(() => {
-    gql<{ clients: Client[] }>(CLIENTS)
-      .then((d) => setClients(d.clients))
+    Promise.all([gql<{ clients: Client[] }>(CLIENTS), tokenId ? gql<{ tokenById: Reconnected | null }>(RECONNECTED, { id: tokenId }) : null])
+      .then(([c, t]) => {
+        if (t) setToken(t.tokenById);
+        setClients(c.clients);
+      })
       .catch((err) => {
         if (err instanceof ApiError && err.code === 'UNAUTHENTICATED') onSignedOut('Your session has ended: sign in again.');
         else setError(err instanceof ApiError ? err.message : 'The gateway cannot be reached.');
@@ -50,6 +77,8 @@ export function ConnectView({ route, onSignedOut }: { session: Session; route: R
     }
   }
 
+  const chosen = clients ? preselected(clients, token) : null;
+
   return (
     <main id="main" tabIndex={-1}>
       <p>
@@ -63,10 +92,20 @@ export function ConnectView({ route, onSignedOut }: { session: Session; route: R
       )}
       {clients && clients.length > 0 && (
         <form onSubmit={submit} class="connect">
+          {tokenId && chosen === null && (
+            <Notice kind="info">
+              No registered client has this connection’s client id{token?.clientId ? ` (${token.clientId})` : ''}: choose the client to reconnect it through.
+            </Notice>
+          )}
           <label for="client">OAuth client</label>
           <select id="client" name="client" required>
+            {chosen === null && (
+              <option value="" disabled selected>
+                Choose a client…
+              </option>
+            )}
             {clients.map((c) => (
-              <option key={c.name} value={c.name}>
+              <option key={c.name} value={c.name} selected={c.name === chosen}>
                 {c.name} ({c.provider})
               </option>
             ))}
