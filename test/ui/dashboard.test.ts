@@ -453,5 +453,29 @@ describe('dashboard in Chromium', () => {
         await page.context().close();
       }
     });
+
+    it('shows the Playground link only when the gateway serves the playground', async () => {
+      const page = await newOfflinePage(browser, gw.url);
+      try {
+        await signIn(page, gw.keys.viewer);
+        await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Playground' }).waitFor();
+      } finally {
+        await page.context().close();
+      }
+      const off = await startTestGateway({ store: 'sqlite', env: { TOKENGATE_PLAYGROUND: 'false' } });
+      const offPage = await newOfflinePage(browser, off.url);
+      try {
+        await offPage.goto(`${off.url}/`);
+        await offPage.getByLabel('API key').fill(off.keys.viewer);
+        await offPage.getByRole('button', { name: 'Sign in' }).click();
+        await offPage.getByRole('heading', { name: 'Connections' }).waitFor();
+        const nav = offPage.getByRole('navigation', { name: 'Main' });
+        await nav.getByRole('link', { name: 'Connections' }).waitFor();
+        expect(await nav.getByRole('link', { name: 'Playground' }).count()).toBe(0);
+      } finally {
+        await offPage.context().close();
+        await off.close();
+      }
+    });
   });
 });

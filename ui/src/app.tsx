@@ -81,7 +81,7 @@ export function App() {
         <nav aria-label="Main">
           <a href={href('/')}>Connections</a>
           {CONNECT_AVAILABLE && canAct(session.role) && <a href={href('/connect')}>Connect an account</a>}
-          <a href="/graphql">Playground</a>
+          {session.playground && <a href="/graphql">Playground</a>}
         </nav>
         <span class="who">
           {session.keyName} <span class="role">{session.role}</span>
