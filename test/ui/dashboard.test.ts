@@ -477,5 +477,21 @@ describe('dashboard in Chromium', () => {
         await off.close();
       }
     });
+
+    it('draws every status badge with a glyph the browser has (a screenshot to look at)', async () => {
+      const page = await newOfflinePage(browser, gw.url);
+      try {
+        await signIn(page, gw.keys.viewer);
+        const badge = page
+          .getByRole('row', { name: /carol@example.com/ })
+          .locator('.badge')
+          .filter({ hasText: 'Throttled' });
+        await badge.waitFor();
+        await badge.screenshot({ path: path.join(SHOTS, 'badge-throttled.png') });
+        await page.locator('table.tokens').screenshot({ path: path.join(SHOTS, 'badges.png') });
+      } finally {
+        await page.context().close();
+      }
+    });
   });
 });
