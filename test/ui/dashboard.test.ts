@@ -493,5 +493,37 @@ describe('dashboard in Chromium', () => {
         await page.context().close();
       }
     });
+
+    it("words a provider's server error in the audit trail as such, not as a code it answered", async () => {
+      const refresh = accounts.addRefreshToken('1000.DASHCLIENT');
+      secrets.push(refresh);
+      const erin = await gw.gateway.stores.tokens.saveToken({
+        userName: 'erin@example.com',
+        clientId: '1000.DASHCLIENT',
+        clientSecret: 'dash-secret-0123456789',
+        refreshToken: refresh,
+        accountsUrl: accounts.url,
+      });
+      accounts.setFailure('http500');
+      try {
+        const failed = await gw.gql(`mutation { refresh(id: "${erin.id}", force: true) { id } }`, {}, gw.keys.operator);
+        expect(failed.body.errors?.[0]?.extensions.code).toBe('UPSTREAM_UNAVAILABLE');
+      } finally {
+        accounts.setFailure('none');
+      }
+      // A transient failure's entry is written in the background.
+      await gw.gateway.engine.idle();
+      await gw.gateway.audit.flush();
+      const page = await newOfflinePage(browser, gw.url);
+      try {
+        await signIn(page, gw.keys.admin);
+        await page.goto(`${gw.url}/#/tokens/${encodeURIComponent(erin.id)}`);
+        const row = page.locator('table.audit tbody tr').filter({ hasText: 'UNAVAILABLE' });
+        await row.waitFor();
+        expect(await row.locator('td:nth-child(4)').innerText()).toBe('UNAVAILABLE — The provider answered with a server error');
+      } finally {
+        await page.context().close();
+      }
+    });
   });
 });
