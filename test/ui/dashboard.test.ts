@@ -525,5 +525,36 @@ describe('dashboard in Chromium', () => {
         await page.context().close();
       }
     });
+
+    it("shows on a THROTTLED token's page when the next access token may be minted", async () => {
+      const refresh = accounts.addRefreshToken('1000.DASHCLIENT');
+      secrets.push(refresh);
+      const fay = await gw.gateway.stores.tokens.saveToken({
+        userName: 'fay@example.com',
+        clientId: '1000.DASHCLIENT',
+        clientSecret: 'dash-secret-0123456789',
+        refreshToken: refresh,
+        accountsUrl: accounts.url,
+      });
+      // The whole window's budget is minted; then the held access token expires.
+      for (let i = 0; i < 10; i++)
+        expect((await gw.gql(`mutation { refresh(id: "${fay.id}", force: true) { id } }`, {}, gw.keys.operator)).body.errors).toBeUndefined();
+      await gw.gateway.stores.tokens.saveToken({ id: fay.id, expiresAt: new Date(Date.now() - 60_000) });
+      const held = await gw.gql(`mutation { refresh(id: "${fay.id}") { id } }`, {}, gw.keys.operator);
+      expect(held.body.errors?.[0]?.extensions.code).toBe('THROTTLED');
+      const page = await newOfflinePage(browser, gw.url);
+      try {
+        await signIn(page, gw.keys.viewer);
+        await page.goto(`${gw.url}/#/tokens/${encodeURIComponent(fay.id)}`);
+        const status = page.locator('.status-line');
+        await status.getByText('Throttled').waitFor();
+        const next = status.getByText(/^Next access token allowed in (9|10) min$/);
+        await next.waitFor();
+        expect(await next.getAttribute('title')).toMatch(/\d/);
+        await page.screenshot({ path: path.join(SHOTS, 'token-throttled.png'), fullPage: true });
+      } finally {
+        await page.context().close();
+      }
+    });
   });
 });
