@@ -556,5 +556,29 @@ describe('dashboard in Chromium', () => {
         await page.context().close();
       }
     });
+
+    it('says to open the dashboard at the public URL when it is open at another origin', async () => {
+      const elsewhere = gw.url.replace('127.0.0.1', 'localhost');
+      const page = await newOfflinePage(browser, elsewhere);
+      try {
+        await page.goto(`${elsewhere}/`);
+        await page.getByLabel('API key').fill(gw.keys.operator);
+        await page.getByRole('button', { name: 'Sign in' }).click();
+        await page.getByRole('heading', { name: 'Connections' }).waitFor();
+        await page.getByRole('link', { name: 'Connect an account' }).click();
+        await page.getByLabel('OAuth client').selectOption('local');
+        await page.getByLabel('User name').fill('gus@example.com');
+        await page.getByRole('button', { name: 'Continue to the provider' }).click();
+        const alert = page.getByRole('alert');
+        await alert.waitFor();
+        expect(await alert.innerText()).toBe(
+          `This dashboard is open at ${elsewhere}, a different origin than the gateway’s public URL (${gw.url}): open it at ${gw.url}/ to connect an account.`,
+        );
+        expect(await alert.getByRole('link', { name: `${gw.url}/` }).getAttribute('href')).toBe(`${gw.url}/`);
+        expect(await gw.gateway.stores.tokens.findToken({ userName: 'gus@example.com' })).toBeNull();
+      } finally {
+        await page.context().close();
+      }
+    });
   });
 });

@@ -1,3 +1,4 @@
+import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, gql, type Session } from '../api';
 import { Notice } from '../components';
@@ -38,12 +39,12 @@ const START = `mutation Start($input: StartConnectInput!) { startConnect(input: 
  * provider's consent URL and sends the browser there; the gateway's callback
  * brings it back to `/?connect=ok&token=<id>`.
  */
-export function ConnectView({ route, onSignedOut }: { session: Session; route: Route; onSignedOut: (reason?: string) => void }) {
+export function ConnectView({ session, route, onSignedOut }: { session: Session; route: Route; onSignedOut: (reason?: string) => void }) {
   const tokenId = route.params.get('tokenId');
   const [clients, setClients] = useState<Client[] | null>(null);
   // undefined: not a Reconnect; null: the token is not found.
   const [token, setToken] = useState<Reconnected | null | undefined>(undefined);
-  const [error, setError] = useState<string | null>(null);
+  const [error, setError] = useState<ComponentChildren | null>(null);
   const [busy, setBusy] = useState(false);
 
   useEffect(() => {
@@ -73,6 +74,18 @@ export function ConnectView({ route, onSignedOut }: { session: Session; route: R
     } catch (err) {
       setBusy(false);
       if (err instanceof ApiError && err.code === 'UNAUTHENTICATED') return onSignedOut('Your session has ended: sign in again.');
+      if (err instanceof ApiError && err.code === 'BAD_USER_INPUT' && err.message.startsWith('returnTo') && session.publicUrl) {
+        // The provider comes back through the gateway's public URL, which sends the browser on only to an allowed origin.
+        const publicOrigin = new URL(session.publicUrl).origin;
+        if (publicOrigin !== location.origin) {
+          return setError(
+            <>
+              This dashboard is open at {location.origin}, a different origin than the gateway’s public URL ({publicOrigin}): open it at{' '}
+              <a href={`${publicOrigin}/`}>{`${publicOrigin}/`}</a> to connect an account.
+            </>,
+          );
+        }
+      }
       setError(err instanceof ApiError ? `${err.message} (${err.code})` : 'The gateway cannot be reached.');
     }
   }
