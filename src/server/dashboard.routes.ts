@@ -11,6 +11,8 @@ export interface DashboardRoutesOptions {
   logger: Logger;
   /** `TOKENGATE_PUBLIC_URL`, when set: an https one marks the session cookie `Secure` whatever the request says. */
   publicUrl?: string | null;
+  /** Whether the GraphQL playground is served at /graphql (`TOKENGATE_PLAYGROUND`): the dashboard links to it only then [false]. */
+  playground?: boolean;
 }
 
 /** The files of the built dashboard that are served. */
@@ -96,7 +98,14 @@ function error(reply: FastifyReply, status: number, code: string, message: strin
  * pre-compressed), and `/session` (sign in with an API key for an HttpOnly
  * session cookie, who am I, sign out).
  */
-export const dashboardRoutes: FastifyPluginAsync<DashboardRoutesOptions> = async (app, { sessions, logger, publicUrl = null }) => {
+export const dashboardRoutes: FastifyPluginAsync<DashboardRoutesOptions> = async (app, { sessions, logger, publicUrl = null, playground = false }) => {
+  /**
+   * What a signed-in page is told besides who it is: whether the playground is
+   * served (its link is shown only then) and the gateway's public URL (where
+   * the connect flow brings the browser back; null without one).
+   */
+  const about = (principal: { role: string; keyName: string }) => ({ role: principal.role, keyName: principal.keyName, playground, publicUrl });
+
   const dir = dashboardAssetsDir();
   if (dir) {
     await app.register(fastifyStatic, {
@@ -146,7 +155,7 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardRoutesOptions> = async
     void reply.header('cache-control', 'no-store');
     const principal = sessionPrincipal(sessions, request);
     if (!principal) return error(reply, 401, 'UNAUTHENTICATED', 'not signed in');
-    return { role: principal.role, keyName: principal.keyName };
+    return about(principal);
   });
 
   app.post('/session', { bodyLimit: 4096 }, async (request, reply) => {
@@ -162,7 +171,7 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardRoutesOptions> = async
     const secure = secureCookie(request, publicUrl) ? '; Secure' : '';
     void reply.header('set-cookie', `${SESSION_COOKIE}=${session.value}; Path=/; HttpOnly; SameSite=Strict${secure}`);
     logger.info({ reqId: request.id, keyName: session.principal.keyName, role: session.principal.role }, 'dashboard sign-in');
-    return { role: session.principal.role, keyName: session.principal.keyName };
+    return about(session.principal);
   });
 
   app.delete('/session', async (request, reply) => {

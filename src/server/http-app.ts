@@ -107,6 +107,6 @@ export function createHttpApp(parts: HttpAppParts): FastifyInstance {
   void app.register(apiProxyRoutes, { proxy: parts.proxy });
   void app.register(connectRoutes, { connect: parts.connect });
   // The dashboard answers `/` (the playground stays at /graphql).
-  void app.register(dashboardRoutes, { sessions: parts.sessions, logger, publicUrl: config.connect.publicUrl });
+  void app.register(dashboardRoutes, { sessions: parts.sessions, logger, publicUrl: config.connect.publicUrl, playground: config.playground });
   return app;
 }

@@ -397,4 +397,188 @@ describe('dashboard in Chromium', () => {
       }
     });
   });
+
+  describe('what a new user met', () => {
+    beforeAll(async () => {
+      for (const [name, clientId] of [
+        ['crm', '1000.CRMCLIENT'],
+        ['local', '1000.LOCALCLIENT'],
+      ]) {
+        const saved = await gw.gql(
+          `mutation($c: ClientInput!) { saveClient(client: $c) { name } }`,
+          { c: { name, clientId, clientSecret: `${name}-secret-0123456789`, scopes: ['ZohoCRM.modules.ALL'] } },
+          gw.keys.admin,
+        );
+        expect(saved.body.errors).toBeUndefined();
+      }
+    });
+
+    it('preselects the OAuth client of the token being reconnected, and none when its client is unknown', async () => {
+      const failedWith = (userName: string, clientId: string, client: string | null) =>
+        gw.gateway.stores.tokens.saveToken({
+          userName,
+          clientId,
+          clientSecret: 'local-secret-0123456789',
+          refreshToken: `1000.refresh-${userName}-revoked`,
+          accountsUrl: accounts.url,
+          lastError: 'invalid_code',
+          failedAt: new Date(),
+          client,
+        });
+      const named = await failedWith('lea@example.com', '1000.LOCALCLIENT', 'local');
+      const unnamed = await failedWith('leo@example.com', '1000.LOCALCLIENT', null);
+      const unknown = await failedWith('lia@example.com', '1000.ELSEWHERE', null);
+      const page = await newOfflinePage(browser, gw.url);
+      try {
+        await signIn(page, gw.keys.operator);
+        const selected = async ({ id, userName }: { id: string; userName: string | null }) => {
+          await page.goto(`${gw.url}/#/tokens/${encodeURIComponent(id)}`);
+          await page.getByRole('heading', { name: userName! }).waitFor();
+          await page.getByRole('link', { name: 'Reconnect' }).click();
+          await page.getByRole('heading', { name: 'Reconnect' }).waitFor();
+          await page.getByLabel('OAuth client').waitFor();
+          return page.getByLabel('OAuth client').inputValue();
+        };
+        expect(await selected(named)).toBe('local');
+        // Saved without a client name: the client with its client id.
+        expect(await selected(unnamed)).toBe('local');
+        // No client has its client id: the person chooses (a default would replace its credentials under another client id).
+        expect(await selected(unknown)).toBe('');
+        await page.getByText('No registered client has this connection’s client id').waitFor();
+        // Continuing without a choice is refused by the form itself: the page stays.
+        await page.getByRole('button', { name: 'Continue to the provider' }).click();
+        expect(await page.getByLabel('OAuth client').evaluate((el) => (el as HTMLSelectElement).validity.valueMissing)).toBe(true);
+        expect(page.url()).toContain(`/#/connect?tokenId=${encodeURIComponent(unknown.id)}`);
+      } finally {
+        await page.context().close();
+      }
+    });
+
+    it('shows the Playground link only when the gateway serves the playground', async () => {
+      const page = await newOfflinePage(browser, gw.url);
+      try {
+        await signIn(page, gw.keys.viewer);
+        await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Playground' }).waitFor();
+      } finally {
+        await page.context().close();
+      }
+      const off = await startTestGateway({ store: 'sqlite', env: { TOKENGATE_PLAYGROUND: 'false' } });
+      const offPage = await newOfflinePage(browser, off.url);
+      try {
+        await offPage.goto(`${off.url}/`);
+        await offPage.getByLabel('API key').fill(off.keys.viewer);
+        await offPage.getByRole('button', { name: 'Sign in' }).click();
+        await offPage.getByRole('heading', { name: 'Connections' }).waitFor();
+        const nav = offPage.getByRole('navigation', { name: 'Main' });
+        await nav.getByRole('link', { name: 'Connections' }).waitFor();
+        expect(await nav.getByRole('link', { name: 'Playground' }).count()).toBe(0);
+      } finally {
+        await offPage.context().close();
+        await off.close();
+      }
+    });
+
+    it('draws every status badge with a glyph the browser has (a screenshot to look at)', async () => {
+      const page = await newOfflinePage(browser, gw.url);
+      try {
+        await signIn(page, gw.keys.viewer);
+        const badge = page
+          .getByRole('row', { name: /carol@example.com/ })
+          .locator('.badge')
+          .filter({ hasText: 'Throttled' });
+        await badge.waitFor();
+        await badge.screenshot({ path: path.join(SHOTS, 'badge-throttled.png') });
+        await page.locator('table.tokens').screenshot({ path: path.join(SHOTS, 'badges.png') });
+      } finally {
+        await page.context().close();
+      }
+    });
+
+    it("words a provider's server error in the audit trail as such, not as a code it answered", async () => {
+      const refresh = accounts.addRefreshToken('1000.DASHCLIENT');
+      secrets.push(refresh);
+      const erin = await gw.gateway.stores.tokens.saveToken({
+        userName: 'erin@example.com',
+        clientId: '1000.DASHCLIENT',
+        clientSecret: 'dash-secret-0123456789',
+        refreshToken: refresh,
+        accountsUrl: accounts.url,
+      });
+      accounts.setFailure('http500');
+      try {
+        const failed = await gw.gql(`mutation { refresh(id: "${erin.id}", force: true) { id } }`, {}, gw.keys.operator);
+        expect(failed.body.errors?.[0]?.extensions.code).toBe('UPSTREAM_UNAVAILABLE');
+      } finally {
+        accounts.setFailure('none');
+      }
+      // A transient failure's entry is written in the background.
+      await gw.gateway.engine.idle();
+      await gw.gateway.audit.flush();
+      const page = await newOfflinePage(browser, gw.url);
+      try {
+        await signIn(page, gw.keys.admin);
+        await page.goto(`${gw.url}/#/tokens/${encodeURIComponent(erin.id)}`);
+        const row = page.locator('table.audit tbody tr').filter({ hasText: 'UNAVAILABLE' });
+        await row.waitFor();
+        expect(await row.locator('td:nth-child(4)').innerText()).toBe('UNAVAILABLE — The provider answered with a server error');
+      } finally {
+        await page.context().close();
+      }
+    });
+
+    it("shows on a THROTTLED token's page when the next access token may be minted", async () => {
+      const refresh = accounts.addRefreshToken('1000.DASHCLIENT');
+      secrets.push(refresh);
+      const fay = await gw.gateway.stores.tokens.saveToken({
+        userName: 'fay@example.com',
+        clientId: '1000.DASHCLIENT',
+        clientSecret: 'dash-secret-0123456789',
+        refreshToken: refresh,
+        accountsUrl: accounts.url,
+      });
+      // The whole window's budget is minted; then the held access token expires.
+      for (let i = 0; i < 10; i++)
+        expect((await gw.gql(`mutation { refresh(id: "${fay.id}", force: true) { id } }`, {}, gw.keys.operator)).body.errors).toBeUndefined();
+      await gw.gateway.stores.tokens.saveToken({ id: fay.id, expiresAt: new Date(Date.now() - 60_000) });
+      const held = await gw.gql(`mutation { refresh(id: "${fay.id}") { id } }`, {}, gw.keys.operator);
+      expect(held.body.errors?.[0]?.extensions.code).toBe('THROTTLED');
+      const page = await newOfflinePage(browser, gw.url);
+      try {
+        await signIn(page, gw.keys.viewer);
+        await page.goto(`${gw.url}/#/tokens/${encodeURIComponent(fay.id)}`);
+        const status = page.locator('.status-line');
+        await status.getByText('Throttled').waitFor();
+        const next = status.getByText(/^Next access token allowed in (9|10) min$/);
+        await next.waitFor();
+        expect(await next.getAttribute('title')).toMatch(/\d/);
+        await page.screenshot({ path: path.join(SHOTS, 'token-throttled.png'), fullPage: true });
+      } finally {
+        await page.context().close();
+      }
+    });
+
+    it('says to open the dashboard at the public URL when it is open at another origin', async () => {
+      const elsewhere = gw.url.replace('127.0.0.1', 'localhost');
+      const page = await newOfflinePage(browser, elsewhere);
+      try {
+        await page.goto(`${elsewhere}/`);
+        await page.getByLabel('API key').fill(gw.keys.operator);
+        await page.getByRole('button', { name: 'Sign in' }).click();
+        await page.getByRole('heading', { name: 'Connections' }).waitFor();
+        await page.getByRole('link', { name: 'Connect an account' }).click();
+        await page.getByLabel('OAuth client').selectOption('local');
+        await page.getByLabel('User name').fill('gus@example.com');
+        await page.getByRole('button', { name: 'Continue to the provider' }).click();
+        const alert = page.getByRole('alert');
+        await alert.waitFor();
+        expect(await alert.innerText()).toBe(
+          `This dashboard is open at ${elsewhere}, a different origin than the gateway’s public URL (${gw.url}): open it at ${gw.url}/ to connect an account.`,
+        );
+        expect(await alert.getByRole('link', { name: `${gw.url}/` }).getAttribute('href')).toBe(`${gw.url}/`);
+        expect(await gw.gateway.stores.tokens.findToken({ userName: 'gus@example.com' })).toBeNull();
+      } finally {
+        await page.context().close();
+      }
+    });
+  });
 });

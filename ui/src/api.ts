@@ -9,6 +9,10 @@ export type Role = 'viewer' | 'operator' | 'admin';
 export interface Session {
   role: Role;
   keyName: string;
+  /** Whether the gateway serves the GraphQL playground at /graphql (`TOKENGATE_PLAYGROUND`). */
+  playground?: boolean;
+  /** The gateway's public URL (`TOKENGATE_PUBLIC_URL`), where the connect flow comes back; null without one. */
+  publicUrl?: string | null;
 }
 
 /** An error of the API, with its contract code (`FORBIDDEN`, `REFRESH_FAILED`, …). */

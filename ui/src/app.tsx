@@ -59,7 +59,7 @@ export function App() {
   let view;
   if (tokenMatch) view = <TokenView key={tokenMatch[1]} id={decodeURIComponent(tokenMatch[1]!)} session={session} onSignedOut={signedOut} />;
   else if (CONNECT_AVAILABLE && route.path === '/connect' && canAct(session.role))
-    view = <ConnectView session={session} route={route} onSignedOut={signedOut} />;
+    view = <ConnectView key={route.params.get('tokenId') ?? ''} session={session} route={route} onSignedOut={signedOut} />;
   else view = <ListView session={session} route={route} onSignedOut={signedOut} />;
 
   return (
@@ -81,7 +81,7 @@ export function App() {
         <nav aria-label="Main">
           <a href={href('/')}>Connections</a>
           {CONNECT_AVAILABLE && canAct(session.role) && <a href={href('/connect')}>Connect an account</a>}
-          <a href="/graphql">Playground</a>
+          {session.playground && <a href="/graphql">Playground</a>}
         </nav>
         <span class="who">
           {session.keyName} <span class="role">{session.role}</span>

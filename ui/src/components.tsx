@@ -7,7 +7,7 @@ const STATUS_ICON: Record<Status, string> = {
   EXPIRING: '◔',
   EXPIRED: '○',
   PENDING_GRANT: '…',
-  THROTTLED: '⏸',
+  THROTTLED: '‖',
   FAILED: '✕',
 };
 

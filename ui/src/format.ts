@@ -30,15 +30,26 @@ const ERROR_WORDS: Record<string, string> = {
   access_denied: 'The provider refused: too many requests or access withdrawn',
   invalid_redirect_uri: 'The redirect URL does not match the one registered at the provider',
   invalid_scope: 'The provider refused the requested scopes',
-  timeout: 'The provider did not answer in time',
   unreachable: 'The provider could not be reached',
   UPSTREAM_UNAVAILABLE: 'The provider could not be reached',
+  // Why no usable answer came (the engine's reasons, src/oauth/oauth-errors.ts): the audit trail's UNAVAILABLE entries.
+  timeout: 'The provider did not answer in time',
+  network: 'The provider could not be reached',
+  http_5xx: 'The provider answered with a server error',
+  not_json: 'The provider’s answer was not JSON (an error page, or cut short)',
+  rate_limited: 'The provider asked to slow down (too many requests)',
+  provider_unavailable: 'The provider reported a temporary failure of its own',
+  invalid_response: 'The provider’s answer could not be used',
 };
 
-/** A provider error code in plain words (the code itself when unknown). */
+/** A provider error code, or why no usable answer came, in plain words (the code itself when unknown). */
 export function errorWords(code: string | null | undefined): string {
   if (!code) return '';
-  return ERROR_WORDS[code] ?? `The provider answered “${code}”`;
+  const words = ERROR_WORDS[code];
+  if (words) return words;
+  const status = /^http_(\d{3})$/.exec(code);
+  if (status) return `The provider answered HTTP ${status[1]}`;
+  return `The provider answered “${code}”`;
 }
 
 const DATA_CENTERS: Record<string, string> = {

@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { ApiError, CONNECT_AVAILABLE, canAct, gql, isAdmin, type Session } from '../api';
 import { Confirm, Notice, StatusBadge } from '../components';
-import { absolute, errorWords, providerLabel, relative } from '../format';
+import { absolute, budgetWords, errorWords, providerLabel, relative, type BudgetLike } from '../format';
 import { href, navigate } from '../router';
 import { TOKEN_ROW_FIELDS, type TokenRow } from '../queries';
 
@@ -14,6 +14,7 @@ interface TokenDetail extends TokenRow {
   hasGrantToken: boolean;
   createdAt: string;
   updatedAt: string;
+  budget: BudgetLike | null;
 }
 interface AuditEntry {
   id: string;
@@ -33,7 +34,8 @@ interface AuditPage {
   hasNextPage: boolean;
 }
 
-const DETAIL = `query Token($id: ID!) { tokenById(id: $id) { ${TOKEN_ROW_FIELDS} clientId redirectUrl apiDomain hasAccessToken hasRefreshToken hasGrantToken createdAt updatedAt } }`;
+const DETAIL = `query Token($id: ID!) { tokenById(id: $id) { ${TOKEN_ROW_FIELDS} clientId redirectUrl apiDomain hasAccessToken hasRefreshToken hasGrantToken createdAt updatedAt
+  budget { accessTokensLeft accessTokensPerWindow windowSeconds resetsAt nextAt } } }`;
 const AUDIT = `query Audit($id: ID!, $after: String) { auditLog(tokenId: $id, first: 20, after: $after) {
   nodes { id at action actorRole actorName outcome errorCode fields detail count } endCursor hasNextPage } }`;
 const REFRESH = `mutation Refresh($id: ID!) { refresh(id: $id, force: true) { id status expiresAt lastRefreshedAt lastError } }`;
@@ -52,6 +54,12 @@ const SECRET_LABEL: Record<string, string> = {
   clientSecret: 'Client secret',
   grantToken: 'Grant token',
 };
+
+/** When the governor lets the next access token be minted: its next slot, else (nothing counted as free) when the whole budget is back. */
+function nextMint(budget: BudgetLike | null): string | null {
+  if (!budget) return null;
+  return budget.nextAt ?? (budget.accessTokensLeft === 0 ? budget.resetsAt : null);
+}
 
 export function TokenView({ id, session, onSignedOut }: { id: string; session: Session; onSignedOut: (reason?: string) => void }) {
   const [token, setToken] = useState<TokenDetail | null | undefined>(undefined);
@@ -160,6 +168,7 @@ export function TokenView({ id, session, onSignedOut }: { id: string; session: S
     ['Redirect URL', token.redirectUrl ?? '—'],
     ['Expires', token.expiresAt ? `${relative(token.expiresAt)} (${absolute(token.expiresAt)})` : '—'],
     ['Last refresh', token.lastRefreshedAt ? `${relative(token.lastRefreshedAt)} (${absolute(token.lastRefreshedAt)})` : '—'],
+    ['Budget', budgetWords(token.budget)],
     ['Created', absolute(token.createdAt)],
     ['Updated', absolute(token.updatedAt)],
   ];
@@ -179,6 +188,11 @@ export function TokenView({ id, session, onSignedOut }: { id: string; session: S
       <p class="status-line">
         <StatusBadge status={token.status} />
         {token.lastError && <span class="last-error">{errorWords(token.lastError)}</span>}
+        {token.status === 'THROTTLED' && nextMint(token.budget) && (
+          <span class="next-mint" title={absolute(nextMint(token.budget))}>
+            Next access token allowed {relative(nextMint(token.budget))}
+          </span>
+        )}
       </p>
       {message && <Notice kind={message.kind}>{message.text}</Notice>}
       {canAct(session.role) && (
