@@ -1,11 +1,14 @@
+import fs from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 
 const MAIN = path.resolve(__dirname, '../../dist/main.js');
 /** Tells this process over IPC when the gateway's server listens. */
-// Resolved from the source tree, also when this file runs compiled into dist-bench/ (the bench spawns gateways with it).
-const ANNOUNCE = path.resolve(__dirname, '../../test/support/announce-listening.cjs');
+// Beside this file in test/support/; when this file runs compiled into dist-bench/test/support/ (the bench), in the source tree's test/support/.
+const ANNOUNCE = [path.join(__dirname, 'announce-listening.cjs'), path.resolve(__dirname, '../../../test/support/announce-listening.cjs')].find((f) =>
+  fs.existsSync(f),
+)!;
 
 /** A gateway in a process of its own (`node dist/main.js`, built by `npm test`). */
 export interface GatewayProcess {
