@@ -1,11 +1,12 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ApiKeyEntry } from '../config';
 import type { Principal } from '../resolvers/context.type';
 import { readOrCreateSecretFile } from '../crypto/key-file';
 
 export const ADMIN_KEY_FILE = 'admin.key';
 
-const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+// One-shot hashing: no Hash object per request (a measurable part of a lookup's CPU time).
+const digest = (s: string) => hash('sha256', s, 'buffer');
 
 /**
  * The API keys of a gateway. Keys are kept only as SHA-256 digests, and a

@@ -77,6 +77,7 @@ export function createHttpApp(parts: HttpAppParts): FastifyInstance {
     keepAliveTimeout: 65_000,
     requestTimeout: 60_000,
     routerOptions: { ignoreTrailingSlash: true, caseSensitive: false },
+    childLoggerFactory: (parent, bindings, options) => new LazyChildLogger(parent as unknown as Logger, bindings, options) as unknown as FastifyBaseLogger,
   });
   app.server.headersTimeout = 66_000;
 
@@ -109,4 +110,55 @@ export function createHttpApp(parts: HttpAppParts): FastifyInstance {
   // The dashboard answers `/` (the playground stays at /graphql).
   void app.register(dashboardRoutes, { sessions: parts.sessions, logger, publicUrl: config.connect.publicUrl, playground: config.playground });
   return app;
+}
+
+type LogArgs = Parameters<Logger['info']>;
+
+/**
+ * Fastify's per-request logger, made only when the request logs something:
+ * at the default level most requests never do, and a pino child (with its
+ * redaction set up) costs a few µs of every request.
+ */
+class LazyChildLogger {
+  private made: Logger | null = null;
+  constructor(
+    private readonly parent: Logger,
+    private readonly bindings: Record<string, unknown>,
+    private readonly options: object,
+  ) {}
+
+  private get logger(): Logger {
+    return (this.made ??= this.parent.child(this.bindings, this.options));
+  }
+  get level(): string {
+    return (this.made ?? this.parent).level;
+  }
+  set level(level: string) {
+    this.logger.level = level;
+  }
+  isLevelEnabled(level: string): boolean {
+    return (this.made ?? this.parent).isLevelEnabled(level);
+  }
+  fatal(...args: LogArgs): void {
+    if (this.isLevelEnabled('fatal')) this.logger.fatal(...args);
+  }
+  error(...args: LogArgs): void {
+    if (this.isLevelEnabled('error')) this.logger.error(...args);
+  }
+  warn(...args: LogArgs): void {
+    if (this.isLevelEnabled('warn')) this.logger.warn(...args);
+  }
+  info(...args: LogArgs): void {
+    if (this.isLevelEnabled('info')) this.logger.info(...args);
+  }
+  debug(...args: LogArgs): void {
+    if (this.isLevelEnabled('debug')) this.logger.debug(...args);
+  }
+  trace(...args: LogArgs): void {
+    if (this.isLevelEnabled('trace')) this.logger.trace(...args);
+  }
+  silent(): void {}
+  child(bindings: Record<string, unknown>, options?: object): Logger {
+    return this.logger.child(bindings, options);
+  }
 }
