@@ -25,19 +25,32 @@ async function main(): Promise<void> {
     .refreshToken(env.BENCH_SDK_REFRESH_TOKEN)
     .findUser(false)
     .build();
-  await new Z.InitializeBuilder().environment(environment).token(token).store(store).initialize();
   const counts = { calls: 0, validToken: 0, accessDenied: 0, otherErrors: 0, crmRejected: 0 };
-  await token.getToken();
+  const failed = (err: unknown) => {
+    const text = JSON.stringify({ code: (err as { code?: unknown }).code, message: (err as Error).message, details: (err as { details?: unknown }).details });
+    if (text.includes('access_denied')) counts.accessDenied++;
+    else counts.otherErrors++;
+  };
   const end = Date.now() + Number(env.BENCH_SDK_SECONDS) * 1000;
+  // initialize() runs the token flow itself: when the other scripts have used up the window, it fails with
+  // access_denied like any refresh, which is counted, and the script tries again as a script restarted by its operator would.
+  for (let ready = false; !ready && Date.now() < end;) {
+    counts.calls++;
+    try {
+      await new Z.InitializeBuilder().environment(environment).token(token).store(store).initialize();
+      await token.getToken();
+      ready = true;
+    } catch (err) {
+      failed(err);
+    }
+  }
   while (Date.now() < end) {
     counts.calls++;
     try {
       await token.refreshAccessToken(token, `${base}/oauth/v2/token`);
       await store.saveToken(token);
     } catch (err) {
-      const text = JSON.stringify({ code: (err as { code?: unknown }).code, message: (err as Error).message, details: (err as { details?: unknown }).details });
-      if (text.includes('access_denied')) counts.accessDenied++;
-      else counts.otherErrors++;
+      failed(err);
     }
     const at = token.getAccessToken();
     if (!at) continue;
