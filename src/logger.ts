@@ -118,3 +118,8 @@ export function createLogger(level: string, destination: pino.DestinationStream 
     destination,
   );
 }
+
+/** What a log line keeps of an error it is not about: its name and code (never its message, which may quote input). */
+export function errorShape(err: unknown): { name?: string; code?: unknown } {
+  return { name: (err as Error)?.name, code: (err as { code?: unknown })?.code };
+}

@@ -11,6 +11,7 @@ import {
   TokenStoreError,
 } from '../errors';
 import type { Logger } from '../logger';
+import { errorShape } from '../logger';
 import { hasSecret } from '../stores/sealed-secrets';
 import { tokenStatus } from '../stores/token-status';
 import type { Token } from '../stores/token';
@@ -251,7 +252,7 @@ export class RefreshEngine {
     } finally {
       await this.o.leases
         .releaseLease(id, this.owner)
-        .catch((err: unknown) => this.o.logger.warn({ tokenId: id, err: describe(err) }, 'could not release a refresh lease; it runs out by itself'));
+        .catch((err: unknown) => this.o.logger.warn({ tokenId: id, err: errorShape(err) }, 'could not release a refresh lease; it runs out by itself'));
     }
   }
 
@@ -326,7 +327,7 @@ export class RefreshEngine {
     }
     await verdict.permit
       .minted(Date.now())
-      .catch((e: unknown) => this.o.logger.warn({ tokenId: token.id, err: describe(e) }, 'could not record a mint for the governor'));
+      .catch((e: unknown) => this.o.logger.warn({ tokenId: token.id, err: errorShape(e) }, 'could not record a mint for the governor'));
     const saved = await this.storeGrant(token, mode, grant, actor);
     this.o.onOutcome?.({ trigger, outcome: 'refreshed' });
     this.o.logger.info(
@@ -356,7 +357,7 @@ export class RefreshEngine {
         await permit.unknown();
       }
     } catch (e) {
-      this.o.logger.warn({ tokenId: token.id, err: describe(e) }, 'could not record a mint for the governor');
+      this.o.logger.warn({ tokenId: token.id, err: errorShape(e) }, 'could not record a mint for the governor');
     }
   }
 
@@ -383,7 +384,7 @@ export class RefreshEngine {
     const retryAfter = Math.max(1, Math.ceil((retryAt - now) / 1000));
     await this.counters
       .markThrottled(token.id, new Date(retryAt))
-      .catch((e: unknown) => this.o.logger.warn({ tokenId: token.id, err: describe(e) }, 'could not record a THROTTLED status'));
+      .catch((e: unknown) => this.o.logger.warn({ tokenId: token.id, err: errorShape(e) }, 'could not record a THROTTLED status'));
     throw new ThrottledError(
       `the provider's issuing limits allow no new access token for this token now and none valid is held; retry in ${retryAfter} s`,
       retryAfter,
@@ -477,7 +478,7 @@ export class RefreshEngine {
             if (becameFailed) this.events.failed(saved);
           })
           .catch((e: unknown) => {
-            this.o.logger.warn({ tokenId: token.id, err: describe(e) }, 'could not record a refresh failure');
+            this.o.logger.warn({ tokenId: token.id, err: errorShape(e) }, 'could not record a refresh failure');
             this.audit(audit);
           });
       }
@@ -542,7 +543,7 @@ export class RefreshEngine {
   private audit(event: AuditEvent, then?: () => void): void {
     const task = this.o.audit
       .appendAudit([event])
-      .catch((e: unknown) => this.o.logger.warn({ tokenId: event.tokenId, err: describe(e) }, 'could not write an audit entry'))
+      .catch((e: unknown) => this.o.logger.warn({ tokenId: event.tokenId, err: errorShape(e) }, 'could not write an audit entry'))
       .then(then)
       .finally(() => this.background.delete(task));
     this.background.add(task);
@@ -567,8 +568,3 @@ function credentialsOf(token: Token): { clientId: string; clientSecret: string; 
 
 /** The OAuth grant type a refresh used, as its audit entry names it. */
 const grantType = (mode: 'refresh' | 'grant') => (mode === 'refresh' ? 'refresh_token' : 'authorization_code');
-
-/** An error's name and code for a log line, never its message (a driver message may quote a value). */
-function describe(err: unknown): { name?: string; code?: unknown } {
-  return { name: (err as Error)?.name, code: (err as { code?: unknown })?.code };
-}

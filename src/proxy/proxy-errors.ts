@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
-import { ServiceError, STORE_UNAVAILABLE_MESSAGE, STORE_UNAVAILABLE_RETRY_AFTER_SECONDS, TokenStoreError } from '../errors';
+import { STORE_UNAVAILABLE_MESSAGE, STORE_UNAVAILABLE_RETRY_AFTER_SECONDS, TokenStoreError } from '../errors';
+import { apiErrorOf } from '../server/error-format';
 
 /** The codes the proxy itself answers with (the API's codes), each with its HTTP status. */
 export const PROXY_ERROR_STATUS = {
@@ -50,14 +51,16 @@ const STORE_RETRY_AFTER = String(STORE_UNAVAILABLE_RETRY_AFTER_SECONDS);
  */
 export function toProxyError(err: unknown): ProxyError {
   if (err instanceof ProxyError) return err;
-  if (err instanceof ServiceError) {
-    const code = err.code as string;
+  // Domain errors (a refused, throttled or unreachable refresh, …) and ServiceErrors: the API's own mapping.
+  const api = apiErrorOf(err);
+  if (api) {
+    const code = api.code as string;
     if (code === 'THROTTLED') {
-      const retryAfter = Number(err.extensions.retryAfter);
-      return proxyError('THROTTLED', err.message, Number.isFinite(retryAfter) && retryAfter >= 0 ? { 'Retry-After': String(Math.ceil(retryAfter)) } : {});
+      const retryAfter = Number(api.extensions.retryAfter);
+      return proxyError('THROTTLED', api.message, Number.isFinite(retryAfter) && retryAfter >= 0 ? { 'Retry-After': String(Math.ceil(retryAfter)) } : {});
     }
-    if (code === 'STORE_UNAVAILABLE') return proxyError('STORE_UNAVAILABLE', err.message, { 'Retry-After': STORE_RETRY_AFTER });
-    if (code in PROXY_ERROR_STATUS && code !== 'INTERNAL_SERVER_ERROR') return proxyError(code as ProxyErrorCode, err.message);
+    if (code === 'STORE_UNAVAILABLE') return proxyError('STORE_UNAVAILABLE', api.message, { 'Retry-After': STORE_RETRY_AFTER });
+    if (code in PROXY_ERROR_STATUS && code !== 'INTERNAL_SERVER_ERROR') return proxyError(code as ProxyErrorCode, api.message);
   }
   if (err instanceof TokenStoreError && err.kind === 'UNAVAILABLE') {
     return proxyError('STORE_UNAVAILABLE', STORE_UNAVAILABLE_MESSAGE, { 'Retry-After': STORE_RETRY_AFTER });

@@ -46,12 +46,7 @@ export class ApiKeys {
     if (!authorization) return null;
     const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization);
     if (!m) return null;
-    const presented = digest(m[1]!);
-    let found: Principal | null = null;
-    for (const e of this.entries) {
-      if (timingSafeEqual(presented, e.digest)) found = e.principal;
-    }
-    return found;
+    return this.byDigest(digest(m[1]!));
   }
 }
 

@@ -2,6 +2,7 @@ import type { AuditActor } from '../audit/audit';
 import type { ConnectConfig } from '../config';
 import { ErrorCode, ServiceError, TokenStoreError, badInput, notFound } from '../errors';
 import type { Logger } from '../logger';
+import { errorShape } from '../logger';
 import type { AccountsClient } from '../oauth/accounts-client';
 import type { AccountsUrlPolicy } from '../oauth/accounts-url-policy';
 import { authorizationRequestUrl, codeChallengeS256, random256, stateHash } from '../oauth/authorization-request';
@@ -203,7 +204,7 @@ export class ConnectService {
     try {
       pending = await this.o.connects.takePendingConnect(stateHash(state));
     } catch (err) {
-      this.o.logger.error({ err: describe(err) }, 'connect callback: the pending connects could not be read');
+      this.o.logger.error({ err: errorShape(err) }, 'connect callback: the pending connects could not be read');
       return { kind: 'page', status: 503, outcome: 'error', tokenId: null, reason: 'internal' };
     }
     if (!pending) return expired();
@@ -215,7 +216,7 @@ export class ConnectService {
     try {
       outcome = await this.complete(pending, query);
     } catch (err) {
-      this.o.logger.error({ err: describe(err) }, 'connect callback failed');
+      this.o.logger.error({ err: errorShape(err) }, 'connect callback failed');
       outcome = { ok: false, reason: 'internal' };
     }
     if (!outcome.ok) this.o.logger.warn({ reason: outcome.reason, tokenId: pending.tokenId ?? undefined }, 'connect failed; no token was written');
@@ -276,11 +277,13 @@ export class ConnectService {
       );
       return { ok: false, reason: 'provider_unavailable' };
     }
+    // The redirect URI the authorization request carried (startConnect): RFC 6749 §4.1.3 wants the same one here.
+    const redirectUri = callbackUrl(this.o.config);
     let grant: TokenGrant;
     try {
       grant = await this.o.client.exchangeGrant(
         { provider: profile, accountsUrl },
-        { clientId: client.clientId, clientSecret: client.clientSecret, code, redirectUri: client.redirectUrl, codeVerifier: pending.codeVerifier },
+        { clientId: client.clientId, clientSecret: client.clientSecret, code, redirectUri, codeVerifier: pending.codeVerifier },
       );
     } catch (err) {
       await settle(verdict.permit, err).catch(() => undefined);
@@ -295,7 +298,7 @@ export class ConnectService {
       if (err instanceof AccountsUrlNotAllowedError) return { ok: false, reason: 'accounts_server_not_allowed' };
       throw err;
     }
-    await verdict.permit.minted(this.now()).catch((e: unknown) => this.o.logger.warn({ err: describe(e) }, 'could not record a mint for the governor'));
+    await verdict.permit.minted(this.now()).catch((e: unknown) => this.o.logger.warn({ err: errorShape(e) }, 'could not record a mint for the governor'));
 
     const saved = await this.saveGrant(id, existing, userName, client, profile, accountsUrl, grant, pending);
     if (!saved.ok) {
@@ -347,7 +350,7 @@ export class ConnectService {
       ...(grant.refreshToken ? { refreshToken: grant.refreshToken } : existing ? {} : { refreshToken: null }),
       grantToken: null,
       expiresAt: grant.expiresAt,
-      redirectUrl: client.redirectUrl,
+      redirectUrl: callbackUrl(this.o.config),
       ...(grant.apiDomain ? { apiDomain: grant.apiDomain } : {}),
       ...(profile.usesAccountsUrl ? { accountsUrl } : {}),
       provider: profile.name,
@@ -368,7 +371,7 @@ export class ConnectService {
       });
       return { ok: true, token };
     } catch (err) {
-      this.o.logger.error({ tokenId: id, err: describe(err) }, 'connect callback: the token could not be saved; nothing was written');
+      this.o.logger.error({ tokenId: id, err: errorShape(err) }, 'connect callback: the token could not be saved; nothing was written');
       return { ok: false, reason: 'internal' };
     }
   }
@@ -415,7 +418,7 @@ export class ConnectService {
       .then(() => this.o.logger.info({ provider: target.provider.name }, 'connect: revoked a refresh token no stored token holds any more'))
       .catch((err: unknown) =>
         this.o.logger.warn(
-          { provider: target.provider.name, err: describe(err), oauthError: err instanceof ProviderRefusedError ? err.oauthError : undefined },
+          { provider: target.provider.name, err: errorShape(err), oauthError: err instanceof ProviderRefusedError ? err.oauthError : undefined },
           'connect: could not revoke a replaced refresh token',
         ),
       );
@@ -453,7 +456,7 @@ export class ConnectService {
     this.lastPrune = now;
     void this.o.connects
       .prunePendingConnects(new Date(now - PRUNE_GRACE_MS))
-      .catch((err: unknown) => this.o.logger.warn({ err: describe(err) }, 'could not prune expired connects'));
+      .catch((err: unknown) => this.o.logger.warn({ err: errorShape(err) }, 'could not prune expired connects'));
   }
 }
 
@@ -489,9 +492,4 @@ function answer(returnTo: string | null, outcome: Outcome): CallbackAnswer {
   if (outcome.ok) return { kind: 'page', status: 200, outcome: 'ok', tokenId: outcome.token.id, reason: null };
   const status = outcome.reason === 'provider_unavailable' ? 502 : outcome.reason === 'internal' ? 500 : 400;
   return { kind: 'page', status, outcome: 'error', tokenId: null, reason: outcome.reason };
-}
-
-/** An error's name and code for a log line, never its message. */
-function describe(err: unknown): { name?: string; code?: unknown } {
-  return { name: (err as Error)?.name, code: (err as { code?: unknown })?.code };
 }

@@ -136,6 +136,14 @@ describe('API proxy (/api/{tokenId}/{path})', () => {
     expect(accounts.count()).toBe(0);
   });
 
+  it('answers a refresh the provider refuses on the way with 409 REFRESH_FAILED, not a 500 — nothing sent upstream', async () => {
+    const expired = await saveToken({ refreshToken: 'a-refresh-token-the-provider-does-not-know', expiresAt: new Date(Date.now() - 60_000) });
+    await api.reset();
+    const r = await httpCall(gw.url, 'GET', `/api/${expired.id}/crm/v8/Leads`, { headers: bearer(gw.keys.operator) });
+    expect([r.status, r.json.error.code, r.headers['tokengate-error']]).toEqual([409, 'REFRESH_FAILED', 'REFRESH_FAILED']);
+    expect(await api.requests()).toEqual([]);
+  });
+
   it('never calls a host that is not an allowed API host (403 naming it), whatever a token says', async () => {
     for (const apiDomain of [trapUrl, 'https://www.zohoapis.com.evil.example', 'http://www.zohoapis.com', `${api.url}/crm`]) {
       const token = await saveToken({ apiDomain });

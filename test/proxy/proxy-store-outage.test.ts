@@ -4,9 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { startFakeZohoApi, type FakeZohoApi } from '../support/fake-zoho-api';
 import { testKeys } from '../support/gateway';
-import { createScratchDatabase, describeWithMysql, MYSQL_ADMIN_URL, type ScratchDatabase } from '../support/mysql';
+import { createScratchDatabaseBehindProxy, describeWithMysql, type ScratchDatabase } from '../support/mysql';
 import { spawnGateway, type GatewayProcess } from '../support/process-gateway';
-import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
+import type { TcpProxy } from '../support/tcp-proxy';
 
 /** The database goes away behind a real TCP forwarder: a proxied call answers 503 STORE_UNAVAILABLE and sends nothing upstream. */
 describeWithMysql('API proxy during a store outage', () => {
@@ -18,17 +18,14 @@ describeWithMysql('API proxy during a store outage', () => {
   const keys = testKeys();
 
   beforeAll(async () => {
-    db = await createScratchDatabase('tg_proxy_outage');
-    const admin = new URL(MYSQL_ADMIN_URL);
-    forwarder = await startTcpProxy({ host: admin.hostname, port: Number(admin.port || 3306) });
+    let url: string;
+    ({ db, proxy: forwarder, url } = await createScratchDatabaseBehindProxy('tg_proxy_outage'));
     api = await startFakeZohoApi();
-    const url = new URL(db.url);
-    url.port = String(forwarder.port);
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tokengate-proxy-outage-'));
     gw = await spawnGateway(
       {
         TOKENGATE_STORE: 'mysql',
-        TOKENGATE_MYSQL_URL: url.toString(),
+        TOKENGATE_MYSQL_URL: url,
         TOKENGATE_MYSQL_POOL_SIZE: '2',
         TOKENGATE_API_KEYS: `admin:${keys.admin},operator:${keys.operator}`,
         TOKENGATE_ENCRYPTION_KEY: randomBytes(32).toString('base64'),

@@ -10,9 +10,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { isTokengateError, TokengateClient } from '../../src/client';
 import { testKeys } from '../support/gateway';
-import { createScratchDatabase, describeWithMysql, MYSQL_ADMIN_URL, type ScratchDatabase } from '../support/mysql';
+import { createScratchDatabaseBehindProxy, describeWithMysql, type ScratchDatabase } from '../support/mysql';
 import { spawnGateway, type GatewayProcess } from '../support/process-gateway';
-import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
+import type { TcpProxy } from '../support/tcp-proxy';
 
 describeWithMysql('a store outage while serving', () => {
   let db: ScratchDatabase;
@@ -22,15 +22,12 @@ describeWithMysql('a store outage while serving', () => {
   const keys = testKeys();
 
   beforeAll(async () => {
-    db = await createScratchDatabase('tg_prod_outage');
-    const admin = new URL(MYSQL_ADMIN_URL);
-    proxy = await startTcpProxy({ host: admin.hostname, port: Number(admin.port || 3306) });
-    const url = new URL(db.url);
-    url.port = String(proxy.port);
+    let url: string;
+    ({ db, proxy, url } = await createScratchDatabaseBehindProxy('tg_prod_outage'));
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tokengate-outage-'));
     gw = await spawnGateway({
       TOKENGATE_STORE: 'mysql',
-      TOKENGATE_MYSQL_URL: url.toString(),
+      TOKENGATE_MYSQL_URL: url,
       TOKENGATE_MYSQL_POOL_SIZE: '2',
       TOKENGATE_API_KEYS: `admin:${keys.admin},operator:${keys.operator}`,
       TOKENGATE_ENCRYPTION_KEY: randomBytes(32).toString('base64'),

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import mysql from 'mysql2/promise';
+import { startTcpProxy, type TcpProxy } from './tcp-proxy';
 
 /** The MariaDB every machine here runs (DEVELOPERS.md); override with TOKENGATE_TEST_MYSQL_URL. */
 export const MYSQL_ADMIN_URL = process.env.TOKENGATE_TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
@@ -53,3 +54,16 @@ export async function createScratchDatabase(prefix = 'tg_test'): Promise<Scratch
 
 /** `describe` where MariaDB answered in the global setup, else `describe.skip` (never silent: the setup printed why). */
 export const describeWithMysql = (name: string, fn: () => void): void => (process.env.TOKENGATE_MYSQL_AVAILABLE === '0' ? describe.skip : describe)(name, fn);
+
+/**
+ * A scratch database reached through a real TCP forwarder, so that a test can
+ * take the database away (`proxy`) while a gateway uses `url`.
+ */
+export async function createScratchDatabaseBehindProxy(prefix: string): Promise<{ db: ScratchDatabase; proxy: TcpProxy; url: string }> {
+  const db = await createScratchDatabase(prefix);
+  const admin = new URL(MYSQL_ADMIN_URL);
+  const proxy = await startTcpProxy({ host: admin.hostname, port: Number(admin.port || 3306) });
+  const url = new URL(db.url);
+  url.port = String(proxy.port);
+  return { db, proxy, url: url.toString() };
+}

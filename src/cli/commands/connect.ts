@@ -1,7 +1,7 @@
-import { TokengateClient, TokengateError } from '@tokengate/client';
+import { TokengateError } from '@tokengate/client';
 import { CliError } from '../errors';
 import type { CliIo } from '../io';
-import { DEFAULT_GATEWAY_URL, apiKeyFrom } from './token';
+import { cliClient } from './token';
 
 export interface ConnectCommandOptions {
   client: string;
@@ -25,20 +25,7 @@ export interface ConnectCommandOptions {
 export async function connectCommand(options: ConnectCommandOptions, io: CliIo): Promise<void> {
   if (options.user === undefined && options.tokenId === undefined)
     throw new CliError('give the account as --user <userName>, or --token-id <id> to reconnect a token', 2);
-  const url = options.url ?? io.env.TOKENGATE_URL ?? DEFAULT_GATEWAY_URL;
-  let client: TokengateClient;
-  try {
-    client = new TokengateClient({ url, apiKey: apiKeyFrom(options, io.env), secrets: 'none' });
-  } catch (err) {
-    if (err instanceof CliError) throw err;
-    throw new CliError(
-      (err as Error).message
-        .replace(/^TokengateClient: /, '')
-        .replace(/^url/, '--url (or TOKENGATE_URL)')
-        .replace(/^apiKey/, 'the API key'),
-      2,
-    );
-  }
+  const client = cliClient(options, io, 'none');
   const scopes =
     options.scope === undefined
       ? null

@@ -29,19 +29,11 @@ export function apiKeyFrom(options: { apiKeyFile?: string }, env: NodeJS.Process
   return key;
 }
 
-/**
- * `tokengate token --id ID` (or `--user USERNAME`): prints a valid access token of token ID, and
- * nothing else, on stdout — refreshed by the gateway first when it has
- * expired or is about to (`refresh(id, force: false)`; `--force` always
- * refreshes). For shell scripts:
- * `curl -H "Authorization: Zoho-oauthtoken $(tokengate token --id 42)" …`
- */
-export async function tokenCommand(options: TokenCommandOptions, io: CliIo): Promise<void> {
-  if ((options.id === undefined) === (options.user === undefined)) throw new CliError('give the token as --id <id> or --user <userName> (one of them)', 2);
+/** The gateway's client for a CLI command: `--url` (or `TOKENGATE_URL`) and the API key; a bad value is a usage error (exit 2). */
+export function cliClient(options: { url?: string; apiKeyFile?: string }, io: CliIo, secrets: 'access' | 'none'): TokengateClient {
   const url = options.url ?? io.env.TOKENGATE_URL ?? DEFAULT_GATEWAY_URL;
-  let client: TokengateClient;
   try {
-    client = new TokengateClient({ url, apiKey: apiKeyFrom(options, io.env), secrets: 'access' });
+    return new TokengateClient({ url, apiKey: apiKeyFrom(options, io.env), secrets });
   } catch (err) {
     if (err instanceof CliError) throw err;
     throw new CliError(
@@ -52,6 +44,18 @@ export async function tokenCommand(options: TokenCommandOptions, io: CliIo): Pro
       2,
     );
   }
+}
+
+/**
+ * `tokengate token --id ID` (or `--user USERNAME`): prints a valid access token of token ID, and
+ * nothing else, on stdout — refreshed by the gateway first when it has
+ * expired or is about to (`refresh(id, force: false)`; `--force` always
+ * refreshes). For shell scripts:
+ * `curl -H "Authorization: Zoho-oauthtoken $(tokengate token --id 42)" …`
+ */
+export async function tokenCommand(options: TokenCommandOptions, io: CliIo): Promise<void> {
+  if ((options.id === undefined) === (options.user === undefined)) throw new CliError('give the token as --id <id> or --user <userName> (one of them)', 2);
+  const client = cliClient(options, io, 'access');
   try {
     // By user name: find its id first (Zoho's lookup by user name), then as by id.
     const id = options.id ?? (await client.getToken({ userName: options.user! }))?.id;
