@@ -1,6 +1,6 @@
-import type { ApolloServerPlugin } from '@apollo/server';
 import type { AuditActor } from '../audit/audit';
 import type { GatewayContext } from './context.type';
+import type { RequestConcern, RequestHooks } from './request-hooks';
 
 /** The actor of an API request, for the audit trail: role, key name, request id (never the key). */
 export const actorOf = (ctx: Pick<GatewayContext, 'principal' | 'requestId'>): AuditActor => ({
@@ -18,19 +18,15 @@ export const actorOf = (ctx: Pick<GatewayContext, 'principal' | 'requestId'>): A
  * to catch up, so that a client reading secrets faster than they can be
  * recorded is slowed down rather than its reads going unrecorded.
  */
-export function secretReadsPlugin(): ApolloServerPlugin<GatewayContext> {
-  return {
-    async requestDidStart() {
-      return {
-        async willSendResponse({ contextValue }) {
-          const reads = contextValue?.secretReads?.entries();
-          if (!reads || reads.length === 0 || !contextValue.audit) return;
-          const actor = actorOf(contextValue);
-          for (const { tokenId, fields } of reads) contextValue.audit.record({ action: 'READ_SECRET', actor, tokenId, fields });
-          const behind = contextValue.audit.backpressure();
-          if (behind) await behind;
-        },
-      };
+export function secretReads(): RequestConcern<GatewayContext> {
+  const hooks: RequestHooks<GatewayContext> = {
+    willSendResponse({ contextValue }) {
+      const reads = contextValue?.secretReads;
+      if (!reads || reads.size === 0 || !contextValue.audit) return;
+      const actor = actorOf(contextValue);
+      for (const { tokenId, fields } of reads.entries()) contextValue.audit.record({ action: 'READ_SECRET', actor, tokenId, fields });
+      return contextValue.audit.backpressure() ?? undefined;
     },
   };
+  return () => hooks;
 }

@@ -1,4 +1,4 @@
-import type { ApolloServerPlugin } from '@apollo/server';
+import type { BaseContext } from '@apollo/server';
 import type { GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
 import {
@@ -15,6 +15,7 @@ import {
   TokenStoreError,
 } from '../errors';
 import type { Logger } from '../logger';
+import type { RequestConcern, RequestHooks } from '../resolvers/request-hooks';
 
 /** Codes that Apollo and graphql-js produce for a bad request, passed through (after scrubbing). */
 const REQUEST_CODES = new Set([
@@ -98,19 +99,16 @@ export function apiErrorOf(err: unknown): { code: ErrorCode; message: string; ex
  * `STORE_UNAVAILABLE` (set on Apollo's response, so it holds for any HTTP
  * binding): a script or a load balancer can tell "retry later" from a bug.
  */
-export function storeUnavailablePlugin(retryAfterSeconds = STORE_UNAVAILABLE_RETRY_AFTER_SECONDS): ApolloServerPlugin<object> {
-  return {
-    async requestDidStart() {
-      return {
-        async willSendResponse({ response }) {
-          const errors = response.body.kind === 'single' ? response.body.singleResult.errors : response.body.initialResult.errors;
-          if (!errors?.some((e) => e.extensions?.code === ErrorCode.STORE_UNAVAILABLE)) return;
-          response.http.status = 503;
-          response.http.headers.set('retry-after', String(retryAfterSeconds));
-        },
-      };
+export function storeUnavailable<C extends BaseContext>(retryAfterSeconds = STORE_UNAVAILABLE_RETRY_AFTER_SECONDS): RequestConcern<C> {
+  const hooks: RequestHooks<C> = {
+    willSendResponse({ response }) {
+      const errors = response.body.kind === 'single' ? response.body.singleResult.errors : response.body.initialResult.errors;
+      if (!errors?.some((e) => e.extensions?.code === ErrorCode.STORE_UNAVAILABLE)) return;
+      response.http.status = 503;
+      response.http.headers.set('retry-after', String(retryAfterSeconds));
     },
   };
+  return () => hooks;
 }
 
 /**

@@ -18,7 +18,8 @@ import { RefreshScheduler } from '../oauth/refresh-scheduler';
 import { loadProvidersFile, ProviderRegistry } from '../providers/provider-registry';
 import type { GatewayContext } from '../resolvers/context.type';
 import { gatewaySchema } from '../resolvers/schema';
-import { secretReadsPlugin } from '../resolvers/secret-reads.plugin';
+import { requestHooksPlugin } from '../resolvers/request-hooks';
+import { secretReads } from '../resolvers/secret-reads.plugin';
 import { ApiHostPolicy } from '../proxy/api-hosts';
 import { ApiProxy } from '../proxy/api-proxy';
 import { ProxyAudit } from '../proxy/proxy-audit';
@@ -33,13 +34,13 @@ import { NO_TOKEN_EVENTS, type TokenEvents } from '../oauth/token-events';
 import { WebhookNotifier } from '../webhooks/webhook-notifier';
 import { WebhookSender } from '../webhooks/webhook-sender';
 import { loadApiKeys } from './api-keys';
-import { createErrorFormatter, storeUnavailablePlugin } from './error-format';
+import { createErrorFormatter, storeUnavailable } from './error-format';
 import { DashboardSessions } from './dashboard-session';
 import { createHttpApp } from './http-app';
 import { HttpDrain, type DrainOptions } from './http-drain';
 import { Metrics } from './metrics';
-import { observabilityPlugin } from './observability.plugin';
-import { queryCostPlugin } from './query-cost.plugin';
+import { observability } from './observability.plugin';
+import { queryCost } from './query-cost.plugin';
 
 /** A running gateway, not yet listening: `main.ts` (or a test) calls `app.listen()`. */
 export interface Gateway {
@@ -216,11 +217,9 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
     ],
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
-      queryCostPlugin(config.maxQueryCost),
-      observabilityPlugin(metrics, logger),
       ApolloServerPluginCacheControlDisabled(),
-      secretReadsPlugin(),
-      storeUnavailablePlugin(),
+      // The per-request concerns, one listener for all (see requestHooksPlugin). The metrics first: they count every request, a refused one too.
+      requestHooksPlugin<GatewayContext>([observability(metrics, logger), queryCost(config.maxQueryCost), storeUnavailable(), secretReads()]),
       // apollo.stop() closes the HTTP server first, letting requests in flight finish.
       fastifyApolloDrainPlugin(app),
     ],

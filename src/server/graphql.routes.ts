@@ -17,7 +17,7 @@ import type { DashboardSessions } from './dashboard-session';
 import { sessionPrincipal } from './dashboard.routes';
 import type { Metrics } from './metrics';
 import { createPlaygroundHandler } from './playground';
-import { RequestContext } from './request-context';
+import { RequestContext, type RequestServices } from './request-context';
 
 export interface GraphqlRoutesOptions {
   config: Config;
@@ -67,6 +67,7 @@ export const graphqlRoutes: FastifyPluginAsync<GraphqlRoutesOptions> = async (
   // Bodies that are not JSON reach Apollo unparsed, which refuses them (CSRF prevention, or a 400).
   app.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
 
+  const services: RequestServices = { tokens, audit, logger, proxyCredentials, clients, connect };
   const api = fastifyApolloHandler(apollo(), {
     context: async (request) => {
       // An API key when one is sent; else the dashboard's session cookie, only from the gateway's own pages.
@@ -81,7 +82,7 @@ export const graphqlRoutes: FastifyPluginAsync<GraphqlRoutesOptions> = async (
           >,
         });
       }
-      return new RequestContext(principal, request.id, request.receivedAt, tokens, audit, logger, proxyCredentials, { clients, connect });
+      return new RequestContext(principal, request.id, request.receivedAt, services);
     },
   }) as RouteHandlerMethod;
 

@@ -64,7 +64,8 @@ export interface HttpAppParts {
 export function createHttpApp(parts: HttpAppParts): FastifyInstance {
   const { config, logger } = parts;
   const app = Fastify({
-    loggerInstance: logger as FastifyBaseLogger,
+    // Its child loggers (one per request) are made when the request logs (see LazyChildLogger).
+    loggerInstance: new FastifyLogger(logger) as unknown as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'reqId' }),
     genReqId: requestIdOf,
     requestIdHeader: false,
@@ -77,7 +78,6 @@ export function createHttpApp(parts: HttpAppParts): FastifyInstance {
     keepAliveTimeout: 65_000,
     requestTimeout: 60_000,
     routerOptions: { ignoreTrailingSlash: true, caseSensitive: false },
-    childLoggerFactory: (parent, bindings, options) => new LazyChildLogger(parent as unknown as Logger, bindings, options) as unknown as FastifyBaseLogger,
   });
   app.server.headersTimeout = 66_000;
 
@@ -113,6 +113,47 @@ export function createHttpApp(parts: HttpAppParts): FastifyInstance {
 }
 
 type LogArgs = Parameters<Logger['info']>;
+
+/**
+ * The gateway's logger as Fastify's: the same lines, but a request's child
+ * logger is a {@link LazyChildLogger}. (A `childLoggerFactory` would do the
+ * same, but Fastify then checks every request's child for each log method.)
+ */
+class FastifyLogger {
+  constructor(private readonly root: Logger) {}
+
+  get level(): string {
+    return this.root.level;
+  }
+  set level(level: string) {
+    this.root.level = level;
+  }
+  isLevelEnabled(level: string): boolean {
+    return this.root.isLevelEnabled(level);
+  }
+  fatal(...args: LogArgs): void {
+    this.root.fatal(...args);
+  }
+  error(...args: LogArgs): void {
+    this.root.error(...args);
+  }
+  warn(...args: LogArgs): void {
+    this.root.warn(...args);
+  }
+  info(...args: LogArgs): void {
+    this.root.info(...args);
+  }
+  debug(...args: LogArgs): void {
+    this.root.debug(...args);
+  }
+  trace(...args: LogArgs): void {
+    this.root.trace(...args);
+  }
+  silent(): void {}
+  child(bindings: Record<string, unknown>, options?: object): LazyChildLogger {
+    return new LazyChildLogger(this.root, bindings, options ?? {});
+  }
+}
 
 /**
  * Fastify's per-request logger, made only when the request logs something:

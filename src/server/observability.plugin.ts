@@ -1,38 +1,55 @@
-import type { ApolloServerPlugin } from '@apollo/server';
+import type { OperationDefinitionNode } from 'graphql';
 import type { GatewayContext } from '../resolvers/context.type';
 import type { Logger } from '../logger';
 import type { Metrics } from './metrics';
+import type { RequestConcern, RequestHooks } from '../resolvers/request-hooks';
+
+/** The metric label of an operation: its root fields (sorted, at most 5), or `introspection`. */
+function operationLabel(op: OperationDefinitionNode): string {
+  const fields = op.selectionSet.selections.map((s) => (s.kind === 'Field' ? s.name.value : s.kind)).sort();
+  return fields.length > 0 && fields.every((f) => f.startsWith('__')) ? 'introspection' : [...new Set(fields)].slice(0, 5).join(',');
+}
 
 /**
  * Counts and times every GraphQL request by operation (its root fields) and
  * outcome (`ok` or the first error code), and writes one log line for it —
  * with the request id, the role and key name, never the variables.
  */
-export function observabilityPlugin(metrics: Metrics, logger: Logger): ApolloServerPlugin<GatewayContext> {
-  return {
-    async requestDidStart({ contextValue }) {
-      const started = process.hrtime.bigint();
-      let operation = 'unknown';
-      return {
-        async didResolveOperation({ operation: op }) {
-          if (!op) return;
-          const fields = op.selectionSet.selections.map((s) => (s.kind === 'Field' ? s.name.value : s.kind)).sort();
-          operation = fields.length > 0 && fields.every((f) => f.startsWith('__')) ? 'introspection' : [...new Set(fields)].slice(0, 5).join(',');
-        },
-        async willSendResponse({ response, errors }) {
-          const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-          const body = response.body.kind === 'single' ? response.body.singleResult : null;
-          const firstCode = (body?.errors?.[0]?.extensions?.code as string | undefined) ?? (errors?.[0] ? 'ERROR' : undefined);
-          const outcome = firstCode ?? 'ok';
-          metrics.graphqlRequests.inc({ operation, outcome });
-          metrics.graphqlDuration.observe({ operation }, seconds);
-          if (logger.isLevelEnabled('info'))
-            contextValue?.logger?.info(
-              { operation, outcome, durationMs: Math.round(seconds * 1e4) / 10, role: contextValue.principal?.role, keyName: contextValue.principal?.keyName },
-              'graphql request',
-            );
-        },
-      };
-    },
-  };
+export function observability(metrics: Metrics, logger: Logger): RequestConcern<GatewayContext> {
+  // Apollo hands out one parsed operation per cached document: its label is worked out once.
+  const labels = new WeakMap<OperationDefinitionNode, string>();
+  return () => new RequestObservation(metrics, logger, labels);
+}
+
+class RequestObservation implements RequestHooks<GatewayContext> {
+  private readonly started = performance.now();
+  private operation = 'unknown';
+
+  constructor(
+    private readonly metrics: Metrics,
+    private readonly logger: Logger,
+    private readonly labels: WeakMap<OperationDefinitionNode, string>,
+  ) {}
+
+  didResolveOperation({ operation: op }: Parameters<NonNullable<RequestHooks<GatewayContext>['didResolveOperation']>>[0]): void {
+    if (!op) return;
+    let label = this.labels.get(op);
+    if (label === undefined) this.labels.set(op, (label = operationLabel(op)));
+    this.operation = label;
+  }
+
+  willSendResponse({ response, errors, contextValue }: Parameters<NonNullable<RequestHooks<GatewayContext>['willSendResponse']>>[0]): void {
+    const seconds = (performance.now() - this.started) / 1e3;
+    const body = response.body.kind === 'single' ? response.body.singleResult : null;
+    const firstCode = (body?.errors?.[0]?.extensions?.code as string | undefined) ?? (errors?.[0] ? 'ERROR' : undefined);
+    const outcome = firstCode ?? 'ok';
+    const operation = this.operation;
+    this.metrics.graphqlRequests.inc({ operation, outcome });
+    this.metrics.graphqlDuration.observe({ operation }, seconds);
+    if (this.logger.isLevelEnabled('info'))
+      contextValue?.logger?.info(
+        { operation, outcome, durationMs: Math.round(seconds * 1e4) / 10, role: contextValue.principal?.role, keyName: contextValue.principal?.keyName },
+        'graphql request',
+      );
+  }
 }

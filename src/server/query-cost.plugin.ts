@@ -1,6 +1,7 @@
-import type { ApolloServerPlugin } from '@apollo/server';
+import type { BaseContext } from '@apollo/server';
 import { BREAK, GraphQLError, visit, type DocumentNode, type OperationDefinitionNode } from 'graphql';
 import { fieldExtensionsEstimator, getComplexity, simpleEstimator } from 'graphql-query-complexity';
+import type { RequestConcern, RequestHooks } from '../resolvers/request-hooks';
 
 /** Whether an operation asks only for introspection (`__schema`, `__type`, `__typename`). */
 function isIntrospectionOnly(operation: OperationDefinitionNode): boolean {
@@ -41,46 +42,43 @@ function costIgnoresVariables(document: DocumentNode): boolean {
  * every other field costs 1. Introspection is exempt, so the playground can
  * load the schema.
  */
-export function queryCostPlugin(maxCost: number): ApolloServerPlugin {
+export function queryCost<C extends BaseContext>(maxCost: number): RequestConcern<C> {
   const cached = new WeakMap<DocumentNode, Map<string, number>>();
-  return {
-    async requestDidStart() {
-      return {
-        async didResolveOperation({ request, document, schema, operation }) {
-          if (!operation || isIntrospectionOnly(operation)) return;
-          const key = request.operationName ?? '';
-          let cost = cached.get(document)?.get(key);
-          if (cost === undefined) {
-            cost = estimate();
-            if (costIgnoresVariables(document)) {
-              if (!cached.has(document)) cached.set(document, new Map());
-              cached.get(document)!.set(key, cost);
-            }
-          }
-          if (cost > maxCost) {
-            throw new GraphQLError(`The query costs ${cost}, more than the limit of ${maxCost}: ask for fewer fields or aliases`, {
-              extensions: { code: 'GRAPHQL_VALIDATION_FAILED', http: { status: 400 } },
-            });
-          }
+  const hooks: RequestHooks<C> = {
+    didResolveOperation({ request, document, schema, operation }) {
+      if (!operation || isIntrospectionOnly(operation)) return;
+      const key = request.operationName ?? '';
+      let cost = cached.get(document)?.get(key);
+      if (cost === undefined) {
+        cost = estimate();
+        if (costIgnoresVariables(document)) {
+          if (!cached.has(document)) cached.set(document, new Map());
+          cached.get(document)!.set(key, cost);
+        }
+      }
+      if (cost > maxCost) {
+        throw new GraphQLError(`The query costs ${cost}, more than the limit of ${maxCost}: ask for fewer fields or aliases`, {
+          extensions: { code: 'GRAPHQL_VALIDATION_FAILED', http: { status: 400 } },
+        });
+      }
 
-          function estimate(): number {
-            try {
-              return getComplexity({
-                schema,
-                query: document,
-                operationName: request.operationName ?? undefined,
-                variables: request.variables ?? {},
-                estimators: [fieldExtensionsEstimator(), simpleEstimator({ defaultComplexity: 1 })],
-              });
-            } catch (err) {
-              // The estimate coerces the variables first: an invalid one is the caller's error.
-              throw new GraphQLError(err instanceof GraphQLError ? err.message : 'The variables are invalid', {
-                extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } },
-              });
-            }
-          }
-        },
-      };
+      function estimate(): number {
+        try {
+          return getComplexity({
+            schema,
+            query: document,
+            operationName: request.operationName ?? undefined,
+            variables: request.variables ?? {},
+            estimators: [fieldExtensionsEstimator(), simpleEstimator({ defaultComplexity: 1 })],
+          });
+        } catch (err) {
+          // The estimate coerces the variables first: an invalid one is the caller's error.
+          throw new GraphQLError(err instanceof GraphQLError ? err.message : 'The variables are invalid', {
+            extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } },
+          });
+        }
+      }
     },
   };
+  return () => hooks;
 }
