@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Machine } from './machine';
 import type { BenchOptions, Section } from './options';
+import { median, round } from './stats';
 
 export interface Target {
   /** What is compared: the ratio to the reference, or the value itself. */
@@ -53,6 +54,25 @@ export function check(target: Target, figure: { value: number; ratio?: number })
 /** Adds `met` from the target. */
 export function figure(f: Omit<Figure, 'met'>): Figure {
   return f.target ? { ...f, met: check(f.target, f) } : f;
+}
+
+/**
+ * A figure of paired runs (a variant against a reference measured next to
+ * it, as in the scale-out sections): the variant's median value, the
+ * reference's, and the median of the per-pair ratios.
+ */
+export function pairedFigure<P>(
+  pairs: readonly P[],
+  f: Omit<Figure, 'met' | 'value' | 'reference' | 'ratio'> & { variant: (p: P) => number; reference: { label: string; of: (p: P) => number } },
+): Figure {
+  const { variant, reference, ...rest } = f;
+  const med = (g: (p: P) => number) => round(median(pairs.map(g)), 3);
+  return figure({
+    ...rest,
+    value: med(variant),
+    reference: { label: reference.label, value: med(reference.of), unit: f.unit },
+    ratio: med((p) => variant(p) / reference.of(p)),
+  });
 }
 
 const OP_TEXT: Record<Target['op'], string> = { '>=': '≥', '<=': '≤', '<': '<', '==': '=' };

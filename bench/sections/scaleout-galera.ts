@@ -21,8 +21,8 @@ import type { BenchContext } from '../lib/context';
 import { MYSQL_TABLE } from '../lib/datasets';
 import { describeLoad, runLoad, type LoadResult } from '../lib/load';
 import { cpuSecondsOrNull } from '../lib/proc';
-import { figure } from '../lib/report';
-import { median, round } from '../lib/stats';
+import { pairedFigure } from '../lib/report';
+import { round } from '../lib/stats';
 import { BY_ID } from './http';
 
 interface Run {
@@ -104,41 +104,38 @@ export async function scaleoutGalera(ctx: BenchContext): Promise<void> {
         `${r.rps} req/s, gateway CPU ${r.gatewayCpuUsPerRequest} µs/req, cluster ${r.clusterCpuUsPerRequest} µs/req [${r.loads.map(describeLoad).join(' + ')}]`;
       log(`  Galera round ${pair + 1}: one gateway on one node ${text(one)} | three gateways on three nodes ${text(three)}`);
     }
-    const med = (f: (p: { one: Run; three: Run }) => number) => round(median(pairs.map(f)), 3);
     const note = `${ds.size.toLocaleString('en-US')} tokens; ${options.connections} connections in total; three MariaDB Galera nodes, the gateways and the load generator on ${os.cpus().length} shared cores`;
+    const oneNode = '1 gateway on 1 node';
     ctx.add(
-      figure({
+      pairedFigure(pairs, {
         id: 'scaleout.galeraRps',
         section: 'scaleout',
         label: 'Galera tokenById, 3 gateways on 3 nodes: requests/s (total)',
-        value: med((p) => p.three.rps),
         unit: 'req/s',
-        reference: { label: '1 gateway on 1 node', value: med((p) => p.one.rps), unit: 'req/s' },
-        ratio: med((p) => p.three.rps / p.one.rps),
+        variant: (p) => p.three.rps,
+        reference: { label: oneNode, of: (p) => p.one.rps },
         detail: { note },
       }),
     );
     ctx.add(
-      figure({
+      pairedFigure(pairs, {
         id: 'scaleout.galeraGatewayCpuPerRequest',
         section: 'scaleout',
         label: 'Galera tokenById, 3 gateways on 3 nodes: gateway CPU per request',
-        value: med((p) => p.three.gatewayCpuUsPerRequest),
         unit: 'µs/req',
-        reference: { label: '1 gateway on 1 node', value: med((p) => p.one.gatewayCpuUsPerRequest), unit: 'µs/req' },
-        ratio: med((p) => p.three.gatewayCpuUsPerRequest / p.one.gatewayCpuUsPerRequest),
+        variant: (p) => p.three.gatewayCpuUsPerRequest,
+        reference: { label: oneNode, of: (p) => p.one.gatewayCpuUsPerRequest },
         detail: { pairs: pairs.map((p) => ({ one: { ...p.one, loads: undefined }, three: { ...p.three, loads: undefined } })) },
       }),
     );
     ctx.add(
-      figure({
+      pairedFigure(pairs, {
         id: 'scaleout.galeraClusterCpuPerRequest',
         section: 'scaleout',
         label: 'Galera tokenById, 3 gateways on 3 nodes: cluster CPU per request (3 nodes)',
-        value: med((p) => p.three.clusterCpuUsPerRequest),
         unit: 'µs/req',
-        reference: { label: '1 gateway on 1 node', value: med((p) => p.one.clusterCpuUsPerRequest), unit: 'µs/req' },
-        ratio: med((p) => p.three.clusterCpuUsPerRequest / p.one.clusterCpuUsPerRequest),
+        variant: (p) => p.three.clusterCpuUsPerRequest,
+        reference: { label: oneNode, of: (p) => p.one.clusterCpuUsPerRequest },
       }),
     );
   } finally {

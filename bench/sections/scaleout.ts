@@ -19,7 +19,7 @@ import type { BenchContext } from '../lib/context';
 import { describeLoad, runLoad, type LoadResult } from '../lib/load';
 import { mariadbPid } from '../lib/machine';
 import { cpuSeconds, cpuSecondsOrNull } from '../lib/proc';
-import { figure } from '../lib/report';
+import { pairedFigure } from '../lib/report';
 import { median, round } from '../lib/stats';
 import { BY_ID, floorBody, verifyFloor } from './http';
 import { scaleoutGalera } from './scaleout-galera';
@@ -108,55 +108,51 @@ export async function scaleoutSection(ctx: BenchContext): Promise<void> {
       );
     }
 
-    const med = (f: (p: { one: Run; two: Run }) => number) => round(median(pairs.map(f)), 3);
-    const fmed = (f: (p: { one: Run; two: Run }) => number) => round(median(floorPairs.map(f)), 3);
+    const oneProcess = '1 process';
     ctx.add(
-      figure({
+      pairedFigure(pairs, {
         id: 'scaleout.rps',
         section: 'scaleout',
         label: 'MariaDB tokenById, 2 processes: requests/s (total)',
-        value: med((p) => p.two.rps),
         unit: 'req/s',
-        reference: { label: '1 process', value: med((p) => p.one.rps), unit: 'req/s' },
-        ratio: med((p) => p.two.rps / p.one.rps),
+        variant: (p) => p.two.rps,
+        reference: { label: oneProcess, of: (p) => p.one.rps },
         detail: { note: `${ctx.options.connections} connections in total; 2 cores shared with MariaDB and the load generator` },
       }),
     );
     ctx.add(
-      figure({
+      pairedFigure(pairs, {
         id: 'scaleout.gatewayCpuPerRequest',
         section: 'scaleout',
         label: 'MariaDB tokenById, 2 processes: gateway CPU per request',
-        value: med((p) => p.two.gatewayCpuUsPerRequest),
         unit: 'µs/req',
-        reference: { label: '1 process', value: med((p) => p.one.gatewayCpuUsPerRequest), unit: 'µs/req' },
-        ratio: med((p) => p.two.gatewayCpuUsPerRequest / p.one.gatewayCpuUsPerRequest),
+        variant: (p) => p.two.gatewayCpuUsPerRequest,
+        reference: { label: oneProcess, of: (p) => p.one.gatewayCpuUsPerRequest },
         target: { of: 'ratio', op: '<=', value: 1.1 },
         detail: { pairs: pairs.map((p) => ({ one: { ...p.one, loads: undefined }, two: { ...p.two, loads: undefined } })) },
       }),
     );
+    const fmed = (f: (p: { one: Run; two: Run }) => number) => round(median(floorPairs.map(f)), 3);
     ctx.add(
-      figure({
+      pairedFigure(floorPairs, {
         id: 'scaleout.floorCpuPerRequest',
         section: 'scaleout',
         label: 'control { __typename }, 2 processes: gateway CPU per request',
-        value: fmed((p) => p.two.gatewayCpuUsPerRequest),
         unit: 'µs/req',
-        reference: { label: '1 process', value: fmed((p) => p.one.gatewayCpuUsPerRequest), unit: 'µs/req' },
-        ratio: fmed((p) => p.two.gatewayCpuUsPerRequest / p.one.gatewayCpuUsPerRequest),
+        variant: (p) => p.two.gatewayCpuUsPerRequest,
+        reference: { label: oneProcess, of: (p) => p.one.gatewayCpuUsPerRequest },
         detail: { rpsOne: fmed((p) => p.one.rps), rpsTwo: fmed((p) => p.two.rps) },
       }),
     );
     if (pairs.every((p) => p.one.mariadbCpuUsPerRequest !== null && p.two.mariadbCpuUsPerRequest !== null)) {
       ctx.add(
-        figure({
+        pairedFigure(pairs, {
           id: 'scaleout.mariadbCpuPerRequest',
           section: 'scaleout',
           label: 'MariaDB tokenById, 2 processes: MariaDB CPU per request',
-          value: med((p) => p.two.mariadbCpuUsPerRequest!),
           unit: 'µs/req',
-          reference: { label: '1 process', value: med((p) => p.one.mariadbCpuUsPerRequest!), unit: 'µs/req' },
-          ratio: med((p) => p.two.mariadbCpuUsPerRequest! / p.one.mariadbCpuUsPerRequest!),
+          variant: (p) => p.two.mariadbCpuUsPerRequest!,
+          reference: { label: oneProcess, of: (p) => p.one.mariadbCpuUsPerRequest! },
         }),
       );
     }
