@@ -23,6 +23,7 @@ let accounts: FakeAccountsServer;
 const secrets: string[] = [];
 let failedId: string;
 let activeId: string;
+let carolId: string;
 
 beforeAll(async () => {
   fs.mkdirSync(SHOTS, { recursive: true });
@@ -56,7 +57,7 @@ beforeAll(async () => {
   });
   failedId = failed.id;
   // Held back by the governor: no valid access token, and no new one before the window opens.
-  await gw.gateway.stores.tokens.saveToken({
+  const carol = await gw.gateway.stores.tokens.saveToken({
     userName: 'carol@example.com',
     clientId: '1000.DASHCLIENT',
     clientSecret: 'dash-secret-0123456789',
@@ -66,6 +67,7 @@ beforeAll(async () => {
     accountsUrl: accounts.url,
     throttledUntil: new Date(Date.now() + 3_600_000),
   });
+  carolId = carol.id;
   secrets.push('1000.refresh-carol-throttled-value', '1000.access-carol-old-value');
   secrets.push(refresh, '1000.access-ana-secret-value', 'dash-secret-0123456789', '1000.refresh-bob-revoked-value', '1000.access-bob-old-value');
 }, 120_000);
@@ -552,6 +554,24 @@ describe('dashboard in Chromium', () => {
         await next.waitFor();
         expect(await next.getAttribute('title')).toMatch(/\d/);
         await page.screenshot({ path: path.join(SHOTS, 'token-throttled.png'), fullPage: true });
+      } finally {
+        await page.context().close();
+      }
+    });
+
+    it("shows on a THROTTLED token's page until when it is held back, when the governor counts nothing", async () => {
+      const page = await newOfflinePage(browser, gw.url);
+      try {
+        await signIn(page, gw.keys.viewer);
+        await page.goto(`${gw.url}/#/tokens/${encodeURIComponent(carolId)}`);
+        const status = page.locator('.status-line');
+        await status.getByText('Throttled').waitFor();
+        // carol was saved THROTTLED for an hour, with nothing minted: the budget is whole and says no time.
+        const retry = status.getByText(/^Retry after .+ \(in (59|60) min\)$/);
+        await retry.waitFor();
+        const until = (await gw.gateway.stores.tokens.findTokenById(carolId))!.throttledUntil!;
+        expect(await retry.getAttribute('title')).toBe(await page.evaluate((iso) => new Date(iso).toLocaleString(), until.toISOString()));
+        expect(await status.getByText(/Next access token allowed/).count()).toBe(0);
       } finally {
         await page.context().close();
       }

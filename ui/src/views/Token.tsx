@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { ApiError, CONNECT_AVAILABLE, canAct, gql, isAdmin, type Session } from '../api';
 import { Confirm, Notice, StatusBadge } from '../components';
-import { absolute, budgetWords, errorWords, providerLabel, relative, type BudgetLike } from '../format';
+import { absolute, budgetWords, errorWords, providerLabel, relative, retryWords, type BudgetLike } from '../format';
 import { href, navigate } from '../router';
 import { TOKEN_ROW_FIELDS, type TokenRow } from '../queries';
 
@@ -15,6 +15,7 @@ interface TokenDetail extends TokenRow {
   createdAt: string;
   updatedAt: string;
   budget: BudgetLike | null;
+  throttledUntil: string | null;
 }
 interface AuditEntry {
   id: string;
@@ -34,7 +35,7 @@ interface AuditPage {
   hasNextPage: boolean;
 }
 
-const DETAIL = `query Token($id: ID!) { tokenById(id: $id) { ${TOKEN_ROW_FIELDS} clientId redirectUrl apiDomain hasAccessToken hasRefreshToken hasGrantToken createdAt updatedAt
+const DETAIL = `query Token($id: ID!) { tokenById(id: $id) { ${TOKEN_ROW_FIELDS} clientId redirectUrl apiDomain hasAccessToken hasRefreshToken hasGrantToken createdAt updatedAt throttledUntil
   budget { accessTokensLeft accessTokensPerWindow windowSeconds resetsAt nextAt } } }`;
 const AUDIT = `query Audit($id: ID!, $after: String) { auditLog(tokenId: $id, first: 20, after: $after) {
   nodes { id at action actorRole actorName outcome errorCode fields detail count } endCursor hasNextPage } }`;
@@ -188,11 +189,19 @@ export function TokenView({ id, session, onSignedOut }: { id: string; session: S
       <p class="status-line">
         <StatusBadge status={token.status} />
         {token.lastError && <span class="last-error">{errorWords(token.lastError)}</span>}
-        {token.status === 'THROTTLED' && nextMint(token.budget) && (
-          <span class="next-mint" title={absolute(nextMint(token.budget))}>
-            Next access token allowed {relative(nextMint(token.budget))}
-          </span>
-        )}
+        {token.status === 'THROTTLED' &&
+          (nextMint(token.budget) ? (
+            <span class="next-mint" title={absolute(nextMint(token.budget))}>
+              Next access token allowed {relative(nextMint(token.budget))}
+            </span>
+          ) : (
+            // No count of the governor says when (none kept, or a provider without a window): the time the token is held back until.
+            token.throttledUntil && (
+              <span class="next-mint" title={absolute(token.throttledUntil)}>
+                {retryWords(token.throttledUntil)}
+              </span>
+            )
+          ))}
       </p>
       {message && <Notice kind={message.kind}>{message.text}</Notice>}
       {canAct(session.role) && (
