@@ -220,7 +220,7 @@ describe('dashboard in Chromium', () => {
   });
 
   it('lets an operator refresh after confirming, and shows only the access token on request', async () => {
-    const { page } = await openPage();
+    const { page, bodies } = await openPage();
     try {
       await signIn(page, gw.keys.operator);
       await page.getByRole('link', { name: 'ana@example.com' }).click();
@@ -238,14 +238,16 @@ describe('dashboard in Chromium', () => {
       await page.getByRole('button', { name: 'Show secrets' }).click();
       await page.getByText(stored!.accessToken!).waitFor();
       expect(await page.getByText(stored!.refreshToken!).count()).toBe(0);
+      // The page asked only for what the API's table lets an operator read: no field was refused.
+      expect((await bodies()).join('\n')).not.toContain('FORBIDDEN');
       await page.screenshot({ path: path.join(SHOTS, 'token-page-operator.png'), fullPage: true });
     } finally {
       await page.context().close();
     }
   });
 
-  it('shows an admin the audit trail, newest first', async () => {
-    const { page } = await openPage();
+  it('shows an admin the audit trail, newest first, and every secret on request', async () => {
+    const { page, bodies } = await openPage();
     try {
       const refreshed = await gw.gql(`mutation { refresh(id: "${activeId}") { id } }`, {}, gw.keys.admin);
       expect(refreshed.body.errors).toBeUndefined();
@@ -259,6 +261,10 @@ describe('dashboard in Chromium', () => {
       expect(refresh).toBeGreaterThanOrEqual(0);
       expect(save).toBeGreaterThan(refresh);
       expect(await rows.locator('td:nth-child(3)').allInnerTexts()).toContain('admin-1 (admin)');
+      const stored = await gw.gateway.stores.tokens.findTokenById(activeId);
+      await page.getByRole('button', { name: 'Show secrets' }).click();
+      for (const secret of [stored!.accessToken!, stored!.refreshToken!, stored!.clientSecret!]) await page.getByText(secret).waitFor();
+      expect((await bodies()).join('\n')).not.toContain('FORBIDDEN');
     } finally {
       await page.context().close();
     }

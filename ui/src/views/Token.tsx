@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useState } from 'preact/hooks';
-import { ApiError, CONNECT_AVAILABLE, canAct, gql, isAdmin, type Session } from '../api';
+import { ApiError, canAct, gql, isAdmin, type Session } from '../api';
+import { readableSecrets } from '../../../src/roles';
 import { Confirm, Notice, StatusBadge } from '../components';
 import { absolute, budgetWords, errorWords, providerLabel, relative, retryWords, type BudgetLike } from '../format';
 import { href, navigate } from '../router';
@@ -41,13 +42,6 @@ const AUDIT = `query Audit($id: ID!, $after: String) { auditLog(tokenId: $id, fi
   nodes { id at action actorRole actorName outcome errorCode fields detail count } endCursor hasNextPage } }`;
 const REFRESH = `mutation Refresh($id: ID!) { refresh(id: $id, force: true) { id status expiresAt lastRefreshedAt lastError } }`;
 const REVOKE = `mutation Revoke($id: ID!) { revokeToken(id: $id) }`;
-
-/** Which secret fields a role may read (as the API decides; the page asks only for those). */
-function readableSecrets(session: Session): string[] {
-  if (isAdmin(session.role)) return ['accessToken', 'refreshToken', 'clientSecret', 'grantToken'];
-  if (session.role === 'operator') return ['accessToken'];
-  return [];
-}
 
 const SECRET_LABEL: Record<string, string> = {
   accessToken: 'Access token',
@@ -106,7 +100,7 @@ export function TokenView({ id, session, onSignedOut }: { id: string; session: S
   }, [load, loadAudit]);
 
   async function showSecrets() {
-    const fields = readableSecrets(session);
+    const fields = readableSecrets(session.role);
     try {
       const d = await gql<{ tokenById: Record<string, string | null> | null }>(`query Secrets($id: ID!) { tokenById(id: $id) { ${fields.join(' ')} } }`, {
         id,
@@ -158,7 +152,7 @@ export function TokenView({ id, session, onSignedOut }: { id: string; session: S
       </main>
     );
 
-  const allowed = readableSecrets(session);
+  const allowed = readableSecrets(session.role);
   const rows: Array<[string, string]> = [
     ['Id', token.id],
     ['User name', token.userName ?? '—'],
@@ -206,7 +200,7 @@ export function TokenView({ id, session, onSignedOut }: { id: string; session: S
       {message && <Notice kind={message.kind}>{message.text}</Notice>}
       {canAct(session.role) && (
         <div class="actions" role="group" aria-label="Actions">
-          {CONNECT_AVAILABLE && token.status === 'FAILED' && (
+          {token.status === 'FAILED' && (
             <a class="button primary" href={href('/connect', { tokenId: token.id, user: token.userName })}>
               Reconnect
             </a>
