@@ -2,6 +2,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from './errors';
 import { ZOHO_ACCOUNTS_URLS } from './oauth/data-centers';
+import { ROLES, type Role } from './roles';
 
 /**
  * The whole configuration of a gateway process, read from the environment in
@@ -86,8 +87,7 @@ export interface WebhookConfig {
   timeoutMs: number;
 }
 
-export type Role = 'viewer' | 'operator' | 'admin';
-export const ROLES: readonly Role[] = ['viewer', 'operator', 'admin'];
+export { ROLES, type Role };
 
 export interface ApiKeyEntry {
   role: Role;

@@ -7,7 +7,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AccountsUrlPolicy } from './accounts-url-policy';
 import { InvalidResponseError, OAuthError, ProviderRefusedError, UpstreamUnavailableError, type UpstreamUnavailableReason } from './oauth-errors';
-import { zohoProfile } from '../providers/zoho';
 import type { ProviderProfile } from '../providers/provider';
 import {
   authorizationCodeRequest,
@@ -22,14 +21,14 @@ import {
 import { processRevokeResponse, processTokenResponse, type TokenGrant } from './token-response';
 
 /**
- * Where a call goes: a provider profile and, for a profile whose data center
- * is chosen per token (Zoho), the token's accounts URL. A bare string is a
- * Zoho accounts URL.
+ * Where a call goes: a provider profile (from the registry: there is no
+ * profile of the client's own) and, for a profile whose data center is
+ * chosen per token (Zoho), the token's accounts URL.
  */
-export type ProviderTarget = string | { provider: ProviderProfile; accountsUrl: string | null };
-
-/** The built-in Zoho profile's endpoints (its limits do not matter here). */
-const ZOHO_ENDPOINTS = zohoProfile();
+export interface ProviderTarget {
+  provider: ProviderProfile;
+  accountsUrl: string | null;
+}
 
 /** What a call to the Accounts server does. */
 export type AccountsRequestKind = 'refresh' | 'grant' | 'revoke';
@@ -186,7 +185,7 @@ export class AccountsClient {
    * @throws AccountsUrlNotAllowedError (nothing sent), ProviderRefusedError (e.g. `invalid_code` for a token the provider no longer knows), UpstreamUnavailableError.
    */
   async revoke(target: ProviderTarget, params: RevokeParams): Promise<boolean> {
-    const { provider, accountsUrl } = targetOf(target);
+    const { provider, accountsUrl } = target;
     if (!provider.usesAccountsUrl && provider.revocationEndpoint(null) === null) return false;
     const endpoint = () => this.checked(provider, accountsUrl, (origin) => provider.revocationEndpoint(origin)!);
     const request = provider.revocationAuthenticated
@@ -203,7 +202,7 @@ export class AccountsClient {
 
   /** The token endpoint of a target, checked when the request is built. */
   private tokenEndpointOf(target: ProviderTarget): { provider: ProviderProfile; endpoint: () => Endpoint } {
-    const { provider, accountsUrl } = targetOf(target);
+    const { provider, accountsUrl } = target;
     return { provider, endpoint: () => this.checked(provider, accountsUrl, (origin) => provider.tokenEndpoint(origin)) };
   }
 
@@ -299,10 +298,6 @@ export class AccountsClient {
       // A metrics hook must never change the outcome of a call.
     }
   }
-}
-
-function targetOf(target: ProviderTarget): { provider: ProviderProfile; accountsUrl: string | null } {
-  return typeof target === 'string' ? { provider: ZOHO_ENDPOINTS, accountsUrl: target } : target;
 }
 
 /** Processes a token endpoint's answer as the provider words it (an absent `expires_in` is allowed where the profile says so). */

@@ -220,13 +220,32 @@ export function sanitizeOAuthErrorCode(value: unknown): string {
   return typeof value === 'string' && OAUTH_ERROR_CODE.test(value) ? value : 'unknown_error';
 }
 
-/** JSON keys whose values an error never keeps. */
+/** Keys (JSON or form fields) whose values an error never keeps. */
 const SECRET_KEY = /token|secret|code|password|assertion/i;
 
 /**
+ * A `key=value` pair of a form-encoded body (`application/x-www-form-urlencoded`,
+ * as some providers answer, or a query string quoted in a text body): the
+ * key starts the text or follows `&`, `;`, `?` or white space; the value runs
+ * to the next `&`, `;`, `#` or white space.
+ */
+const FORM_PAIR = /(^|[&;?\s])([^&;?#=\s]+)=([^&;#\s]*)/g;
+
+/** A form field's name as sent (`access%5Ftoken`, `client+secret` decode first). */
+function formKey(raw: string): string {
+  try {
+    return decodeURIComponent(raw.replace(/\+/g, ' '));
+  } catch {
+    return raw;
+  }
+}
+
+/**
  * A body as an error keeps it: truncated to {@link MAX_KEPT_BODY} characters,
- * and, when it is JSON, with the values of token-like keys (`access_token`,
- * `refresh_token`, `id_token`, `code`, `client_secret`, …) replaced by `"[redacted]"`.
+ * with the values of token-like keys (`access_token`, `refresh_token`,
+ * `id_token`, `code`, `client_secret`, `code_verifier`, …) replaced by
+ * `"[redacted]"`: JSON fields when it is JSON, else `key=value` pairs (a
+ * form-encoded body).
  */
 export function redactBody(body: string): string {
   let kept = body;
@@ -238,7 +257,10 @@ export function redactBody(body: string): string {
       );
     }
   } catch {
-    // Not JSON: kept as text.
+    // Not JSON: form-encoded (or text quoting such pairs).
+    kept = body.replace(FORM_PAIR, (pair, lead: string, key: string, value: string) =>
+      value !== '' && SECRET_KEY.test(formKey(key)) ? `${lead}${key}=[redacted]` : pair,
+    );
   }
   return kept.length > MAX_KEPT_BODY ? `${kept.slice(0, MAX_KEPT_BODY)}…` : kept;
 }

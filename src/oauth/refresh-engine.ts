@@ -24,7 +24,6 @@ import type { GovernorStore } from '../stores/governor-store';
 import { MemoryGovernorStore } from '../stores/memory/memory-governor-store';
 import type { ProviderProfile } from '../providers/provider';
 import type { ProviderRegistry } from '../providers/provider-registry';
-import { zohoProfile } from '../providers/zoho';
 import type { AccountsClient } from './accounts-client';
 import type { AccountsUrlPolicy } from './accounts-url-policy';
 import type { TokenGrant } from './token-response';
@@ -72,8 +71,8 @@ export interface RefreshEngineOptions {
   pollMs?: number;
   /** Told when a token becomes `FAILED`, recovers, or fails transiently (webhooks). */
   events?: TokenEvents;
-  /** The providers (a token's profile by its `provider`); default: the built-in Zoho profile only. */
-  providers?: ProviderRegistry;
+  /** The providers: a token's profile by its `provider`, Zoho's with the limits configured for it. */
+  providers: ProviderRegistry;
   /** The governor's counters, shared by the processes on the database; default: this process's memory only. */
   counters?: GovernorStore;
   /** The governor every mint passes; default: one over `counters`. */
@@ -113,7 +112,6 @@ export class RefreshEngine {
   private readonly events: TokenEvents;
   readonly governor: Governor;
   private readonly counters: GovernorStore;
-  private readonly zoho = zohoProfile();
   private readonly clock: Clock;
   /** Audit entries written in the background, and what follows them (webhook events). */
   private readonly background = new Set<Promise<void>>();
@@ -132,11 +130,7 @@ export class RefreshEngine {
   }
 
   /** A token's provider profile. @throws `BAD_USER_INPUT` when its provider is no longer registered. */
-  private async profileOf(token: Token): Promise<ProviderProfile> {
-    if (!this.o.providers) {
-      if (token.provider !== this.zoho.name) throw new InvalidRequestError(`no provider is registered as ${JSON.stringify(token.provider)}`);
-      return this.zoho;
-    }
+  private profileOf(token: Token): Promise<ProviderProfile> {
     return this.o.providers.require(token.provider);
   }
 

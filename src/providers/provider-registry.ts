@@ -17,6 +17,15 @@ import { zohoProfile } from './zoho';
 /** How long the registry trusts what it read from the database before reading again (other processes may have saved). */
 const RELOAD_MS = 2_000;
 
+/**
+ * How long a name the last read did not know counts as unknown. A provider
+ * saved in this process is found at once (`save` reads again), one saved by
+ * another process within this time; and a stream of unknown names (a
+ * mistyped provider, a caller probing) costs the database at most one read
+ * per this time, not one per call.
+ */
+const MISS_RELOAD_MS = 250;
+
 export interface ProviderRegistryOptions {
   store: ProviderStore;
   policy: AccountsUrlPolicy;
@@ -68,11 +77,13 @@ export class ProviderRegistry {
   /**
    * The profile of a provider, re-read from the database when the last read
    * is older than a couple of seconds (a provider saved by another process
-   * shows up; limits changed elsewhere apply).
+   * shows up; limits changed elsewhere apply), or, for a name it did not
+   * know, older than {@link MISS_RELOAD_MS}.
    * @returns null when no such provider is registered.
    */
   async find(name: string): Promise<ProviderProfile | null> {
-    if (this.now() - this.loadedAt > RELOAD_MS || !this.byName.has(name)) await this.load();
+    const age = this.now() - this.loadedAt;
+    if (age > RELOAD_MS || (age > MISS_RELOAD_MS && !this.byName.has(name))) await this.load();
     return this.byName.get(name)?.profile ?? null;
   }
 

@@ -61,9 +61,11 @@ export class ClientResolver {
   @FieldResolver(() => String, { nullable: true, description: 'admin' })
   clientSecret(@Root() view: ClientView, @Ctx() ctx: GatewayContext, @Info() info: GraphQLResolveInfo): string {
     checkRole(ctx, info, ['admin']);
+    // Decrypted only now, for an admin who asked for it.
+    const secret = view.secret();
     // Recorded like a token secret read (no token: the client's name in detail).
     ctx.audit?.record({ action: 'READ_SECRET', actor: actorOf(ctx), tokenId: null, fields: ['clientSecret'], detail: `client ${view.name}` });
-    return view.secret();
+    return secret;
   }
 }
 

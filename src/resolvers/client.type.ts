@@ -38,7 +38,7 @@ export class ClientView {
   @Field(() => GraphQLDateTimeISO)
   updatedAt: Date;
 
-  /** The stored client behind the view: its secret is served only after the role check. */
+  /** The stored client behind the view: its secret is read (from a SQL store, decrypted) only after the role check. */
   private client!: OAuthClient;
 
   secret(): string {

@@ -1,5 +1,4 @@
 import { Arg, Authorized, Ctx, Mutation, Query, Resolver } from 'type-graphql';
-import { ServiceError, ErrorCode } from '../errors';
 import type { ProviderRegistry } from '../providers/provider-registry';
 import type { GatewayContext } from './context.type';
 import { ProviderInput, ProviderView } from './provider.type';
@@ -42,9 +41,7 @@ export class ProviderResolver {
 }
 
 function registryOf(ctx: GatewayContext): ProviderRegistry {
-  const registry = ctx.tokens.providers;
-  if (!registry) throw new ServiceError(ErrorCode.INTERNAL_SERVER_ERROR, 'providers are not configured');
-  return registry;
+  return ctx.tokens.providers;
 }
 
 /** A GraphQL input object as plain data: left-out fields stay absent, explicit nulls stay null (limits too). */

@@ -1,18 +1,14 @@
 import type { GraphQLResolveInfo } from 'graphql';
 import { Ctx, FieldResolver, Info, Resolver, Root } from 'type-graphql';
 import type { Role } from '../config';
+import { SECRET_READERS as READERS } from '../roles';
 import type { SecretField } from '../stores/token';
 import { checkRole } from './auth-checker';
 import type { GatewayContext } from './context.type';
 import { TokenView } from './token.type';
 
-/** Who may read each secret field of `Token`. */
-export const SECRET_READERS: Readonly<Record<SecretField, readonly Role[]>> = {
-  accessToken: ['operator', 'admin'],
-  refreshToken: ['admin'],
-  clientSecret: ['admin'],
-  grantToken: ['admin'],
-};
+/** Who may read each secret field of `Token`: the table in src/roles.ts, which the dashboard reads too (typed here: every secret field has its readers). */
+export const SECRET_READERS: Readonly<Record<SecretField, readonly Role[]>> = READERS;
 
 /** A secret field's description in the schema: who may read it ("operator and admin"). */
 const readers = (field: SecretField) => SECRET_READERS[field].join(' and ');

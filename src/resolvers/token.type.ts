@@ -66,6 +66,12 @@ export class TokenView {
   @Field({ description: 'true on a refresh result when the governor answered the held, still valid access token instead of minting (false everywhere else)' })
   throttled: boolean;
 
+  @Field(() => GraphQLDateTimeISO, {
+    nullable: true,
+    description: "until when the provider's issuing limits hold the token back (a refresh before then fails with THROTTLED); null unless status is THROTTLED",
+  })
+  throttledUntil: Date | null;
+
   @Field(() => GraphQLDateTimeISO)
   createdAt: Date;
 
@@ -107,6 +113,8 @@ export class TokenView {
     view.provider = token.provider;
     view.client = token.client;
     view.throttled = isThrottledAnswer(token);
+    // Kept on the stored token with its status: no read of the governor's counters.
+    view.throttledUntil = view.status === TokenStatus.THROTTLED ? token.throttledUntil : null;
     view.createdAt = token.createdAt;
     view.updatedAt = token.updatedAt;
     return view;

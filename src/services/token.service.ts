@@ -9,7 +9,6 @@ import type { TokenStore } from '../stores/token-store';
 import type { RefreshEngine } from '../oauth/refresh-engine';
 import type { TokenBudget } from '../providers/governor';
 import { ZOHO, type ProviderProfile } from '../providers/provider';
-import { zohoProfile } from '../providers/zoho';
 import type { ProviderRegistry } from '../providers/provider-registry';
 import { NO_TOKEN_EVENTS, type TokenEvents } from '../oauth/token-events';
 
@@ -40,8 +39,8 @@ export class TokenService {
     readonly refreshAheadMs: number,
     /** Told when a save re-authorizes a `FAILED` token (webhooks). */
     private readonly events: TokenEvents = NO_TOKEN_EVENTS,
-    /** The registered providers; without it only Zoho tokens are saved. */
-    readonly providers: ProviderRegistry | null = null,
+    /** The registered providers (Zoho's profile among them, with the limits configured for it). */
+    readonly providers: ProviderRegistry,
   ) {}
 
   findToken(match: TokenMatch): Promise<Token | null> {
@@ -76,16 +75,9 @@ export class TokenService {
    */
   async budgets(tokens: ReadonlyArray<Pick<Token, 'id' | 'provider'>>): Promise<Map<string, TokenBudget | null>> {
     const names = [...new Set(tokens.map((t) => t.provider))];
-    const profiles = new Map(await Promise.all(names.map(async (name) => [name, await this.profileNamed(name)] as const)));
+    const profiles = new Map(await Promise.all(names.map(async (name) => [name, await this.providers.find(name)] as const)));
     return this.engine.governor.budgets(tokens.map((t) => ({ id: t.id, profile: profiles.get(t.provider) ?? null })));
   }
-
-  private async profileNamed(name: string): Promise<ProviderProfile | null> {
-    if (this.providers) return this.providers.find(name);
-    return name === ZOHO ? (this.zoho ??= zohoProfile()) : null;
-  }
-
-  private zoho: ProviderProfile | undefined;
 
   /** How many tokens are in each state now. */
   countByStatus(now: Date): Promise<StatusCounts> {
@@ -106,11 +98,7 @@ export class TokenService {
     if (providerName === null) throw new InvalidRequestError('provider cannot be cleared: leave it out to keep it');
     let profile: ProviderProfile | null = null;
     if (providerName !== undefined) {
-      profile = this.providers
-        ? await this.providers.require(providerName)
-        : providerName === ZOHO
-          ? null
-          : await Promise.reject(new InvalidRequestError(`no provider is registered as ${JSON.stringify(providerName.slice(0, 64))}`));
+      profile = await this.providers.require(providerName);
       write.provider = providerName;
       if (profile && !profile.usesAccountsUrl && input.accountsUrl !== undefined && input.accountsUrl !== null) {
         throw new InvalidRequestError(`accountsUrl applies to Zoho tokens only: the provider ${providerName} has its own endpoints`);

@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { startFakeAccountsServer, type FakeAccountsServer } from '../support/fake-accounts-server';
 import { startTestGateway, type TestGateway } from '../support/gateway';
 import { freePort } from '../support/process-gateway';
@@ -93,6 +94,44 @@ describe('OAuth clients', () => {
     expect(admin.body.errors).toBeUndefined();
     expect(admin.body.data.client).toEqual({ name: 'crm', clientSecret: CLIENT_SECRET });
     expect((await gw.gql(`{ client(name: "nope") { name } }`, {}, gw.keys.viewer)).body.data.client).toBeNull();
+    // A viewer's list that asks for the secret: listed, the secret null with FORBIDDEN, nowhere in the answer.
+    const listed = await gw.gql(`{ clients { name clientSecret } }`, {}, gw.keys.viewer);
+    expect(listed.body.data.clients).toEqual([{ name: 'crm', clientSecret: null }]);
+    expect(listed.body.errors.map((e: { extensions: { code: string }; path: unknown[] }) => [e.extensions.code, e.path])).toEqual([
+      ['FORBIDDEN', ['clients', 0, 'clientSecret']],
+    ]);
+    expect(JSON.stringify(listed.body)).not.toContain(CLIENT_SECRET);
+  });
+
+  it('are listed without decrypting a secret: one that no longer decrypts fails only an admin reading it', async () => {
+    const saved = await gw.gql(SAVE_CLIENT, { client: { name: 'stale', clientId: '1000.STALECLIENT', clientSecret: 'stale-secret-value' } }, gw.keys.admin);
+    expect(saved.body.errors).toBeUndefined();
+    // As if encrypted under a key that is no longer configured.
+    const db = new Database(path.join(gw.dataDir, 'tokengate.db'));
+    try {
+      db.pragma('busy_timeout = 5000');
+      expect(db.prepare(`UPDATE oauthtoken_clients SET client_secret = ? WHERE name = ?`).run('tg1:gone:AAAA', 'stale').changes).toBe(1);
+    } finally {
+      db.close();
+    }
+    try {
+      const viewer = await gw.gql(`{ clients { name clientId } }`, {}, gw.keys.viewer);
+      expect(viewer.body.errors).toBeUndefined();
+      expect(viewer.body.data.clients).toEqual([
+        { name: 'crm', clientId: '1000.CRMCLIENT' },
+        { name: 'stale', clientId: '1000.STALECLIENT' },
+      ]);
+      const admin = await gw.gql(`{ clients { name clientSecret } }`, {}, gw.keys.admin);
+      expect(admin.body.data.clients).toEqual([
+        { name: 'crm', clientSecret: CLIENT_SECRET },
+        { name: 'stale', clientSecret: null },
+      ]);
+      expect(admin.body.errors.map((e: { extensions: { code: string }; path: unknown[] }) => [e.extensions.code, e.path])).toEqual([
+        ['INTERNAL_SERVER_ERROR', ['clients', 1, 'clientSecret']],
+      ]);
+    } finally {
+      expect((await gw.gql(`mutation { deleteClient(name: "stale") }`, {}, gw.keys.admin)).body.data.deleteClient).toBe(true);
+    }
   });
 
   it('keep the secret when saved again without one, and never store it in plaintext', async () => {

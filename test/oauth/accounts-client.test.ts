@@ -8,10 +8,15 @@ import { inspect } from 'node:util';
 import { AccountsClient, type AccountsClientOptions, type AttemptInfo } from '../../src/oauth/accounts-client';
 import { AccountsUrlPolicy } from '../../src/oauth/accounts-url-policy';
 import { AccountsUrlNotAllowedError, InvalidResponseError, OAuthError, ProviderRefusedError, UpstreamUnavailableError } from '../../src/oauth/oauth-errors';
+import { zohoProfile } from '../../src/providers/zoho';
 import { startFakeAccountsServer, type FakeAccountsServer } from '../support/fake-accounts-server';
 
 const CLIENT_ID = '1000.TESTCLIENT';
 const CLIENT_SECRET = 'client-secret-0123456789abcdef';
+
+/** A Zoho target at an accounts URL (the gateway takes the profile from its registry; the client's calls are the same). */
+const ZOHO = zohoProfile();
+const zoho = (accountsUrl: string) => ({ provider: ZOHO, accountsUrl });
 
 let server: FakeAccountsServer;
 /** Not on the allow-list: must never receive a request. */
@@ -99,7 +104,7 @@ describe('refresh', () => {
   it('gets a new access token, with the headers and encoding of the protocol', async () => {
     const rt = refreshToken();
     const before = Date.now();
-    const grant = await client().refresh(server.url, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: rt });
+    const grant = await client().refresh(zoho(server.url), { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: rt });
     expect(grant.accessToken).toBe(server.issuedAccessTokens.at(-1)!.accessToken);
     expect(server.issuedAccessTokens.at(-1)).toMatchObject({ clientId: CLIENT_ID, via: 'refresh', refreshToken: rt });
     expect(grant.tokenType).toBe('Bearer');
@@ -121,7 +126,7 @@ describe('refresh', () => {
   it('counts expiresAt from when the request was sent, not when the answer came', async () => {
     server.configure({ delayMs: 300, expiresIn: 600, useExpiresInSec: true });
     const before = Date.now();
-    const grant = await client().refresh(server.url, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: refreshToken() });
+    const grant = await client().refresh(zoho(server.url), { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: refreshToken() });
     const after = Date.now();
     expect(after - before).toBeGreaterThanOrEqual(290);
     expect(grant.expiresAt!.getTime()).toBeGreaterThanOrEqual(before + 600_000);
@@ -133,22 +138,22 @@ describe('refresh', () => {
     server.configure({ rotateRefreshTokens: true });
     const old = refreshToken();
     const c = client();
-    const grant = await c.refresh(server.url, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: old });
+    const grant = await c.refresh(zoho(server.url), { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: old });
     expect(grant.refreshToken).toEqual(expect.any(String));
     expect(grant.refreshToken).not.toBe(old);
     secrets.add(grant.refreshToken!);
     expect(server.isRefreshTokenValid(old)).toBe(false);
     expect(server.isRefreshTokenValid(grant.refreshToken!)).toBe(true);
-    const again = await failure(c.refresh(server.url, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: old }), ProviderRefusedError);
+    const again = await failure(c.refresh(zoho(server.url), { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: old }), ProviderRefusedError);
     expect(again.oauthError).toBe('invalid_code');
-    const next = await c.refresh(server.url, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: grant.refreshToken! });
+    const next = await c.refresh(zoho(server.url), { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: grant.refreshToken! });
     expect(next.accessToken).not.toBe(grant.accessToken);
   });
 
   it('a wrong client secret is invalid_client, not retried', async () => {
     const attempts: AttemptInfo[] = [];
     const err = await failure(
-      client({}, attempts).refresh(server.url, { clientId: CLIENT_ID, clientSecret: 'wrong-secret-value', refreshToken: refreshToken() }),
+      client({}, attempts).refresh(zoho(server.url), { clientId: CLIENT_ID, clientSecret: 'wrong-secret-value', refreshToken: refreshToken() }),
       ProviderRefusedError,
     );
     secrets.add('wrong-secret-value');
@@ -159,7 +164,7 @@ describe('refresh', () => {
 
   it('an unknown refresh token is invalid_code: exactly one request', async () => {
     const err = await failure(
-      client().refresh(server.url, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: '1000.unknown-refresh-token' }),
+      client().refresh(zoho(server.url), { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: '1000.unknown-refresh-token' }),
       ProviderRefusedError,
     );
     expect(err.oauthError).toBe('invalid_code');
@@ -169,7 +174,7 @@ describe('refresh', () => {
   it('access_denied (the rate limit) is a refusal to back off from, not retried', async () => {
     server.setFailure('accessDenied');
     const err = await failure(
-      client().refresh(server.url, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: refreshToken() }),
+      client().refresh(zoho(server.url), { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: refreshToken() }),
       ProviderRefusedError,
     );
     expect(err).toMatchObject({ oauthError: 'access_denied', permanent: false });
@@ -179,7 +184,7 @@ describe('refresh', () => {
   it('a 500 then a success: retried, two requests', async () => {
     server.setFailure('http500', 1);
     const attempts: AttemptInfo[] = [];
-    const grant = await client({}, attempts).refresh(server.url, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: refreshToken() });
+    const grant = await client({}, attempts).refresh(zoho(server.url), { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: refreshToken() });
     expect(grant.accessToken).toBe(server.issuedAccessTokens.at(-1)!.accessToken);
     expect(server.count('refresh_token')).toBe(2);
     expect(attempts.map((a) => [a.attempt, a.outcome, a.willRetry])).toEqual([
@@ -191,7 +196,7 @@ describe('refresh', () => {
   it('a body that is not JSON is retried, then UPSTREAM_UNAVAILABLE after exactly maxAttempts requests', async () => {
     server.setFailure('notJson');
     const err = await failure(
-      client({ maxAttempts: 4 }).refresh(server.url, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: refreshToken() }),
+      client({ maxAttempts: 4 }).refresh(zoho(server.url), { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: refreshToken() }),
       UpstreamUnavailableError,
     );
     expect(err).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', reason: 'not_json', status: 200, attempts: 4 });
@@ -201,7 +206,7 @@ describe('refresh', () => {
   it('retries are bounded: a provider that keeps failing gets exactly maxAttempts requests', async () => {
     server.setFailure('http500');
     const err = await failure(
-      client({ maxAttempts: 3 }).refresh(server.url, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: refreshToken() }),
+      client({ maxAttempts: 3 }).refresh(zoho(server.url), { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: refreshToken() }),
       UpstreamUnavailableError,
     );
     expect(err).toMatchObject({ reason: 'http_5xx', status: 500, attempts: 3 });
@@ -215,7 +220,7 @@ describe('refresh', () => {
     const started = Date.now();
     // Generous slack above the timeout: CI shares two cores with MariaDB and other test files.
     const err = await failure(
-      client({ timeoutMs: 600, maxAttempts: 2 }, attempts).refresh(server.url, {
+      client({ timeoutMs: 600, maxAttempts: 2 }, attempts).refresh(zoho(server.url), {
         clientId: CLIENT_ID,
         clientSecret: CLIENT_SECRET,
         refreshToken: refreshToken(),
@@ -234,19 +239,23 @@ describe('refresh', () => {
   it('the timeout covers a slow answer too, and a fast enough one succeeds', async () => {
     server.configure({ delayMs: 400 });
     await failure(
-      client({ timeoutMs: 200, maxAttempts: 1 }).refresh(server.url, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: refreshToken() }),
+      client({ timeoutMs: 200, maxAttempts: 1 }).refresh(zoho(server.url), { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: refreshToken() }),
       UpstreamUnavailableError,
     );
     server.configure({ delayMs: 50 });
     await expect(
-      client({ timeoutMs: 1000, maxAttempts: 1 }).refresh(server.url, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: refreshToken() }),
+      client({ timeoutMs: 1000, maxAttempts: 1 }).refresh(zoho(server.url), { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: refreshToken() }),
     ).resolves.toHaveProperty('accessToken');
   });
 
   it('a refused connection is a network error, retried up to maxAttempts', async () => {
     const attempts: AttemptInfo[] = [];
     const err = await failure(
-      client({ maxAttempts: 3 }, attempts).refresh(deadUrl, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: '1000.rt-for-a-dead-host' }),
+      client({ maxAttempts: 3 }, attempts).refresh(zoho(deadUrl), {
+        clientId: CLIENT_ID,
+        clientSecret: CLIENT_SECRET,
+        refreshToken: '1000.rt-for-a-dead-host',
+      }),
       UpstreamUnavailableError,
     );
     secrets.add('1000.rt-for-a-dead-host');
@@ -260,7 +269,7 @@ describe('exchangeGrant', () => {
   it('exchanges a grant code once; the second use is invalid_code', async () => {
     const code = grantCode({ redirectUri: 'https://app.example.com/callback' });
     const c = client();
-    const grant = await c.exchangeGrant(server.url, {
+    const grant = await c.exchangeGrant(zoho(server.url), {
       clientId: CLIENT_ID,
       clientSecret: CLIENT_SECRET,
       code,
@@ -272,7 +281,7 @@ describe('exchangeGrant', () => {
     expect(server.issuedAccessTokens.at(-1)).toMatchObject({ accessToken: grant.accessToken, via: 'grant', refreshToken: grant.refreshToken });
     expect(server.requests.at(-1)).toMatchObject({ grantType: 'authorization_code', clientId: CLIENT_ID });
 
-    const again = await failure(c.exchangeGrant(server.url, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, code }), ProviderRefusedError);
+    const again = await failure(c.exchangeGrant(zoho(server.url), { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, code }), ProviderRefusedError);
     expect(again.oauthError).toBe('invalid_code');
     expect(server.count('authorization_code')).toBe(2);
   });
@@ -280,7 +289,7 @@ describe('exchangeGrant', () => {
   it('a mismatched redirect URI is invalid_redirect_uri', async () => {
     const code = grantCode({ redirectUri: 'https://app.example.com/callback' });
     const err = await failure(
-      client().exchangeGrant(server.url, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, code, redirectUri: 'https://evil.example.com/' }),
+      client().exchangeGrant(zoho(server.url), { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, code, redirectUri: 'https://evil.example.com/' }),
       ProviderRefusedError,
     );
     expect(err.oauthError).toBe('invalid_redirect_uri');
@@ -288,7 +297,7 @@ describe('exchangeGrant', () => {
 
   it('an expired grant code is invalid_code', async () => {
     const code = grantCode({ ttlMs: -1 });
-    const err = await failure(client().exchangeGrant(server.url, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, code }), ProviderRefusedError);
+    const err = await failure(client().exchangeGrant(zoho(server.url), { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, code }), ProviderRefusedError);
     expect(err.oauthError).toBe('invalid_code');
   });
 
@@ -296,7 +305,7 @@ describe('exchangeGrant', () => {
     // Every request fails (not just the next one), so a retry would show as a second request rather than pass.
     server.setFailure('http500');
     const err = await failure(
-      client({ maxAttempts: 3 }).exchangeGrant(server.url, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, code: grantCode() }),
+      client({ maxAttempts: 3 }).exchangeGrant(zoho(server.url), { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, code: grantCode() }),
       UpstreamUnavailableError,
     );
     expect(err).toMatchObject({ reason: 'http_5xx', attempts: 1 });
@@ -306,13 +315,13 @@ describe('exchangeGrant', () => {
   it('is not retried after a timeout or a body that is not JSON', async () => {
     server.setFailure('hang', 1);
     const timeout = await failure(
-      client({ timeoutMs: 1000, maxAttempts: 3 }).exchangeGrant(server.url, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, code: grantCode() }),
+      client({ timeoutMs: 1000, maxAttempts: 3 }).exchangeGrant(zoho(server.url), { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, code: grantCode() }),
       UpstreamUnavailableError,
     );
     expect(timeout).toMatchObject({ reason: 'timeout', attempts: 1 });
     server.setFailure('notJson', 1);
     const notJson = await failure(
-      client({ maxAttempts: 3 }).exchangeGrant(server.url, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, code: grantCode() }),
+      client({ maxAttempts: 3 }).exchangeGrant(zoho(server.url), { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, code: grantCode() }),
       UpstreamUnavailableError,
     );
     expect(notJson).toMatchObject({ reason: 'not_json', attempts: 1 });
@@ -322,7 +331,11 @@ describe('exchangeGrant', () => {
   it('is retried when the request surely did not leave (connection refused)', async () => {
     const attempts: AttemptInfo[] = [];
     const err = await failure(
-      client({ maxAttempts: 2 }, attempts).exchangeGrant(deadUrl, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, code: '1000.code-for-a-dead-host' }),
+      client({ maxAttempts: 2 }, attempts).exchangeGrant(zoho(deadUrl), {
+        clientId: CLIENT_ID,
+        clientSecret: CLIENT_SECRET,
+        code: '1000.code-for-a-dead-host',
+      }),
       UpstreamUnavailableError,
     );
     secrets.add('1000.code-for-a-dead-host');
@@ -338,23 +351,23 @@ describe('revoke', () => {
   it('revokes a refresh token, which then stops working', async () => {
     const rt = refreshToken();
     const c = client();
-    await c.revoke(server.url, { token: rt });
+    await c.revoke(zoho(server.url), { token: rt });
     expect(server.isRefreshTokenValid(rt)).toBe(false);
     expect(server.count('revoke')).toBe(1);
     expect(server.requests.at(-1)).toMatchObject({ path: '/oauth/v2/token/revoke', encoding: 'urlencoded' });
-    const err = await failure(c.refresh(server.url, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: rt }), ProviderRefusedError);
+    const err = await failure(c.refresh(zoho(server.url), { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: rt }), ProviderRefusedError);
     expect(err.oauthError).toBe('invalid_code');
   });
 
   it('an unknown token is refused with invalid_code', async () => {
-    const err = await failure(client().revoke(server.url, { token: '1000.never-issued' }), ProviderRefusedError);
+    const err = await failure(client().revoke(zoho(server.url), { token: '1000.never-issued' }), ProviderRefusedError);
     expect(err.oauthError).toBe('invalid_code');
   });
 
   it('is retried after a 500 (revocation is idempotent)', async () => {
     server.setFailure('http500', 2);
     const rt = refreshToken();
-    await client({ maxAttempts: 3 }).revoke(server.url, { token: rt });
+    await client({ maxAttempts: 3 }).revoke(zoho(server.url), { token: rt });
     expect(server.count('revoke')).toBe(3);
     expect(server.isRefreshTokenValid(rt)).toBe(false);
   });
@@ -365,12 +378,18 @@ describe('the allow-list', () => {
     const c = client();
     const rt = outsider.addRefreshToken(CLIENT_ID);
     secrets.add(rt);
-    const refused = await failure(c.refresh(outsider.url, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: rt }), AccountsUrlNotAllowedError);
+    const refused = await failure(
+      c.refresh(zoho(outsider.url), { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: rt }),
+      AccountsUrlNotAllowedError,
+    );
     expect(refused.message).toBe(`the accounts URL ${outsider.url} is not on the allow-list (TOKENGATE_ALLOWED_ACCOUNTS_URLS)`);
-    await failure(c.exchangeGrant(`${outsider.url}/`, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, code: 'whatever' }), AccountsUrlNotAllowedError);
-    await failure(c.revoke(outsider.url, { token: rt }), AccountsUrlNotAllowedError);
     await failure(
-      c.refresh(`${server.url}@${outsider.url.slice('http://'.length)}`, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: rt }),
+      c.exchangeGrant(zoho(`${outsider.url}/`), { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, code: 'whatever' }),
+      AccountsUrlNotAllowedError,
+    );
+    await failure(c.revoke(zoho(outsider.url), { token: rt }), AccountsUrlNotAllowedError);
+    await failure(
+      c.refresh(zoho(`${server.url}@${outsider.url.slice('http://'.length)}`), { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: rt }),
       AccountsUrlNotAllowedError,
     );
     expect(outsider.count()).toBe(0);
@@ -380,7 +399,7 @@ describe('the allow-list', () => {
   it('a redirect from an allowed server is never followed to a disallowed one', async () => {
     const attempts: AttemptInfo[] = [];
     const err = await failure(
-      client({}, attempts).refresh(redirectorUrl, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: refreshToken() }),
+      client({}, attempts).refresh(zoho(redirectorUrl), { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: refreshToken() }),
       InvalidResponseError,
     );
     expect(err).toMatchObject({ code: 'INVALID_RESPONSE', status: 307, attempts: 1 });
@@ -400,7 +419,7 @@ describe('secrets', () => {
 
   it('onAttempt infos hold no secret', async () => {
     const attempts: AttemptInfo[] = [];
-    await client({}, attempts).refresh(server.url, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: refreshToken() });
+    await client({}, attempts).refresh(zoho(server.url), { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: refreshToken() });
     const text = JSON.stringify(attempts);
     for (const secret of secrets) expect(text).not.toContain(secret);
     expect(Object.keys(attempts[0]!).sort()).toEqual(['attempt', 'durationMs', 'kind', 'outcome', 'status', 'willRetry']);
@@ -411,7 +430,7 @@ describe('secrets', () => {
       onAttempt: () => {
         throw new Error('metrics are down');
       },
-    }).refresh(server.url, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: refreshToken() });
+    }).refresh(zoho(server.url), { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: refreshToken() });
     expect(grant.accessToken).toBe(server.issuedAccessTokens.at(-1)!.accessToken);
   });
 });
@@ -426,7 +445,7 @@ describe('options', () => {
 
   it('refuses an oversized answer as INVALID_RESPONSE', async () => {
     const err = await failure(
-      client({ maxBodyBytes: 64 }).refresh(server.url, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: refreshToken() }),
+      client({ maxBodyBytes: 64 }).refresh(zoho(server.url), { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: refreshToken() }),
       InvalidResponseError,
     );
     expect(err.attempts).toBe(1);

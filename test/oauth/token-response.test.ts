@@ -1,5 +1,5 @@
 import { inspect } from 'node:util';
-import { InvalidResponseError, OAuthError, ProviderRefusedError, UpstreamUnavailableError } from '../../src/oauth/oauth-errors';
+import { InvalidResponseError, OAuthError, ProviderRefusedError, UpstreamUnavailableError, redactBody } from '../../src/oauth/oauth-errors';
 import { MAX_EXPIRES_IN_SECONDS, parseExpiresIn, processRevokeResponse, processTokenResponse } from '../../src/oauth/token-response';
 
 const sentAt = new Date('2030-01-01T00:00:00.000Z');
@@ -184,6 +184,36 @@ describe('errors keep the raw answer out of sight', () => {
       expect(text).not.toContain(ACCESS);
       expect(text).not.toContain(REFRESH);
     }
+  });
+
+  it('redacts a form-encoded body too (a provider answering application/x-www-form-urlencoded)', () => {
+    const body = `access_token=${encodeURIComponent(ACCESS)}&scope=ZohoCRM.modules.ALL&refresh_token=${encodeURIComponent(REFRESH)}&expires_in=never`;
+    const err = thrown(() => processTokenResponse(200, body, sentAt));
+    expect(err).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', reason: 'not_json' });
+    expect(err.response!.body).toBe('access_token=[redacted]&scope=ZohoCRM.modules.ALL&refresh_token=[redacted]&expires_in=never');
+    for (const text of [err.message, JSON.stringify(err), inspect(err), err.response!.body]) {
+      expect(text).not.toContain(ACCESS);
+      expect(text).not.toContain(REFRESH);
+    }
+  });
+
+  it.each([
+    [
+      'every secret field of a token request',
+      'grant_type=authorization_code&code=1000.grant-code&client_id=1000.ID&client_secret=s3cr%26t&code_verifier=v-e-r&redirect_uri=https%3A%2F%2Fx.example%2Fcb',
+      'grant_type=authorization_code&code=[redacted]&client_id=1000.ID&client_secret=[redacted]&code_verifier=[redacted]&redirect_uri=https%3A%2F%2Fx.example%2Fcb',
+    ],
+    ['a percent-encoded or +-spaced key', 'access%5Ftoken=abc&client+secret=def&scope=a+b', 'access%5Ftoken=[redacted]&client+secret=[redacted]&scope=a+b'],
+    ['pairs quoted in a text body', 'Bad request: ?code=1000.xyz&state=s1 was refused\n', 'Bad request: ?code=[redacted]&state=s1 was refused\n'],
+    [
+      'a token-like key with an empty value, and a lone key',
+      'refresh_token=&access_token&error=invalid_grant',
+      'refresh_token=&access_token&error=invalid_grant',
+    ],
+    ['; as a separator, and a key that is not a secret', 'id_token=eyJ.x.y;error=invalid_request', 'id_token=[redacted];error=invalid_request'],
+    ['plain text', 'Service Unavailable', 'Service Unavailable'],
+  ])('redactBody: %s', (_what, body, kept) => {
+    expect(redactBody(body)).toBe(kept);
   });
 
   it('keeps at most 2 KiB of a body', () => {

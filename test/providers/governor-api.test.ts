@@ -57,10 +57,11 @@ describe.each(['sqlite', 'memory'] as const)('the governor through the API (%s)'
     expect(third.body.errors).toBeUndefined();
     expect(third.body.data.refresh).toEqual({ ...second.body.data.refresh, throttled: true });
     expect(accounts.count('refresh_token')).toBe(before);
-    // Everywhere else throttled is false.
-    expect((await gw.gql(`{ tokenById(id: "${id}") { throttled status } }`, {}, gw.keys.viewer)).body.data.tokenById).toEqual({
+    // Everywhere else throttled is false; an ACTIVE token is held back until no time.
+    expect((await gw.gql(`{ tokenById(id: "${id}") { throttled status throttledUntil } }`, {}, gw.keys.viewer)).body.data.tokenById).toEqual({
       throttled: false,
       status: 'ACTIVE',
+      throttledUntil: null,
     });
   });
 
@@ -74,17 +75,22 @@ describe.each(['sqlite', 'memory'] as const)('the governor through the API (%s)'
       accounts.configure({ expiresIn: 3600 });
     }
     const before = accounts.count('refresh_token');
+    const sent = Date.now();
     const r = await gw.gql(REFRESH, { id }, gw.keys.operator);
+    const answered = Date.now();
     expect(r.body.data).toBeNull();
     expect(r.body.errors[0].extensions.code).toBe('THROTTLED');
     // The window of an hour opens again when the first of the two mints leaves it.
     expect(r.body.errors[0].extensions.retryAfter).toBeGreaterThan(3590);
     expect(r.body.errors[0].extensions.retryAfter).toBeLessThanOrEqual(3600);
     expect(accounts.count('refresh_token')).toBe(before);
-    expect((await gw.gql(`{ tokenById(id: "${id}") { status lastError } }`, {}, gw.keys.viewer)).body.data.tokenById).toEqual({
-      status: 'THROTTLED',
-      lastError: null,
-    });
+    const shown = (await gw.gql(`{ tokenById(id: "${id}") { status lastError throttledUntil } }`, {}, gw.keys.viewer)).body.data.tokenById;
+    expect(shown).toEqual({ status: 'THROTTLED', lastError: null, throttledUntil: expect.any(String) });
+    // Until when: the time retryAfter counted to (in whole seconds, rounded up) from the refusal.
+    const until = Date.parse(shown.throttledUntil);
+    const { retryAfter } = r.body.errors[0].extensions;
+    expect(until).toBeGreaterThan(sent + (retryAfter - 1) * 1000);
+    expect(until).toBeLessThanOrEqual(answered + retryAfter * 1000);
     const metrics = await (await fetch(`${gw.url}/metrics`)).text();
     expect(metrics).toMatch(/tokengate_governor_decisions_total\{provider="zoho",decision="throttled"\} [1-9]/);
     expect(metrics).toMatch(/tokengate_governor_decisions_total\{provider="zoho",decision="held"\} [1-9]/);

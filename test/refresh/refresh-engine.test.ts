@@ -1,9 +1,11 @@
 import { createLogger } from '../../src/logger';
 import { AccountsClient } from '../../src/oauth/accounts-client';
 import { AccountsUrlPolicy } from '../../src/oauth/accounts-url-policy';
-import { RefreshEngine } from '../../src/oauth/refresh-engine';
+import { isThrottledAnswer, RefreshEngine } from '../../src/oauth/refresh-engine';
+import { ProviderRegistry } from '../../src/providers/provider-registry';
 import { apiErrorOf } from '../../src/server/error-format';
 import { Metrics } from '../../src/server/metrics';
+import { TokenService } from '../../src/services/token.service';
 import { memoryStores } from '../../src/stores/memory/memory-stores';
 import type { Stores } from '../../src/stores/stores';
 import type { TokenInput } from '../../src/stores/token';
@@ -43,6 +45,8 @@ describe('RefreshEngine', () => {
   let metrics: Metrics;
   let engine: RefreshEngine;
   let clock: AdvancingClock;
+  let policy: AccountsUrlPolicy;
+  let providers: ProviderRegistry;
 
   beforeAll(async () => {
     accounts = await startFakeAccountsServer({ onRequest: () => calls.push('UPSTREAM') });
@@ -100,7 +104,8 @@ describe('RefreshEngine', () => {
     metrics = new Metrics({ defaultMetrics: false });
     clock = new AdvancingClock();
     // As the gateway builds them; the tokens name no accounts URL, so they are refreshed at the default: the fake server.
-    const policy = new AccountsUrlPolicy({ defaultAccountsUrl: accounts.url, allowed: [] });
+    policy = new AccountsUrlPolicy({ defaultAccountsUrl: accounts.url, allowed: [] });
+    providers = new ProviderRegistry({ store: stores.providers, policy });
     engine = new RefreshEngine({
       tokens: recording(store),
       leases: recording(stores.leases),
@@ -108,6 +113,7 @@ describe('RefreshEngine', () => {
       // One attempt: every request the engine makes shows as one 'UPSTREAM'.
       client: new AccountsClient({ policy, timeoutMs: 5_000, maxAttempts: 1 }),
       policy,
+      providers,
       logger: createLogger('silent'),
       onOutcome: (e) => metrics.refreshes.inc(e),
       refreshAheadMs: 300_000,
@@ -159,6 +165,24 @@ describe('RefreshEngine', () => {
       expect(new Set(results.map((r) => r.accessToken))).toEqual(new Set([issued()[0]!.accessToken]));
       expect(issued()).toHaveLength(1);
     });
+  });
+
+  it("governs with the Zoho limits the registry holds (saveProvider's override), and the budget reports them", async () => {
+    await providers.save({ name: 'zoho', limits: { accessTokensPerWindow: 2, windowSeconds: 3600 } });
+    // Its accounts URL fixed, as the gateway's first save does (else the API domain of the first answer would choose one).
+    const t = await refreshable({ accountsUrl: accounts.url });
+    const first = await engine.refresh(t.id);
+    // Each caller arrives after the refresh before it (else that refresh answers it: coalesced).
+    const second = await engine.refresh(t.id, { arrivedAt: new Date(first.lastRefreshedAt!.getTime() + 1) });
+    expect(issued()).toHaveLength(2);
+    // The window of 2 is spent: the held token (valid for an hour) answers, and nothing is sent.
+    const third = await engine.refresh(t.id, { arrivedAt: new Date(second.lastRefreshedAt!.getTime() + 1) });
+    expect(isThrottledAnswer(third)).toBe(true);
+    expect(third.accessToken).toBe(second.accessToken);
+    expect(issued()).toHaveLength(2);
+    expect(await outcomes()).toEqual({ refreshed: 2, throttled: 1 });
+    const service = new TokenService(stores.tokens, stores.browse, policy, engine, 300_000, undefined, providers);
+    expect((await service.budgets([t])).get(t.id)).toMatchObject({ left: 0, perWindow: 2, windowSeconds: 3600 });
   });
 
   it('force: false on an ACTIVE token: one read, no lease taken', async () => {

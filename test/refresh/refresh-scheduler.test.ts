@@ -2,6 +2,7 @@ import { createLogger } from '../../src/logger';
 import { AccountsClient } from '../../src/oauth/accounts-client';
 import { AccountsUrlPolicy } from '../../src/oauth/accounts-url-policy';
 import { RefreshEngine } from '../../src/oauth/refresh-engine';
+import { ProviderRegistry } from '../../src/providers/provider-registry';
 import { RefreshScheduler } from '../../src/oauth/refresh-scheduler';
 import { Governor } from '../../src/providers/governor';
 import { MemoryGovernorStore } from '../../src/stores/memory/memory-governor-store';
@@ -46,6 +47,7 @@ describe('RefreshScheduler', () => {
       audit: stores.audit,
       client: new AccountsClient({ policy, timeoutMs: 5_000, maxAttempts: 1 }),
       policy,
+      providers: new ProviderRegistry({ store: stores.providers, policy }),
       logger,
       refreshAheadMs: 300_000,
       leaseMs: 10_000,

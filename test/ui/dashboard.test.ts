@@ -23,6 +23,7 @@ let accounts: FakeAccountsServer;
 const secrets: string[] = [];
 let failedId: string;
 let activeId: string;
+let carolId: string;
 
 beforeAll(async () => {
   fs.mkdirSync(SHOTS, { recursive: true });
@@ -56,7 +57,7 @@ beforeAll(async () => {
   });
   failedId = failed.id;
   // Held back by the governor: no valid access token, and no new one before the window opens.
-  await gw.gateway.stores.tokens.saveToken({
+  const carol = await gw.gateway.stores.tokens.saveToken({
     userName: 'carol@example.com',
     clientId: '1000.DASHCLIENT',
     clientSecret: 'dash-secret-0123456789',
@@ -66,6 +67,7 @@ beforeAll(async () => {
     accountsUrl: accounts.url,
     throttledUntil: new Date(Date.now() + 3_600_000),
   });
+  carolId = carol.id;
   secrets.push('1000.refresh-carol-throttled-value', '1000.access-carol-old-value');
   secrets.push(refresh, '1000.access-ana-secret-value', 'dash-secret-0123456789', '1000.refresh-bob-revoked-value', '1000.access-bob-old-value');
 }, 120_000);
@@ -218,7 +220,7 @@ describe('dashboard in Chromium', () => {
   });
 
   it('lets an operator refresh after confirming, and shows only the access token on request', async () => {
-    const { page } = await openPage();
+    const { page, bodies } = await openPage();
     try {
       await signIn(page, gw.keys.operator);
       await page.getByRole('link', { name: 'ana@example.com' }).click();
@@ -236,14 +238,16 @@ describe('dashboard in Chromium', () => {
       await page.getByRole('button', { name: 'Show secrets' }).click();
       await page.getByText(stored!.accessToken!).waitFor();
       expect(await page.getByText(stored!.refreshToken!).count()).toBe(0);
+      // The page asked only for what the API's table lets an operator read: no field was refused.
+      expect((await bodies()).join('\n')).not.toContain('FORBIDDEN');
       await page.screenshot({ path: path.join(SHOTS, 'token-page-operator.png'), fullPage: true });
     } finally {
       await page.context().close();
     }
   });
 
-  it('shows an admin the audit trail, newest first', async () => {
-    const { page } = await openPage();
+  it('shows an admin the audit trail, newest first, and every secret on request', async () => {
+    const { page, bodies } = await openPage();
     try {
       const refreshed = await gw.gql(`mutation { refresh(id: "${activeId}") { id } }`, {}, gw.keys.admin);
       expect(refreshed.body.errors).toBeUndefined();
@@ -257,6 +261,10 @@ describe('dashboard in Chromium', () => {
       expect(refresh).toBeGreaterThanOrEqual(0);
       expect(save).toBeGreaterThan(refresh);
       expect(await rows.locator('td:nth-child(3)').allInnerTexts()).toContain('admin-1 (admin)');
+      const stored = await gw.gateway.stores.tokens.findTokenById(activeId);
+      await page.getByRole('button', { name: 'Show secrets' }).click();
+      for (const secret of [stored!.accessToken!, stored!.refreshToken!, stored!.clientSecret!]) await page.getByText(secret).waitFor();
+      expect((await bodies()).join('\n')).not.toContain('FORBIDDEN');
     } finally {
       await page.context().close();
     }
@@ -552,6 +560,24 @@ describe('dashboard in Chromium', () => {
         await next.waitFor();
         expect(await next.getAttribute('title')).toMatch(/\d/);
         await page.screenshot({ path: path.join(SHOTS, 'token-throttled.png'), fullPage: true });
+      } finally {
+        await page.context().close();
+      }
+    });
+
+    it("shows on a THROTTLED token's page until when it is held back, when the governor counts nothing", async () => {
+      const page = await newOfflinePage(browser, gw.url);
+      try {
+        await signIn(page, gw.keys.viewer);
+        await page.goto(`${gw.url}/#/tokens/${encodeURIComponent(carolId)}`);
+        const status = page.locator('.status-line');
+        await status.getByText('Throttled').waitFor();
+        // carol was saved THROTTLED for an hour, with nothing minted: the budget is whole and says no time.
+        const retry = status.getByText(/^Retry after .+ \(in (59|60) min\)$/);
+        await retry.waitFor();
+        const until = (await gw.gateway.stores.tokens.findTokenById(carolId))!.throttledUntil!;
+        expect(await retry.getAttribute('title')).toBe(await page.evaluate((iso) => new Date(iso).toLocaleString(), until.toISOString()));
+        expect(await status.getByText(/Next access token allowed/).count()).toBe(0);
       } finally {
         await page.context().close();
       }

@@ -4,7 +4,9 @@
  * which answers an HttpOnly cookie: no script here ever holds the key afterwards.
  */
 
-export type Role = 'viewer' | 'operator' | 'admin';
+import type { Role } from '../../src/roles';
+
+export type { Role };
 
 export interface Session {
   role: Role;
@@ -83,9 +85,6 @@ export async function gql<T>(query: string, variables: Record<string, unknown> =
   if (!res.ok || !body?.data) throw new ApiError('UNAVAILABLE', `the gateway answered ${res.status}`);
   return body.data as T;
 }
-
-/** Whether the gateway has the connect flow (`startConnect`, `clients`): it has, so Connect and Reconnect are shown to operators and admins. */
-export const CONNECT_AVAILABLE = true;
 
 export const canAct = (role: Role) => role === 'operator' || role === 'admin';
 export const isAdmin = (role: Role) => role === 'admin';

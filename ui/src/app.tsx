@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { CONNECT_AVAILABLE, canAct, currentSession, signOut, type Session } from './api';
+import { canAct, currentSession, signOut, type Session } from './api';
 import { Notice } from './components';
 import { href, navigate, useRoute } from './router';
 import { ConnectView } from './views/Connect';
@@ -58,7 +58,7 @@ export function App() {
   const tokenMatch = /^\/tokens\/(.+)$/.exec(route.path);
   let view;
   if (tokenMatch) view = <TokenView key={tokenMatch[1]} id={decodeURIComponent(tokenMatch[1]!)} session={session} onSignedOut={signedOut} />;
-  else if (CONNECT_AVAILABLE && route.path === '/connect' && canAct(session.role))
+  else if (route.path === '/connect' && canAct(session.role))
     view = <ConnectView key={route.params.get('tokenId') ?? ''} session={session} route={route} onSignedOut={signedOut} />;
   else view = <ListView session={session} route={route} onSignedOut={signedOut} />;
 
@@ -80,7 +80,7 @@ export function App() {
         </a>
         <nav aria-label="Main">
           <a href={href('/')}>Connections</a>
-          {CONNECT_AVAILABLE && canAct(session.role) && <a href={href('/connect')}>Connect an account</a>}
+          {canAct(session.role) && <a href={href('/connect')}>Connect an account</a>}
           {session.playground && <a href="/graphql">Playground</a>}
         </nav>
         <span class="who">

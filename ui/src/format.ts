@@ -93,6 +93,14 @@ export function relative(iso: string | null | undefined, now = Date.now()): stri
   return ms >= 0 ? `in ${unit}` : `${unit} ago`;
 }
 
+/** "Retry after 15:04 (in 42 min)": when a THROTTLED token may be refreshed again (with the date when that is not today). */
+export function retryWords(iso: string, now = Date.now()): string {
+  const at = new Date(iso);
+  const today = at.toDateString() === new Date(now).toDateString();
+  const when = today ? at.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : at.toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' });
+  return `Retry after ${when} (${relative(iso, now)})`;
+}
+
 /** A local date and time for a title attribute. */
 export function absolute(iso: string | null | undefined): string {
   return iso ? new Date(iso).toLocaleString() : '';

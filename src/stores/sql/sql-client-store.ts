@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { Keyring } from '../../crypto/keyring';
+import { KeyMismatchError, type StoreOperation } from '../../errors';
 import type { ClientStore, OAuthClient, OAuthClientInput } from '../client-store';
 import { clientsTableOf } from './migrations/connect';
 import { quoteIdent } from './sql-dialect';
 import type { SqlExecutor } from './sql-executor';
-import { guarded } from './store-error';
+import { guarded, toStoreError } from './store-error';
 
 interface ClientRow {
   id: string;
@@ -45,7 +46,7 @@ export class SqlClientStore implements ClientStore {
   listClients(): Promise<OAuthClient[]> {
     return guarded('listClients', this.exec, async () => {
       const rows = await this.exec.all<ClientRow>(`SELECT ${COLUMNS} FROM ${this.clients} ORDER BY name`);
-      return rows.map((r) => this.toClient(r));
+      return rows.map((r) => this.toClient(r, 'listClients'));
     });
   }
 
@@ -53,7 +54,7 @@ export class SqlClientStore implements ClientStore {
     return guarded('findClient', this.exec, async () => {
       const rows = await this.exec.all<ClientRow>(`SELECT ${COLUMNS} FROM ${this.clients} WHERE name = ? OR id = ?`, [nameOrId, nameOrId]);
       const row = rows.find((r) => r.name === nameOrId) ?? rows[0];
-      return row ? this.toClient(row) : null;
+      return row ? this.toClient(row, 'findClient') : null;
     });
   }
 
@@ -133,18 +134,43 @@ export class SqlClientStore implements ClientStore {
     );
   }
 
-  private toClient(r: ClientRow): OAuthClient {
-    return {
+  /**
+   * A row as a client whose secret decrypts on first read (an own, enumerable
+   * accessor, as a token's sealed secrets): listing clients for a role that
+   * may not read the secret pays no decryption, and a secret that does not
+   * decrypt (a tampered row, a key no longer configured) fails only the
+   * reader of that secret, with a `TokenStoreError` of `operation`.
+   */
+  private toClient(r: ClientRow, operation: StoreOperation): OAuthClient {
+    const client = {
       id: r.id,
       name: r.name,
       provider: r.provider,
       clientId: r.client_id,
-      clientSecret: this.keyring.decrypt(r.client_secret, secretAad(r.id)),
       scopes: JSON.parse(r.scopes) as string[],
       redirectUrl: r.redirect_url,
       accountsUrl: r.accounts_url,
       createdAt: new Date(Number(r.created_at)),
       updatedAt: new Date(Number(r.updated_at)),
     };
+    const keyring = this.keyring;
+    let plain: string | undefined;
+    return Object.defineProperty(client, 'clientSecret', {
+      enumerable: true,
+      configurable: true,
+      get(): string {
+        if (plain === undefined) {
+          try {
+            plain = keyring.decrypt(r.client_secret, secretAad(r.id));
+          } catch (err) {
+            throw err instanceof KeyMismatchError ? toStoreError(operation, err) : err;
+          }
+        }
+        return plain;
+      },
+      set(value: string) {
+        plain = value;
+      },
+    }) as OAuthClient;
   }
 }

@@ -1,7 +1,8 @@
 import { useCallback, useEffect, useState } from 'preact/hooks';
-import { ApiError, CONNECT_AVAILABLE, canAct, gql, isAdmin, type Session } from '../api';
+import { ApiError, canAct, gql, isAdmin, type Session } from '../api';
+import { readableSecrets } from '../../../src/roles';
 import { Confirm, Notice, StatusBadge } from '../components';
-import { absolute, budgetWords, errorWords, providerLabel, relative, type BudgetLike } from '../format';
+import { absolute, budgetWords, errorWords, providerLabel, relative, retryWords, type BudgetLike } from '../format';
 import { href, navigate } from '../router';
 import { TOKEN_ROW_FIELDS, type TokenRow } from '../queries';
 
@@ -15,6 +16,7 @@ interface TokenDetail extends TokenRow {
   createdAt: string;
   updatedAt: string;
   budget: BudgetLike | null;
+  throttledUntil: string | null;
 }
 interface AuditEntry {
   id: string;
@@ -34,19 +36,12 @@ interface AuditPage {
   hasNextPage: boolean;
 }
 
-const DETAIL = `query Token($id: ID!) { tokenById(id: $id) { ${TOKEN_ROW_FIELDS} clientId redirectUrl apiDomain hasAccessToken hasRefreshToken hasGrantToken createdAt updatedAt
+const DETAIL = `query Token($id: ID!) { tokenById(id: $id) { ${TOKEN_ROW_FIELDS} clientId redirectUrl apiDomain hasAccessToken hasRefreshToken hasGrantToken createdAt updatedAt throttledUntil
   budget { accessTokensLeft accessTokensPerWindow windowSeconds resetsAt nextAt } } }`;
 const AUDIT = `query Audit($id: ID!, $after: String) { auditLog(tokenId: $id, first: 20, after: $after) {
   nodes { id at action actorRole actorName outcome errorCode fields detail count } endCursor hasNextPage } }`;
 const REFRESH = `mutation Refresh($id: ID!) { refresh(id: $id, force: true) { id status expiresAt lastRefreshedAt lastError } }`;
 const REVOKE = `mutation Revoke($id: ID!) { revokeToken(id: $id) }`;
-
-/** Which secret fields a role may read (as the API decides; the page asks only for those). */
-function readableSecrets(session: Session): string[] {
-  if (isAdmin(session.role)) return ['accessToken', 'refreshToken', 'clientSecret', 'grantToken'];
-  if (session.role === 'operator') return ['accessToken'];
-  return [];
-}
 
 const SECRET_LABEL: Record<string, string> = {
   accessToken: 'Access token',
@@ -105,7 +100,7 @@ export function TokenView({ id, session, onSignedOut }: { id: string; session: S
   }, [load, loadAudit]);
 
   async function showSecrets() {
-    const fields = readableSecrets(session);
+    const fields = readableSecrets(session.role);
     try {
       const d = await gql<{ tokenById: Record<string, string | null> | null }>(`query Secrets($id: ID!) { tokenById(id: $id) { ${fields.join(' ')} } }`, {
         id,
@@ -157,7 +152,7 @@ export function TokenView({ id, session, onSignedOut }: { id: string; session: S
       </main>
     );
 
-  const allowed = readableSecrets(session);
+  const allowed = readableSecrets(session.role);
   const rows: Array<[string, string]> = [
     ['Id', token.id],
     ['User name', token.userName ?? '—'],
@@ -188,16 +183,24 @@ export function TokenView({ id, session, onSignedOut }: { id: string; session: S
       <p class="status-line">
         <StatusBadge status={token.status} />
         {token.lastError && <span class="last-error">{errorWords(token.lastError)}</span>}
-        {token.status === 'THROTTLED' && nextMint(token.budget) && (
-          <span class="next-mint" title={absolute(nextMint(token.budget))}>
-            Next access token allowed {relative(nextMint(token.budget))}
-          </span>
-        )}
+        {token.status === 'THROTTLED' &&
+          (nextMint(token.budget) ? (
+            <span class="next-mint" title={absolute(nextMint(token.budget))}>
+              Next access token allowed {relative(nextMint(token.budget))}
+            </span>
+          ) : (
+            // No count of the governor says when (none kept, or a provider without a window): the time the token is held back until.
+            token.throttledUntil && (
+              <span class="next-mint" title={absolute(token.throttledUntil)}>
+                {retryWords(token.throttledUntil)}
+              </span>
+            )
+          ))}
       </p>
       {message && <Notice kind={message.kind}>{message.text}</Notice>}
       {canAct(session.role) && (
         <div class="actions" role="group" aria-label="Actions">
-          {CONNECT_AVAILABLE && token.status === 'FAILED' && (
+          {token.status === 'FAILED' && (
             <a class="button primary" href={href('/connect', { tokenId: token.id, user: token.userName })}>
               Reconnect
             </a>
