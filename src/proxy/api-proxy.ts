@@ -7,6 +7,7 @@ import type { Logger } from '../logger';
 import type { RefreshEngine } from '../oauth/refresh-engine';
 import type { Principal } from '../resolvers/context.type';
 import type { ApiKeys } from '../server/api-keys';
+import type { AuthFailureLog } from '../server/auth-failures';
 import type { Metrics } from '../server/metrics';
 import { tokenStatus } from '../stores/token-status';
 import type { Token } from '../stores/token';
@@ -49,6 +50,10 @@ export interface ApiProxyOptions {
 export interface RequestMeta {
   requestId: string;
   receivedAt: Date;
+  /** The caller's address as the mount sees it (logged with a refused key or credential). */
+  remoteAddress?: string | undefined;
+  /** Where a refused key or credential (a 401) is counted and logged: the HTTP app's log, shared with its other routes. */
+  authFailures?: Pick<AuthFailureLog, 'record'>;
 }
 
 /** Who is calling: an API key, or a proxy credential (with what it grants). */
@@ -98,7 +103,7 @@ export class ApiProxy {
       if (!target.ok) throw proxyError('BAD_REQUEST', target.message);
       const method = (req.method ?? 'GET').toUpperCase();
       if (!FORWARDED_METHODS.has(method)) throw proxyError('BAD_REQUEST', `the method ${method.slice(0, 16)} is not forwarded`);
-      const caller = this.authenticate(req.headers.authorization, meta.requestId);
+      const caller = this.authenticate(req.headers.authorization, meta);
       if (caller.kind === 'credential') {
         const refusal = grantRefusal(caller.grant, target.tokenId, method, target.path);
         if (refusal) throw proxyError('FORBIDDEN', refusal);
@@ -190,8 +195,20 @@ export class ApiProxy {
     return true;
   }
 
-  private authenticate(authorization: string | undefined, requestId: string): Caller {
-    if (!authorization) throw proxyError('UNAUTHENTICATED', 'An API key or a proxy credential is required: Authorization: Bearer <key or credential>');
+  /** The caller. @throws 401 `UNAUTHENTICATED` (counted and logged in `meta.authFailures`), 403 for a role that may not call the proxy. */
+  private authenticate(authorization: string | undefined, meta: RequestMeta): Caller {
+    const { requestId } = meta;
+    const refused = (message: string, expired = false) => {
+      meta.authFailures?.record({
+        authorization,
+        ...(expired ? { reason: 'expired' as const } : {}),
+        route: 'api',
+        remoteAddress: meta.remoteAddress,
+        requestId,
+      });
+      return proxyError('UNAUTHENTICATED', message);
+    };
+    if (!authorization) throw refused('An API key or a proxy credential is required: Authorization: Bearer <key or credential>');
     const principal = this.o.apiKeys.authenticate(authorization);
     if (principal) {
       if (principal.role !== 'operator' && principal.role !== 'admin') throw proxyError('FORBIDDEN', `the ${principal.role} role may not call the API proxy`);
@@ -200,7 +217,7 @@ export class ApiProxy {
     const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization);
     const check = m ? this.o.credentials.verify(m[1]!) : ({ ok: false, reason: 'malformed' } as const);
     if (!check.ok) {
-      throw proxyError('UNAUTHENTICATED', check.reason === 'expired' ? 'The proxy credential has expired' : 'The API key or proxy credential is not valid');
+      throw check.reason === 'expired' ? refused('The proxy credential has expired', true) : refused('The API key or proxy credential is not valid');
     }
     const { issuedBy } = check.grant;
     return { kind: 'credential', grant: check.grant, actor: { role: issuedBy.role, name: `${issuedBy.name}:credential`.slice(0, 64), requestId } };

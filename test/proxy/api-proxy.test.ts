@@ -325,6 +325,44 @@ describe('API proxy (/api/{tokenId}/{path})', () => {
       expect((await httpCall(gw.url, 'GET', `/api/${token.id}/crm/v8/Leads`, { headers: bearer(valid) })).status).toBe(200);
     });
 
+    it("counts and logs its 401s with the gateway's other auth failures (rate-limited), never the key or credential", async () => {
+      const token = await saveToken();
+      const counted = async () => {
+        const text = await (await fetch(`${gw.url}/metrics`)).text();
+        const of = (reason: string) => Number(new RegExp(`^tokengate_auth_failures_total\\{reason="${reason}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+        return { missing: of('missing'), unknown_key: of('unknown_key'), expired: of('expired') };
+      };
+      const before = await counted();
+      const wrongKey = `wrong-key-${randomBytes(12).toString('hex')}`;
+      const expired = new ProxyCredentials(credentialKey).issue(
+        { tokenId: token.id, ttlSeconds: 60, methods: ['GET'], pathPrefixes: ['/crm'], issuedBy: { role: 'operator', name: 'operator-1' } },
+        Date.now() - 61_000,
+      ).credential;
+      const badKey = await httpCall(gw.url, 'GET', `/api/${token.id}/crm/v8/Leads`, { headers: bearer(wrongKey) });
+      const late = await httpCall(gw.url, 'GET', `/api/${token.id}/crm/v8/Leads`, { headers: bearer(expired) });
+      const none = await httpCall(gw.url, 'GET', `/api/${token.id}/crm/v8/Leads`);
+      for (const r of [badKey, late, none]) expect([r.status, r.json.error.code]).toEqual([401, 'UNAUTHENTICATED']);
+      expect(await counted()).toEqual({ missing: before.missing + 1, unknown_key: before.unknown_key + 1, expired: before.expired + 1 });
+
+      const lines = gw
+        .logs()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      const lineOf = (r: { headers: Record<string, unknown> }) =>
+        lines.filter((l) => l.reqId === r.headers['x-request-id'] && l.msg === 'request refused: missing or wrong API key');
+      const hash = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 12);
+      expect(lineOf(badKey)).toEqual([
+        expect.objectContaining({ level: 'warn', reason: 'unknown_key', route: 'api', keyHash: hash(wrongKey), remoteAddress: '127.0.0.1' }),
+      ]);
+      expect(lineOf(late)).toEqual([expect.objectContaining({ reason: 'expired', route: 'api', keyHash: hash(expired) })]);
+      expect(lineOf(none)).toEqual([expect.objectContaining({ reason: 'missing', route: 'api' })]);
+      expect(gw.logs()).not.toContain(wrongKey);
+      expect(gw.logs()).not.toContain(expired.split('.')[2]!);
+      expect(gw.logs()).not.toContain(expired.split('.')[1]!);
+      expect(await api.requests()).toEqual([]);
+    });
+
     it('issueProxyCredential is for operators, checks its input, and needs an existing token', async () => {
       const token = await saveToken();
       const asViewer = await gw.gql(ISSUE, { id: token.id, ttl: 60, m: ['GET'], p: ['/crm'] }, gw.keys.viewer);
