@@ -17,7 +17,7 @@ import type { ProxyAudit } from './proxy-audit';
 import { grantRefusal, type ProxyCredentials, type ProxyGrant } from './proxy-credentials';
 import { ProxyError, bodyTooLarge, proxyError, sendProxyError, toProxyError, upstreamTimeout } from './proxy-errors';
 import { authorizationFor, forwardedRequestHeaders, isInvalidTokenAnswer, returnedResponseHeaders } from './proxy-headers';
-import { parseApiTarget } from './proxy-path';
+import { parseApiTarget, requestTarget } from './proxy-path';
 import { ReadBufferReclaimer } from './read-buffer-reclaimer';
 
 /** Where the proxy is mounted. */
@@ -58,6 +58,15 @@ export interface RequestMeta {
 
 /** Who is calling: an API key, or a proxy credential (with what it grants). */
 type Caller = { kind: 'key'; principal: Principal; actor: AuditActor } | { kind: 'credential'; grant: ProxyGrant; actor: AuditActor };
+
+/** What is sent upstream for one request, the same for a replay: the token's API origin (parsed once), the request target, the caller's headers. */
+interface UpstreamCall {
+  method: string;
+  origin: URL;
+  /** Path and query, as {@link requestTarget} gives them. */
+  path: string;
+  callerHeaders: IncomingMessage['headers'];
+}
 
 /** A request body as it goes upstream. */
 type Body = { kind: 'none' } | { kind: 'buffered'; data: Buffer } | { kind: 'stream'; stream: Readable; length: number | null };
@@ -117,7 +126,9 @@ export class ApiProxy {
       const status = tokenStatus(token, Date.now(), this.o.refreshAheadMs);
       if (status === 'FAILED')
         throw proxyError('REFRESH_FAILED', `the token needs re-authorization (its last refresh was refused: ${token.lastError ?? 'unknown_error'})`);
-      if (token.apiDomain !== null) this.allowedOrigin(token);
+      // The API origin, parsed once: checked before anything is refreshed or sent when the token names one, else once a
+      // refresh has filled it (a refresh's api_domain never replaces a stored one, so it holds for the replay too).
+      let origin = token.apiDomain !== null ? this.allowedOrigin(token.apiDomain) : null;
       if (status !== 'ACTIVE') {
         token = await this.o.engine.refresh(token.id, { force: false, trigger: 'proxy', actor: caller.actor, arrivedAt: meta.receivedAt });
       } else {
@@ -125,11 +136,11 @@ export class ApiProxy {
         const flight = this.o.engine.inFlight(token.id);
         if (flight) token = await flight.catch(() => token!);
       }
-      const origin = this.allowedOrigin(token);
-      const url = `${origin}${target.path}${target.query}`;
+      origin ??= this.allowedOrigin(token.apiDomain);
+      const call: UpstreamCall = { method, origin, path: requestTarget(target.path, target.query), callerHeaders: req.headers };
       const body = await this.readBody(req, declared);
 
-      let answer = await this.send(method, url, req.headers, token, body, res);
+      let answer = await this.send(call, token, body, res);
       if (answer.statusCode === 401) {
         const refusal = await readHead(answer, MAX_REFUSAL_BODY);
         if (refusal.rest === null && isInvalidTokenAnswer(401, answer.headers, refusal.head)) {
@@ -142,7 +153,7 @@ export class ApiProxy {
           const fresh = await this.o.engine.refresh(token.id, { refused, trigger: 'proxy', actor: caller.actor });
           if (fresh.accessToken === refused || !fresh.accessToken) return this.respond(answer, res, method, refusal);
           this.o.logger.info({ reqId: meta.requestId, tokenId: token.id }, 'the provider refused the access token; replaying with a new one');
-          answer = await this.send(method, `${this.allowedOrigin(fresh)}${target.path}${target.query}`, req.headers, fresh, body, res);
+          answer = await this.send(call, fresh, body, res);
         } else {
           return this.respond(answer, res, method, refusal);
         }
@@ -223,11 +234,11 @@ export class ApiProxy {
     return { kind: 'credential', grant: check.grant, actor: { role: issuedBy.role, name: `${issuedBy.name}:credential`.slice(0, 64), requestId } };
   }
 
-  /** The origin to call for a token. @throws FORBIDDEN naming the host when it is not an allowed API host. */
-  private allowedOrigin(token: Token): string {
-    const target = this.o.hosts.target(token.apiDomain);
+  /** The origin to call for a token's `apiDomain`, parsed. @throws FORBIDDEN naming the host when it is not an allowed API host. */
+  private allowedOrigin(apiDomain: string | null): URL {
+    const target = this.o.hosts.target(apiDomain);
     if (!target.ok) throw proxyError('FORBIDDEN', `the token's API host ${target.host} may not be called: ${target.reason}`);
-    return target.origin;
+    return target.url;
   }
 
   /**
@@ -267,25 +278,20 @@ export class ApiProxy {
    * came. @throws 504 when it does not start answering within the timeout,
    * 502 when it cannot be reached, 413 when a streamed body outgrows the limit.
    */
-  private send(
-    method: string,
-    url: string,
-    callerHeaders: IncomingMessage['headers'],
-    token: Token,
-    body: Body,
-    res: ServerResponse,
-  ): Promise<IncomingMessage> {
-    const target = new URL(url);
-    const headers: OutgoingHttpHeaders = forwardedRequestHeaders(callerHeaders);
+  private send(call: UpstreamCall, token: Token, body: Body, res: ServerResponse): Promise<IncomingMessage> {
+    const { method, origin } = call;
+    const headers: OutgoingHttpHeaders = forwardedRequestHeaders(call.callerHeaders);
     headers.authorization = authorizationFor(token, token.accessToken!);
     if (body.kind === 'buffered') headers['content-length'] = body.data.length;
     else if (body.kind === 'stream' && body.length !== null) headers['content-length'] = body.length;
     const timeoutMs = this.o.config.timeoutMs;
     return new Promise<IncomingMessage>((resolve, reject) => {
-      const upstream = (target.protocol === 'https:' ? https : http).request(target, {
+      // The parsed origin gives protocol, host and port; the path is the request target as checked.
+      const upstream = (origin.protocol === 'https:' ? https : http).request(origin, {
         method,
+        path: call.path,
         headers,
-        agent: this.agents[target.protocol as 'http:' | 'https:'],
+        agent: this.agents[origin.protocol as 'http:' | 'https:'],
       });
       let settled = false;
       const fail = (err: ProxyError) => {

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { ApiHostPolicy } from '../../src/proxy/api-hosts';
 import { ProxyCredentials } from '../../src/proxy/proxy-credentials';
 import { startFakeAccountsServer, type FakeAccountsServer } from '../support/fake-accounts-server';
 import { startFakeZohoApi, type FakeZohoApi } from '../support/fake-zoho-api';
@@ -182,6 +183,25 @@ describe('API proxy (/api/{tokenId}/{path})', () => {
     const fresh = await storedAccessToken(token.id);
     expect(fresh).not.toBe(token.accessToken);
     expect((await api.requests()).map((q) => q.authorization)).toEqual([`Zoho-oauthtoken ${token.accessToken}`, `Zoho-oauthtoken ${fresh}`]);
+  });
+
+  it("checks and parses the token's API host once per call, for a refresh on the way and a replay too", async () => {
+    const checked = jest.spyOn(ApiHostPolicy.prototype, 'target');
+    try {
+      const invalidated = await saveToken();
+      await api.invalidate(invalidated.accessToken!);
+      const expired = await saveToken({ accessToken: null, expiresAt: null });
+      for (const token of [invalidated, expired]) {
+        checked.mockClear();
+        const r = await httpCall(gw.url, 'GET', `/api/${token.id}/crm/v8/Leads`, { headers: bearer(gw.keys.operator) });
+        expect(r.status).toBe(200);
+        expect(checked.mock.calls).toEqual([[api.url]]);
+      }
+      expect(accounts.count('refresh_token')).toBe(2);
+      expect((await api.requests()).map((q) => q.path)).toEqual(['/crm/v8/Leads', '/crm/v8/Leads', '/crm/v8/Leads']);
+    } finally {
+      checked.mockRestore();
+    }
   });
 
   it('100 concurrent calls at the moment of invalidation make one refresh, and all succeed', async () => {
