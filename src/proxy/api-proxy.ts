@@ -5,6 +5,8 @@ import type { AuditActor } from '../audit/audit';
 import type { ProxyConfig } from '../config';
 import type { Logger } from '../logger';
 import type { RefreshEngine } from '../oauth/refresh-engine';
+import type { ProviderProfile } from '../providers/provider';
+import type { ProviderRegistry } from '../providers/provider-registry';
 import type { Principal } from '../resolvers/context.type';
 import type { ApiKeys } from '../server/api-keys';
 import type { AuthFailureLog } from '../server/auth-failures';
@@ -36,6 +38,8 @@ export interface ApiProxyOptions {
   corsOrigins: readonly string[];
   store: TokenStore;
   engine: RefreshEngine;
+  /** A token's provider profile (how its access token is presented). */
+  providers: Pick<ProviderRegistry, 'require'>;
   apiKeys: ApiKeys;
   credentials: ProxyCredentials;
   hosts: ApiHostPolicy;
@@ -59,13 +63,15 @@ export interface RequestMeta {
 /** Who is calling: an API key, or a proxy credential (with what it grants). */
 type Caller = { kind: 'key'; principal: Principal; actor: AuditActor } | { kind: 'credential'; grant: ProxyGrant; actor: AuditActor };
 
-/** What is sent upstream for one request, the same for a replay: the token's API origin (parsed once), the request target, the caller's headers. */
+/** What is sent upstream for one request, the same for a replay: the token's API origin (parsed once), the request target, the caller's headers, its provider's profile. */
 interface UpstreamCall {
   method: string;
   origin: URL;
   /** Path and query, as {@link requestTarget} gives them. */
   path: string;
   callerHeaders: IncomingMessage['headers'];
+  /** The token's provider profile: the scheme its access token is sent in. */
+  profile: ProviderProfile;
 }
 
 /** A request body as it goes upstream. */
@@ -129,6 +135,8 @@ export class ApiProxy {
       // The API origin, parsed once: checked before anything is refreshed or sent when the token names one, else once a
       // refresh has filled it (a refresh's api_domain never replaces a stored one, so it holds for the replay too).
       let origin = token.apiDomain !== null ? this.allowedOrigin(token.apiDomain) : null;
+      // Its provider decides how the access token is presented (a provider no longer registered: 409, as a refresh would answer).
+      const profile = await this.o.providers.require(token.provider);
       if (status !== 'ACTIVE') {
         token = await this.o.engine.refresh(token.id, { force: false, trigger: 'proxy', actor: caller.actor, arrivedAt: meta.receivedAt });
       } else {
@@ -137,7 +145,7 @@ export class ApiProxy {
         if (flight) token = await flight.catch(() => token!);
       }
       origin ??= this.allowedOrigin(token.apiDomain);
-      const call: UpstreamCall = { method, origin, path: requestTarget(target.path, target.query), callerHeaders: req.headers };
+      const call: UpstreamCall = { method, origin, path: requestTarget(target.path, target.query), callerHeaders: req.headers, profile };
       const body = await this.readBody(req, declared);
 
       let answer = await this.send(call, token, body, res);
@@ -281,7 +289,7 @@ export class ApiProxy {
   private send(call: UpstreamCall, token: Token, body: Body, res: ServerResponse): Promise<IncomingMessage> {
     const { method, origin } = call;
     const headers: OutgoingHttpHeaders = forwardedRequestHeaders(call.callerHeaders);
-    headers.authorization = authorizationFor(token, token.accessToken!);
+    headers.authorization = authorizationFor(call.profile, token.accessToken!);
     if (body.kind === 'buffered') headers['content-length'] = body.data.length;
     else if (body.kind === 'stream' && body.length !== null) headers['content-length'] = body.length;
     const timeoutMs = this.o.config.timeoutMs;

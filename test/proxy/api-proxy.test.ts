@@ -278,6 +278,29 @@ describe('API proxy (/api/{tokenId}/{path})', () => {
     expect([r.status, r.json.error.code, r.headers['tokengate-error']]).toEqual([504, 'UPSTREAM_UNAVAILABLE', 'UPSTREAM_UNAVAILABLE']);
   });
 
+  it("presents the access token in the scheme of the token's provider profile; a provider no longer registered answers 409, sending nothing", async () => {
+    const saved = await gw.gql(
+      `mutation { saveProvider(provider: { name: "acme-proxy", tokenUrl: "${accounts.url}/oauth/v2/token" }) { name } }`,
+      {},
+      gw.keys.admin,
+    );
+    expect(saved.body.errors).toBeUndefined();
+    const generic = await saveToken({ provider: 'acme-proxy' });
+    const zoho = await saveToken();
+    // The fake Zoho API takes only Zoho-oauthtoken: the generic token's call gets its 401, passed through as it is.
+    const r = await httpCall(gw.url, 'GET', `/api/${generic.id}/crm/v8/Leads`, { headers: bearer(gw.keys.operator) });
+    expect([r.status, r.json.code, r.headers['tokengate-error']]).toEqual([401, 'AUTHENTICATION_FAILURE', undefined]);
+    expect((await httpCall(gw.url, 'GET', `/api/${zoho.id}/crm/v8/Leads`, { headers: bearer(gw.keys.operator) })).status).toBe(200);
+    expect((await api.requests()).map((q) => q.authorization)).toEqual([`Bearer ${generic.accessToken}`, `Zoho-oauthtoken ${zoho.accessToken}`]);
+
+    await api.reset();
+    const orphan = await saveToken({ provider: 'no-such-provider' });
+    const refused = await httpCall(gw.url, 'GET', `/api/${orphan.id}/crm/v8/Leads`, { headers: bearer(gw.keys.operator) });
+    expect([refused.status, refused.headers['tokengate-error']]).toEqual([409, 'BAD_USER_INPUT']);
+    expect(refused.json.error.message).toContain('no-such-provider');
+    expect(await api.requests()).toEqual([]);
+  });
+
   it('an EXPIRED token is refreshed first (force: false), and its api_domain does not replace the stored one', async () => {
     const token = await saveToken({ accessToken: null, expiresAt: null });
     accounts.configure({ apiDomain: 'https://www.zohoapis.eu' });

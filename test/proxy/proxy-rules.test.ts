@@ -1,4 +1,7 @@
 import { ZOHO_DATA_CENTERS } from '../../src/oauth/data-centers';
+import { oauth2Profile } from '../../src/providers/oauth2';
+import { parseProviderDefinition } from '../../src/providers/provider-definition';
+import { zohoProfile } from '../../src/providers/zoho';
 import { ApiHostPolicy } from '../../src/proxy/api-hosts';
 import { authorizationFor, forwardedRequestHeaders, isInvalidTokenAnswer, returnedResponseHeaders } from '../../src/proxy/proxy-headers';
 import { parseApiTarget, prefixCovers, requestTarget } from '../../src/proxy/proxy-path';
@@ -107,10 +110,13 @@ describe('API proxy rules', () => {
     ).toEqual({ 'x-ratelimit-remaining': '9', 'retry-after': '30', 'content-type': 'application/json', 'www-authenticate': 'Bearer' });
   });
 
-  it('decides the auth scheme in one place: Zoho-oauthtoken for Zoho tokens, Bearer for other providers', () => {
-    expect(authorizationFor({}, 'abc')).toBe('Zoho-oauthtoken abc');
-    expect(authorizationFor({ provider: 'zoho' }, 'abc')).toBe('Zoho-oauthtoken abc');
-    expect(authorizationFor({ provider: 'github' }, 'abc')).toBe('Bearer abc');
+  it("takes the auth scheme from the token's provider profile: Zoho-oauthtoken for Zoho tokens, Bearer for generic providers", () => {
+    expect(authorizationFor(zohoProfile(), 'abc')).toBe('Zoho-oauthtoken abc');
+    expect(authorizationFor(zohoProfile({ accessTokensPerWindow: 2 }), 'abc')).toBe('Zoho-oauthtoken abc');
+    const github = oauth2Profile(parseProviderDefinition({ name: 'github', tokenUrl: 'https://github.com/login/oauth/access_token' }));
+    expect(authorizationFor(github, 'abc')).toBe('Bearer abc');
+    const post = oauth2Profile(parseProviderDefinition({ name: 'acme', tokenUrl: 'https://idp.example.com/token', clientAuthMethod: 'client_secret_post' }));
+    expect(authorizationFor(post, 'abc')).toBe('Bearer abc');
   });
 
   it('tells an invalid token from other 401s', () => {
