@@ -25,6 +25,8 @@ export function oauth2Profile(definition: ProviderDefinition): ProviderProfile {
     usesAccountsUrl: false,
     // RFC 7009 §2.1: the client authenticates at the revocation endpoint as at the token endpoint.
     revocationAuthenticated: true,
+    // RFC 6750 §2.1.
+    apiAuthScheme: 'Bearer',
     authorizationUrl: () => definition.authorizationUrl,
     tokenEndpoint: () => token,
     revocationEndpoint: () => revocation,

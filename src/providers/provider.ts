@@ -74,6 +74,12 @@ export interface ProviderProfile {
   revocationEndpoint(accountsUrl: string | null): Endpoint | null;
   /** Whether revocations carry the client's credentials (RFC 7009 §2.1); Zoho's take the token alone. */
   readonly revocationAuthenticated: boolean;
+  /**
+   * How an access token is presented to the provider's APIs (the API proxy):
+   * `Authorization: <scheme> <access token>`. Zoho: its own `Zoho-oauthtoken`;
+   * a generic provider: `Bearer` (RFC 6750).
+   */
+  readonly apiAuthScheme: string;
 }
 
 /** What an admin registers (`saveProvider`, `TOKENGATE_PROVIDERS_FILE`), checked. */

@@ -44,6 +44,8 @@ export function zohoProfile(limits: Partial<ProviderLimits> = {}): ProviderProfi
     expiryRequired: true,
     usesAccountsUrl: true,
     revocationAuthenticated: false,
+    // Zoho's APIs take their own scheme, not RFC 6750's Bearer.
+    apiAuthScheme: 'Zoho-oauthtoken',
     authorizationUrl: (accountsUrl: string | null) => at(accountsUrl, ZOHO_PATHS.authorization),
     tokenEndpoint: (accountsUrl: string | null): Endpoint => ({ url: at(accountsUrl, ZOHO_PATHS.token), clientAuth: 'client_secret_post' }),
     revocationEndpoint: (accountsUrl: string | null): Endpoint => ({ url: at(accountsUrl, ZOHO_PATHS.revocation), clientAuth: 'client_secret_post' }),

@@ -1,8 +1,8 @@
 import { isLoopbackHost } from '../config';
 import { ZOHO_API_ORIGINS } from '../oauth/data-centers';
 
-/** Where a token's API calls may go: its `apiDomain` as an origin, or why not. */
-export type ApiTarget = { ok: true; origin: string } | { ok: false; host: string; reason: string };
+/** Where a token's API calls may go: its `apiDomain` as an origin (and parsed, to connect to), or why not. */
+export type ApiTarget = { ok: true; origin: string; url: URL } | { ok: false; host: string; reason: string };
 
 /**
  * The API origins the proxy may call: the API domains of every Zoho data
@@ -18,7 +18,7 @@ export class ApiHostPolicy {
     this.allowed = new Set([...ZOHO_API_ORIGINS, ...extra].map((o) => o.toLowerCase()));
   }
 
-  /** The origin to call for a token's `apiDomain`, or a refusal naming the host. */
+  /** The origin to call for a token's `apiDomain` (parsed here, once), or a refusal naming the host. */
   target(apiDomain: string | null): ApiTarget {
     if (apiDomain === null || apiDomain.trim() === '') return { ok: false, host: '(none)', reason: 'the token has no apiDomain' };
     let url: URL;
@@ -34,6 +34,6 @@ export class ApiHostPolicy {
     if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) return { ok: false, host, reason: `plain http to ${host} is not allowed` };
     if (!this.allowed.has(url.origin.toLowerCase()))
       return { ok: false, host, reason: `${url.origin} is not an allowed API host (TOKENGATE_ALLOWED_API_HOSTS)` };
-    return { ok: true, origin: url.origin };
+    return { ok: true, origin: url.origin, url };
   }
 }

@@ -5,8 +5,11 @@ import type { AuditActor } from '../audit/audit';
 import type { ProxyConfig } from '../config';
 import type { Logger } from '../logger';
 import type { RefreshEngine } from '../oauth/refresh-engine';
+import type { ProviderProfile } from '../providers/provider';
+import type { ProviderRegistry } from '../providers/provider-registry';
 import type { Principal } from '../resolvers/context.type';
 import type { ApiKeys } from '../server/api-keys';
+import type { AuthFailureLog } from '../server/auth-failures';
 import type { Metrics } from '../server/metrics';
 import { tokenStatus } from '../stores/token-status';
 import type { Token } from '../stores/token';
@@ -16,7 +19,7 @@ import type { ProxyAudit } from './proxy-audit';
 import { grantRefusal, type ProxyCredentials, type ProxyGrant } from './proxy-credentials';
 import { ProxyError, bodyTooLarge, proxyError, sendProxyError, toProxyError, upstreamTimeout } from './proxy-errors';
 import { authorizationFor, forwardedRequestHeaders, isInvalidTokenAnswer, returnedResponseHeaders } from './proxy-headers';
-import { parseApiTarget } from './proxy-path';
+import { parseApiTarget, requestTarget } from './proxy-path';
 import { ReadBufferReclaimer } from './read-buffer-reclaimer';
 
 /** Where the proxy is mounted. */
@@ -35,6 +38,8 @@ export interface ApiProxyOptions {
   corsOrigins: readonly string[];
   store: TokenStore;
   engine: RefreshEngine;
+  /** A token's provider profile (how its access token is presented). */
+  providers: Pick<ProviderRegistry, 'require'>;
   apiKeys: ApiKeys;
   credentials: ProxyCredentials;
   hosts: ApiHostPolicy;
@@ -49,10 +54,25 @@ export interface ApiProxyOptions {
 export interface RequestMeta {
   requestId: string;
   receivedAt: Date;
+  /** The caller's address as the mount sees it (logged with a refused key or credential). */
+  remoteAddress?: string | undefined;
+  /** Where a refused key or credential (a 401) is counted and logged: the HTTP app's log, shared with its other routes. */
+  authFailures?: Pick<AuthFailureLog, 'record'>;
 }
 
 /** Who is calling: an API key, or a proxy credential (with what it grants). */
 type Caller = { kind: 'key'; principal: Principal; actor: AuditActor } | { kind: 'credential'; grant: ProxyGrant; actor: AuditActor };
+
+/** What is sent upstream for one request, the same for a replay: the token's API origin (parsed once), the request target, the caller's headers, its provider's profile. */
+interface UpstreamCall {
+  method: string;
+  origin: URL;
+  /** Path and query, as {@link requestTarget} gives them. */
+  path: string;
+  callerHeaders: IncomingMessage['headers'];
+  /** The token's provider profile: the scheme its access token is sent in. */
+  profile: ProviderProfile;
+}
 
 /** A request body as it goes upstream. */
 type Body = { kind: 'none' } | { kind: 'buffered'; data: Buffer } | { kind: 'stream'; stream: Readable; length: number | null };
@@ -98,7 +118,7 @@ export class ApiProxy {
       if (!target.ok) throw proxyError('BAD_REQUEST', target.message);
       const method = (req.method ?? 'GET').toUpperCase();
       if (!FORWARDED_METHODS.has(method)) throw proxyError('BAD_REQUEST', `the method ${method.slice(0, 16)} is not forwarded`);
-      const caller = this.authenticate(req.headers.authorization, meta.requestId);
+      const caller = this.authenticate(req.headers.authorization, meta);
       if (caller.kind === 'credential') {
         const refusal = grantRefusal(caller.grant, target.tokenId, method, target.path);
         if (refusal) throw proxyError('FORBIDDEN', refusal);
@@ -112,7 +132,11 @@ export class ApiProxy {
       const status = tokenStatus(token, Date.now(), this.o.refreshAheadMs);
       if (status === 'FAILED')
         throw proxyError('REFRESH_FAILED', `the token needs re-authorization (its last refresh was refused: ${token.lastError ?? 'unknown_error'})`);
-      if (token.apiDomain !== null) this.allowedOrigin(token);
+      // The API origin, parsed once: checked before anything is refreshed or sent when the token names one, else once a
+      // refresh has filled it (a refresh's api_domain never replaces a stored one, so it holds for the replay too).
+      let origin = token.apiDomain !== null ? this.allowedOrigin(token.apiDomain) : null;
+      // Its provider decides how the access token is presented (a provider no longer registered: 409, as a refresh would answer).
+      const profile = await this.o.providers.require(token.provider);
       if (status !== 'ACTIVE') {
         token = await this.o.engine.refresh(token.id, { force: false, trigger: 'proxy', actor: caller.actor, arrivedAt: meta.receivedAt });
       } else {
@@ -120,11 +144,11 @@ export class ApiProxy {
         const flight = this.o.engine.inFlight(token.id);
         if (flight) token = await flight.catch(() => token!);
       }
-      const origin = this.allowedOrigin(token);
-      const url = `${origin}${target.path}${target.query}`;
+      origin ??= this.allowedOrigin(token.apiDomain);
+      const call: UpstreamCall = { method, origin, path: requestTarget(target.path, target.query), callerHeaders: req.headers, profile };
       const body = await this.readBody(req, declared);
 
-      let answer = await this.send(method, url, req.headers, token, body, res);
+      let answer = await this.send(call, token, body, res);
       if (answer.statusCode === 401) {
         const refusal = await readHead(answer, MAX_REFUSAL_BODY);
         if (refusal.rest === null && isInvalidTokenAnswer(401, answer.headers, refusal.head)) {
@@ -137,7 +161,7 @@ export class ApiProxy {
           const fresh = await this.o.engine.refresh(token.id, { refused, trigger: 'proxy', actor: caller.actor });
           if (fresh.accessToken === refused || !fresh.accessToken) return this.respond(answer, res, method, refusal);
           this.o.logger.info({ reqId: meta.requestId, tokenId: token.id }, 'the provider refused the access token; replaying with a new one');
-          answer = await this.send(method, `${this.allowedOrigin(fresh)}${target.path}${target.query}`, req.headers, fresh, body, res);
+          answer = await this.send(call, fresh, body, res);
         } else {
           return this.respond(answer, res, method, refusal);
         }
@@ -190,8 +214,20 @@ export class ApiProxy {
     return true;
   }
 
-  private authenticate(authorization: string | undefined, requestId: string): Caller {
-    if (!authorization) throw proxyError('UNAUTHENTICATED', 'An API key or a proxy credential is required: Authorization: Bearer <key or credential>');
+  /** The caller. @throws 401 `UNAUTHENTICATED` (counted and logged in `meta.authFailures`), 403 for a role that may not call the proxy. */
+  private authenticate(authorization: string | undefined, meta: RequestMeta): Caller {
+    const { requestId } = meta;
+    const refused = (message: string, expired = false) => {
+      meta.authFailures?.record({
+        authorization,
+        ...(expired ? { reason: 'expired' as const } : {}),
+        route: 'api',
+        remoteAddress: meta.remoteAddress,
+        requestId,
+      });
+      return proxyError('UNAUTHENTICATED', message);
+    };
+    if (!authorization) throw refused('An API key or a proxy credential is required: Authorization: Bearer <key or credential>');
     const principal = this.o.apiKeys.authenticate(authorization);
     if (principal) {
       if (principal.role !== 'operator' && principal.role !== 'admin') throw proxyError('FORBIDDEN', `the ${principal.role} role may not call the API proxy`);
@@ -200,17 +236,17 @@ export class ApiProxy {
     const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization);
     const check = m ? this.o.credentials.verify(m[1]!) : ({ ok: false, reason: 'malformed' } as const);
     if (!check.ok) {
-      throw proxyError('UNAUTHENTICATED', check.reason === 'expired' ? 'The proxy credential has expired' : 'The API key or proxy credential is not valid');
+      throw check.reason === 'expired' ? refused('The proxy credential has expired', true) : refused('The API key or proxy credential is not valid');
     }
     const { issuedBy } = check.grant;
     return { kind: 'credential', grant: check.grant, actor: { role: issuedBy.role, name: `${issuedBy.name}:credential`.slice(0, 64), requestId } };
   }
 
-  /** The origin to call for a token. @throws FORBIDDEN naming the host when it is not an allowed API host. */
-  private allowedOrigin(token: Token): string {
-    const target = this.o.hosts.target(token.apiDomain);
+  /** The origin to call for a token's `apiDomain`, parsed. @throws FORBIDDEN naming the host when it is not an allowed API host. */
+  private allowedOrigin(apiDomain: string | null): URL {
+    const target = this.o.hosts.target(apiDomain);
     if (!target.ok) throw proxyError('FORBIDDEN', `the token's API host ${target.host} may not be called: ${target.reason}`);
-    return target.origin;
+    return target.url;
   }
 
   /**
@@ -250,25 +286,20 @@ export class ApiProxy {
    * came. @throws 504 when it does not start answering within the timeout,
    * 502 when it cannot be reached, 413 when a streamed body outgrows the limit.
    */
-  private send(
-    method: string,
-    url: string,
-    callerHeaders: IncomingMessage['headers'],
-    token: Token,
-    body: Body,
-    res: ServerResponse,
-  ): Promise<IncomingMessage> {
-    const target = new URL(url);
-    const headers: OutgoingHttpHeaders = forwardedRequestHeaders(callerHeaders);
-    headers.authorization = authorizationFor(token, token.accessToken!);
+  private send(call: UpstreamCall, token: Token, body: Body, res: ServerResponse): Promise<IncomingMessage> {
+    const { method, origin } = call;
+    const headers: OutgoingHttpHeaders = forwardedRequestHeaders(call.callerHeaders);
+    headers.authorization = authorizationFor(call.profile, token.accessToken!);
     if (body.kind === 'buffered') headers['content-length'] = body.data.length;
     else if (body.kind === 'stream' && body.length !== null) headers['content-length'] = body.length;
     const timeoutMs = this.o.config.timeoutMs;
     return new Promise<IncomingMessage>((resolve, reject) => {
-      const upstream = (target.protocol === 'https:' ? https : http).request(target, {
+      // The parsed origin gives protocol, host and port; the path is the request target as checked.
+      const upstream = (origin.protocol === 'https:' ? https : http).request(origin, {
         method,
+        path: call.path,
         headers,
-        agent: this.agents[target.protocol as 'http:' | 'https:'],
+        agent: this.agents[origin.protocol as 'http:' | 'https:'],
       });
       let settled = false;
       const fail = (err: ProxyError) => {

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { ProviderProfile } from '../providers/provider';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1), plus the proxy ones: they concern one connection, never the next. */
 const HOP_BY_HOP = new Set([
@@ -82,14 +83,12 @@ export function returnedResponseHeaders(headers: IncomingHttpHeaders): OutgoingH
 }
 
 /**
- * How an access token is presented to the provider — the one place that
- * decides it: Zoho's own `Zoho-oauthtoken` scheme for Zoho tokens (every
- * token until it names another provider), `Bearer` (RFC 6750) for tokens of
- * other providers.
+ * How an access token is presented to the provider: in the scheme of the
+ * token's provider profile (`ProviderProfile.apiAuthScheme` — Zoho's
+ * `Zoho-oauthtoken`, a generic provider's `Bearer`).
  */
-export function authorizationFor(token: object, accessToken: string): string {
-  const provider = (token as { provider?: unknown }).provider;
-  return provider === undefined || provider === null || provider === 'zoho' ? `Zoho-oauthtoken ${accessToken}` : `Bearer ${accessToken}`;
+export function authorizationFor(profile: Pick<ProviderProfile, 'apiAuthScheme'>, accessToken: string): string {
+  return `${profile.apiAuthScheme} ${accessToken}`;
 }
 
 /** Zoho's codes for an access token it no longer accepts. */

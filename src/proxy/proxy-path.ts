@@ -35,6 +35,20 @@ export function parseApiTarget(target: string, mount = '/api/'): ParsedApiTarget
   return { ok: true, tokenId, path, query };
 }
 
+/** What WHATWG URL percent-encodes in a path (`"<>\`{}`) and in a query (`"<>'`), among the characters {@link parseApiTarget} lets through, and any non-ASCII one. */
+const PATH_ENCODED = /["<>`{}]|[^\x21-\x7e]/g;
+const QUERY_ENCODED = /["<>']|[^\x21-\x7e]/g;
+const percentEncode = (c: string) => (c.charCodeAt(0) < 0x80 ? `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}` : encodeURIComponent(c));
+
+/**
+ * The request target sent to the provider for a checked path and query:
+ * them as they came, percent-encoded the way `new URL(origin + path + query)`
+ * would (so it need not be parsed again on top of the token's API origin).
+ */
+export function requestTarget(path: string, query: string): string {
+  return path.replace(PATH_ENCODED, percentEncode) + query.replace(QUERY_ENCODED, percentEncode);
+}
+
 /** Why a path (`/crm/v8/Leads`) may not be forwarded or granted, or null when it may. */
 export function pathProblem(path: string): string | null {
   if (!path.startsWith('/')) return 'a path must start with /';

@@ -4,11 +4,14 @@ import path from 'node:path';
 import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from '../logger';
+import type { AuthFailureLog } from './auth-failures';
 import { DashboardSessions, SESSION_COOKIE, readCookie, sameSiteFetch } from './dashboard-session';
 
 export interface DashboardRoutesOptions {
   sessions: DashboardSessions;
   logger: Logger;
+  /** The app's log of refused keys (shared with GraphQL and the API proxy): a sign-in with a wrong key is counted and logged there, rate-limited. */
+  authFailures: AuthFailureLog;
   /** `TOKENGATE_PUBLIC_URL`, when set: an https one marks the session cookie `Secure` whatever the request says. */
   publicUrl?: string | null;
   /** Whether the GraphQL playground is served at /graphql (`TOKENGATE_PLAYGROUND`): the dashboard links to it only then [false]. */
@@ -98,7 +101,10 @@ function error(reply: FastifyReply, status: number, code: string, message: strin
  * pre-compressed), and `/session` (sign in with an API key for an HttpOnly
  * session cookie, who am I, sign out).
  */
-export const dashboardRoutes: FastifyPluginAsync<DashboardRoutesOptions> = async (app, { sessions, logger, publicUrl = null, playground = false }) => {
+export const dashboardRoutes: FastifyPluginAsync<DashboardRoutesOptions> = async (
+  app,
+  { sessions, logger, authFailures, publicUrl = null, playground = false },
+) => {
   /**
    * What a signed-in page is told besides who it is: whether the playground is
    * served (its link is shown only then) and the gateway's public URL (where
@@ -165,7 +171,7 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardRoutesOptions> = async
     if (typeof apiKey !== 'string' || apiKey.length === 0 || apiKey.length > 512) return error(reply, 400, 'BAD_REQUEST', 'send {"apiKey": "…"} as JSON');
     const session = sessions.signIn(apiKey);
     if (!session) {
-      logger.warn({ reqId: request.id, remoteAddress: request.socket.remoteAddress }, 'dashboard sign-in with an unknown API key');
+      authFailures.record({ presentedKey: apiKey, route: 'dashboard', remoteAddress: request.ip, requestId: request.id });
       return error(reply, 401, 'UNAUTHENTICATED', 'that API key is not valid');
     }
     const secure = secureCookie(request, publicUrl) ? '; Secure' : '';

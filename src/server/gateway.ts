@@ -173,6 +173,7 @@ export async function createGateway(config: Config, deps: GatewayDeps): Promise<
     corsOrigins: config.corsOrigins,
     store: stores.tokens,
     engine,
+    providers,
     apiKeys: apiKeys.keys,
     credentials: proxyCredentials,
     hosts: new ApiHostPolicy(config.proxy.allowedApiHosts),

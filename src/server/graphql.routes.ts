@@ -12,10 +12,9 @@ import type { TokenService } from '../services/token.service';
 import type { ClientService } from '../services/client.service';
 import type { ConnectService } from '../services/connect.service';
 import type { ApiKeys } from './api-keys';
-import { AuthFailureLog } from './auth-failures';
+import type { AuthFailureLog } from './auth-failures';
 import type { DashboardSessions } from './dashboard-session';
 import { sessionPrincipal } from './dashboard.routes';
-import type { Metrics } from './metrics';
 import { createPlaygroundHandler } from './playground';
 import { RequestContext, type RequestServices } from './request-context';
 
@@ -29,9 +28,10 @@ export interface GraphqlRoutesOptions {
   clients: ClientService;
   connect: ConnectService;
   audit: AuditTrail;
-  metrics: Metrics;
   logger: Logger;
   proxyCredentials: ProxyCredentials;
+  /** The app's log of refused keys (shared with the API proxy and the dashboard). */
+  authFailures: AuthFailureLog;
 }
 
 /** Headers a browser on a configured origin may send, and read back. */
@@ -47,9 +47,8 @@ const CORS_ALLOWED_HEADERS = ['authorization', 'content-type', 'apollo-require-p
  */
 export const graphqlRoutes: FastifyPluginAsync<GraphqlRoutesOptions> = async (
   app,
-  { config, apollo, apiKeys, sessions, tokens, clients, connect, audit, metrics, logger, proxyCredentials },
+  { config, apollo, apiKeys, sessions, tokens, clients, connect, audit, logger, proxyCredentials, authFailures },
 ) => {
-  const authFailures = new AuthFailureLog({ logger, counter: metrics.authFailures });
   if (config.corsOrigins.length > 0) {
     await app.register(cors, {
       origin: config.corsOrigins,
@@ -74,7 +73,7 @@ export const graphqlRoutes: FastifyPluginAsync<GraphqlRoutesOptions> = async (
       const authorization = request.headers.authorization;
       const principal = authorization !== undefined ? apiKeys.authenticate(authorization) : sessionPrincipal(sessions, request);
       if (!principal) {
-        authFailures.record({ authorization: request.headers.authorization, remoteAddress: request.ip, requestId: request.id });
+        authFailures.record({ authorization: request.headers.authorization, route: 'graphql', remoteAddress: request.ip, requestId: request.id });
         throw new GraphQLError('A valid API key is required: Authorization: Bearer <key>', {
           extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers: new HeaderMap([['www-authenticate', 'Bearer']]) } } as unknown as Record<
             string,

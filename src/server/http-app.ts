@@ -13,6 +13,7 @@ import { connectRoutes } from './connect.routes';
 import type { Stores } from '../stores/stores';
 import type { ApiKeys } from './api-keys';
 import { apiProxyRoutes } from './api-proxy.routes';
+import { AuthFailureLog } from './auth-failures';
 import type { DashboardSessions } from './dashboard-session';
 import { dashboardRoutes } from './dashboard.routes';
 import { graphqlRoutes } from './graphql.routes';
@@ -103,12 +104,20 @@ export function createHttpApp(parts: HttpAppParts): FastifyInstance {
       .send(JSON.stringify({ errors: [{ message, extensions: { code: status === 500 ? 'INTERNAL_SERVER_ERROR' : 'BAD_REQUEST' } }] }));
   });
 
+  // One log of refused keys and credentials for every route that authenticates: one count, one rate limit.
+  const authFailures = new AuthFailureLog({ logger, counter: parts.metrics.authFailures });
   void app.register(healthRoutes, { stores: parts.stores, metrics: parts.metrics });
-  void app.register(graphqlRoutes, parts);
-  void app.register(apiProxyRoutes, { proxy: parts.proxy });
+  void app.register(graphqlRoutes, { ...parts, authFailures });
+  void app.register(apiProxyRoutes, { proxy: parts.proxy, authFailures });
   void app.register(connectRoutes, { connect: parts.connect });
   // The dashboard answers `/` (the playground stays at /graphql).
-  void app.register(dashboardRoutes, { sessions: parts.sessions, logger, publicUrl: config.connect.publicUrl, playground: config.playground });
+  void app.register(dashboardRoutes, {
+    sessions: parts.sessions,
+    logger,
+    authFailures,
+    publicUrl: config.connect.publicUrl,
+    playground: config.playground,
+  });
   return app;
 }
 

@@ -53,7 +53,7 @@ export class Metrics {
 
   readonly authFailures = new Counter({
     name: 'tokengate_auth_failures_total',
-    help: 'Requests refused for a missing, malformed or unknown API key, by reason (missing, malformed, unknown_key).',
+    help: 'Requests refused for a missing, malformed or unknown API key or proxy credential (GraphQL, the API proxy, the dashboard sign-in), by reason (missing, malformed, unknown_key, expired).',
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });

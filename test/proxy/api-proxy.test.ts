@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { ApiHostPolicy } from '../../src/proxy/api-hosts';
 import { ProxyCredentials } from '../../src/proxy/proxy-credentials';
 import { startFakeAccountsServer, type FakeAccountsServer } from '../support/fake-accounts-server';
 import { startFakeZohoApi, type FakeZohoApi } from '../support/fake-zoho-api';
@@ -184,6 +185,25 @@ describe('API proxy (/api/{tokenId}/{path})', () => {
     expect((await api.requests()).map((q) => q.authorization)).toEqual([`Zoho-oauthtoken ${token.accessToken}`, `Zoho-oauthtoken ${fresh}`]);
   });
 
+  it("checks and parses the token's API host once per call, for a refresh on the way and a replay too", async () => {
+    const checked = jest.spyOn(ApiHostPolicy.prototype, 'target');
+    try {
+      const invalidated = await saveToken();
+      await api.invalidate(invalidated.accessToken!);
+      const expired = await saveToken({ accessToken: null, expiresAt: null });
+      for (const token of [invalidated, expired]) {
+        checked.mockClear();
+        const r = await httpCall(gw.url, 'GET', `/api/${token.id}/crm/v8/Leads`, { headers: bearer(gw.keys.operator) });
+        expect(r.status).toBe(200);
+        expect(checked.mock.calls).toEqual([[api.url]]);
+      }
+      expect(accounts.count('refresh_token')).toBe(2);
+      expect((await api.requests()).map((q) => q.path)).toEqual(['/crm/v8/Leads', '/crm/v8/Leads', '/crm/v8/Leads']);
+    } finally {
+      checked.mockRestore();
+    }
+  });
+
   it('100 concurrent calls at the moment of invalidation make one refresh, and all succeed', async () => {
     const token = await saveToken();
     await api.invalidate(token.accessToken!);
@@ -258,6 +278,29 @@ describe('API proxy (/api/{tokenId}/{path})', () => {
     expect([r.status, r.json.error.code, r.headers['tokengate-error']]).toEqual([504, 'UPSTREAM_UNAVAILABLE', 'UPSTREAM_UNAVAILABLE']);
   });
 
+  it("presents the access token in the scheme of the token's provider profile; a provider no longer registered answers 409, sending nothing", async () => {
+    const saved = await gw.gql(
+      `mutation { saveProvider(provider: { name: "acme-proxy", tokenUrl: "${accounts.url}/oauth/v2/token" }) { name } }`,
+      {},
+      gw.keys.admin,
+    );
+    expect(saved.body.errors).toBeUndefined();
+    const generic = await saveToken({ provider: 'acme-proxy' });
+    const zoho = await saveToken();
+    // The fake Zoho API takes only Zoho-oauthtoken: the generic token's call gets its 401, passed through as it is.
+    const r = await httpCall(gw.url, 'GET', `/api/${generic.id}/crm/v8/Leads`, { headers: bearer(gw.keys.operator) });
+    expect([r.status, r.json.code, r.headers['tokengate-error']]).toEqual([401, 'AUTHENTICATION_FAILURE', undefined]);
+    expect((await httpCall(gw.url, 'GET', `/api/${zoho.id}/crm/v8/Leads`, { headers: bearer(gw.keys.operator) })).status).toBe(200);
+    expect((await api.requests()).map((q) => q.authorization)).toEqual([`Bearer ${generic.accessToken}`, `Zoho-oauthtoken ${zoho.accessToken}`]);
+
+    await api.reset();
+    const orphan = await saveToken({ provider: 'no-such-provider' });
+    const refused = await httpCall(gw.url, 'GET', `/api/${orphan.id}/crm/v8/Leads`, { headers: bearer(gw.keys.operator) });
+    expect([refused.status, refused.headers['tokengate-error']]).toEqual([409, 'BAD_USER_INPUT']);
+    expect(refused.json.error.message).toContain('no-such-provider');
+    expect(await api.requests()).toEqual([]);
+  });
+
   it('an EXPIRED token is refreshed first (force: false), and its api_domain does not replace the stored one', async () => {
     const token = await saveToken({ accessToken: null, expiresAt: null });
     accounts.configure({ apiDomain: 'https://www.zohoapis.eu' });
@@ -323,6 +366,44 @@ describe('API proxy (/api/{tokenId}/{path})', () => {
         if (what === 'expired') expect(r.json.error.message).toMatch(/expired/);
       }
       expect((await httpCall(gw.url, 'GET', `/api/${token.id}/crm/v8/Leads`, { headers: bearer(valid) })).status).toBe(200);
+    });
+
+    it("counts and logs its 401s with the gateway's other auth failures (rate-limited), never the key or credential", async () => {
+      const token = await saveToken();
+      const counted = async () => {
+        const text = await (await fetch(`${gw.url}/metrics`)).text();
+        const of = (reason: string) => Number(new RegExp(`^tokengate_auth_failures_total\\{reason="${reason}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+        return { missing: of('missing'), unknown_key: of('unknown_key'), expired: of('expired') };
+      };
+      const before = await counted();
+      const wrongKey = `wrong-key-${randomBytes(12).toString('hex')}`;
+      const expired = new ProxyCredentials(credentialKey).issue(
+        { tokenId: token.id, ttlSeconds: 60, methods: ['GET'], pathPrefixes: ['/crm'], issuedBy: { role: 'operator', name: 'operator-1' } },
+        Date.now() - 61_000,
+      ).credential;
+      const badKey = await httpCall(gw.url, 'GET', `/api/${token.id}/crm/v8/Leads`, { headers: bearer(wrongKey) });
+      const late = await httpCall(gw.url, 'GET', `/api/${token.id}/crm/v8/Leads`, { headers: bearer(expired) });
+      const none = await httpCall(gw.url, 'GET', `/api/${token.id}/crm/v8/Leads`);
+      for (const r of [badKey, late, none]) expect([r.status, r.json.error.code]).toEqual([401, 'UNAUTHENTICATED']);
+      expect(await counted()).toEqual({ missing: before.missing + 1, unknown_key: before.unknown_key + 1, expired: before.expired + 1 });
+
+      const lines = gw
+        .logs()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      const lineOf = (r: { headers: Record<string, unknown> }) =>
+        lines.filter((l) => l.reqId === r.headers['x-request-id'] && l.msg === 'request refused: missing or wrong API key');
+      const hash = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 12);
+      expect(lineOf(badKey)).toEqual([
+        expect.objectContaining({ level: 'warn', reason: 'unknown_key', route: 'api', keyHash: hash(wrongKey), remoteAddress: '127.0.0.1' }),
+      ]);
+      expect(lineOf(late)).toEqual([expect.objectContaining({ reason: 'expired', route: 'api', keyHash: hash(expired) })]);
+      expect(lineOf(none)).toEqual([expect.objectContaining({ reason: 'missing', route: 'api' })]);
+      expect(gw.logs()).not.toContain(wrongKey);
+      expect(gw.logs()).not.toContain(expired.split('.')[2]!);
+      expect(gw.logs()).not.toContain(expired.split('.')[1]!);
+      expect(await api.requests()).toEqual([]);
     });
 
     it('issueProxyCredential is for operators, checks its input, and needs an existing token', async () => {

@@ -1,7 +1,10 @@
 import { ZOHO_DATA_CENTERS } from '../../src/oauth/data-centers';
+import { oauth2Profile } from '../../src/providers/oauth2';
+import { parseProviderDefinition } from '../../src/providers/provider-definition';
+import { zohoProfile } from '../../src/providers/zoho';
 import { ApiHostPolicy } from '../../src/proxy/api-hosts';
 import { authorizationFor, forwardedRequestHeaders, isInvalidTokenAnswer, returnedResponseHeaders } from '../../src/proxy/proxy-headers';
-import { parseApiTarget, prefixCovers } from '../../src/proxy/proxy-path';
+import { parseApiTarget, prefixCovers, requestTarget } from '../../src/proxy/proxy-path';
 
 describe('API proxy rules', () => {
   it("allows every Zoho data center's API domains (production, sandbox, developer) and the configured origins, nothing else", () => {
@@ -9,7 +12,7 @@ describe('API proxy rules', () => {
     for (const dc of ZOHO_DATA_CENTERS) {
       const base = new URL(dc.apiDomain).hostname.replace(/^www\./, '');
       for (const host of [`www.${base}`, `sandbox.${base}`, `developer.${base}`])
-        expect(policy.target(`https://${host}`)).toEqual({ ok: true, origin: `https://${host}` });
+        expect(policy.target(`https://${host}`)).toEqual({ ok: true, origin: `https://${host}`, url: new URL(`https://${host}`) });
       expect(policy.target(dc.apiDomain.toUpperCase()).ok).toBe(true);
       expect(policy.target(dc.apiDomain.replace('https:', 'http:')).ok).toBe(false);
       expect(policy.target(`${dc.apiDomain}:8443`).ok).toBe(false);
@@ -39,6 +42,30 @@ describe('API proxy rules', () => {
     for (const p of ['/..', '/crm/..', '/crm/../x', '/./x', '/crm/%2F', '/crm/%2f', '/crm/%5C', '/crm/%2E%2E', '/crm//x', '/crm\\x', '/crm x']) {
       expect([p, parseApiTarget(`/api/42${p}`).ok]).toEqual([p, false]);
     }
+  });
+
+  it('sends the path and query the way a URL parsed from origin + path + query would: the origin is not parsed again', () => {
+    const origin = 'https://www.zohoapis.com';
+    const whatwg = (path: string, query: string) => {
+      const u = new URL(`${origin}${path}${query}`);
+      return `${u.pathname}${u.search}`;
+    };
+    const chars = [...Array.from({ length: 0x7f - 0x21 }, (_, i) => String.fromCharCode(0x21 + i)), '\u00e9', '\u00ff', '\u0080'];
+    let compared = 0;
+    for (const c of chars) {
+      for (const [path, query] of [
+        [`/crm/v8/a${c}b`, ''],
+        ['/crm', `?criteria=(Last_Name:equals:O${c}Brien)&x=${c}`],
+      ] as const) {
+        const parsed = parseApiTarget(`/api/42${path}${query}`);
+        if (!parsed.ok) continue;
+        compared += 1;
+        expect([c, requestTarget(parsed.path, parsed.query)]).toEqual([c, whatwg(parsed.path, parsed.query)]);
+      }
+    }
+    expect(compared).toBeGreaterThan(150);
+    expect(requestTarget('/crm/v8/Leads', "?criteria=(Last_Name:equals:O'Brien)")).toBe('/crm/v8/Leads?criteria=(Last_Name:equals:O%27Brien)');
+    expect(requestTarget('/crm/v8/Leads/', '?fields=a,b&page=1')).toBe('/crm/v8/Leads/?fields=a,b&page=1');
   });
 
   it('matches path prefixes whole segment by segment', () => {
@@ -83,10 +110,13 @@ describe('API proxy rules', () => {
     ).toEqual({ 'x-ratelimit-remaining': '9', 'retry-after': '30', 'content-type': 'application/json', 'www-authenticate': 'Bearer' });
   });
 
-  it('decides the auth scheme in one place: Zoho-oauthtoken for Zoho tokens, Bearer for other providers', () => {
-    expect(authorizationFor({}, 'abc')).toBe('Zoho-oauthtoken abc');
-    expect(authorizationFor({ provider: 'zoho' }, 'abc')).toBe('Zoho-oauthtoken abc');
-    expect(authorizationFor({ provider: 'github' }, 'abc')).toBe('Bearer abc');
+  it("takes the auth scheme from the token's provider profile: Zoho-oauthtoken for Zoho tokens, Bearer for generic providers", () => {
+    expect(authorizationFor(zohoProfile(), 'abc')).toBe('Zoho-oauthtoken abc');
+    expect(authorizationFor(zohoProfile({ accessTokensPerWindow: 2 }), 'abc')).toBe('Zoho-oauthtoken abc');
+    const github = oauth2Profile(parseProviderDefinition({ name: 'github', tokenUrl: 'https://github.com/login/oauth/access_token' }));
+    expect(authorizationFor(github, 'abc')).toBe('Bearer abc');
+    const post = oauth2Profile(parseProviderDefinition({ name: 'acme', tokenUrl: 'https://idp.example.com/token', clientAuthMethod: 'client_secret_post' }));
+    expect(authorizationFor(post, 'abc')).toBe('Bearer abc');
   });
 
   it('tells an invalid token from other 401s', () => {

@@ -40,6 +40,33 @@ describe('AuthFailureLog', () => {
       ]),
     );
   });
+  it('hashes a key sent outside a header, takes the reason the route knows, and logs the route', async () => {
+    const { lines, logger } = lineSink();
+    const registry = new Registry();
+    const counter = new Counter({ name: 'auth_failures_total', help: 'x', labelNames: ['reason'] as const, registers: [registry] });
+    const log = new AuthFailureLog({ logger, counter });
+    const key = 'a-dashboard-key-0123456789';
+    log.record({ presentedKey: key, route: 'dashboard', remoteAddress: '10.0.0.9', requestId: 'd1' });
+    log.record({ authorization: 'Bearer expired.credential.sig', reason: 'expired', route: 'api', remoteAddress: '10.0.0.9', requestId: 'p1' });
+    expect(lines).toEqual([
+      expect.objectContaining({ reason: 'unknown_key', keyHash: createHash('sha256').update(key).digest('hex').slice(0, 12), route: 'dashboard', reqId: 'd1' }),
+      expect.objectContaining({
+        reason: 'expired',
+        keyHash: createHash('sha256').update('expired.credential.sig').digest('hex').slice(0, 12),
+        route: 'api',
+        reqId: 'p1',
+      }),
+    ]);
+    expect(JSON.stringify(lines)).not.toContain(key);
+    expect(JSON.stringify(lines)).not.toContain('credential.sig');
+    const values = (await counter.get()).values.map((v) => [v.labels.reason, v.value]);
+    expect(values).toEqual(
+      expect.arrayContaining([
+        ['unknown_key', 1],
+        ['expired', 1],
+      ]),
+    );
+  });
 });
 
 describe('a request with a missing or wrong API key', () => {
@@ -94,5 +121,71 @@ describe('a request with a missing or wrong API key', () => {
     expect(refusedLines().length).toBeLessThanOrEqual(20);
     const metrics = await (await fetch(`${gw.url}/metrics`)).text();
     expect(metrics).toMatch(/^tokengate_auth_failures_total\{reason="unknown_key"\} 101$/m);
+  });
+});
+
+describe('failed dashboard sign-ins', () => {
+  let gw: TestGateway;
+  beforeAll(async () => {
+    gw = await startTestGateway({ store: 'memory' });
+  });
+  afterAll(async () => {
+    await gw?.close();
+  });
+
+  const logLines = () =>
+    gw
+      .logs()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const signIn = async (apiKey: string) => {
+    const res = await fetch(`${gw.url}/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'sec-fetch-site': 'same-origin' },
+      body: JSON.stringify({ apiKey }),
+    });
+    await res.arrayBuffer();
+    return { status: res.status, requestId: res.headers.get('x-request-id')! };
+  };
+  const counted = async (reason: string) => {
+    const m = new RegExp(`^tokengate_auth_failures_total\\{reason="${reason}"\\} (\\d+)$`, 'm').exec(await (await fetch(`${gw.url}/metrics`)).text());
+    return m ? Number(m[1]) : 0;
+  };
+
+  it('go to the same rate-limited log as the API: a burst logs a bounded number of lines, the metric counts them all, no key is logged', async () => {
+    const wrong = `not-a-key-${Date.now()}-abcdef`;
+    const first = await signIn(wrong);
+    expect(first.status).toBe(401);
+    expect(logLines().filter((l) => l.reqId === first.requestId)).toEqual([
+      expect.objectContaining({
+        level: 'warn',
+        msg: REFUSED,
+        reason: 'unknown_key',
+        route: 'dashboard',
+        keyHash: createHash('sha256').update(wrong).digest('hex').slice(0, 12),
+        remoteAddress: '127.0.0.1',
+      }),
+    ]);
+
+    const burst = await Promise.all(Array.from({ length: 100 }, (_, i) => signIn(`flood-key-${i}-0123456789`)));
+    expect(burst.map((r) => r.status)).toEqual(Array(100).fill(401));
+    const ids = new Set(burst.map((r) => r.requestId));
+    // Whatever the message: lines about the burst's requests, at most the window's 20 (less the one above).
+    expect(logLines().filter((l) => ids.has(l.reqId as string)).length).toBeLessThanOrEqual(19);
+    expect(logLines().filter((l) => l.msg === REFUSED).length).toBeLessThanOrEqual(20);
+    expect(await counted('unknown_key')).toBe(101);
+
+    // One log for the app: the window the dashboard filled holds for GraphQL and the proxy too, and the metric counts them.
+    const gql = await gw.gql('{ __typename }', {}, 'another-wrong-key-0123456789');
+    const api = await fetch(`${gw.url}/api/some-token/crm/v8/Leads`);
+    expect([gql.status, api.status]).toEqual([401, 401]);
+    const late = new Set([gql.headers.get('x-request-id'), api.headers.get('x-request-id')]);
+    expect(logLines().filter((l) => late.has(l.reqId as string))).toEqual([]);
+    expect(await counted('unknown_key')).toBe(102);
+    expect(await counted('missing')).toBe(1);
+
+    expect(gw.logs()).not.toContain(wrong);
+    expect(gw.logs()).not.toContain('flood-key-');
   });
 });
