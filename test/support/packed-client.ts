@@ -20,9 +20,17 @@ export interface PackedClient {
   size: number;
 }
 
-/** `npm pack` of packages/client (its `prepack` builds it first) into `dir`. */
+/**
+ * `npm pack` of packages/client, as built by `npm run build` (which
+ * `npm test` runs first), into `dir`. Its `prepack` (a fresh build, which
+ * empties dist/ first) is skipped: other tests running at the same time load
+ * the client from that dist/ (the CLI does), and would find it gone.
+ */
 export function packClient(dir: string): PackedClient {
-  const out = execFileSync('npm', ['pack', '--json', '--pack-destination', dir], {
+  if (!fs.existsSync(path.join(CLIENT_DIR, 'dist', 'cjs', 'index.js')) || !fs.existsSync(path.join(CLIENT_DIR, 'dist', 'esm', 'index.js'))) {
+    throw new Error('packages/client is not built: run `npm run build` first');
+  }
+  const out = execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], {
     cwd: CLIENT_DIR,
     env: cleanNpmEnv(),
     encoding: 'utf8',
