@@ -159,8 +159,14 @@ class FastifyLogger {
     this.root.trace(...args);
   }
   silent(): void {}
-  child(bindings: Record<string, unknown>, options?: object): LazyChildLogger {
-    return new LazyChildLogger(this.root, bindings, options ?? {});
+  /**
+   * A request's logger (bindings only: the request id) is lazy. A child with
+   * options is one Fastify makes when it starts (with its serializers) or for
+   * a route's own level: made now, and its requests' loggers lazy in turn.
+   */
+  child(bindings: Record<string, unknown>, options?: object): FastifyLogger | LazyChildLogger {
+    if (options && !isEmpty(options)) return new FastifyLogger(this.root.child(bindings, options));
+    return new LazyChildLogger(this.root, bindings, {});
   }
 }
 
@@ -208,7 +214,11 @@ class LazyChildLogger {
     if (this.isLevelEnabled('trace')) this.logger.trace(...args);
   }
   silent(): void {}
-  child(bindings: Record<string, unknown>, options?: object): Logger {
-    return this.logger.child(bindings, options);
+  /** Lazy too while neither has options (Fastify makes a request's logger a child of its route's). */
+  child(bindings: Record<string, unknown>, options?: object): Logger | LazyChildLogger {
+    if (this.made || !isEmpty(this.options) || (options && !isEmpty(options))) return this.logger.child(bindings, options);
+    return new LazyChildLogger(this.parent, { ...this.bindings, ...bindings }, {});
   }
 }
+
+const isEmpty = (o: object) => Object.keys(o).length === 0;
