@@ -21,12 +21,11 @@ export class Metrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
   });
 
-  readonly storeDuration = new Histogram({
+  readonly storeDuration = new HotHistogram(this.registry, {
     name: 'tokengate_store_operation_duration_seconds',
     help: 'Token store operation duration by operation and outcome.',
-    labelNames: ['operation', 'outcome'] as const,
+    labelNames: ['operation', 'outcome'],
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
-    registers: [this.registry],
   });
 
   readonly refreshes = new Counter({

@@ -397,3 +397,27 @@ describe('SqliteExecutor read batching', () => {
     expect(await s.exec.all('SELECT v FROM t ORDER BY v')).toEqual([{ v: 'w' }, { v: 'x' }]);
   });
 });
+
+describe('SqliteExecutor rows', () => {
+  it("come back as plain objects, as better-sqlite3's would: every column, its type, duplicate names last, a `__proto__` column never the prototype", async () => {
+    const db = new Database(tempFile());
+    open.push(db);
+    db.exec('CREATE TABLE t (id TEXT PRIMARY KEY, n INTEGER, b BLOB, x TEXT)');
+    db.prepare('INSERT INTO t VALUES (?, ?, ?, ?)').run('a', 7, Buffer.from('hi'), null);
+    db.prepare('INSERT INTO t VALUES (?, ?, ?, ?)').run('b', 8, null, 'y');
+    const exec = new SqliteExecutor(db);
+    const sql = 'SELECT id, n, b, x FROM t ORDER BY id';
+    const expected = db.prepare(sql).all();
+    expect(await exec.all(sql)).toEqual(expected);
+    expect(await exec.all('SELECT id, n AS id FROM t WHERE id = ?', ['a'])).toEqual(db.prepare('SELECT id, n AS id FROM t WHERE id = ?').all('a'));
+    // A `__proto__` column is left to better-sqlite3 (an object literal would set the prototype): whatever it makes.
+    const protoSql = 'SELECT id AS __proto__, n FROM t WHERE id = ?';
+    const [proto] = await exec.all<Record<string, unknown>>(protoSql, ['a']);
+    expect(proto).toEqual(db.prepare(protoSql).get('a'));
+    expect(Object.getPrototypeOf(Object.getPrototypeOf(proto))).toBeNull();
+    expect(await exec.all('SELECT id FROM t WHERE id = ?', ['none'])).toEqual([]);
+    // The same statement also runs as a write's read (run) and keeps working after.
+    expect(await exec.run('UPDATE t SET n = n + 1 WHERE id = ?', ['a'])).toBe(1);
+    expect(await exec.all(sql)).toEqual(db.prepare(sql).all());
+  });
+});
