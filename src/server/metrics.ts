@@ -101,41 +101,40 @@ function pick<L extends string>(names: readonly L[], labels: Labels<L>): Labels<
 }
 
 /**
- * A counter for a path every request takes, in prom-client's registry and
- * exposition: prom-client's own `inc` checks and hashes the label set on
- * every call (about a microsecond: a per cent of a `{ __typename }`
- * request); this one looks its cell up by the label values.
+ * A metric for a path every request takes, in prom-client's registry and
+ * exposition: prom-client's own `inc` and `observe` check and hash the label
+ * set on every call (about a microsecond: a per cent of a `{ __typename }`
+ * request); these look their cell up by the label values.
  */
-export class HotCounter<L extends string> {
-  readonly type = 'counter';
+abstract class HotMetric<L extends string, Cell extends { labels: Labels<L> }> {
+  abstract readonly type: 'counter' | 'histogram';
   readonly aggregator = 'sum';
   readonly name: string;
   readonly help: string;
-  private readonly labelNames: readonly L[];
-  private readonly cells = new Map<string, { labels: Labels<L>; value: number }>();
+  protected readonly cells = new Map<string, Cell>();
 
-  constructor(registry: Registry, o: { name: string; help: string; labelNames: readonly L[] }) {
+  constructor(
+    registry: Registry,
+    o: { name: string; help: string },
+    private readonly labelNames: readonly L[],
+  ) {
     this.name = o.name;
     this.help = o.help;
-    this.labelNames = o.labelNames;
     registry.registerMetric(this as unknown as Metric);
   }
 
-  inc(labels: Labels<L>, by = 1): void {
+  /** The cell of a label set, made with `make` the first time. */
+  protected cell(labels: Labels<L>, make: (labels: Labels<L>) => Cell): Cell {
     const key = keyOf(this.labelNames, labels);
-    const cell = this.cells.get(key);
-    if (cell) cell.value += by;
-    else this.cells.set(key, { labels: pick(this.labelNames, labels), value: by });
+    let cell = this.cells.get(key);
+    if (!cell) this.cells.set(key, (cell = make(pick(this.labelNames, labels))));
+    return cell;
   }
 
+  protected abstract values(): Exported['values'];
+
   async get(): Promise<Exported> {
-    return {
-      name: this.name,
-      help: this.help,
-      type: this.type,
-      aggregator: this.aggregator,
-      values: [...this.cells.values()].map((c) => ({ value: c.value, labels: { ...c.labels } })),
-    };
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: this.values() };
   }
 
   reset(): void {
@@ -143,29 +142,36 @@ export class HotCounter<L extends string> {
   }
 }
 
-/** A histogram for a path every request takes (see {@link HotCounter}); buckets as prom-client's (`le`: at most). */
-export class HotHistogram<L extends string> {
+/** A counter on a hot path (see {@link HotMetric}). */
+export class HotCounter<L extends string> extends HotMetric<L, { labels: Labels<L>; value: number }> {
+  readonly type = 'counter';
+
+  constructor(registry: Registry, o: { name: string; help: string; labelNames: readonly L[] }) {
+    super(registry, o, o.labelNames);
+  }
+
+  inc(labels: Labels<L>, by = 1): void {
+    this.cell(labels, (l) => ({ labels: l, value: 0 })).value += by;
+  }
+
+  protected values(): Exported['values'] {
+    return [...this.cells.values()].map((c) => ({ value: c.value, labels: { ...c.labels } }));
+  }
+}
+
+/** A histogram on a hot path (see {@link HotMetric}); buckets as prom-client's (`le`: at most). */
+export class HotHistogram<L extends string> extends HotMetric<L, { labels: Labels<L>; counts: Float64Array; sum: number; count: number }> {
   readonly type = 'histogram';
-  readonly aggregator = 'sum';
-  readonly name: string;
-  readonly help: string;
-  private readonly labelNames: readonly L[];
   private readonly buckets: readonly number[];
-  private readonly cells = new Map<string, { labels: Labels<L>; counts: Float64Array; sum: number; count: number }>();
 
   constructor(registry: Registry, o: { name: string; help: string; labelNames: readonly L[]; buckets: readonly number[] }) {
-    this.name = o.name;
-    this.help = o.help;
-    this.labelNames = o.labelNames;
+    super(registry, o, o.labelNames);
     this.buckets = [...o.buckets].sort((a, b) => a - b);
-    registry.registerMetric(this as unknown as Metric);
   }
 
   observe(labels: Labels<L>, value: number): void {
     if (!Number.isFinite(value)) return;
-    const key = keyOf(this.labelNames, labels);
-    let cell = this.cells.get(key);
-    if (!cell) this.cells.set(key, (cell = { labels: pick(this.labelNames, labels), counts: new Float64Array(this.buckets.length), sum: 0, count: 0 }));
+    const cell = this.cell(labels, (l) => ({ labels: l, counts: new Float64Array(this.buckets.length), sum: 0, count: 0 }));
     const b = this.buckets;
     let i = 0;
     while (i < b.length && value > b[i]!) i++;
@@ -174,7 +180,7 @@ export class HotHistogram<L extends string> {
     cell.count++;
   }
 
-  async get(): Promise<Exported> {
+  protected values(): Exported['values'] {
     const values: Exported['values'] = [];
     for (const c of this.cells.values()) {
       let acc = 0;
@@ -186,10 +192,6 @@ export class HotHistogram<L extends string> {
       values.push({ value: c.sum, labels: { ...c.labels }, metricName: `${this.name}_sum` });
       values.push({ value: c.count, labels: { ...c.labels }, metricName: `${this.name}_count` });
     }
-    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
-  }
-
-  reset(): void {
-    this.cells.clear();
+    return values;
   }
 }
