@@ -4,6 +4,7 @@
  * `extensions.code` — never the API key.
  */
 import { isTokengateError, TokengateClient, TokengateError } from '../../src/client';
+import { consent, hop } from '../support/connect-flow';
 import { startFakeAccountsServer, type FakeAccountsServer } from '../support/fake-accounts-server';
 import { startTestGateway, type TestGateway } from '../support/gateway';
 import { freePort } from '../support/process-gateway';
@@ -15,7 +16,9 @@ let operator: TokengateClient;
 
 beforeAll(async () => {
   accounts = await startFakeAccountsServer();
-  gw = await startTestGateway({ store: 'sqlite', env: { TOKENGATE_ACCOUNTS_URL: accounts.url } });
+  // A public URL (the connect flow's callback) on the port the gateway listens on.
+  const port = await freePort();
+  gw = await startTestGateway({ store: 'sqlite', port, env: { TOKENGATE_ACCOUNTS_URL: accounts.url, TOKENGATE_PUBLIC_URL: `http://127.0.0.1:${port}` } });
   admin = new TokengateClient({ url: gw.url, apiKey: gw.keys.admin, secrets: 'all' });
   operator = new TokengateClient({ url: `${gw.url}/graphql`, apiKey: gw.keys.operator });
 });
@@ -48,6 +51,9 @@ describe('TokengateClient', () => {
       expiresAt: new Date(Date.now() - 1000),
     });
     expect(saved).toMatchObject({ id: 'c1', userName: 'c1@example.com', status: 'EXPIRED', hasRefreshToken: true, accessToken: null });
+    expect(saved).toMatchObject({ provider: 'zoho', client: null, throttled: false, throttledUntil: null });
+    // Zoho's limits: 10 access tokens per 10 minutes, none minted yet.
+    expect(saved.budget).toEqual({ accessTokensLeft: 10, accessTokensPerWindow: 10, windowSeconds: 600, resetsAt: null, nextAt: null });
     expect(saved.createdAt).toBeInstanceOf(Date);
     expect(saved.expiresAt).toBeInstanceOf(Date);
     expect('refreshToken' in saved).toBe(false); // an operator client asks for the access token only
@@ -60,6 +66,11 @@ describe('TokengateClient', () => {
     const refreshed = await operator.refresh('c1', { force: false });
     expect(refreshed.status).toBe('ACTIVE');
     expect(refreshed.accessToken).toBe(accounts.issuedAccessTokens.at(-1)!.accessToken);
+    // One mint counted: it leaves the window 10 minutes after it was made.
+    expect(refreshed.budget).toMatchObject({ accessTokensLeft: 9, nextAt: null });
+    expect(refreshed.budget!.resetsAt).toBeInstanceOf(Date);
+    expect(refreshed.budget!.resetsAt!.getTime() - refreshed.lastRefreshedAt!.getTime()).toBeGreaterThanOrEqual(599_000);
+    expect(refreshed.budget!.resetsAt!.getTime() - Date.now()).toBeLessThanOrEqual(600_000);
     // Still valid: getAccessToken does not refresh again.
     const before = accounts.count('refresh_token');
     expect(await operator.getAccessToken('c1')).toBe(refreshed.accessToken);
@@ -132,7 +143,62 @@ describe('TokengateClient', () => {
     expect(err.retryAfter).toBeGreaterThan(590);
     expect(err.retryAfter).toBeLessThanOrEqual(600);
     expect(Number.isInteger(err.retryAfter)).toBe(true);
-    expect((await operator.getToken('t1'))!.status).toBe('THROTTLED');
+    const throttled = (await operator.getToken('t1'))!;
+    expect(throttled.status).toBe('THROTTLED');
+    // Until when: the end of the window the provider closed, as retryAfter counts it.
+    expect(throttled.throttledUntil).toBeInstanceOf(Date);
+    const untilMs = throttled.throttledUntil!.getTime() - Date.now();
+    expect(untilMs).toBeGreaterThan(580_000);
+    expect(untilMs).toBeLessThanOrEqual(600_000);
+    expect(throttled.throttled).toBe(false);
+    expect(throttled.budget).toMatchObject({ accessTokensLeft: 0, accessTokensPerWindow: 10, windowSeconds: 600 });
+    expect(throttled.budget!.nextAt).toBeInstanceOf(Date);
+    expect(throttled.budget!.nextAt!.getTime()).toBeGreaterThanOrEqual(throttled.throttledUntil!.getTime());
+  });
+
+  it('a forced refresh the governor will not send answers the held access token with throttled: true, the budget at 0', async () => {
+    accounts.addClient('1000.WINDOW', 'ws');
+    await operator.saveToken({ id: 'w1', clientId: '1000.WINDOW', clientSecret: 'ws', refreshToken: accounts.addRefreshToken('1000.WINDOW') });
+    let last = await operator.refresh('w1');
+    for (let i = 1; i < 10; i++) last = await operator.refresh('w1'); // Zoho's 10 access tokens of the window
+    expect(last).toMatchObject({ status: 'ACTIVE', throttled: false, budget: { accessTokensLeft: 0 } });
+    const sent = accounts.count('refresh_token');
+    const held = await operator.refresh('w1');
+    expect(accounts.count('refresh_token')).toBe(sent); // not sent
+    expect(held).toMatchObject({ throttled: true, accessToken: last.accessToken, status: 'ACTIVE', throttledUntil: null });
+    expect(held.budget).toMatchObject({ accessTokensLeft: 0, accessTokensPerWindow: 10 });
+    expect(held.budget!.nextAt).toBeInstanceOf(Date);
+    expect(held.budget!.nextAt!.getTime()).toBeGreaterThan(Date.now());
+    // throttled is a property of that refresh answer only.
+    expect((await operator.getToken('w1'))!.throttled).toBe(false);
+  });
+
+  it("provider: saveToken's provider names a registered one, fixed on the first save; a generic provider without limits has no budget", async () => {
+    await admin.request(`mutation { saveProvider(provider: { name: "acme", tokenUrl: "${accounts.url}/acme/token" }) { name } }`);
+    const acme = await operator.saveToken({ id: 'p1', provider: 'acme', userName: 'p1@example.com', refreshToken: 'p1-refresh' });
+    expect(acme).toMatchObject({ id: 'p1', provider: 'acme', client: null, budget: null });
+    expect((await operator.getToken('p1'))!.provider).toBe('acme');
+    // Left out, the provider is kept.
+    expect((await operator.saveToken({ id: 'p1', apiDomain: 'https://api.acme.example' })).provider).toBe('acme');
+    expect((await caught(operator.saveToken({ id: 'p1', provider: 'zoho' }))).code).toBe('BAD_USER_INPUT');
+    expect((await caught(operator.saveToken({ id: 'p2', provider: 'no-such-provider', refreshToken: 'x' }))).code).toBe('BAD_USER_INPUT');
+    expect(await operator.getToken('p2')).toBeNull();
+    expect(await operator.deleteToken('p1')).toBe(true);
+  });
+
+  it('client: a token connected through a named OAuth client carries its name', async () => {
+    accounts.addClient('1000.CONNECT', 'connect-secret');
+    await admin.saveClient({ name: 'crm', clientId: '1000.CONNECT', clientSecret: 'connect-secret', scopes: ['ZohoCRM.modules.ALL'] });
+    const { authorizationUrl } = await operator.startConnect({ client: 'crm', userName: 'connected@example.com' });
+    // The person consents; the provider sends the browser to the callback, which stores the token (a page: no returnTo).
+    expect((await hop((await consent(authorizationUrl)).toString())).status).toBe(200);
+    const connected = (await operator.getToken({ userName: 'connected@example.com' }))!;
+    expect(connected).toMatchObject({ client: 'crm', provider: 'zoho', clientId: '1000.CONNECT', status: 'ACTIVE', throttled: false, throttledUntil: null });
+    expect(connected.accessToken).toBe(accounts.issuedAccessTokens.at(-1)!.accessToken);
+    // The grant exchange minted its first access token: one of the window's 10.
+    expect(connected.budget).toMatchObject({ accessTokensLeft: 9, accessTokensPerWindow: 10 });
+    // Saved without a client: null.
+    expect((await operator.saveToken({ id: 'nc', refreshToken: 'nc-refresh' })).client).toBeNull();
   });
 
   it('UNAUTHENTICATED for a wrong key, and no error message ever holds the key', async () => {

@@ -16,14 +16,18 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
 CLI = ROOT / "dist" / "cli" / "tokengate.js"
+PUBLIC_URL = "https://tokens.example.com"
 
 
 class FakeAccounts:
-    """Zoho Accounts' token and revoke endpoints: clients, refresh tokens, and the access tokens it issued."""
+    """Zoho Accounts' token and revoke endpoints, and the consent step of the connect flow (``GET /oauth/v2/auth``,
+    answered at once with a 302 back to ``redirect_uri``, its code exchanged once by ``grant_type=authorization_code``):
+    clients, refresh tokens, and the access tokens it issued."""
 
     def __init__(self) -> None:
         self.clients = {}
         self.refresh_tokens = {}  # refresh token -> client id
+        self.codes = {}  # authorization code -> (client id, redirect URI), until exchanged
         self.issued = []  # access tokens, in order
         self.requests = []  # grant types (or "revoke"), in order
         self.failures = []  # OAuth errors the token endpoint answers next, in order (e.g. "access_denied": Zoho's rate limit)
@@ -44,6 +48,17 @@ class FakeAccounts:
                 self.send_header("content-length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                parts = urllib.parse.urlsplit(self.path)
+                params = dict(urllib.parse.parse_qsl(parts.query))
+                with fake._lock:
+                    location = fake._consent(params) if parts.path == "/oauth/v2/auth" else None
+                self.send_response(302 if location else 400)
+                if location:
+                    self.send_header("location", location)
+                self.send_header("content-length", "0")
+                self.end_headers()
 
             def log_message(self, *args) -> None:
                 pass
@@ -71,13 +86,29 @@ class FakeAccounts:
         client_id = params.get("client_id")
         if client_id not in self.clients or self.clients[client_id] != params.get("client_secret"):
             return {"error": "invalid_client"}
-        if params.get("grant_type") != "refresh_token":
+        answer = {}
+        if params.get("grant_type") == "authorization_code":
+            # Single use, by the client it was issued to, with the redirect URI of the consent.
+            if self.codes.pop(params.get("code"), None) != (client_id, params.get("redirect_uri")):
+                return {"error": "invalid_code"}
+            answer["refresh_token"] = self.add_refresh_token(client_id)
+        elif params.get("grant_type") != "refresh_token":
             return {"error": "unsupported_grant_type"}
-        if self.refresh_tokens.get(params.get("refresh_token")) != client_id:
+        elif self.refresh_tokens.get(params.get("refresh_token")) != client_id:
             return {"error": "invalid_code"}
         access_token = f"1000.{secrets.token_hex(16)}.{secrets.token_hex(16)}"
         self.issued.append(access_token)
-        return {"access_token": access_token, "api_domain": "https://www.zohoapis.com", "token_type": "Bearer", "expires_in": 3600}
+        return {"access_token": access_token, **answer, "api_domain": "https://www.zohoapis.com", "token_type": "Bearer", "expires_in": 3600}
+
+    def _consent(self, params: dict):
+        """The person consents at once: the redirect back with a code, the state, and the data center (this server)."""
+        client_id, redirect_uri = params.get("client_id"), params.get("redirect_uri")
+        if client_id not in self.clients or params.get("response_type") != "code" or not redirect_uri:
+            return None
+        code = f"1000.{secrets.token_hex(16)}.{secrets.token_hex(16)}"
+        self.codes[code] = (client_id, redirect_uri)
+        query = urllib.parse.urlencode({"code": code, "state": params.get("state", ""), "location": "us", "accounts-server": self.url})
+        return f"{redirect_uri}{'&' if '?' in redirect_uri else '?'}{query}"
 
     def _revoke(self, params: dict) -> dict:
         self.requests.append("revoke")
@@ -106,6 +137,9 @@ class Gateway:
             "TOKENGATE_API_KEYS": ",".join(f"{role}:{key}" for role, key in self.keys.items()),
             "TOKENGATE_ENCRYPTION_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
             "TOKENGATE_ACCOUNTS_URL": accounts_url,
+            # The external origin of a reverse proxy in front of the gateway (the connect flow's callback is below it);
+            # a test that takes the provider's redirect to the callback sends it to self.url, as that proxy would.
+            "TOKENGATE_PUBLIC_URL": PUBLIC_URL,
             "TOKENGATE_REFRESH_CHECK_SECONDS": "0",
             "TOKENGATE_LOG_LEVEL": "info",
         }

@@ -1,12 +1,14 @@
 """TokengateClient against a real gateway process and a fake Zoho Accounts server."""
 
+import http.client
 import socket
 import threading
+import urllib.parse
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tokengate_client import Token, TokengateClient, TokengateError
+from tokengate_client import Token, TokenBudget, TokengateClient, TokengateError
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +32,9 @@ def test_save_get_list_refresh_delete(gateway, accounts, admin, operator):
     assert (saved.id, saved.user_name, saved.status, saved.has_refresh_token, saved.access_token) == ("p1", "p1@example.com", "EXPIRED", True, None)
     assert saved.created_at.tzinfo is not None and saved.expires_at < datetime.now(timezone.utc)
     assert saved.refresh_token is None  # an operator client reads the access token only
+    assert (saved.provider, saved.client, saved.throttled, saved.throttled_until) == ("zoho", None, False, None)
+    # Zoho's limits: 10 access tokens per 10 minutes, none minted yet.
+    assert saved.budget == TokenBudget(access_tokens_left=10, access_tokens_per_window=10, window_seconds=600, resets_at=None, next_at=None)
 
     assert operator.get_token("p1").id == "p1"
     assert operator.get_token(user_name="p1@example.com").id == "p1"
@@ -48,6 +53,10 @@ def test_save_get_list_refresh_delete(gateway, accounts, admin, operator):
     # refresh() forces one by default.
     refreshed = operator.refresh("p1")
     assert refreshed.status == "ACTIVE" and refreshed.access_token == accounts.issued[-1] != access_token
+    # Two mints counted; the window is whole again 10 minutes after the first.
+    assert (refreshed.budget.access_tokens_left, refreshed.budget.next_at) == (8, None)
+    assert refreshed.budget.resets_at.tzinfo is not None
+    assert 0 < (refreshed.budget.resets_at - datetime.now(timezone.utc)).total_seconds() <= 600
     assert operator.refresh("p1", force=False).access_token == refreshed.access_token
 
     operator.save_token(id="p2", refresh_token="p2-refresh", access_token="p2-access", expires_in=3600)
@@ -117,7 +126,87 @@ def test_throttled_carries_retry_after(accounts, operator):
     assert isinstance(e.value.retry_after, int) and 590 < e.value.retry_after <= 600
     assert "retry_after=" in repr(e.value)
     assert accounts.count("refresh_token") == before
-    assert operator.get_token("t1").status == "THROTTLED"
+    throttled = operator.get_token("t1")
+    assert throttled.status == "THROTTLED" and throttled.throttled is False
+    # Until when: the end of the window the provider closed, as retry_after counts it.
+    assert throttled.throttled_until.tzinfo is not None
+    assert 580 < (throttled.throttled_until - datetime.now(timezone.utc)).total_seconds() <= 600
+    assert (throttled.budget.access_tokens_left, throttled.budget.access_tokens_per_window) == (0, 10)
+    assert throttled.budget.next_at >= throttled.throttled_until
+
+
+def test_a_forced_refresh_the_governor_will_not_send_answers_the_held_token_throttled(accounts, operator):
+    accounts.add_client("1000.PYWINDOW", "ws")
+    operator.save_token(id="w1", client_id="1000.PYWINDOW", client_secret="ws", refresh_token=accounts.add_refresh_token("1000.PYWINDOW"))
+    for _ in range(10):  # Zoho's 10 access tokens of the window
+        last = operator.refresh("w1")
+    assert (last.status, last.throttled, last.budget.access_tokens_left) == ("ACTIVE", False, 0)
+    sent = accounts.count("refresh_token")
+    held = operator.refresh("w1")
+    assert accounts.count("refresh_token") == sent  # not sent
+    assert (held.throttled, held.access_token, held.status, held.throttled_until) == (True, last.access_token, "ACTIVE", None)
+    assert held.budget.access_tokens_left == 0 and held.budget.next_at > datetime.now(timezone.utc)
+    # throttled is a property of that refresh answer only.
+    assert operator.get_token("w1").throttled is False
+
+
+def test_save_token_provider_names_a_registered_one_fixed_on_the_first_save(accounts, admin, operator):
+    admin.request(f'mutation {{ saveProvider(provider: {{ name: "acme-py", tokenUrl: "{accounts.url}/acme/token" }}) {{ name }} }}')
+    acme = operator.save_token(id="g1", provider="acme-py", user_name="g1@example.com", refresh_token="g1-refresh")
+    # A generic provider limits nothing by default: no budget.
+    assert (acme.provider, acme.client, acme.budget) == ("acme-py", None, None)
+    assert operator.get_token("g1").provider == "acme-py"
+    assert operator.save_token(id="g1", api_domain="https://api.acme.example").provider == "acme-py"  # left out: kept
+    for provider in ("zoho", None):
+        with pytest.raises(TokengateError) as e:
+            operator.save_token(id="g1", provider=provider)
+        assert e.value.code == "BAD_USER_INPUT"
+    with pytest.raises(TokengateError) as e:
+        operator.save_token(id="g2", provider="no-such-provider", refresh_token="x")
+    assert e.value.code == "BAD_USER_INPUT"
+    assert operator.get_token("g2") is None
+    assert operator.get_token("g1").provider == "acme-py"
+    assert operator.delete_token("g1") is True
+
+
+def _get(url: str):
+    """GETs url without following a redirect: (status, Location)."""
+    parts = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        conn.request("GET", f"{parts.path}?{parts.query}")
+        res = conn.getresponse()
+        res.read()
+        return res.status, res.getheader("location")
+    finally:
+        conn.close()
+
+
+def test_a_token_connected_through_a_named_oauth_client_carries_its_name(gateway, accounts, admin, operator):
+    accounts.add_client("1000.PYCONNECT", "connect-secret")
+    admin.request(
+        "mutation SaveClient($client: ClientInput!) { saveClient(client: $client) { name } }",
+        {"client": {"name": "crm-py", "clientId": "1000.PYCONNECT", "clientSecret": "connect-secret", "scopes": ["ZohoCRM.modules.ALL"]}},
+    )
+    started = operator.request(
+        "mutation Start($input: StartConnectInput!) { startConnect(input: $input) { authorizationUrl } }",
+        {"input": {"client": "crm-py", "userName": "connected-py@example.com"}},
+    )
+    # The person consents; the provider sends the browser to the callback at the public URL, which the
+    # reverse proxy in front of the gateway (this test) hands to the gateway. No returnTo: a page.
+    status, location = _get(started["startConnect"]["authorizationUrl"])
+    assert status == 302
+    callback = urllib.parse.urlsplit(location)
+    assert f"{callback.scheme}://{callback.netloc}" == "https://tokens.example.com" and callback.path == "/oauth/callback"
+    assert _get(f"{gateway.url}{callback.path}?{callback.query}")[0] == 200
+
+    connected = operator.get_token(user_name="connected-py@example.com")
+    assert (connected.client, connected.provider, connected.client_id, connected.status) == ("crm-py", "zoho", "1000.PYCONNECT", "ACTIVE")
+    assert connected.access_token == accounts.issued[-1]
+    # The grant exchange minted its first access token: one of the window's 10.
+    assert (connected.budget.access_tokens_left, connected.budget.access_tokens_per_window) == (9, 10)
+    # Saved without a client: None.
+    assert operator.save_token(id="nc", refresh_token="nc-refresh").client is None
 
 
 def test_no_api_key_in_any_message_or_repr(gateway):
@@ -132,6 +221,8 @@ def test_no_api_key_in_any_message_or_repr(gateway):
     token = Token._from_api({"id": "1", "status": "ACTIVE", "hasAccessToken": True, "hasRefreshToken": True, "hasGrantToken": False,
                              "createdAt": "2026-01-01T00:00:00.000Z", "updatedAt": "2026-01-01T00:00:00Z", "accessToken": "secret-access", "refreshToken": "secret-refresh"})
     assert "secret" not in repr(token)
+    # Fields the answer leaves out take their defaults.
+    assert (token.provider, token.client, token.throttled, token.throttled_until, token.budget) == ("zoho", None, False, None, None)
 
 
 def test_network_error_timeout_and_bad_response(gateway):

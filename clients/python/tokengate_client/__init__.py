@@ -7,8 +7,8 @@
 The Zoho CRM Python SDK token store is in ``tokengate_client.zoho``.
 """
 
-from .client import Token, TokengateClient, TokenPage
+from .client import Token, TokenBudget, TokengateClient, TokenPage
 from .errors import TokengateError
 
-__all__ = ["TokengateClient", "TokengateError", "Token", "TokenPage"]
+__all__ = ["TokengateClient", "TokengateError", "Token", "TokenBudget", "TokenPage"]
 __version__ = "0.1.0"

@@ -17,7 +17,8 @@ from .errors import TokengateError
 
 _TOKEN_FIELDS = (
     "id userName clientId redirectUrl apiDomain accountsUrl expiresAt status hasAccessToken hasRefreshToken "
-    "hasGrantToken lastRefreshedAt lastError createdAt updatedAt"
+    "hasGrantToken lastRefreshedAt lastError provider client throttled throttledUntil createdAt updatedAt "
+    "budget { accessTokensLeft accessTokensPerWindow windowSeconds resetsAt nextAt }"
 )
 _SECRET_SELECTION = {
     "none": "",
@@ -36,6 +37,7 @@ _INPUT_FIELDS = {
     "redirect_url": "redirectUrl",
     "api_domain": "apiDomain",
     "accounts_url": "accountsUrl",
+    "provider": "provider",
     "expires_at": "expiresAt",
     "expires_in": "expiresIn",
 }
@@ -59,6 +61,34 @@ def _instant(value: Optional[str]) -> Optional[datetime]:
 
 
 @dataclass(frozen=True)
+class TokenBudget:
+    """What is left of a token's issuing budget now, by the governor's counters."""
+
+    #: Access tokens a caller may still have minted now (0 while the provider blocks the token).
+    access_tokens_left: int
+    #: The provider's access tokens per window.
+    access_tokens_per_window: int
+    #: The rolling window, in seconds.
+    window_seconds: int
+    #: When every mint counted now has left the window (the whole budget is back); None when none is counted.
+    resets_at: Optional[datetime]
+    #: When the next access token may be minted, when none may be now; None when one may.
+    next_at: Optional[datetime]
+
+    @classmethod
+    def _from_api(cls, raw: Optional[Dict[str, Any]]) -> Optional["TokenBudget"]:
+        if raw is None:
+            return None
+        return cls(
+            access_tokens_left=raw["accessTokensLeft"],
+            access_tokens_per_window=raw["accessTokensPerWindow"],
+            window_seconds=raw["windowSeconds"],
+            resets_at=_instant(raw.get("resetsAt")),
+            next_at=_instant(raw.get("nextAt")),
+        )
+
+
+@dataclass(frozen=True)
 class Token:
     """A stored token. The secret fields are present as the client's ``secrets`` asks, and never shown by repr()."""
 
@@ -72,7 +102,7 @@ class Token:
     accounts_url: Optional[str]
     #: When the access token expires (timezone-aware, UTC).
     expires_at: Optional[datetime]
-    #: ACTIVE, EXPIRING, EXPIRED, PENDING_GRANT or FAILED.
+    #: ACTIVE, EXPIRING, EXPIRED, PENDING_GRANT, FAILED or THROTTLED.
     status: str
     has_access_token: bool
     has_refresh_token: bool
@@ -86,6 +116,16 @@ class Token:
     refresh_token: Optional[str] = field(default=None, repr=False)
     client_secret: Optional[str] = field(default=None, repr=False)
     grant_token: Optional[str] = field(default=None, repr=False)
+    #: The provider profile the token belongs to: "zoho" unless saved with another.
+    provider: str = "zoho"
+    #: The OAuth client the token was connected through (its name); None for a token saved or imported without one.
+    client: Optional[str] = None
+    #: True on a refresh() result that is the held, still valid access token because the governor would not mint.
+    throttled: bool = False
+    #: Until when the provider's issuing limits hold the token back (timezone-aware, UTC); None unless status is THROTTLED.
+    throttled_until: Optional[datetime] = None
+    #: What is left of the token's issuing budget now; None when its provider limits no access tokens per window.
+    budget: Optional[TokenBudget] = None
 
     @classmethod
     def _from_api(cls, raw: Dict[str, Any]) -> "Token":
@@ -109,6 +149,11 @@ class Token:
             refresh_token=raw.get("refreshToken"),
             client_secret=raw.get("clientSecret"),
             grant_token=raw.get("grantToken"),
+            provider=raw.get("provider", "zoho"),
+            client=raw.get("client"),
+            throttled=raw.get("throttled", False),
+            throttled_until=_instant(raw.get("throttledUntil")),
+            budget=TokenBudget._from_api(raw.get("budget")),
         )
 
 
@@ -225,7 +270,8 @@ class TokengateClient:
         """Upserts a token (by ``id``, else Zoho's lookup rules); never makes a duplicate. Needs an operator key.
 
         Keywords: id, user_name, client_id, client_secret, access_token, refresh_token, grant_token,
-        redirect_url, api_domain, accounts_url, expires_at (an aware datetime or ISO string) or expires_in
+        redirect_url, api_domain, accounts_url, provider (a registered provider's name, default "zoho"; fixed when
+        the token is first saved, and never cleared), expires_at (an aware datetime or ISO string) or expires_in
         (seconds from now). A keyword left out keeps the stored value; None clears it.
         """
         unknown = set(fields) - set(_INPUT_FIELDS)

@@ -25,4 +25,4 @@ export {
   type OAuthClientInput,
   type StartConnectInput,
 } from './connect.js';
-export type { Token, TokenInput, TokenMatch, TokenPage, TokenStatus } from './types.js';
+export type { Token, TokenBudget, TokenInput, TokenMatch, TokenPage, TokenStatus } from './types.js';

@@ -1,7 +1,7 @@
 import { TokengateError } from './errors.js';
 import * as connect from './connect.js';
 import type { ConnectStart, OAuthClient, OAuthClientInput, StartConnectInput } from './connect.js';
-import type { Token, TokenInput, TokenMatch, TokenPage, TokenStatus } from './types.js';
+import type { Token, TokenBudget, TokenInput, TokenMatch, TokenPage, TokenStatus } from './types.js';
 
 /**
  * Which secret fields the client asks for:
@@ -26,18 +26,23 @@ export interface TokengateClientOptions {
 }
 
 const TOKEN_FIELDS =
-  'id userName clientId redirectUrl apiDomain accountsUrl expiresAt status hasAccessToken hasRefreshToken hasGrantToken lastRefreshedAt lastError createdAt updatedAt';
+  'id userName clientId redirectUrl apiDomain accountsUrl expiresAt status hasAccessToken hasRefreshToken hasGrantToken lastRefreshedAt lastError' +
+  ' provider client throttled throttledUntil createdAt updatedAt budget { accessTokensLeft accessTokensPerWindow windowSeconds resetsAt nextAt }';
 const SECRET_SELECTION: Record<SecretFields, string> = {
   none: '',
   access: ' accessToken',
   all: ' accessToken refreshToken clientSecret grantToken',
 };
 
-interface RawToken extends Omit<Token, 'expiresAt' | 'lastRefreshedAt' | 'createdAt' | 'updatedAt'> {
+type RawBudget = Omit<TokenBudget, 'resetsAt' | 'nextAt'> & { resetsAt: string | null; nextAt: string | null };
+
+interface RawToken extends Omit<Token, 'expiresAt' | 'lastRefreshedAt' | 'throttledUntil' | 'createdAt' | 'updatedAt' | 'budget'> {
   expiresAt: string | null;
   lastRefreshedAt: string | null;
+  throttledUntil: string | null;
   createdAt: string;
   updatedAt: string;
+  budget: RawBudget | null;
 }
 
 const date = (v: string | null): Date | null => (v === null ? null : new Date(v));
@@ -47,8 +52,10 @@ function toToken(raw: RawToken): Token {
     status: raw.status as TokenStatus,
     expiresAt: date(raw.expiresAt),
     lastRefreshedAt: date(raw.lastRefreshedAt),
+    throttledUntil: date(raw.throttledUntil),
     createdAt: new Date(raw.createdAt),
     updatedAt: new Date(raw.updatedAt),
+    budget: raw.budget && { ...raw.budget, resetsAt: date(raw.budget.resetsAt), nextAt: date(raw.budget.nextAt) },
   };
 }
 

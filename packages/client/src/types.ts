@@ -3,8 +3,26 @@
  * `schema.graphql`): instants are `Date`s.
  */
 
-/** Where a token stands (`TokenStatus` of the API). */
-export type TokenStatus = 'ACTIVE' | 'EXPIRING' | 'EXPIRED' | 'PENDING_GRANT' | 'FAILED';
+/**
+ * Where a token stands (`TokenStatus` of the API). `THROTTLED`: the
+ * provider's issuing limits allow no new access token yet and none valid is
+ * held (until `throttledUntil`).
+ */
+export type TokenStatus = 'ACTIVE' | 'EXPIRING' | 'EXPIRED' | 'PENDING_GRANT' | 'FAILED' | 'THROTTLED';
+
+/** What is left of a token's issuing budget now, by the governor's counters (`TokenBudget` of the API). */
+export interface TokenBudget {
+  /** Access tokens a caller may still have minted now (0 while the provider blocks the token). */
+  accessTokensLeft: number;
+  /** The provider's access tokens per window. */
+  accessTokensPerWindow: number;
+  /** The rolling window, in seconds. */
+  windowSeconds: number;
+  /** When every mint counted now has left the window (the whole budget is back); null when none is counted. */
+  resetsAt: Date | null;
+  /** When the next access token may be minted, when none may be now; null when one may. */
+  nextAt: Date | null;
+}
 
 /** A stored token. The secret fields are present as the client's `secrets` option asks. */
 export interface Token {
@@ -25,6 +43,16 @@ export interface Token {
   lastRefreshedAt: Date | null;
   /** The provider's error code of the last failed refresh. */
   lastError: string | null;
+  /** The provider profile the token belongs to: `zoho` unless saved with another. */
+  provider: string;
+  /** The OAuth client the token was connected through (its name); null for a token saved or imported without one. */
+  client: string | null;
+  /** True on a `refresh` result that is the held, still valid access token because the governor would not mint (false everywhere else). */
+  throttled: boolean;
+  /** Until when the provider's issuing limits hold the token back; null unless `status` is `THROTTLED`. */
+  throttledUntil: Date | null;
+  /** What is left of the token's issuing budget now; null when its provider limits no access tokens per window. */
+  budget: TokenBudget | null;
   createdAt: Date;
   updatedAt: Date;
   /** With `secrets: 'access'` or `'all'` (operator and admin keys). */
@@ -64,6 +92,8 @@ export interface TokenInput {
   apiDomain?: string | null;
   /** Must be on the gateway's allow-list; default: the data center of `apiDomain`. */
   accountsUrl?: string | null;
+  /** A registered provider's name (default `zoho`); fixed when the token is first saved (leave it out to keep it; it cannot be cleared). */
+  provider?: string;
   expiresAt?: Date | string | null;
   expiresIn?: number | null;
 }
