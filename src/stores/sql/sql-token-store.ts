@@ -23,6 +23,11 @@ const INSERT_COLUMNS = ['id', ...WRITE_COLUMNS];
  */
 export class SqlTokenStore implements TokenStore {
   private readonly upsert: UpsertBackend<SqlExecutor>;
+  /**
+   * The lookups' SQL, made once: a statement is found by its text, and a
+   * text built per call is hashed and compared in full every time.
+   */
+  private readonly sql = new Map<string, string>();
 
   /** @param t the quoted token table */
   constructor(
@@ -117,17 +122,25 @@ export class SqlTokenStore implements TokenStore {
     return { nodes, endCursor: last ? encodeCursor(last.id) : null, hasNextPage: rows.length > first };
   }
 
+  private lookupSql(key: string, make: () => string): string {
+    let sql = this.sql.get(key);
+    if (sql === undefined) this.sql.set(key, (sql = make()));
+    return sql;
+  }
+
   private async findById(exec: SqlExecutor, id: string, lock: boolean, operation: StoreOperation): Promise<Token | null> {
-    const rows = await exec.all<TokenRow>(`SELECT ${ROW_COLUMNS} FROM ${this.t} WHERE id = ?${lock ? exec.forUpdate : ''}`, [id]);
+    const sql = this.lookupSql(`id${lock ? exec.forUpdate : ''}`, () => `SELECT ${ROW_COLUMNS} FROM ${this.t} WHERE id = ?${lock ? exec.forUpdate : ''}`);
+    const rows = await exec.all<TokenRow>(sql, [id]);
     return rows[0] ? rowToToken(rows[0], this.keyring, operation) : null;
   }
 
   private async findByRule(exec: SqlExecutor, rule: LookupRule, lock: boolean, operation: StoreOperation): Promise<Token | null> {
     const hashes = rule.by === 'userName' ? [plainHash(rule.value)] : this.keyring.lookupHashes(rule.value);
-    const rows = await exec.all<TokenRow>(
-      `SELECT ${ROW_COLUMNS} FROM ${this.t} WHERE ${hashColumnOf(rule.by)} IN (${hashes.map(() => '?').join(', ')}) LIMIT 1${lock ? exec.forUpdate : ''}`,
-      hashes,
+    const sql = this.lookupSql(
+      `${rule.by}:${hashes.length}${lock ? exec.forUpdate : ''}`,
+      () => `SELECT ${ROW_COLUMNS} FROM ${this.t} WHERE ${hashColumnOf(rule.by)} IN (${hashes.map(() => '?').join(', ')}) LIMIT 1${lock ? exec.forUpdate : ''}`,
     );
+    const rows = await exec.all<TokenRow>(sql, hashes);
     return rows[0] ? rowToToken(rows[0], this.keyring, operation) : null;
   }
 
