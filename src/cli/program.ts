@@ -15,12 +15,20 @@ const positiveInt = (name: string) => (v: string) => {
  * command's module is loaded when it runs, so `tokengate token` (called before
  * every request of a shell script) loads neither the server nor the store.
  */
+/**
+ * commander's usage errors quote what was typed (`unknown option
+ * '--api-key=tg_…'`): the value of a `--name=value` goes, it may be a key.
+ */
+export function withoutOptionValues(text: string): string {
+  return text.replace(/'(--?[A-Za-z][\w-]*)=[^']*'/g, "'$1=…'");
+}
+
 export function buildProgram(io: CliIo, version: string): Command {
   const program = new Command('tokengate')
     .description('A self-hosted OAuth token gateway for Zoho CRM')
     .version(version, '-V, --version')
     .showHelpAfterError('(run tokengate --help for usage)')
-    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(withoutOptionValues(s)) })
     .exitOverride();
 
   program

@@ -180,6 +180,12 @@ describe('tokengate import / export (SQLite, the default store)', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^tokengate: invalid configuration: TOKENGATE_ENCRYPTION_KEY: /);
 
+    // A usage error never quotes an option's value: it may be a key.
+    r = await tokengate(['token', '--id', '42', '--api-key=tg_operator_TOPSECRET_0123456789'], env, cwd);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/unknown option '--api-key=…'/);
+    expect(r.stderr).not.toContain('TOPSECRET');
+
     r = await tokengate(['import', 'x.csv'], env, cwd);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/required option '--format <format>' not specified/);
