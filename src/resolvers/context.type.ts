@@ -25,6 +25,8 @@ export interface GatewayContext {
   clients?: ClientService;
   /** The connect flow (`startConnect`). */
   connect?: ConnectService;
+  /** Set once the request's metrics and log line are written (shared by Apollo's per-operation copies of the context). */
+  observation?: { observed: boolean };
 }
 
 /** Who a request is: the role and the name of its key (never the key). */

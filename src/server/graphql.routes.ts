@@ -16,6 +16,8 @@ import type { AuthFailureLog } from './auth-failures';
 import type { DashboardSessions } from './dashboard-session';
 import { sessionPrincipal } from './dashboard.routes';
 import { createPlaygroundHandler } from './playground';
+import type { Metrics } from './metrics';
+import { observeRefused } from './observability.plugin';
 import { RequestContext, type RequestServices } from './request-context';
 
 export interface GraphqlRoutesOptions {
@@ -32,6 +34,15 @@ export interface GraphqlRoutesOptions {
   proxyCredentials: ProxyCredentials;
   /** The app's log of refused keys (shared with the API proxy and the dashboard). */
   authFailures: AuthFailureLog;
+  /** Where the requests refused before GraphQL ran are counted. */
+  metrics: Metrics;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The GraphQL request's observation (see RequestContext), once its context was made. */
+    graphqlObservation: { observed: boolean } | null;
+  }
 }
 
 /** Headers a browser on a configured origin may send, and read back. */
@@ -47,7 +58,7 @@ const CORS_ALLOWED_HEADERS = ['authorization', 'content-type', 'apollo-require-p
  */
 export const graphqlRoutes: FastifyPluginAsync<GraphqlRoutesOptions> = async (
   app,
-  { config, apollo, apiKeys, sessions, tokens, clients, connect, audit, logger, proxyCredentials, authFailures },
+  { config, apollo, apiKeys, sessions, tokens, clients, connect, audit, logger, proxyCredentials, authFailures, metrics },
 ) => {
   if (config.corsOrigins.length > 0) {
     await app.register(cors, {
@@ -61,6 +72,12 @@ export const graphqlRoutes: FastifyPluginAsync<GraphqlRoutesOptions> = async (
   }
   app.addHook('onRequest', (_request, reply, done) => {
     reply.header('cache-control', 'no-store');
+    done();
+  });
+  // A request answered with an error before an operation ran is counted and logged here (the others by the observability concern).
+  app.decorateRequest('graphqlObservation', null);
+  app.addHook('onResponse', (request, reply, done) => {
+    if (reply.statusCode >= 400 && !request.graphqlObservation?.observed) observeRefused(metrics, logger, request, reply.statusCode);
     done();
   });
   // Bodies that are not JSON reach Apollo unparsed, which refuses them (CSRF prevention, or a 400).
@@ -81,7 +98,7 @@ export const graphqlRoutes: FastifyPluginAsync<GraphqlRoutesOptions> = async (
           >,
         });
       }
-      return new RequestContext(principal, request.id, request.receivedAt, services);
+      return new RequestContext(principal, request.id, request.receivedAt, services, (request.graphqlObservation = { observed: false }));
     },
   }) as RouteHandlerMethod;
 

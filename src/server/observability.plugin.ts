@@ -44,6 +44,7 @@ class RequestObservation implements RequestHooks<GatewayContext> {
     const firstCode = (body?.errors?.[0]?.extensions?.code as string | undefined) ?? (errors?.[0] ? 'ERROR' : undefined);
     const outcome = firstCode ?? 'ok';
     const operation = this.operation;
+    if (contextValue?.observation) contextValue.observation.observed = true;
     this.metrics.graphqlRequests.inc({ operation, outcome });
     this.metrics.graphqlDuration.observe({ operation }, seconds);
     if (this.logger.isLevelEnabled('info'))
@@ -52,4 +53,30 @@ class RequestObservation implements RequestHooks<GatewayContext> {
         'graphql request',
       );
   }
+}
+
+/** The outcome label of a request refused before GraphQL ran (by its HTTP status). */
+const REFUSED: Record<number, string> = {
+  400: 'BAD_REQUEST',
+  401: 'UNAUTHENTICATED',
+  405: 'METHOD_NOT_ALLOWED',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+};
+
+/**
+ * Counts and logs a `/graphql` request that was answered with an error
+ * before any operation ran (a body that is not JSON or too large, a
+ * request refused by CSRF prevention, a batch, a missing or unknown key),
+ * as `operation="unknown"`: one log line per request, as for the others,
+ * except for a refused key (see below).
+ */
+export function observeRefused(metrics: Metrics, logger: Logger, request: { id: string; receivedAt: Date | null }, status: number): void {
+  const outcome = REFUSED[status] ?? `HTTP_${status}`;
+  const seconds = request.receivedAt ? (Date.now() - request.receivedAt.getTime()) / 1e3 : 0;
+  metrics.graphqlRequests.inc({ operation: 'unknown', outcome });
+  metrics.graphqlDuration.observe({ operation: 'unknown' }, seconds);
+  // A refused key is logged by the rate-limited AuthFailureLog, not once per request: a flood of bad keys must not flood the log.
+  if (status !== 401 && logger.isLevelEnabled('info'))
+    logger.info({ reqId: request.id, operation: 'unknown', outcome, status, durationMs: Math.round(seconds * 1e4) / 10 }, 'graphql request');
 }

@@ -35,6 +35,7 @@ export class RequestContext implements GatewayContext {
     readonly requestId: string,
     readonly receivedAt: Date,
     private readonly services: RequestServices,
+    readonly observation?: { observed: boolean },
   ) {}
 
   get tokens(): TokenService {

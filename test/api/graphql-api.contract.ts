@@ -362,6 +362,46 @@ export function graphqlApiContract(store: StoreKind): void {
         expect(lines.filter((l) => l.reqId === second.headers.get('x-request-id'))).toHaveLength(1);
       });
 
+      it('counts and logs, once each, a request refused before any operation ran (a refused key: counted, logged by the auth-failure log)', async () => {
+        const refused = [
+          { id: 'refused-json-1', body: '{"query": ', headers: { 'content-type': 'application/json' }, status: 400 },
+          { id: 'refused-csrf-1', body: 'query', headers: { 'content-type': 'text/plain' }, status: 400 },
+          { id: 'refused-batch-1', body: '[{"query":"{ __typename }"}]', headers: { 'content-type': 'application/json' }, status: 400 },
+          {
+            id: 'refused-key-1',
+            body: '{"query":"{ __typename }"}',
+            headers: { 'content-type': 'application/json', authorization: 'Bearer not-a-key-0123456789' },
+            status: 401,
+          },
+        ];
+        for (const r of refused) {
+          const res = await fetch(`${gw.url}/graphql`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${gw.keys.viewer}`, ...r.headers, 'x-request-id': r.id },
+            body: r.body,
+          });
+          expect(res.status).toBe(r.status);
+          await res.text();
+        }
+        const lines = gw
+          .logs()
+          .split('\n')
+          .filter((l) => l.includes('graphql request'))
+          .map((l) => JSON.parse(l) as { reqId?: string; operation?: string; outcome?: string });
+        for (const r of refused) {
+          const mine = lines.filter((l) => l.reqId === r.id);
+          // A refused key is logged by the rate-limited auth-failure log instead (a flood of bad keys must not flood the log).
+          if (r.status === 401) expect(mine).toEqual([]);
+          else {
+            expect(mine).toHaveLength(1);
+            expect(mine[0]).toMatchObject({ operation: 'unknown', outcome: 'BAD_REQUEST' });
+          }
+        }
+        const text = await (await fetch(`${gw.url}/metrics`)).text();
+        expect(Number(/tokengate_graphql_requests_total\{operation="unknown",outcome="BAD_REQUEST"\} (\d+)/.exec(text)?.[1])).toBeGreaterThanOrEqual(3);
+        expect(text).toMatch(/tokengate_graphql_requests_total\{operation="unknown",outcome="UNAUTHENTICATED"\} \d+/);
+      });
+
       it('no secret and no API key ever reaches the log', async () => {
         await save({ userName: 'log@x', clientId: 'c', ...secrets });
         await gw.gql(`{ tokens { nodes { ${SECRET_FIELDS.join(' ')} } } }`, {}, gw.keys.admin);
