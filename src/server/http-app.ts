@@ -65,8 +65,8 @@ export interface HttpAppParts {
 export function createHttpApp(parts: HttpAppParts): FastifyInstance {
   const { config, logger } = parts;
   const app = Fastify({
-    // Its child loggers (one per request) are made when the request logs (see LazyChildLogger).
-    loggerInstance: new FastifyLogger(logger) as unknown as FastifyBaseLogger,
+    // Its child loggers (one per request) are made when the request logs (see LazyLogger).
+    loggerInstance: LazyLogger.of(logger) as unknown as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'reqId' }),
     genReqId: requestIdOf,
     requestIdHeader: false,
@@ -124,67 +124,29 @@ export function createHttpApp(parts: HttpAppParts): FastifyInstance {
 type LogArgs = Parameters<Logger['info']>;
 
 /**
- * The gateway's logger as Fastify's: the same lines, but a request's child
- * logger is a {@link LazyChildLogger}. (A `childLoggerFactory` would do the
- * same, but Fastify then checks every request's child for each log method.)
+ * The gateway's logger as Fastify's, and each request's: a logger made only
+ * when something logs (at the default level most requests never do, and a
+ * pino child with its redaction set up costs a few µs of every request).
+ * A child with options is one Fastify makes when it starts (with its
+ * serializers) or for a route's own level: made at once. A child with
+ * bindings only (a request's, with its id) stays lazy, whether or not its
+ * parent was made. (A `childLoggerFactory` would do the same, but Fastify
+ * then checks every request's child for each log method.)
  */
-class FastifyLogger {
-  constructor(private readonly root: Logger) {}
-
-  get level(): string {
-    return this.root.level;
-  }
-  set level(level: string) {
-    this.root.level = level;
-  }
-  isLevelEnabled(level: string): boolean {
-    return this.root.isLevelEnabled(level);
-  }
-  fatal(...args: LogArgs): void {
-    this.root.fatal(...args);
-  }
-  error(...args: LogArgs): void {
-    this.root.error(...args);
-  }
-  warn(...args: LogArgs): void {
-    this.root.warn(...args);
-  }
-  info(...args: LogArgs): void {
-    this.root.info(...args);
-  }
-  debug(...args: LogArgs): void {
-    this.root.debug(...args);
-  }
-  trace(...args: LogArgs): void {
-    this.root.trace(...args);
-  }
-  silent(): void {}
-  /**
-   * A request's logger (bindings only: the request id) is lazy. A child with
-   * options is one Fastify makes when it starts (with its serializers) or for
-   * a route's own level: made now, and its requests' loggers lazy in turn.
-   */
-  child(bindings: Record<string, unknown>, options?: object): FastifyLogger | LazyChildLogger {
-    if (options && !isEmpty(options)) return new FastifyLogger(this.root.child(bindings, options));
-    return new LazyChildLogger(this.root, bindings, {});
-  }
-}
-
-/**
- * Fastify's per-request logger, made only when the request logs something:
- * at the default level most requests never do, and a pino child (with its
- * redaction set up) costs a few µs of every request.
- */
-class LazyChildLogger {
-  private made: Logger | null = null;
-  constructor(
+class LazyLogger {
+  private constructor(
     private readonly parent: Logger,
     private readonly bindings: Record<string, unknown>,
-    private readonly options: object,
+    private made: Logger | null,
   ) {}
 
+  /** A logger that exists already (the gateway's, or a child made with options). */
+  static of(logger: Logger): LazyLogger {
+    return new LazyLogger(logger, {}, logger);
+  }
+
   private get logger(): Logger {
-    return (this.made ??= this.parent.child(this.bindings, this.options));
+    return (this.made ??= this.parent.child(this.bindings));
   }
   get level(): string {
     return (this.made ?? this.parent).level;
@@ -214,10 +176,9 @@ class LazyChildLogger {
     if (this.isLevelEnabled('trace')) this.logger.trace(...args);
   }
   silent(): void {}
-  /** Lazy too while neither has options (Fastify makes a request's logger a child of its route's). */
-  child(bindings: Record<string, unknown>, options?: object): Logger | LazyChildLogger {
-    if (this.made || !isEmpty(this.options) || (options && !isEmpty(options))) return this.logger.child(bindings, options);
-    return new LazyChildLogger(this.parent, { ...this.bindings, ...bindings }, {});
+  child(bindings: Record<string, unknown>, options?: object): LazyLogger {
+    if (options && !isEmpty(options)) return LazyLogger.of(this.logger.child(bindings, options));
+    return this.made ? new LazyLogger(this.made, bindings, null) : new LazyLogger(this.parent, { ...this.bindings, ...bindings }, null);
   }
 }
 
