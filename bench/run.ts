@@ -71,7 +71,8 @@ async function main(): Promise<number> {
   log(
     `sections ${options.sections.join(', ')}; stores ${options.stores.join(', ')}; ${options.sizes.small} and ${options.sizes.large} tokens; ` +
       `${options.runSeconds} s runs, ${options.pairs} pairs, ${options.connections} connections` +
-      `${options.sections.includes('soak') ? `, ${options.soakSeconds} s soak per store` : ''}${options.quick ? ' (quick)' : ''}`,
+      `${options.sections.includes('soak') ? `, ${options.soakSeconds} s soak per store` : ''}${options.quick ? ' (quick)' : ''}` +
+      `${process.env.BENCH_GATEWAY_NODE_OPTIONS ? `; gateways with ${process.env.BENCH_GATEWAY_NODE_OPTIONS}` : ''}`,
   );
 
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tokengate-bench-'));

@@ -56,10 +56,13 @@ export class BenchContext {
       TOKENGATE_LOG_LEVEL: 'warn',
       ...env,
     };
+    // V8 or Node flags to try on the gateways (e.g. a heap setting), without changing the code.
+    const extra = process.env.BENCH_GATEWAY_NODE_OPTIONS;
+    if (extra) full.NODE_OPTIONS = [full.NODE_OPTIONS, extra].filter(Boolean).join(' ');
     if (this.options.profile) {
       const dir = path.join(this.options.root, 'bench', 'profiles', `${String(n).padStart(2, '0')}-${name}`);
       fs.mkdirSync(dir, { recursive: true });
-      full.NODE_OPTIONS = [env.NODE_OPTIONS, `--require ${path.join(__dirname, 'cpu-profile-preload.js')}`].filter(Boolean).join(' ');
+      full.NODE_OPTIONS = [full.NODE_OPTIONS, `--require ${path.join(__dirname, 'cpu-profile-preload.js')}`].filter(Boolean).join(' ');
       full.BENCH_CPU_PROFILE_DIR = dir;
     }
     const gw = await spawnGateway(full, { cwd: dataDir, timeoutMs: 60_000 });

@@ -154,7 +154,15 @@ async function copyTable(ctx: BenchContext, ds: Dataset): Promise<SoakTable> {
  * The gateway's event-loop delays (written by loop-block-preload) within a run: the longest of
  * all, after the warm-up, per window, how many seconds had one over the target, and the five longest.
  */
-function loopBlocks(file: string, fromMs: number, toMs: number, warmupS: number, windowS: number, windowCount: number) {
+function loopBlocks(
+  file: string,
+  fromMs: number,
+  toMs: number,
+  warmupS: number,
+  windowS: number,
+  windowCount: number,
+  benchStalls: ReadonlyArray<{ at: number; ms: number }>,
+) {
   let lines: string[] = [];
   try {
     lines = fs.readFileSync(file, 'utf8').split('\n');
@@ -163,9 +171,15 @@ function loopBlocks(file: string, fromMs: number, toMs: number, warmupS: number,
   }
   // Each line covers the second before its time stamp.
   const seconds = lines
-    .map((l) => l.split(' ').map(Number) as [number, number])
-    .filter(([at, ms]) => Number.isFinite(at) && Number.isFinite(ms) && at > fromMs && at - 1000 < toMs)
-    .map(([at, ms]) => ({ s: (at - fromMs) / 1000, ms }));
+    .map((l) => l.split(' '))
+    .map(([at, ms, gcMs, gcKind]) => ({ at: Number(at), ms: Number(ms), gcMs: gcMs === undefined ? null : Number(gcMs), gcKind: gcKind ?? null }))
+    .filter(({ at, ms }) => Number.isFinite(at) && Number.isFinite(ms) && at > fromMs && at - 1000 < toMs)
+    .map(({ at, ms, gcMs, gcKind }) => ({ at, s: (at - fromMs) / 1000, ms, gcMs, gcKind }));
+  // The load generator's own longest stall in the same second (a stall of both is the machine's).
+  const benchStallNear = (at: number) => {
+    const near = benchStalls.filter((b) => b.at > at - 1500 && b.at <= at + 500).map((b) => b.ms);
+    return near.length ? round(Math.max(...near), 1) : null;
+  };
   const max = (xs: Array<{ ms: number }>) => (xs.length ? Math.max(...xs.map((x) => x.ms)) : null);
   return {
     seconds: seconds.length,
@@ -175,7 +189,7 @@ function loopBlocks(file: string, fromMs: number, toMs: number, warmupS: number,
     longest: [...seconds]
       .sort((a, b) => b.ms - a.ms)
       .slice(0, 5)
-      .map((x) => ({ atS: round(x.s, 1), ms: x.ms })),
+      .map((x) => ({ atS: round(x.s, 1), ms: x.ms, gcPauseMs: x.gcMs, gcKind: x.gcKind, loadGeneratorStallMs: benchStallNear(x.at) })),
     windows: Array.from({ length: windowCount }, (_, i) =>
       max(seconds.filter((x) => x.s > i * windowS && x.s <= (i + 1) * windowS + (i === windowCount - 1 ? 2 : 0))),
     ),
@@ -402,6 +416,14 @@ async function soakOn(ctx: BenchContext, kind: BenchStore): Promise<void> {
     const benchCpu0 = process.cpuUsage();
     const loopDelay = monitorEventLoopDelay({ resolution: 10 });
     loopDelay.enable();
+    // This process's longest event-loop delay in each second, to hold against the gateway's blocks.
+    const benchSecond = monitorEventLoopDelay({ resolution: 10 });
+    benchSecond.enable();
+    const benchStalls: Array<{ at: number; ms: number }> = [];
+    const benchTick = setInterval(() => {
+      benchStalls.push({ at: Date.now(), ms: benchSecond.max / 1e6 });
+      benchSecond.reset();
+    }, 1000);
     const started = performance.now();
     const startedEpochMs = Date.now();
     const elapsedS = () => (performance.now() - started) / 1000;
@@ -513,6 +535,8 @@ async function soakOn(ctx: BenchContext, kind: BenchStore): Promise<void> {
       // Let every request end (answered or timed out: at most TIMEOUT_MS).
       await Promise.allSettled([...inFlight]);
       loopDelay.disable();
+      benchSecond.disable();
+      clearInterval(benchTick);
     }
     const wallS = (performance.now() - started) / 1000;
     const gwCpu1 = cpuSecondsOrNull(pid);
@@ -538,7 +562,7 @@ async function soakOn(ctx: BenchContext, kind: BenchStore): Promise<void> {
       peakKb = Math.max(...rss.map((x) => x.kb));
     }
     const heapAtEnd = await heapMb(url);
-    const loop = loopBlocks(loopFile, startedEpochMs, Date.now(), warmupS, windowS, windowCount);
+    const loop = loopBlocks(loopFile, startedEpochMs, Date.now(), warmupS, windowS, windowCount, benchStalls);
     const upstream = accounts.count('refresh_token');
 
     const inRange = (from: number, to: number) => rss.filter((x) => x.s >= from && x.s <= to).map((x) => x.kb);
@@ -597,6 +621,13 @@ async function soakOn(ctx: BenchContext, kind: BenchStore): Promise<void> {
         `${loop.secondsOver} s with a block over ${LOOP_BLOCK_TARGET_MS} ms), ` +
         `main thread waiting on I/O in ${blockedOn.size ? [...blockedOn.values()].reduce((a, b) => a + b, 0) : 0}/${stateSamples} samples${blockedOn.size ? ` (${[...blockedOn.entries()].map(([w, n]) => `${w} ${n}`).join(', ')})` : ''}; ` +
         `load generator ${cpu.benchCores} cores (event-loop delay p99 ${cpu.benchLoopDelayP99Ms} ms, max ${cpu.benchLoopDelayMaxMs} ms), send lag max ${round(maxSendLagMs, 1)} ms, in flight max ${maxInFlight}; load average ${cpu.loadAverageAtEnd}`,
+    );
+    log(
+      `  soak ${kind}: longest blocks: ${loop.longest
+        .map(
+          (b) => `${b.ms} ms at ${b.atS} s (GC pause ${b.gcPauseMs ?? '?'} ms ${b.gcKind ?? ''}, load generator stalled ${b.loadGeneratorStallMs ?? '?'} ms)`,
+        )
+        .join('; ')}`,
     );
     if (errors > 0) log(`  soak ${kind}: the gateway's last output:\n${gw.output().slice(-2000) || '(none)'}`);
     if (errors > 0)
