@@ -18,6 +18,7 @@ import { loadAverage } from './lib/proc';
 import { textTable, updateBenchmarksMd, writeResults, type Results } from './lib/report';
 import { dashboardSection } from './sections/dashboard';
 import { httpSection } from './sections/http';
+import { instructionsSection } from './sections/instructions';
 import { memorySection } from './sections/memory';
 import { refreshSection } from './sections/refresh';
 import { scaleoutSection } from './sections/scaleout';
@@ -34,6 +35,7 @@ const SECTION_RUNNERS: Record<Section, (ctx: BenchContext) => Promise<void>> = {
   soak: soakSection,
   dashboard: dashboardSection,
   providers: providersSection,
+  instructions: instructionsSection,
 };
 
 /**

@@ -44,6 +44,23 @@ export class BenchContext {
    * `name` names its data directory (and its CPU profile with BENCH_PROFILE=1).
    */
   async startGateway(name: string, env: Record<string, string>): Promise<GatewayProcess> {
+    const { n, full } = this.gatewayEnv(name, env);
+    if (this.options.profile) {
+      const dir = path.join(this.options.root, 'bench', 'profiles', `${String(n).padStart(2, '0')}-${name}`);
+      fs.mkdirSync(dir, { recursive: true });
+      full.NODE_OPTIONS = [full.NODE_OPTIONS, `--require ${path.join(__dirname, 'cpu-profile-preload.js')}`].filter(Boolean).join(' ');
+      full.BENCH_CPU_PROFILE_DIR = dir;
+    }
+    const gw = await spawnGateway(full, { cwd: full.TOKENGATE_DATA_DIR, timeoutMs: 60_000 });
+    this.running.add(gw);
+    return gw;
+  }
+
+  /**
+   * The environment of a gateway of this run (`startGateway`'s, or one a section starts in a
+   * process of its own): a data directory of its own, the run's keys, production settings.
+   */
+  gatewayEnv(name: string, env: Record<string, string>): { n: number; full: Record<string, string> } {
     const n = ++this.gatewayCount;
     const dataDir = path.join(this.workDir, `gw-${n}-${name}`);
     fs.mkdirSync(dataDir, { recursive: true });
@@ -59,15 +76,7 @@ export class BenchContext {
     // V8 or Node flags to try on the gateways (e.g. a heap setting), without changing the code.
     const extra = process.env.BENCH_GATEWAY_NODE_OPTIONS;
     if (extra) full.NODE_OPTIONS = [full.NODE_OPTIONS, extra].filter(Boolean).join(' ');
-    if (this.options.profile) {
-      const dir = path.join(this.options.root, 'bench', 'profiles', `${String(n).padStart(2, '0')}-${name}`);
-      fs.mkdirSync(dir, { recursive: true });
-      full.NODE_OPTIONS = [full.NODE_OPTIONS, `--require ${path.join(__dirname, 'cpu-profile-preload.js')}`].filter(Boolean).join(' ');
-      full.BENCH_CPU_PROFILE_DIR = dir;
-    }
-    const gw = await spawnGateway(full, { cwd: dataDir, timeoutMs: 60_000 });
-    this.running.add(gw);
-    return gw;
+    return { n, full };
   }
 
   /** Stops a gateway (SIGTERM, as in production; its CPU profile is written then). */

@@ -5,7 +5,8 @@
  * - `BENCH_QUICK=1` (or `--quick`): 10,000 and 20,000 tokens, 2 s load runs,
  *   2 pairs: for development, minutes instead of a quarter of an hour.
  * - `BENCH_ONLY=http,store` (or `--only http,store`): these sections only
- *   (`http`, `store`, `refresh`, `scaleout`, `memory`, `soak`).
+ *   (`http`, `store`, `refresh`, `scaleout`, `memory`, `soak`, `dashboard`, `providers`; and
+ *   `instructions`, which runs only when named).
  * - `BENCH_SOAK_SECONDS=600`: length of the soak (30 with `--quick`).
  * - `BENCH_STORES=sqlite` : these stores only (`sqlite`, `mysql`).
  * - `BENCH_SIZES=10000,100000`, `BENCH_SECONDS=6`, `BENCH_PAIRS=3`,
@@ -18,7 +19,9 @@
 import path from 'node:path';
 
 export const SECTIONS = ['http', 'store', 'refresh', 'scaleout', 'memory', 'soak', 'dashboard', 'providers'] as const;
-export type Section = (typeof SECTIONS)[number];
+/** Sections that run only when `--only` names them (they need tools a machine may lack, and take long). */
+export const OPT_IN_SECTIONS = ['instructions'] as const;
+export type Section = (typeof SECTIONS)[number] | (typeof OPT_IN_SECTIONS)[number];
 export const STORES = ['sqlite', 'mysql'] as const;
 export type BenchStore = (typeof STORES)[number];
 
@@ -77,7 +80,7 @@ export function readOptions(argv: string[] = process.argv.slice(2), env: NodeJS.
       process.exit(0);
     } else throw new Error(`unknown argument ${a} (try --help)`);
   }
-  const sections = list('BENCH_ONLY', onlyArg ?? env.BENCH_ONLY, SECTIONS) ?? [...SECTIONS];
+  const sections = list<Section>('BENCH_ONLY', onlyArg ?? env.BENCH_ONLY, [...SECTIONS, ...OPT_IN_SECTIONS]) ?? [...SECTIONS];
   const stores = list('BENCH_STORES', env.BENCH_STORES, STORES) ?? [...STORES];
   let sizes = quick ? { small: 10_000, large: 20_000 } : { small: 10_000, large: 100_000 };
   if (env.BENCH_SIZES) {
@@ -97,7 +100,7 @@ export function readOptions(argv: string[] = process.argv.slice(2), env: NodeJS.
     !env.BENCH_PAIRS &&
     !env.BENCH_CONNECTIONS &&
     !env.BENCH_SOAK_SECONDS &&
-    sections.length === SECTIONS.length &&
+    SECTIONS.every((s) => sections.includes(s)) &&
     stores.length === STORES.length;
   const outFile = env.BENCH_OUT ? path.resolve(env.BENCH_OUT) : path.join(root, 'bench', complete ? 'results.json' : 'results-partial.json');
   return { quick, sizes, runSeconds, pairs, connections, soakSeconds, sections, stores, profile: env.BENCH_PROFILE === '1', complete, outFile, root };
