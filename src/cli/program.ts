@@ -8,14 +8,6 @@ const positiveInt = (name: string) => (v: string) => {
 };
 
 /**
- * The `tokengate` command line. Commands that touch the store read the same
- * environment as the gateway (`TOKENGATE_STORE`, `TOKENGATE_DATA_DIR`,
- * `TOKENGATE_MYSQL_URL`, `TOKENGATE_ENCRYPTION_KEY`, …) and so use the same
- * store and key; `token` talks to a running gateway over its API. Each
- * command's module is loaded when it runs, so `tokengate token` (called before
- * every request of a shell script) loads neither the server nor the store.
- */
-/**
  * commander's usage errors quote what was typed (`unknown option
  * '--api-key=tg_…'`): the value of a `--name=value` goes, it may be a key.
  */
@@ -23,6 +15,14 @@ export function withoutOptionValues(text: string): string {
   return text.replace(/'(--?[A-Za-z][\w-]*)=[^']*'/g, "'$1=…'");
 }
 
+/**
+ * The `tokengate` command line. Commands that touch the store read the same
+ * environment as the gateway (`TOKENGATE_STORE`, `TOKENGATE_DATA_DIR`,
+ * `TOKENGATE_MYSQL_URL`, `TOKENGATE_ENCRYPTION_KEY`, …) and so use the same
+ * store and key; `token` talks to a running gateway over its API. Each
+ * command's module is loaded when it runs, so `tokengate token` (called before
+ * every request of a shell script) loads neither the server nor the store.
+ */
 export function buildProgram(io: CliIo, version: string): Command {
   const program = new Command('tokengate')
     .description('A self-hosted OAuth token gateway for Zoho CRM')

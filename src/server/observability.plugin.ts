@@ -10,6 +10,13 @@ function operationLabel(op: OperationDefinitionNode): string {
   return fields.length > 0 && fields.every((f) => f.startsWith('__')) ? 'introspection' : [...new Set(fields)].slice(0, 5).join(',');
 }
 
+/** Counts and times one GraphQL request (both metrics, the same labels). @returns its duration in ms, as its log line says it. */
+function countRequest(metrics: Metrics, operation: string, outcome: string, seconds: number): number {
+  metrics.graphqlRequests.inc({ operation, outcome });
+  metrics.graphqlDuration.observe({ operation }, seconds);
+  return Math.round(seconds * 1e4) / 10;
+}
+
 /**
  * Counts and times every GraphQL request by operation (its root fields) and
  * outcome (`ok` or the first error code), and writes one log line for it —
@@ -45,11 +52,10 @@ class RequestObservation implements RequestHooks<GatewayContext> {
     const outcome = firstCode ?? 'ok';
     const operation = this.operation;
     if (contextValue?.observation) contextValue.observation.observed = true;
-    this.metrics.graphqlRequests.inc({ operation, outcome });
-    this.metrics.graphqlDuration.observe({ operation }, seconds);
+    const durationMs = countRequest(this.metrics, operation, outcome, seconds);
     if (this.logger.isLevelEnabled('info'))
       contextValue?.logger?.info(
-        { operation, outcome, durationMs: Math.round(seconds * 1e4) / 10, role: contextValue.principal?.role, keyName: contextValue.principal?.keyName },
+        { operation, outcome, durationMs, role: contextValue.principal?.role, keyName: contextValue.principal?.keyName },
         'graphql request',
       );
   }
@@ -74,9 +80,7 @@ const REFUSED: Record<number, string> = {
 export function observeRefused(metrics: Metrics, logger: Logger, request: { id: string; receivedAt: Date | null }, status: number): void {
   const outcome = REFUSED[status] ?? `HTTP_${status}`;
   const seconds = request.receivedAt ? (Date.now() - request.receivedAt.getTime()) / 1e3 : 0;
-  metrics.graphqlRequests.inc({ operation: 'unknown', outcome });
-  metrics.graphqlDuration.observe({ operation: 'unknown' }, seconds);
+  const durationMs = countRequest(metrics, 'unknown', outcome, seconds);
   // A refused key is logged by the rate-limited AuthFailureLog, not once per request: a flood of bad keys must not flood the log.
-  if (status !== 401 && logger.isLevelEnabled('info'))
-    logger.info({ reqId: request.id, operation: 'unknown', outcome, status, durationMs: Math.round(seconds * 1e4) / 10 }, 'graphql request');
+  if (status !== 401 && logger.isLevelEnabled('info')) logger.info({ reqId: request.id, operation: 'unknown', outcome, status, durationMs }, 'graphql request');
 }
