@@ -153,6 +153,8 @@ async function copyTable(ctx: BenchContext, ds: Dataset): Promise<SoakTable> {
 /**
  * The gateway's event-loop delays (written by loop-block-preload) within a run: the longest of
  * all, after the warm-up, per window, how many seconds had one over the target, and the five longest.
+ * These are the main thread's, the loop that serves every request; a worker thread's (the SQLite
+ * writer's, blocked by each COMMIT's fsync by design) are only reported beside them.
  */
 function loopBlocks(
   file: string,
@@ -170,11 +172,19 @@ function loopBlocks(
     // no file: the preload did not run (reported as unknown)
   }
   // Each line covers the second before its time stamp.
-  const seconds = lines
+  const all = lines
     .map((l) => l.split(' '))
-    .map(([at, ms, gcMs, gcKind]) => ({ at: Number(at), ms: Number(ms), gcMs: gcMs === undefined ? null : Number(gcMs), gcKind: gcKind ?? null }))
+    .map(([at, ms, gcMs, gcKind, thread]) => ({
+      at: Number(at),
+      ms: Number(ms),
+      gcMs: gcMs === undefined ? null : Number(gcMs),
+      gcKind: gcKind ?? null,
+      thread: thread ?? 'main',
+    }))
     .filter(({ at, ms }) => Number.isFinite(at) && Number.isFinite(ms) && at > fromMs && at - 1000 < toMs)
-    .map(({ at, ms, gcMs, gcKind }) => ({ at, s: (at - fromMs) / 1000, ms, gcMs, gcKind }));
+    .map(({ at, ms, gcMs, gcKind, thread }) => ({ at, s: (at - fromMs) / 1000, ms, gcMs, gcKind, thread }));
+  const seconds = all.filter((x) => x.thread === 'main');
+  const workers = all.filter((x) => x.thread !== 'main');
   // The load generator's own longest stall in the same second (a stall of both is the machine's).
   const benchStallNear = (at: number) => {
     const near = benchStalls.filter((b) => b.at > at - 1500 && b.at <= at + 500).map((b) => b.ms);
@@ -185,6 +195,8 @@ function loopBlocks(
     seconds: seconds.length,
     maxMs: max(seconds),
     maxAfterWarmupMs: max(seconds.filter((x) => x.s > warmupS)),
+    /** The worker threads' longest delay (the SQLite writer's: a COMMIT waits for its fsync there); null without workers. */
+    workerMaxMs: max(workers),
     secondsOver: seconds.filter((x) => x.ms > LOOP_BLOCK_TARGET_MS).length,
     longest: [...seconds]
       .sort((a, b) => b.ms - a.ms)
@@ -618,7 +630,7 @@ async function soakOn(ctx: BenchContext, kind: BenchStore): Promise<void> {
       `soak ${kind}: ${sent} requests, ${errors} errors, ${round(achieved, 1)} answers/s, p50 ${percentile(sorted, 50).toFixed(2)} ms, p99 ${percentile(sorted, 99).toFixed(2)} ms; ` +
         `RSS ${mb(startKb)} MB after the warm-up, ${mb(endKb)} MB at the end, peak ${mb(peakKb)} MB; ${upstream} upstream refreshes; ` +
         `gateway CPU ${cpu.gatewayCores ?? '?'} cores, event loop blocked up to ${loop.maxMs ?? '?'} ms (${loop.maxAfterWarmupMs ?? '?'} ms after the warm-up; ` +
-        `${loop.secondsOver} s with a block over ${LOOP_BLOCK_TARGET_MS} ms), ` +
+        `${loop.secondsOver} s with a block over ${LOOP_BLOCK_TARGET_MS} ms${loop.workerMaxMs === null ? '' : `; writer thread up to ${loop.workerMaxMs} ms`}), ` +
         `main thread waiting on I/O in ${blockedOn.size ? [...blockedOn.values()].reduce((a, b) => a + b, 0) : 0}/${stateSamples} samples${blockedOn.size ? ` (${[...blockedOn.entries()].map(([w, n]) => `${w} ${n}`).join(', ')})` : ''}; ` +
         `load generator ${cpu.benchCores} cores (event-loop delay p99 ${cpu.benchLoopDelayP99Ms} ms, max ${cpu.benchLoopDelayMaxMs} ms), send lag max ${round(maxSendLagMs, 1)} ms, in flight max ${maxInFlight}; load average ${cpu.loadAverageAtEnd}`,
     );
@@ -706,6 +718,8 @@ async function soakOn(ctx: BenchContext, kind: BenchStore): Promise<void> {
         detail: {
           resolutionMs: LOOP_RESOLUTION_MS,
           maxAfterWarmupMs: loop.maxAfterWarmupMs,
+          thread: 'main',
+          workerThreadMaxMs: loop.workerMaxMs,
           secondsOverTarget: loop.secondsOver,
           seconds: loop.seconds,
           longest: loop.longest,
