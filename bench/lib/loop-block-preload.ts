@@ -3,19 +3,22 @@
  * measures its event loop with `perf_hooks.monitorEventLoopDelay` and
  * appends, once a second, `<epoch ms> <longest delay in that second, ms>
  * <longest garbage-collection pause in that second, ms> <its kind> <thread>`
- * to `BENCH_LOOP_BLOCK_FILE`. A `--require` in NODE_OPTIONS runs in every
- * worker thread too, so the SQLite writer thread writes lines of its own:
- * `<thread>` is `main` for the event loop that serves the requests and
- * `worker-<threadId>` for a worker, whose loop is blocked by its commits by
- * design (that is what moved them off the main thread). A delay is the time between two ticks of a
- * LOOP_RESOLUTION_MS timer: the longest block of the loop plus up to that
- * resolution. The pauses (`PerformanceObserver` of `gc` entries) tell a
- * block that was the collector's from one that was the gateway's code or
- * the machine.
+ * to `BENCH_LOOP_BLOCK_FILE`.
+ *
+ * A delay is the time between two ticks of a LOOP_RESOLUTION_MS timer: the
+ * longest block of the loop plus up to that resolution. The pauses
+ * (`PerformanceObserver` of `gc` entries) tell a block that was the
+ * collector's from one that was the gateway's code or the machine.
+ *
+ * A `--require` in NODE_OPTIONS runs in every worker thread too, so the
+ * SQLite writer thread writes lines of its own: `<thread>` is `main` for the
+ * event loop that serves the requests and `worker-<threadId>` for a worker,
+ * whose loop is blocked by its commits by design (that is what moved them
+ * off the main thread).
  */
 import fs from 'node:fs';
-import { isMainThread, threadId } from 'node:worker_threads';
 import { constants, monitorEventLoopDelay, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
+import { isMainThread, threadId } from 'node:worker_threads';
 
 export const LOOP_RESOLUTION_MS = 10;
 

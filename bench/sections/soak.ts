@@ -174,15 +174,9 @@ function loopBlocks(
   // Each line covers the second before its time stamp.
   const all = lines
     .map((l) => l.split(' '))
-    .map(([at, ms, gcMs, gcKind, thread]) => ({
-      at: Number(at),
-      ms: Number(ms),
-      gcMs: gcMs === undefined ? null : Number(gcMs),
-      gcKind: gcKind ?? null,
-      thread: thread ?? 'main',
-    }))
+    .map(([at, ms, gcMs, gcKind, thread]) => ({ at: Number(at), ms: Number(ms), gcMs: Number(gcMs), gcKind, thread }))
     .filter(({ at, ms }) => Number.isFinite(at) && Number.isFinite(ms) && at > fromMs && at - 1000 < toMs)
-    .map(({ at, ms, gcMs, gcKind, thread }) => ({ at, s: (at - fromMs) / 1000, ms, gcMs, gcKind, thread }));
+    .map((x) => ({ ...x, s: (x.at - fromMs) / 1000 }));
   const seconds = all.filter((x) => x.thread === 'main');
   const workers = all.filter((x) => x.thread !== 'main');
   // The load generator's own longest stall in the same second (a stall of both is the machine's).
